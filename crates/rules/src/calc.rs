@@ -473,10 +473,14 @@ fn effective_step(
         )
     };
     if request.options.timestamps {
-        text.push_str(
+        let (with, without) = match version {
+            IpVersion::V4 => (1448, 1460),
+            IpVersion::V6 => (1428, 1440),
+        };
+        text.push_str(&format!(
             " Timestamps are 10 bytes padded to 12 and ride on every segment once \
-             negotiated: this is why a 1500-byte link shows 1448, not 1460.",
-        );
+             negotiated: this is why a 1500-byte link shows {with}, not {without}."
+        ));
     }
     if request.options.sack_blocks > 0 {
         text.push_str(&format!(

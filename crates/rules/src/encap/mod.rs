@@ -347,7 +347,8 @@ impl Encap {
                 4 * u32::from(tags)
             ),
             Encap::Pppoe => {
-                "PPPoE session: 6-byte PPPoE header + 2-byte PPP protocol (RFC 2516)".to_string()
+                "PPPoE session, a 6-byte PPPoE header and the 2-byte PPP protocol (RFC 2516)"
+                    .to_string()
             }
             Encap::Mpls { labels } => format!("MPLS, {labels} label(s) of 4 bytes (RFC 3032)"),
             Encap::Gre {
@@ -414,7 +415,9 @@ impl Encap {
                 if sequence { ", sequence numbers" } else { "" }
             ),
             Encap::WireGuard { outer } => {
-                format!("WireGuard over {outer}/UDP: 16-byte header + 16-byte Poly1305 tag")
+                format!(
+                    "WireGuard over {outer}/UDP with a 16-byte header and a 16-byte Poly1305 tag"
+                )
             }
             Encap::Esp(esp) => esp.describe(),
             Encap::OpenVpn(ovpn) => ovpn.describe(),

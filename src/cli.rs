@@ -1,0 +1,135 @@
+//! Command-line arguments: what the user typed, validated, before anything touches
+//! the system.
+
+use clap::{Args, Parser, Subcommand};
+use mss_rules::{EncapStack, SegmentOptions};
+
+/// TCP Maximum Segment Size and path MTU: compute, explain, fix.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mss",
+    version,
+    about = "TCP Maximum Segment Size and path MTU: compute, explain, fix",
+    long_about = "mss makes the TCP Maximum Segment Size visible and predictable: what a \
+                  host advertises for a link, what it really sends once options and \
+                  tunnels take their share, and why.\n\n\
+                  Exit status: 0 fine, 1 a check asked for failed, 2 usage or input error.",
+    after_help = "Examples:\n  \
+                  mss calc --mtu 1500\n  \
+                  mss calc --mtu 1500 --encap pppoe --options ts\n  \
+                  mss calc --mtu 1500 --encap wireguard --explain\n  \
+                  mss calc --mss 1360 --encap esp:aes-cbc:sha1\n  \
+                  mss calc --list-encaps"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// MTU, encapsulations and TCP options in; advertised MSS, effective MSS and the
+    /// frame layout out.
+    #[command(
+        long_about = "Computes, for IPv4 and IPv6, the MTU left for the TCP/IP packet after \
+                      the encapsulations, the MSS a host advertises for it (RFC 6691 and \
+                      what Linux puts in its SYN), the payload a sender really puts in each \
+                      segment with the given TCP options (RFC 9293 section 3.7.1), and a \
+                      byte-by-byte picture of the largest Ethernet frame.\n\n\
+                      With --mss it answers the reverse question: which MTU (and which link \
+                      MTU under the encapsulations) makes a host advertise that MSS.",
+        after_help = "Examples:\n  \
+                      mss calc --mtu 1500                    1460 / 1440, both families\n  \
+                      mss calc --mtu 1500 --options ts       1448 / 1428: why not 1460\n  \
+                      mss calc --mtu 1500 --encap pppoe      DSL: 1492 MTU, 1452 MSS\n  \
+                      mss calc --mtu 1500 --encap wireguard  1400 / 1380 inside the tunnel\n  \
+                      mss calc --mtu 1500 --encap vlan,pppoe,esp:aes-cbc:sha1:natt --explain\n  \
+                      mss calc --mss 1360 --ipv6             which MTU advertises 1360\n  \
+                      mss calc --list-encaps                 every encapsulation name\n\n\
+                      The JSON schema is in docs/json.md."
+    )]
+    Calc(CalcArgs),
+}
+
+/// `mss calc` arguments.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").args(["mtu", "mss", "list_encaps"]).required(true)))]
+pub(crate) struct CalcArgs {
+    /// Link MTU in bytes: the largest IP packet the interface sends (as `ip link`
+    /// shows it), Ethernet header and FCS not included.
+    #[arg(long, value_name = "BYTES", value_parser = parse_mtu)]
+    pub(crate) mtu: Option<u32>,
+
+    /// The reverse question: the MSS option value (e.g. a clamp's target) whose MTU
+    /// you want.
+    #[arg(long, value_name = "BYTES", conflicts_with = "mtu", value_parser = parse_mss)]
+    pub(crate) mss: Option<u16>,
+
+    /// Encapsulations between the link and the TCP/IP packet, outermost first,
+    /// comma-separated (e.g. `pppoe,wireguard`). See --list-encaps.
+    #[arg(long, value_name = "LIST", default_value = "none", value_parser = parse_encaps)]
+    pub(crate) encap: EncapStack,
+
+    /// TCP options on every data segment: ts, sack:N, md5, ao:MACLEN, or none.
+    /// Two Linux hosts use timestamps by default.
+    #[arg(long, value_name = "LIST", default_value = "none", value_parser = parse_options)]
+    pub(crate) options: SegmentOptions,
+
+    /// Bytes of IPv4 options on every segment (a multiple of 4, at most 40).
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    pub(crate) ip_options: u32,
+
+    /// Bytes of IPv6 extension headers on every segment (a multiple of 8).
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    pub(crate) ipv6_ext: u32,
+
+    /// Only IPv4.
+    #[arg(long, short = '4', conflicts_with = "ipv6")]
+    pub(crate) ipv4: bool,
+
+    /// Only IPv6.
+    #[arg(long, short = '6')]
+    pub(crate) ipv6: bool,
+
+    /// Spell out every step with its RFC section or kernel function.
+    #[arg(long)]
+    pub(crate) explain: bool,
+
+    /// Print one JSON object (schema: docs/json.md).
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// List the encapsulation names --encap accepts, one line each.
+    #[arg(long)]
+    pub(crate) list_encaps: bool,
+}
+
+fn parse_mtu(input: &str) -> Result<u32, String> {
+    input.trim().parse::<u32>().map_err(|_| {
+        format!(
+            "expected the MTU as a whole number of bytes, 68 or more (e.g. 1500), got {input:?}"
+        )
+    })
+}
+
+fn parse_mss(input: &str) -> Result<u16, String> {
+    match input.trim().parse::<u16>() {
+        Ok(0) | Err(_) => Err(format!(
+            "expected an MSS between 1 and 65535 bytes (e.g. 1360), got {input:?}"
+        )),
+        Ok(mss) => Ok(mss),
+    }
+}
+
+fn parse_encaps(input: &str) -> Result<EncapStack, String> {
+    input
+        .parse()
+        .map_err(|e: mss_rules::encap::EncapError| e.to_string())
+}
+
+fn parse_options(input: &str) -> Result<SegmentOptions, String> {
+    input
+        .parse()
+        .map_err(|e: mss_rules::options::OptionsError| e.to_string())
+}
