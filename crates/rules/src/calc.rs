@@ -400,7 +400,9 @@ fn advertised_step(version: IpVersion, ip_mtu: u32, advertised: Mss) -> Step {
         format!(
             "The MSS option announces the largest segment this host can receive: {mtu} - {} \
              ({version} header) - 20 (TCP header) = {advertised}. Options are not subtracted \
-             here; each sender subtracts the ones it actually puts in a segment.",
+             here; each sender subtracts the ones it actually puts in a segment. It is also \
+             the clamp target (adjust-mss, TCPMSS --set-mss) for {version} traffic through \
+             this link; IPv6 needs its own target, 20 bytes below IPv4's.",
             version.header_len()
         )
     };

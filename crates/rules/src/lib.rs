@@ -5,6 +5,8 @@
 //! - [`linux`]: what the Linux kernel does instead, where it differs, with the
 //!   kernel function behind each number.
 //! - [`options`]: the bytes TCP options take on data segments.
+//! - [`clamp`]: what an MSS clamp may do: lower only, per-family targets, Linux's
+//!   rules for inserting a missing option.
 //! - [`encap`]: the exact overhead of tunnels, tags and VPNs, ESP padding included.
 //! - [`calc`]: all of the above combined into the answer `mss calc` shows.
 //!
@@ -20,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod calc;
+pub mod clamp;
 pub mod encap;
 pub mod linux;
 pub mod options;
@@ -94,6 +97,17 @@ mod properties {
                 ..inputs
             });
             prop_assert!(fewer <= e);
+        }
+
+        /// A clamp never raises and always ends at or below its target.
+        #[test]
+        fn clamp_never_raises(value: u16, target: u16) {
+            let after = match clamp::apply(Mss(value), Mss(target)) {
+                clamp::ClampAction::Lowered { to, .. } => to,
+                clamp::ClampAction::Unchanged(v) => v,
+            };
+            prop_assert!(after.get() <= value);
+            prop_assert_eq!(after.get(), value.min(target));
         }
 
         /// Every option combination the parser accepts fits in 40 bytes.
