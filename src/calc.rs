@@ -85,14 +85,20 @@ fn list_encaps(as_json: bool, out: &mut impl Write) -> std::io::Result<()> {
     )
 }
 
-fn layers_text(out: &mut impl Write, request: &CalcRequest) -> std::io::Result<()> {
+/// The title, the encapsulations described, and the options on data segments.
+fn header_text(out: &mut impl Write, title: &str, request: &CalcRequest) -> std::io::Result<()> {
+    writeln!(out, "{title}")?;
     for layer in request.encaps.layers() {
         let text = format!("{layer}: {}", layer.describe());
         for line in wrap(&text, "  ", "      ") {
             writeln!(out, "{line}")?;
         }
     }
-    Ok(())
+    writeln!(
+        out,
+        "TCP options on data segments: {}",
+        options_summary(request)
+    )
 }
 
 fn options_summary(request: &CalcRequest) -> String {
@@ -109,13 +115,7 @@ fn options_summary(request: &CalcRequest) -> String {
 
 fn report_text(out: &mut impl Write, report: &CalcReport, explain: bool) -> std::io::Result<()> {
     let request = &report.request;
-    writeln!(out, "Link MTU {}", request.link_mtu)?;
-    layers_text(out, request)?;
-    writeln!(
-        out,
-        "TCP options on data segments: {}",
-        options_summary(request)
-    )?;
+    header_text(out, &format!("Link MTU {}", request.link_mtu), request)?;
     for family in &report.families {
         writeln!(out)?;
         match &family.outcome {
@@ -252,13 +252,7 @@ fn reverse_text(
     mss: u16,
     answer: &[ReverseFamily],
 ) -> std::io::Result<()> {
-    writeln!(out, "MSS option {mss}")?;
-    layers_text(out, request)?;
-    writeln!(
-        out,
-        "TCP options on data segments: {}",
-        options_summary(request)
-    )?;
+    header_text(out, &format!("MSS option {mss}"), request)?;
     for family in answer {
         let v = family.version;
         writeln!(out)?;

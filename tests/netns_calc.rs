@@ -67,6 +67,24 @@ fn connect(a: &Netns, b: &Netns, server: IpAddr) -> (u32, u32) {
     (client_mss, server_mss)
 }
 
+/// Waits for the capture to end and compares the SYN and SYN-ACK MSS options tshark
+/// decodes, as (IP version, is SYN-ACK, value), with `expected`.
+fn check_syns(capture: Capture, expected: &[(u8, bool, u64)], what: &str) {
+    let file = capture.file.clone();
+    assert!(
+        capture.finish(Duration::from_secs(10)),
+        "{what}: tcpdump did not see every SYN"
+    );
+    let seen: Vec<(u8, bool, u64)> = tshark_syn_mss(&file)
+        .into_iter()
+        .map(|(v, ack, mss)| (v, ack, u64::from(mss)))
+        .collect();
+    assert_eq!(
+        seen, expected,
+        "{what}: SYN MSS (version, SYN-ACK, value) as tshark decodes them"
+    );
+}
+
 #[test]
 fn calc_matches_the_kernel_over_veth() {
     if !netns_available("calc_matches_the_kernel_over_veth") {
@@ -112,18 +130,7 @@ fn calc_matches_the_kernel_over_veth() {
             expected.push((version, false, advertised));
             expected.push((version, true, advertised));
         }
-        assert!(
-            capture.finish(Duration::from_secs(10)),
-            "MTU {mtu}: tcpdump did not see every SYN"
-        );
-        let seen: Vec<(u8, bool, u64)> = tshark_syn_mss(&file)
-            .into_iter()
-            .map(|(v, ack, mss)| (v, ack, u64::from(mss)))
-            .collect();
-        assert_eq!(
-            seen, expected,
-            "MTU {mtu}: SYN MSS (version, SYN-ACK, value) as tshark decodes them"
-        );
+        check_syns(capture, &expected, &format!("veth MTU {mtu}"));
     }
 }
 
@@ -154,14 +161,6 @@ fn calc_matches_the_kernel_on_loopback() {
             expected.push((version, false, advertised));
             expected.push((version, true, advertised));
         }
-        assert!(
-            capture.finish(Duration::from_secs(10)),
-            "lo MTU {mtu}: tcpdump did not see every SYN"
-        );
-        let seen: Vec<(u8, bool, u64)> = tshark_syn_mss(&file)
-            .into_iter()
-            .map(|(v, ack, mss)| (v, ack, u64::from(mss)))
-            .collect();
-        assert_eq!(seen, expected, "lo MTU {mtu}");
+        check_syns(capture, &expected, &format!("lo MTU {mtu}"));
     }
 }
