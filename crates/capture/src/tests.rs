@@ -1,0 +1,396 @@
+use super::*;
+use proptest::prelude::*;
+
+/// A pcap file: header and records (seconds, fraction, data, original length).
+fn pcap(
+    big_endian: bool,
+    nanosecond: bool,
+    link: u32,
+    records: &[(u32, u32, &[u8], u32)],
+) -> Vec<u8> {
+    let w32 = |v: u32| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let w16 = |v: u16| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let mut out = Vec::new();
+    out.extend_from_slice(&w32(if nanosecond { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
+    out.extend_from_slice(&w16(2));
+    out.extend_from_slice(&w16(4));
+    out.extend_from_slice(&w32(0));
+    out.extend_from_slice(&w32(0));
+    out.extend_from_slice(&w32(65535));
+    out.extend_from_slice(&w32(link));
+    for (seconds, fraction, data, original) in records {
+        out.extend_from_slice(&w32(*seconds));
+        out.extend_from_slice(&w32(*fraction));
+        out.extend_from_slice(&w32(u32::try_from(data.len()).unwrap_or(0)));
+        out.extend_from_slice(&w32(*original));
+        out.extend_from_slice(data);
+    }
+    out
+}
+
+/// A record as owned values: number, offset, timestamp, link type, data, original length.
+type Owned = (u64, u64, u64, LinkType, Vec<u8>, u32);
+
+fn read_all(bytes: &[u8]) -> (Vec<Owned>, Option<Error>) {
+    let mut out = Vec::new();
+    let mut reader = match Reader::new(bytes) {
+        Ok(r) => r,
+        Err(e) => return (out, Some(e)),
+    };
+    loop {
+        match reader.next_record() {
+            Ok(Some(r)) => out.push((
+                r.number,
+                r.offset,
+                r.timestamp_ns,
+                r.link_type,
+                r.data.to_vec(),
+                r.original_len,
+            )),
+            Ok(None) => return (out, None),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+}
+
+#[test]
+fn pcap_all_variants() {
+    for big_endian in [false, true] {
+        for nanosecond in [false, true] {
+            let file = pcap(
+                big_endian,
+                nanosecond,
+                1,
+                &[(10, 5, b"abcd", 60), (11, 0, b"", 0)],
+            );
+            let (records, error) = read_all(&file);
+            assert_eq!(error, None);
+            let scale = if nanosecond { 1 } else { 1000 };
+            assert_eq!(
+                records,
+                vec![
+                    (
+                        1,
+                        24,
+                        10_000_000_000 + 5 * scale,
+                        LinkType::ETHERNET,
+                        b"abcd".to_vec(),
+                        60
+                    ),
+                    (2, 44, 11_000_000_000, LinkType::ETHERNET, vec![], 0),
+                ]
+            );
+        }
+    }
+}
+
+#[test]
+fn pcap_cut_anywhere_keeps_what_came_before() {
+    let file = pcap(
+        false,
+        false,
+        101,
+        &[
+            (1, 0, &[7; 40], 40),
+            (2, 0, &[8; 30], 30),
+            (3, 0, &[9; 20], 20),
+        ],
+    );
+    let boundaries = [24usize, 24 + 56, 24 + 56 + 46, file.len()];
+    for cut in 0..file.len() {
+        let (records, error) = read_all(&file[..cut]);
+        let complete = boundaries[1..].iter().filter(|&&b| b <= cut).count();
+        assert_eq!(
+            records.len(),
+            if cut < 24 { 0 } else { complete },
+            "cut {cut}"
+        );
+        match cut {
+            0 => assert_eq!(error.map(|e| e.kind), Some(ErrorKind::Empty)),
+            1..=3 => assert!(matches!(
+                error.map(|e| e.kind),
+                Some(ErrorKind::NotACapture { .. })
+            )),
+            4..=23 => assert!(matches!(
+                error.map(|e| e.kind),
+                Some(ErrorKind::TruncatedHeader { .. })
+            )),
+            _ if boundaries.contains(&cut) => assert_eq!(error, None, "cut {cut}"),
+            _ => {
+                let e = error.unwrap_or_else(|| panic!("cut {cut}: no error"));
+                assert!(e.is_truncation(), "cut {cut}: {e}");
+                assert_eq!(e.offset, boundaries[complete] as u64);
+                assert_eq!(e.packet, Some(complete as u64 + 1));
+            }
+        }
+    }
+}
+
+#[test]
+fn corrupt_record_length_is_an_error_not_an_allocation() {
+    let mut file = pcap(false, false, 1, &[(1, 0, b"ok", 2), (2, 0, b"xx", 2)]);
+    // Second record's captured length: 0xfffffff0.
+    let at = 24 + 16 + 2 + 8;
+    file[at..at + 4].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+    let (records, error) = read_all(&file);
+    assert_eq!(records.len(), 1);
+    let error = error.unwrap_or_else(|| panic!("no error"));
+    assert_eq!(error.offset, 42);
+    assert_eq!(error.packet, Some(2));
+    assert!(matches!(
+        error.kind,
+        ErrorKind::BadLength {
+            length: 0xffff_fff0,
+            ..
+        }
+    ));
+    let text = error.to_string();
+    assert!(
+        text.contains("byte 42") && text.contains("packet 2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn not_a_capture() {
+    let (_, error) = read_all(b"GET / HTTP/1.1\r\n");
+    let text = error.map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        text.contains("47 45 54 20") && text.contains("pcapng"),
+        "{text}"
+    );
+}
+
+/// pcapng block builder.
+struct Ng {
+    big_endian: bool,
+    out: Vec<u8>,
+}
+
+impl Ng {
+    fn w32(&self, v: u32) -> [u8; 4] {
+        if self.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    }
+    fn w16(&self, v: u16) -> [u8; 2] {
+        if self.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    }
+    fn block(&mut self, kind: u32, body: &[u8]) {
+        let mut body = body.to_vec();
+        while body.len() % 4 != 0 {
+            body.push(0);
+        }
+        let len = u32::try_from(body.len() + 12).unwrap_or(0);
+        let (k, l) = (self.w32(kind), self.w32(len));
+        self.out.extend_from_slice(&k);
+        self.out.extend_from_slice(&l);
+        self.out.extend_from_slice(&body);
+        self.out.extend_from_slice(&l);
+    }
+    fn shb(&mut self) {
+        let mut body = self.w32(0x1a2b_3c4d).to_vec();
+        body.extend_from_slice(&self.w16(1));
+        body.extend_from_slice(&self.w16(0));
+        body.extend_from_slice(&[0xff; 8]);
+        self.block(0x0a0d_0d0a, &body);
+    }
+    fn idb(&mut self, link: u16, tsresol: Option<u8>, tsoffset: Option<i64>) {
+        let mut body = self.w16(link).to_vec();
+        body.extend_from_slice(&[0, 0]);
+        body.extend_from_slice(&self.w32(0));
+        if let Some(r) = tsresol {
+            body.extend_from_slice(&self.w16(9));
+            body.extend_from_slice(&self.w16(1));
+            body.extend_from_slice(&[r, 0, 0, 0]);
+        }
+        if let Some(o) = tsoffset {
+            body.extend_from_slice(&self.w16(14));
+            body.extend_from_slice(&self.w16(8));
+            body.extend_from_slice(&if self.big_endian {
+                o.to_be_bytes()
+            } else {
+                o.to_le_bytes()
+            });
+        }
+        body.extend_from_slice(&[0, 0, 0, 0]);
+        self.block(1, &body);
+    }
+    fn epb(&mut self, iface: u32, ts: u64, data: &[u8]) {
+        let mut body = self.w32(iface).to_vec();
+        body.extend_from_slice(&self.w32(u32::try_from(ts >> 32).unwrap_or(0)));
+        body.extend_from_slice(&self.w32(u32::try_from(ts & 0xffff_ffff).unwrap_or(0)));
+        body.extend_from_slice(&self.w32(u32::try_from(data.len()).unwrap_or(0)));
+        body.extend_from_slice(&self.w32(u32::try_from(data.len()).unwrap_or(0) + 100));
+        body.extend_from_slice(data);
+        self.block(6, &body);
+    }
+    fn spb(&mut self, data: &[u8]) {
+        let mut body = self.w32(u32::try_from(data.len()).unwrap_or(0)).to_vec();
+        body.extend_from_slice(data);
+        self.block(3, &body);
+    }
+    fn opb(&mut self, iface: u16, ts: u64, data: &[u8]) {
+        let mut body = self.w16(iface).to_vec();
+        body.extend_from_slice(&self.w16(0));
+        body.extend_from_slice(&self.w32(u32::try_from(ts >> 32).unwrap_or(0)));
+        body.extend_from_slice(&self.w32(u32::try_from(ts & 0xffff_ffff).unwrap_or(0)));
+        body.extend_from_slice(&self.w32(u32::try_from(data.len()).unwrap_or(0)));
+        body.extend_from_slice(&self.w32(u32::try_from(data.len()).unwrap_or(0)));
+        body.extend_from_slice(data);
+        self.block(2, &body);
+    }
+}
+
+fn two_sections() -> Vec<u8> {
+    let mut ng = Ng {
+        big_endian: false,
+        out: Vec::new(),
+    };
+    ng.shb();
+    ng.idb(1, None, None); // Ethernet, microseconds
+    ng.idb(113, Some(9), Some(10)); // SLL, nanoseconds, +10 s
+    ng.epb(0, 1_500_000, b"first");
+    ng.block(0x0000_0bad, b"custom block, skipped");
+    ng.epb(1, 2_000_000_000, b"second!");
+    ng.spb(b"simple");
+    ng.opb(1, 7, b"old");
+    let mut be = Ng {
+        big_endian: true,
+        out: ng.out,
+    };
+    be.shb();
+    be.idb(101, Some(0x80 | 10), None); // raw IP, 2^-10 s
+    be.epb(0, 2048, b"third section");
+    be.out
+}
+
+#[test]
+fn pcapng_sections_interfaces_and_blocks() {
+    let (records, error) = read_all(&two_sections());
+    assert_eq!(error, None);
+    let summary: Vec<(u64, LinkType, &[u8])> =
+        records.iter().map(|r| (r.2, r.3, r.4.as_slice())).collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1_500_000_000, LinkType::ETHERNET, &b"first"[..]),
+            (12_000_000_000, LinkType::LINUX_SLL, &b"second!"[..]),
+            (0, LinkType::ETHERNET, &b"simple"[..]),
+            (10_000_000_007, LinkType::LINUX_SLL, &b"old"[..]),
+            (2_000_000_000, LinkType::RAW, &b"third section"[..]),
+        ]
+    );
+    assert_eq!(
+        records.iter().map(|r| r.0).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+}
+
+#[test]
+fn pcapng_cut_anywhere_never_panics_and_keeps_earlier_packets() {
+    let file = two_sections();
+    let (all, _) = read_all(&file);
+    let mut previous = 0;
+    for cut in 0..file.len() {
+        let (records, error) = read_all(&file[..cut]);
+        assert!(
+            records.len() >= previous,
+            "cut {cut}: fewer packets than a shorter cut"
+        );
+        previous = records.len();
+        assert_eq!(records[..], all[..records.len()], "cut {cut}");
+        if let Some(e) = error {
+            assert!(
+                e.offset <= cut as u64,
+                "cut {cut}: error offset {} past the end",
+                e.offset
+            );
+        }
+    }
+}
+
+#[test]
+fn pcapng_mismatched_trailing_length() {
+    let mut file = two_sections();
+    // Corrupt the trailing length of the first EPB: after the SHB and two IDBs.
+    let mut epb = 0;
+    for _ in 0..3 {
+        epb += u32_at(&file, epb + 4, false) as usize;
+    }
+    let len = u32_at(&file, epb + 4, false) as usize;
+    let trailer = epb + len - 4;
+    file[trailer] ^= 0x40;
+    let (records, error) = read_all(&file);
+    assert!(records.is_empty());
+    let error = error.unwrap_or_else(|| panic!("no error"));
+    assert_eq!(error.offset, epb as u64);
+    assert!(matches!(error.kind, ErrorKind::BadLength { .. }));
+}
+
+#[test]
+fn pcapng_unknown_interface_is_a_warning() {
+    let mut ng = Ng {
+        big_endian: false,
+        out: Vec::new(),
+    };
+    ng.shb();
+    ng.idb(1, None, None);
+    ng.epb(5, 0, b"lost");
+    ng.epb(0, 0, b"kept");
+    let mut reader = Reader::new(&ng.out[..]).unwrap_or_else(|e| panic!("{e}"));
+    let first = reader.next_record().ok().flatten().map(|r| r.data.to_vec());
+    assert_eq!(first.as_deref(), Some(&b"kept"[..]));
+    assert_eq!(reader.warnings().0.len(), 1);
+    assert!(reader.warnings().0[0].message.contains("interface 5"));
+}
+
+proptest! {
+    /// Arbitrary bytes after a valid header: the reader ends (every record consumes
+    /// bytes), never panics, and never reports an offset past the input.
+    #[test]
+    fn arbitrary_tails(tail in proptest::collection::vec(any::<u8>(), 0..400), ng in any::<bool>()) {
+        let mut bytes = if ng {
+            let mut n = Ng { big_endian: false, out: Vec::new() };
+            n.shb();
+            n.out
+        } else {
+            pcap(false, false, 1, &[])
+        };
+        bytes.extend_from_slice(&tail);
+        let mut reader = Reader::new(&bytes[..]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let mut count = 0;
+        loop {
+            match reader.next_record() {
+                Ok(Some(r)) => {
+                    prop_assert!(r.data_offset + r.data.len() as u64 <= bytes.len() as u64);
+                    count += 1;
+                    prop_assert!(count <= bytes.len());
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    prop_assert!(e.offset <= bytes.len() as u64);
+                    break;
+                }
+            }
+        }
+    }
+}
