@@ -5,6 +5,8 @@ use core::fmt;
 /// The protocol layer an error is about.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Layer {
+    /// The link-layer header (Ethernet, VLAN, MPLS, PPPoE, cooked capture, ...).
+    Link,
     /// IPv4 header.
     Ipv4,
     /// IPv6 fixed header.
@@ -18,6 +20,7 @@ pub enum Layer {
 impl fmt::Display for Layer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Layer::Link => "link-layer header",
             Layer::Ipv4 => "IPv4 header",
             Layer::Ipv6 => "IPv6 header",
             Layer::Ipv6Extension => "IPv6 extension header",

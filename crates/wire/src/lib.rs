@@ -38,8 +38,10 @@
 
 pub mod checksum;
 mod error;
+pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
+pub mod packet;
 pub mod tcp;
 
 pub use error::{Error, Layer};

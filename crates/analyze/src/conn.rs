@@ -1,0 +1,297 @@
+//! One connection as seen at every capture point, updated packet by packet.
+
+use core::net::IpAddr;
+
+use mss_rules::IpVersion;
+use mss_wire::icmp;
+use mss_wire::packet::{IpPacket, Tunnel};
+use mss_wire::tcp;
+
+use crate::report::{MssSeen, RoleEvidence};
+use crate::side::{Segment, Side, SynSeen};
+
+/// An endpoint.
+pub(crate) type Endpoint = (IpAddr, u16);
+
+/// A connection's endpoints in canonical order (`a < b`), so both directions find
+/// the same entry.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct FlowKey {
+    pub(crate) a: Endpoint,
+    pub(crate) b: Endpoint,
+}
+
+impl FlowKey {
+    /// The key and the index (0 for `a`, 1 for `b`) of the sender.
+    pub(crate) fn of(src: Endpoint, dst: Endpoint) -> (FlowKey, usize) {
+        if src <= dst {
+            (FlowKey { a: src, b: dst }, 0)
+        } else {
+            (FlowKey { a: dst, b: src }, 1)
+        }
+    }
+
+    pub(crate) fn endpoint(&self, side: usize) -> Endpoint {
+        if side == 0 { self.a } else { self.b }
+    }
+}
+
+/// What one capture point saw of a connection.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PointState {
+    pub(crate) sides: [Side; 2],
+    pub(crate) packets: u64,
+    pub(crate) syn_ts: Option<u64>,
+    pub(crate) syn_ack_ts: Option<u64>,
+    pub(crate) ack_ts: Option<u64>,
+}
+
+/// A connection across capture points.
+#[derive(Clone, Debug)]
+pub(crate) struct Connection {
+    pub(crate) id: u64,
+    pub(crate) key: FlowKey,
+    pub(crate) version: IpVersion,
+    pub(crate) points: Vec<Option<PointState>>,
+    pub(crate) first_ns: u64,
+    pub(crate) last_ns: u64,
+    pub(crate) first_packet: u64,
+    /// Side index of the client, once known, and how.
+    pub(crate) client: Option<(usize, RoleEvidence)>,
+    /// Side that sent the first packet seen.
+    pub(crate) first_sender: usize,
+    pub(crate) tunnel: Option<Tunnel>,
+    /// When the connection closed (both FINs, or a RST).
+    pub(crate) closed_ns: Option<u64>,
+    pub(crate) reset: bool,
+    /// The client's initial sequence number, to tell a reused port pair.
+    pub(crate) client_isn: Option<u32>,
+}
+
+/// Whether a TCP packet starts a new connection on a key whose current entry is a
+/// different one (a new SYN after the old one closed, or with another ISN).
+pub(crate) fn is_new_connection(
+    conn: &Connection,
+    segment: &tcp::Packet<&[u8]>,
+    side: usize,
+) -> bool {
+    let flags = segment.flags();
+    if !flags.is_syn() {
+        return false;
+    }
+    match conn.client {
+        Some((client, RoleEvidence::Syn)) if client == side => conn
+            .client_isn
+            .is_some_and(|isn| isn != segment.seq_number()),
+        _ => conn.closed_ns.is_some(),
+    }
+}
+
+impl Connection {
+    pub(crate) fn new(
+        id: u64,
+        key: FlowKey,
+        version: IpVersion,
+        points: usize,
+        ts: u64,
+        number: u64,
+        sender: usize,
+    ) -> Connection {
+        Connection {
+            id,
+            key,
+            version,
+            points: vec![None; points],
+            first_ns: ts,
+            last_ns: ts,
+            first_packet: number,
+            client: None,
+            first_sender: sender,
+            tunnel: None,
+            closed_ns: None,
+            reset: false,
+            client_isn: None,
+        }
+    }
+
+    fn point(&mut self, point: usize) -> &mut PointState {
+        if point >= self.points.len() {
+            self.points.resize(point + 1, None);
+        }
+        self.points[point].get_or_insert_with(PointState::default)
+    }
+
+    /// A TCP segment from side `side` captured at `point`.
+    pub(crate) fn on_tcp(
+        &mut self,
+        point: usize,
+        ts: u64,
+        ip: &IpPacket<'_>,
+        segment: &tcp::Packet<&[u8]>,
+        side: usize,
+    ) {
+        self.last_ns = self.last_ns.max(ts);
+        if ip.tunnel.is_some() {
+            self.tunnel = ip.tunnel;
+        }
+        let flags = segment.flags();
+        if flags.is_syn() {
+            if self
+                .client
+                .is_none_or(|(_, evidence)| evidence != RoleEvidence::Syn)
+            {
+                self.client = Some((side, RoleEvidence::Syn));
+                self.client_isn = Some(segment.seq_number());
+            }
+        } else if flags.is_syn_ack() && self.client.is_none() {
+            self.client = Some((1 - side, RoleEvidence::SynAck));
+        }
+        let client = self.client.map(|(c, _)| c);
+        let version = self.version;
+        let state = self.point(point);
+        state.packets += 1;
+        let ip_extra = ip.header_len.saturating_sub(version_header(version));
+        let tcp_header = u32::try_from(segment.header_len()).unwrap_or(60);
+        // The payload as sent, from the IP length (the capture may hold less).
+        let payload = if ip.ip_len == 0 {
+            u32::try_from(segment.payload().len()).unwrap_or(u32::MAX)
+        } else {
+            ip.ip_len.saturating_sub(ip.header_len + tcp_header)
+        };
+        let ip_id = match ip.src {
+            IpAddr::V4(_) if ip.ident != 0 => u16::try_from(ip.ident).ok(),
+            _ => None,
+        };
+        if flags.contains(tcp::Flags::SYN) {
+            state.sides[side].on_syn(SynSeen::read(ip.ttl, segment));
+            if flags.is_syn() {
+                state.syn_ts.get_or_insert(ts);
+            } else {
+                state.syn_ack_ts.get_or_insert(ts);
+            }
+        } else {
+            state.sides[side].on_options(segment);
+            if state.syn_ack_ts.is_some() && state.ack_ts.is_none() && client == Some(side) {
+                state.ack_ts = Some(ts);
+            }
+        }
+        let limit = send_limit(version, state, side, tcp_header, ip_extra);
+        let record = Segment {
+            ts,
+            ttl: ip.ttl,
+            ip_id,
+            ip_len: if ip.ip_len == 0 {
+                ip.header_len + tcp_header + payload
+            } else {
+                ip.ip_len
+            },
+            ip_extra,
+            seq: segment.seq_number(),
+            payload,
+            ack: flags
+                .contains(tcp::Flags::ACK)
+                .then(|| segment.ack_number()),
+            syn: flags.contains(tcp::Flags::SYN),
+            fin: flags.contains(tcp::Flags::FIN),
+            rst: flags.contains(tcp::Flags::RST),
+        };
+        state.sides[side].on_segment(&record, limit);
+        if let Some(ack) = record.ack {
+            let own = &mut state.sides[side];
+            if own.max_ack.is_none_or(|m| crate::side::seq_lt(m, ack)) {
+                own.max_ack = Some(ack);
+            }
+            state.sides[1 - side].on_peer_ack(ack);
+        }
+        if ip.fragment.is_some() {
+            state.sides[side].fragments += 1;
+        }
+        if record.rst {
+            self.reset = true;
+            self.closed_ns.get_or_insert(ts);
+        } else if self.closed_ns.is_none() {
+            let both_fin = self
+                .points
+                .iter()
+                .flatten()
+                .any(|p| p.sides[0].fin && p.sides[1].fin);
+            if both_fin {
+                self.closed_ns = Some(ts);
+            }
+        }
+    }
+
+    /// An ICMP too-big message for side `side`'s packet, captured at `point`.
+    pub(crate) fn on_too_big(
+        &mut self,
+        point: usize,
+        ts: u64,
+        message: &icmp::ErrorMessage,
+        size: u32,
+        side: usize,
+    ) {
+        self.last_ns = self.last_ns.max(ts);
+        self.point(point).sides[side].on_too_big(ts, message, size);
+    }
+
+    /// A later IP fragment of one of side `side`'s packets.
+    pub(crate) fn on_fragment(&mut self, point: usize, ts: u64, side: usize) {
+        self.last_ns = self.last_ns.max(ts);
+        let state = self.point(point);
+        state.packets += 1;
+        state.sides[side].fragments += 1;
+    }
+
+    /// Whether nothing but SYNs was seen (a half-open connection).
+    pub(crate) fn is_half_open(&self) -> bool {
+        self.points
+            .iter()
+            .flatten()
+            .all(|p| p.sides.iter().all(|s| s.data_segments == 0) && p.syn_ack_ts.is_none())
+    }
+}
+
+pub(crate) fn version_header(version: IpVersion) -> u32 {
+    version.header_len()
+}
+
+/// The MSS a side's SYN showed at this point, with the default for an absent option.
+pub(crate) fn mss_or_default(version: IpVersion, seen: MssSeen) -> Option<u32> {
+    match seen {
+        // Linux ignores an MSS of 0 (tcp_parse_options()): the default applies.
+        MssSeen::Value(0) | MssSeen::Absent => Some(u32::from(version.default_mss().get())),
+        MssSeen::Value(v) => Some(u32::from(v)),
+        MssSeen::Unknown | MssSeen::NotCaptured => None,
+    }
+}
+
+/// RFC 9293 section 3.7.1 for one segment: `min(SendMSS + 20, MMS_S) - TCPhdrsize -
+/// IPoptionsize`, with SendMSS the peer's option as captured here and MMS_S bounded
+/// by the sender's own advertised MSS (the evidence of its own MTU). `None` until
+/// the peer's SYN has been seen.
+fn send_limit(
+    version: IpVersion,
+    state: &PointState,
+    side: usize,
+    tcp_header: u32,
+    ip_extra: u32,
+) -> Option<u32> {
+    let peer = state.sides[1 - side].syn.as_ref()?;
+    let peer_mss = mss_or_default(version, peer.mss)?;
+    let peer_limit = if version == IpVersion::V6 && peer_mss == 65_535 {
+        u32::MAX
+    } else {
+        peer_mss + 20
+    };
+    let own_limit = state.sides[side]
+        .syn
+        .as_ref()
+        .and_then(|s| s.mss.value())
+        .filter(|&v| v != 0)
+        .map_or(u32::MAX, |v| u32::from(v) + 20);
+    Some(
+        peer_limit
+            .min(own_limit)
+            .saturating_sub(tcp_header + ip_extra),
+    )
+}

@@ -1,0 +1,408 @@
+//! From what was seen to what it means: roles, capture positions, effective MSS per
+//! endpoint, and the findings.
+
+use mss_rules::{IpVersion, linux};
+
+use crate::conn::{Connection, PointState, mss_or_default};
+use crate::report::{
+    ConnectionReport, Ending, EndpointReport, Finding, Handshake, MssSeen, OversizeCause,
+    PointSeen, Position, Role, RoleEvidence,
+};
+use crate::side::Side;
+
+/// TTLs (hop limits) operating systems start with: a packet that still carries one
+/// was captured on its sender's host or link.
+const INITIAL_TTLS: [u8; 4] = [64, 128, 255, 32];
+
+/// Segments smaller than this fraction of the largest are not "full size" when
+/// picking the typical segment.
+const FULL_SIZE_FRACTION: u32 = 2;
+
+/// Retransmissions of one full-size segment that make a black hole suspect.
+const BLACKHOLE_TRANSMISSIONS: u32 = 3;
+
+/// Builds the report of a finished connection.
+pub(crate) fn report(conn: &Connection, ending: Ending) -> ConnectionReport {
+    let (client, roles) = roles(conn);
+    let server = 1 - client;
+    let side_of = |role: Role| if role == Role::Client { client } else { server };
+    let points: Vec<(usize, &PointState)> = conn
+        .points
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
+        .collect();
+    let positions: Vec<PointSeen> = points
+        .iter()
+        .map(|&(point, state)| PointSeen {
+            point,
+            position: position(state, client),
+            packets: state.packets,
+        })
+        .collect();
+    let mut findings = Vec::new();
+    let endpoints: Vec<EndpointReport> = [Role::Client, Role::Server]
+        .into_iter()
+        .map(|role| {
+            endpoint(
+                conn,
+                &points,
+                &positions,
+                side_of(role),
+                role,
+                &mut findings,
+            )
+        })
+        .collect();
+    let [client_report, server_report] = <[EndpointReport; 2]>::try_from(endpoints)
+        .unwrap_or_else(|_| unreachable!("two roles give two endpoints"));
+    rewrites(&points, client, &mut findings);
+    if let (Some(c), Some(s)) = (
+        client_report.effective_send_mss,
+        server_report.effective_send_mss,
+    ) {
+        let both_sent = client_report.data_segments > 0 && server_report.data_segments > 0;
+        if c != s && both_sent {
+            findings.push(Finding::AsymmetricMss {
+                client: c,
+                server: s,
+            });
+        }
+    }
+    findings.sort_by_key(|f| (f.endpoint(), f.kind()));
+    let mut sorted_points = positions;
+    // Nearest the client first: by the client's TTL, highest first.
+    sorted_points.sort_by_key(|p| {
+        let ttl = conn.points[p.point]
+            .as_ref()
+            .and_then(|s| s.sides[client].ttl)
+            .unwrap_or(0);
+        (core::cmp::Reverse(ttl), p.point)
+    });
+    ConnectionReport {
+        id: conn.id,
+        ip_version: conn.version,
+        client: client_report,
+        server: server_report,
+        roles,
+        handshake: handshake(&points, client),
+        ending: match ending {
+            Ending::Open if conn.reset => Ending::Reset,
+            Ending::Open if conn.closed_ns.is_some() => Ending::Closed,
+            other => other,
+        },
+        first_ns: conn.first_ns,
+        last_ns: conn.last_ns,
+        first_packet: conn.first_packet,
+        points: sorted_points,
+        tunnel: conn.tunnel,
+        findings,
+    }
+}
+
+/// Client side index and the evidence.
+fn roles(conn: &Connection) -> (usize, RoleEvidence) {
+    if let Some(known) = conn.client {
+        return known;
+    }
+    let port = |side: usize| conn.key.endpoint(side).1;
+    match (port(0) < 1024, port(1) < 1024) {
+        (true, false) => (1, RoleEvidence::WellKnownPort),
+        (false, true) => (0, RoleEvidence::WellKnownPort),
+        _ => (conn.first_sender, RoleEvidence::FirstPacket),
+    }
+}
+
+fn handshake(points: &[(usize, &PointState)], client: usize) -> Handshake {
+    let syn = points.iter().any(|(_, p)| p.sides[client].syn.is_some());
+    let syn_ack = points
+        .iter()
+        .any(|(_, p)| p.sides[1 - client].syn.is_some());
+    let ack = points.iter().any(|(_, p)| p.ack_ts.is_some());
+    match (syn, syn_ack, ack) {
+        (true, true, true) => Handshake::Complete,
+        (_, true, _) => Handshake::SynAck,
+        (true, false, _) => Handshake::SynOnly,
+        _ => Handshake::NotCaptured,
+    }
+}
+
+fn is_initial(ttl: Option<u8>) -> bool {
+    ttl.is_some_and(|t| INITIAL_TTLS.contains(&t))
+}
+
+/// Where a capture point sits: by the TTLs (a sender's packets keep their initial
+/// TTL until the first router), else by the handshake timing (near the client the
+/// SYN-ACK comes a round trip after the SYN and the ACK right after it; near the
+/// server the other way round).
+fn position(state: &PointState, client: usize) -> Position {
+    let client_ttl = state.sides[client].ttl;
+    let server_ttl = state.sides[1 - client].ttl;
+    match (is_initial(client_ttl), is_initial(server_ttl)) {
+        (true, false) if server_ttl.is_some() => return Position::AtClient,
+        (false, true) if client_ttl.is_some() => return Position::AtServer,
+        (false, false) if client_ttl.is_some() && server_ttl.is_some() => return Position::Between,
+        _ => {}
+    }
+    match (state.syn_ts, state.syn_ack_ts, state.ack_ts) {
+        (Some(syn), Some(syn_ack), Some(ack)) if syn_ack >= syn && ack >= syn_ack => {
+            if syn_ack - syn >= ack - syn_ack {
+                Position::AtClient
+            } else {
+                Position::AtServer
+            }
+        }
+        _ => match (is_initial(client_ttl), is_initial(server_ttl)) {
+            (true, false) => Position::AtClient,
+            (false, true) => Position::AtServer,
+            _ => Position::Unknown,
+        },
+    }
+}
+
+/// The point nearest to `side`: where its packets have the highest TTL.
+fn nearest<'a>(
+    points: &[(usize, &'a PointState)],
+    side: usize,
+    want: impl Fn(&Side) -> bool,
+) -> Option<(usize, &'a PointState)> {
+    points
+        .iter()
+        .filter(|(_, p)| want(&p.sides[side]))
+        .max_by_key(|(i, p)| (p.sides[side].ttl.unwrap_or(0), core::cmp::Reverse(*i)))
+        .copied()
+}
+
+/// Option bytes on every data segment of `side`: timestamps when both SYNs
+/// negotiated them (or, without the handshake, when its data carries them), MD5,
+/// AO.
+fn data_option_bytes(state: &PointState, side: usize) -> u32 {
+    let own = &state.sides[side];
+    let peer = &state.sides[1 - side];
+    let timestamps = match (&own.syn, &peer.syn) {
+        (Some(a), Some(b)) => a.options.timestamps && b.options.timestamps,
+        _ => own.ts_on_data,
+    };
+    let md5 = own.md5_on_data || own.syn.as_ref().is_some_and(|s| s.options.md5);
+    let ao = own.ao_on_data.or_else(|| {
+        own.syn
+            .as_ref()
+            .and_then(|s| s.options.ao_mac_len)
+            .map(mss_rules::options::ao_bytes)
+    });
+    u32::from(timestamps) * mss_rules::options::TIMESTAMPS_BYTES
+        + u32::from(md5) * mss_rules::options::MD5_BYTES
+        + ao.unwrap_or(0)
+}
+
+fn endpoint(
+    conn: &Connection,
+    points: &[(usize, &PointState)],
+    positions: &[PointSeen],
+    side: usize,
+    role: Role,
+    findings: &mut Vec<Finding>,
+) -> EndpointReport {
+    let version = conn.version;
+    let (addr, port) = conn.key.endpoint(side);
+    let near = nearest(points, side, |s| s.packets > 0);
+    let near_syn = nearest(points, side, |s| s.syn.is_some());
+    // What this endpoint received: the peer's SYN as captured nearest to this
+    // endpoint (after any clamp on the way).
+    let received = points
+        .iter()
+        .filter(|(_, p)| p.sides[1 - side].syn.is_some())
+        .max_by_key(|(i, p)| (p.sides[side].ttl.unwrap_or(0), core::cmp::Reverse(*i)))
+        .and_then(|(_, p)| p.sides[1 - side].syn.as_ref());
+    let own_syn = near_syn.and_then(|(_, p)| p.sides[side].syn.as_ref());
+    let syn_mss = own_syn.map_or(MssSeen::NotCaptured, |s| s.mss);
+    let stats_point = near.or(near_syn);
+    let stats = stats_point.map(|(_, p)| &p.sides[side]);
+    let option_bytes = stats_point.map_or(0, |(_, p)| data_option_bytes(p, side));
+    let ip_extra = stats.map_or(0, |s| s.ip_extra);
+
+    let peer_mss = received.and_then(|s| mss_or_default(version, s.mss));
+    let own_mss = own_syn
+        .and_then(|s| s.mss.value())
+        .filter(|&v| v != 0)
+        .map(u32::from);
+    let handshake_send_mss = peer_mss.map(|peer| {
+        let bound = if version == IpVersion::V6 && peer == 65_535 {
+            u32::MAX
+        } else {
+            peer
+        };
+        let base = own_mss.map_or(bound, |own| own.min(bound));
+        // __tcp_mtu_to_mss(): IP options off, then the tcp_min_snd_mss floor, then
+        // the options on every segment.
+        base.saturating_sub(ip_extra)
+            .max(u32::from(linux::TCP_MIN_SND_MSS))
+            .saturating_sub(option_bytes)
+    });
+    let too_big: Vec<_> = points
+        .iter()
+        .flat_map(|(_, p)| p.sides[side].too_big.iter().copied())
+        .collect();
+    let effective_send_mss = handshake_send_mss.map(|mss| {
+        too_big
+            .iter()
+            .filter(|t| t.mtu > 0)
+            .map(|t| {
+                // Linux raises a learned PMTU below route.min_pmtu (552) to it
+                // (__ip_rt_update_pmtu()); IPv6 never goes below 1280.
+                let floor = match version {
+                    IpVersion::V4 => linux::IPV4_MIN_PMTU,
+                    IpVersion::V6 => IpVersion::V6.min_mtu(),
+                };
+                t.mtu
+                    .max(floor)
+                    .saturating_sub(version.fixed_overhead() + ip_extra + option_bytes)
+            })
+            .fold(mss, u32::min)
+    });
+
+    // Findings about this endpoint's SYN.
+    match syn_mss {
+        MssSeen::Absent => findings.push(Finding::MssMissing {
+            endpoint: role,
+            default: version.default_mss().get(),
+        }),
+        MssSeen::Unknown => findings.push(Finding::MssCutOff { endpoint: role }),
+        MssSeen::Value(v) if v != 0 && v < linux::TCP_MIN_MSS => {
+            findings.push(Finding::MssBelowLinuxMin {
+                endpoint: role,
+                mss: v,
+            });
+        }
+        _ => {}
+    }
+    if let Some((point, state)) = stats_point {
+        let sent = &state.sides[side];
+        if sent.oversize.count > 0 {
+            let position = positions
+                .iter()
+                .find(|p| p.point == point)
+                .map_or(Position::Unknown, |p| p.position);
+            findings.push(Finding::SegmentsExceedMss {
+                endpoint: role,
+                cause: oversize_cause(sent, position, role),
+                count: sent.oversize.count,
+                largest: sent.oversize.largest,
+                mss: handshake_send_mss.unwrap_or(0),
+            });
+        }
+        let fragments: u32 = points
+            .iter()
+            .map(|(_, p)| p.sides[side].fragments)
+            .max()
+            .unwrap_or(0);
+        if fragments > 0 {
+            findings.push(Finding::IpFragments {
+                endpoint: role,
+                count: fragments,
+            });
+        }
+        if too_big.is_empty() {
+            if let Some(stall) = sent.stall() {
+                let suspect = stall.transmissions >= BLACKHOLE_TRANSMISSIONS
+                    && (!stall.acked || stall.smaller_after.is_some());
+                if suspect {
+                    findings.push(Finding::PmtudBlackholeSuspected {
+                        endpoint: role,
+                        size: stall.ip_len,
+                        segment: stall.payload,
+                        transmissions: stall.transmissions,
+                        recovered_with: stall.smaller_after,
+                    });
+                }
+            }
+        }
+    }
+    if let Some(first) = too_big.first() {
+        let mtu = too_big
+            .iter()
+            .map(|t| t.mtu)
+            .filter(|&m| m > 0)
+            .min()
+            .unwrap_or(first.mtu);
+        let shrank = points
+            .iter()
+            .filter_map(|(_, p)| p.sides[side].after_too_big_max)
+            .max()
+            .map(|largest| mtu > 0 && largest <= mtu);
+        findings.push(Finding::IcmpTooBig {
+            endpoint: role,
+            mtu,
+            size: first.size,
+            count: u32::try_from(too_big.len()).unwrap_or(u32::MAX),
+            shrank,
+        });
+    }
+
+    let max_segment = stats.filter(|s| s.data_segments > 0).map(|s| s.max_payload);
+    let typical_segment =
+        stats.and_then(|s| s.sizes.mode_at_least(s.max_payload / FULL_SIZE_FRACTION));
+    EndpointReport {
+        addr,
+        port,
+        syn_mss,
+        syn_options: own_syn.map(|s| s.options.clone()),
+        ttl: near.and_then(|(_, p)| p.sides[side].ttl),
+        handshake_send_mss,
+        effective_send_mss,
+        data_option_bytes: option_bytes,
+        max_segment,
+        typical_segment: typical_segment.filter(|_| max_segment.is_some()),
+        data_segments: stats.map_or(0, |s| s.data_segments),
+        data_bytes: stats.map_or(0, |s| s.data_bytes),
+        retransmissions: stats.map_or(0, |s| s.retransmissions),
+    }
+}
+
+/// Why a sender's segments exceed its MSS.
+fn oversize_cause(sent: &Side, position: Position, sender: Role) -> OversizeCause {
+    // IPv4 identification: a sender numbers every segment it puts on the wire; a
+    // jump of one after an oversize packet means it left as one packet.
+    if sent.oversize.sent_whole > sent.oversize.sent_split {
+        return OversizeCause::Violation;
+    }
+    let at_sender = match (position, sender) {
+        (Position::AtClient, Role::Client) | (Position::AtServer, Role::Server) => true,
+        (Position::AtClient, Role::Server)
+        | (Position::AtServer, Role::Client)
+        | (Position::Between, _) => false,
+        (Position::Unknown, _) => is_initial(sent.ttl),
+    };
+    if at_sender {
+        OversizeCause::TsoGso
+    } else {
+        OversizeCause::GroLro
+    }
+}
+
+/// `mss_rewritten`: the same SYN with a different MSS at two capture points, in path
+/// order (highest TTL of the sender first).
+fn rewrites(points: &[(usize, &PointState)], client: usize, findings: &mut Vec<Finding>) {
+    for (side, role) in [(client, Role::Client), (1 - client, Role::Server)] {
+        let mut seen: Vec<(u8, usize, u16)> = points
+            .iter()
+            .filter_map(|(i, p)| {
+                let syn = p.sides[side].syn.as_ref()?;
+                Some((syn.ttl, *i, syn.mss.value()?))
+            })
+            .collect();
+        seen.sort_by_key(|&(ttl, point, _)| (core::cmp::Reverse(ttl), point));
+        for pair in seen.windows(2) {
+            let ((_, before, from), (_, after, to)) = (pair[0], pair[1]);
+            if from != to {
+                findings.push(Finding::MssRewritten {
+                    endpoint: role,
+                    from,
+                    to,
+                    before,
+                    after,
+                });
+            }
+        }
+    }
+}

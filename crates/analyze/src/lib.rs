@@ -1,0 +1,338 @@
+//! Per-connection MSS analysis of captured packets, without I/O.
+//!
+//! Feed decoded packets in capture order with [`Analyzer::on_packet`] (several
+//! capture points of the same traffic may be interleaved by time, each with its own
+//! point index); take finished connections out with [`Analyzer::poll_finished`] as
+//! they close, and the rest with [`Analyzer::finish`]. Memory is bounded by the live
+//! connections, not by the capture: a connection is reported and dropped once it
+//! has closed (plus a linger for late packets and other capture points), once idle
+//! past a timeout, or, beyond a cap on live connections, half-open ones first.
+//!
+//! The rules are those of [`mss_rules`]: RFC 9293 section 3.7.1 for the effective
+//! send MSS, Linux's floors where they differ. See [`report::Finding`] for what is
+//! detected and [`explain`] for what each finding means.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod conn;
+pub mod explain;
+mod finalize;
+pub mod report;
+mod side;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use mss_rules::IpVersion;
+use mss_wire::packet::{IpPacket, Transport};
+use mss_wire::{icmp, tcp};
+use rustc_hash::FxHashMap;
+
+use conn::{Connection, FlowKey, is_new_connection};
+pub use report::ConnectionReport;
+use report::{Ending, MssSeen};
+
+/// Limits that keep memory bounded.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Live connections kept at most; beyond, half-open ones (then the oldest) are
+    /// reported early as evicted.
+    pub max_connections: usize,
+    /// A connection without packets for this long (capture time) is reported.
+    pub idle_timeout_ns: u64,
+    /// A closed connection is kept this long for late packets and for the same
+    /// connection at other capture points.
+    pub linger_ns: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_connections: 500_000,
+            idle_timeout_ns: 3600 * 1_000_000_000,
+            linger_ns: 5 * 1_000_000_000,
+        }
+    }
+}
+
+/// Counts over the whole input.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Packets seen.
+    pub packets: u64,
+    /// Packets with an IP header.
+    pub ip_packets: u64,
+    /// TCP segments (first fragments included).
+    pub tcp_packets: u64,
+    /// Frames that carry no IP (ARP, LLDP, ...).
+    pub not_ip: u64,
+    /// Frames of a link type that is not decoded, by link type.
+    pub unsupported_links: BTreeMap<u16, u64>,
+    /// Frames that could not be decoded.
+    pub undecodable: u64,
+    /// The first few of them: (capture point, packet number, byte offset in the
+    /// frame, what was wrong).
+    pub undecodable_examples: Vec<(usize, u64, usize, String)>,
+    /// TCP packets whose header was cut by the capture's snaplen.
+    pub tcp_header_cut: u64,
+    /// Connections reported.
+    pub connections: u64,
+    /// Connections reported early to bound memory.
+    pub evicted: u64,
+    /// MSS option values in SYNs and SYN-ACKs (at the point nearest the sender).
+    pub syn_mss: BTreeMap<u16, u64>,
+    /// Findings by kind.
+    pub findings: BTreeMap<&'static str, u64>,
+    /// ICMP too-big messages for flows not in the capture.
+    pub unmatched_icmp: u64,
+    /// Later IP fragments whose first fragment was not seen.
+    pub unmatched_fragments: u64,
+}
+
+/// Fragments remembered for matching later fragments to their connection.
+const MAX_FRAGMENT_IDS: usize = 4096;
+/// Sweep for closed and idle connections at most this often (capture time).
+const SWEEP_EVERY_NS: u64 = 1_000_000_000;
+
+/// The analysis state.
+#[derive(Debug)]
+pub struct Analyzer {
+    config: Config,
+    points: usize,
+    live: FxHashMap<FlowKey, Connection>,
+    finished: VecDeque<ConnectionReport>,
+    fragments: FxHashMap<(core::net::IpAddr, core::net::IpAddr, u32), (FlowKey, usize)>,
+    next_id: u64,
+    now: u64,
+    last_sweep: u64,
+    summary: Summary,
+}
+
+impl Analyzer {
+    /// An analyzer for `points` capture points.
+    pub fn new(config: Config, points: usize) -> Analyzer {
+        Analyzer {
+            config,
+            points: points.max(1),
+            live: FxHashMap::default(),
+            finished: VecDeque::new(),
+            fragments: FxHashMap::default(),
+            next_id: 1,
+            now: 0,
+            last_sweep: 0,
+            summary: Summary::default(),
+        }
+    }
+
+    /// Counts a frame that carries no IP.
+    pub fn on_not_ip(&mut self) {
+        self.summary.packets += 1;
+        self.summary.not_ip += 1;
+    }
+
+    /// Counts a frame of a link type that is not decoded.
+    pub fn on_unsupported_link(&mut self, link_type: u16) {
+        self.summary.packets += 1;
+        *self.summary.unsupported_links.entry(link_type).or_default() += 1;
+    }
+
+    /// Counts a frame that could not be decoded, keeping the first few reasons.
+    pub fn on_undecodable(
+        &mut self,
+        point: usize,
+        number: u64,
+        offset: usize,
+        error: &mss_wire::Error,
+    ) {
+        self.summary.packets += 1;
+        self.summary.undecodable += 1;
+        if self.summary.undecodable_examples.len() < 10 {
+            self.summary
+                .undecodable_examples
+                .push((point, number, offset, error.to_string()));
+        }
+    }
+
+    /// One decoded IP packet, captured at `point` (input index) as packet `number`
+    /// at `ts` (ns since the epoch).
+    pub fn on_packet(&mut self, point: usize, number: u64, ts: u64, packet: &IpPacket<'_>) {
+        self.summary.packets += 1;
+        self.summary.ip_packets += 1;
+        if ts > self.now {
+            self.now = ts;
+        }
+        match packet.transport {
+            Transport::Tcp(segment) => self.on_tcp(point, number, ts, packet, &segment),
+            Transport::TcpTruncated => self.summary.tcp_header_cut += 1,
+            Transport::IcmpError(message) => self.on_icmp(point, ts, &message),
+            Transport::LaterFragment if packet.protocol == 6 => {
+                self.on_later_fragment(point, ts, packet)
+            }
+            _ => {}
+        }
+        if self.now.saturating_sub(self.last_sweep) >= SWEEP_EVERY_NS {
+            self.last_sweep = self.now;
+            self.sweep();
+        }
+    }
+
+    fn on_tcp(
+        &mut self,
+        point: usize,
+        number: u64,
+        ts: u64,
+        packet: &IpPacket<'_>,
+        segment: &tcp::Packet<&[u8]>,
+    ) {
+        self.summary.tcp_packets += 1;
+        let (key, side) = FlowKey::of(
+            (packet.src, segment.src_port()),
+            (packet.dst, segment.dst_port()),
+        );
+        let replace = self
+            .live
+            .get(&key)
+            .is_some_and(|c| is_new_connection(c, segment, side));
+        if replace {
+            if let Some(old) = self.live.remove(&key) {
+                self.report(&old, Ending::Open);
+            }
+        }
+        if !self.live.contains_key(&key) {
+            if self.live.len() >= self.config.max_connections {
+                self.evict();
+            }
+            let version = if packet.is_ipv6() {
+                IpVersion::V6
+            } else {
+                IpVersion::V4
+            };
+            let id = self.next_id;
+            self.next_id += 1;
+            self.live.insert(
+                key,
+                Connection::new(id, key, version, self.points, ts, number, side),
+            );
+        }
+        if let Some(frag) = packet.fragment {
+            if frag.offset == 0 {
+                if self.fragments.len() >= MAX_FRAGMENT_IDS {
+                    self.fragments.clear();
+                }
+                self.fragments
+                    .insert((packet.src, packet.dst, packet.ident), (key, side));
+            }
+        }
+        if let Some(conn) = self.live.get_mut(&key) {
+            conn.on_tcp(point, ts, packet, segment, side);
+        }
+    }
+
+    fn on_icmp(&mut self, point: usize, ts: u64, message: &icmp::ErrorMessage) {
+        let too_big = matches!(
+            message.kind,
+            icmp::ErrorKind::FragmentationNeeded | icmp::ErrorKind::PacketTooBig
+        );
+        let Some(quoted) = message.quoted.filter(|q| too_big && q.protocol == 6) else {
+            return;
+        };
+        let (Some(src_port), Some(dst_port)) = (quoted.src_port, quoted.dst_port) else {
+            self.summary.unmatched_icmp += 1;
+            return;
+        };
+        let (key, side) = FlowKey::of((quoted.src, src_port), (quoted.dst, dst_port));
+        match self.live.get_mut(&key) {
+            Some(conn) => conn.on_too_big(point, ts, message, quoted.ip_len, side),
+            None => self.summary.unmatched_icmp += 1,
+        }
+    }
+
+    fn on_later_fragment(&mut self, point: usize, ts: u64, packet: &IpPacket<'_>) {
+        let found = self
+            .fragments
+            .get(&(packet.src, packet.dst, packet.ident))
+            .copied();
+        match found.and_then(|(key, side)| self.live.get_mut(&key).map(|c| (c, side))) {
+            Some((conn, side)) => conn.on_fragment(point, ts, side),
+            None => self.summary.unmatched_fragments += 1,
+        }
+    }
+
+    /// Reports connections closed longer than the linger and idle ones.
+    fn sweep(&mut self) {
+        let now = self.now;
+        let config = self.config;
+        let done: Vec<FlowKey> = self
+            .live
+            .iter()
+            .filter(|(_, c)| {
+                c.closed_ns
+                    .is_some_and(|closed| now.saturating_sub(closed) >= config.linger_ns)
+                    || now.saturating_sub(c.last_ns) >= config.idle_timeout_ns
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for key in done {
+            if let Some(conn) = self.live.remove(&key) {
+                self.report(&conn, Ending::Open);
+            }
+        }
+    }
+
+    /// Makes room: half-open connections first, then the least recently active,
+    /// down to 90% of the cap.
+    fn evict(&mut self) {
+        let target = self.config.max_connections - self.config.max_connections / 10;
+        let mut candidates: Vec<(bool, u64, FlowKey)> = self
+            .live
+            .iter()
+            .map(|(k, c)| (!c.is_half_open(), c.last_ns, *k))
+            .collect();
+        candidates.sort_unstable_by_key(|&(full, last, _)| (full, last));
+        let excess = self.live.len().saturating_sub(target);
+        for (_, _, key) in candidates.into_iter().take(excess) {
+            if let Some(conn) = self.live.remove(&key) {
+                self.summary.evicted += 1;
+                self.report(&conn, Ending::Evicted);
+            }
+        }
+    }
+
+    fn report(&mut self, conn: &Connection, ending: Ending) {
+        let report = finalize::report(conn, ending);
+        self.summary.connections += 1;
+        for endpoint in [&report.client, &report.server] {
+            if let MssSeen::Value(v) = endpoint.syn_mss {
+                *self.summary.syn_mss.entry(v).or_default() += 1;
+            }
+        }
+        for finding in &report.findings {
+            *self.summary.findings.entry(finding.kind()).or_default() += 1;
+        }
+        self.finished.push_back(report);
+    }
+
+    /// The next connection that is finished, if any.
+    pub fn poll_finished(&mut self) -> Option<ConnectionReport> {
+        self.finished.pop_front()
+    }
+
+    /// Ends the input: every live connection is finished (in the order first seen)
+    /// and can be taken with [`Analyzer::poll_finished`]. Returns the counts.
+    pub fn finish(&mut self) -> Summary {
+        let mut rest: Vec<Connection> = self.live.drain().map(|(_, c)| c).collect();
+        rest.sort_unstable_by_key(|c| c.id);
+        for conn in rest {
+            self.report(&conn, Ending::Open);
+        }
+        self.summary.clone()
+    }
+
+    /// Live connections now.
+    pub fn live_connections(&self) -> usize {
+        self.live.len()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,356 @@
+//! What one capture point saw one endpoint send.
+
+use mss_wire::icmp;
+use mss_wire::tcp::{self, MssOption, TcpOption};
+
+use crate::report::{MssSeen, SynOptions};
+
+/// `a` before `b` in sequence space (RFC 9293 section 3.4, modulo 2^32).
+pub(crate) fn seq_lt(a: u32, b: u32) -> bool {
+    a != b && b.wrapping_sub(a) < 0x8000_0000
+}
+
+/// `a` at or before `b`.
+pub(crate) fn seq_le(a: u32, b: u32) -> bool {
+    a == b || seq_lt(a, b)
+}
+
+/// A SYN or SYN-ACK as captured.
+#[derive(Clone, Debug)]
+pub(crate) struct SynSeen {
+    pub(crate) mss: MssSeen,
+    pub(crate) options: SynOptions,
+    pub(crate) ttl: u8,
+}
+
+impl SynSeen {
+    pub(crate) fn read(ttl: u8, segment: &tcp::Packet<&[u8]>) -> SynSeen {
+        let mut options = SynOptions::default();
+        for item in segment.options() {
+            match item.option {
+                TcpOption::WindowScale(shift) => options.window_scale = Some(shift),
+                TcpOption::SackPermitted => options.sack_permitted = true,
+                TcpOption::Timestamps { .. } => options.timestamps = true,
+                TcpOption::Md5(_) => options.md5 = true,
+                TcpOption::Ao { mac, .. } => options.ao_mac_len = u8::try_from(mac.len()).ok(),
+                TcpOption::Mptcp(_) => options.mptcp = true,
+                TcpOption::FastOpen(_) => options.fast_open = true,
+                TcpOption::Unknown { kind, .. } | TcpOption::BadLength { kind, .. }
+                    if options.unknown_kinds.len() < 8 =>
+                {
+                    options.unknown_kinds.push(kind);
+                }
+                _ => {}
+            }
+        }
+        let mss = match segment.mss_option() {
+            MssOption::Known(Some(v)) => MssSeen::Value(v),
+            MssOption::Known(None) => MssSeen::Absent,
+            MssOption::Unknown => MssSeen::Unknown,
+        };
+        SynSeen { mss, options, ttl }
+    }
+}
+
+/// The most frequent values among a stream, in bounded memory: the SpaceSaving
+/// algorithm (Metwally et al., 2005) with a handful of counters.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TopSizes {
+    counters: [(u32, u64); 8],
+}
+
+impl TopSizes {
+    pub(crate) fn add(&mut self, size: u32) {
+        if let Some(slot) = self.counters.iter_mut().find(|c| c.0 == size && c.1 > 0) {
+            slot.1 += 1;
+            return;
+        }
+        let min = self.counters.iter_mut().min_by_key(|c| c.1).map(|c| {
+            let count = c.1 + 1;
+            *c = (size, count);
+        });
+        debug_assert!(min.is_some());
+    }
+
+    /// The most frequent size among those at least `floor`.
+    pub(crate) fn mode_at_least(&self, floor: u32) -> Option<u32> {
+        self.counters
+            .iter()
+            .filter(|c| c.1 > 0 && c.0 >= floor)
+            .max_by_key(|c| (c.1, c.0))
+            .map(|c| c.0)
+    }
+}
+
+/// An ICMP too-big message addressed to this endpoint for this flow.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct TooBig {
+    pub(crate) ts: u64,
+    pub(crate) mtu: u32,
+    pub(crate) size: u32,
+}
+
+/// A segment retransmitted at full size, candidate for a black hole.
+#[derive(Copy, Clone, Debug, Default)]
+pub(crate) struct Stall {
+    pub(crate) seq: u32,
+    pub(crate) payload: u32,
+    pub(crate) ip_len: u32,
+    pub(crate) transmissions: u32,
+    /// A smaller segment starting at the same sequence number was sent later.
+    pub(crate) smaller_after: Option<u32>,
+    /// The peer acknowledged it.
+    pub(crate) acked: bool,
+}
+
+/// Evidence about segments larger than the effective MSS.
+#[derive(Copy, Clone, Debug, Default)]
+pub(crate) struct Oversize {
+    pub(crate) count: u64,
+    pub(crate) largest: u32,
+    /// IPv4 identification of the last oversize packet and its payload, to compare
+    /// with the next packet's: a sender numbers segments, so a jump of one means
+    /// the packet went out whole, a jump of k means k segments on the wire.
+    pub(crate) pending_id: Option<(u16, u32)>,
+    pub(crate) sent_whole: u32,
+    pub(crate) sent_split: u32,
+}
+
+/// What one capture point saw one endpoint send.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Side {
+    pub(crate) syn: Option<SynSeen>,
+    pub(crate) syn_transmissions: u32,
+    pub(crate) packets: u64,
+    pub(crate) ttl: Option<u8>,
+    /// IP header bytes beyond the fixed header on its data segments.
+    pub(crate) ip_extra: u32,
+    pub(crate) data_segments: u64,
+    pub(crate) data_bytes: u64,
+    pub(crate) max_payload: u32,
+    pub(crate) max_payload_ip_len: u32,
+    pub(crate) sizes: TopSizes,
+    pub(crate) retransmissions: u64,
+    /// Sequence number after the highest byte sent.
+    pub(crate) next_seq: Option<u32>,
+    /// Highest acknowledgment it sent (for the peer's data).
+    pub(crate) max_ack: Option<u32>,
+    pub(crate) fin: bool,
+    pub(crate) rst: bool,
+    /// Timestamps option seen on its non-SYN segments.
+    pub(crate) ts_on_data: bool,
+    /// MD5 option seen on its non-SYN segments.
+    pub(crate) md5_on_data: bool,
+    /// TCP-AO option bytes seen on its non-SYN segments.
+    pub(crate) ao_on_data: Option<u32>,
+    pub(crate) last_ip_id: Option<u16>,
+    pub(crate) oversize: Oversize,
+    pub(crate) too_big: Vec<TooBig>,
+    /// Largest IP packet it sent after each too-big message, by index in `too_big`.
+    pub(crate) after_too_big_max: Option<u32>,
+    pub(crate) stall: Option<Stall>,
+    pub(crate) worst_stall: Option<Stall>,
+    pub(crate) fragments: u32,
+}
+
+/// The per-segment facts `Side::on_segment` needs.
+pub(crate) struct Segment {
+    pub(crate) ts: u64,
+    pub(crate) ttl: u8,
+    pub(crate) ip_id: Option<u16>,
+    pub(crate) ip_len: u32,
+    pub(crate) ip_extra: u32,
+    pub(crate) seq: u32,
+    pub(crate) payload: u32,
+    pub(crate) ack: Option<u32>,
+    pub(crate) syn: bool,
+    pub(crate) fin: bool,
+    pub(crate) rst: bool,
+}
+
+impl Side {
+    /// Records a segment this endpoint sent. `limit` is its effective send MSS for a
+    /// segment with these options, if known.
+    pub(crate) fn on_segment(&mut self, s: &Segment, limit: Option<u32>) {
+        self.packets += 1;
+        if self.ttl.is_none_or(|t| s.ttl > t) {
+            self.ttl = Some(s.ttl);
+        }
+        if let Some((id, payload)) = self.oversize.pending_id.take() {
+            if let Some(next) = s.ip_id {
+                let delta = next.wrapping_sub(id);
+                match delta {
+                    1 => self.oversize.sent_whole += 1,
+                    d if d > 1 && u32::from(d) <= payload => self.oversize.sent_split += 1,
+                    _ => {}
+                }
+            }
+        }
+        self.last_ip_id = s.ip_id;
+        if s.rst {
+            self.rst = true;
+        }
+        if s.fin {
+            self.fin = true;
+        }
+        let consumed = s.payload + u32::from(s.syn) + u32::from(s.fin);
+        let end = s.seq.wrapping_add(consumed);
+        if s.payload > 0 {
+            self.on_data(s, end, limit);
+        }
+        if consumed > 0 && self.next_seq.is_none_or(|n| seq_lt(n, end)) {
+            self.next_seq = Some(end);
+        }
+        for too_big in &self.too_big {
+            if s.ts >= too_big.ts && s.payload > 0 {
+                self.after_too_big_max = Some(self.after_too_big_max.unwrap_or(0).max(s.ip_len));
+            }
+        }
+    }
+
+    fn on_data(&mut self, s: &Segment, end: u32, limit: Option<u32>) {
+        self.data_segments += 1;
+        self.data_bytes += u64::from(s.payload);
+        self.ip_extra = self.ip_extra.max(s.ip_extra);
+        if s.payload > self.max_payload {
+            self.max_payload = s.payload;
+            self.max_payload_ip_len = s.ip_len;
+        }
+        self.sizes.add(s.payload);
+        let retransmission = self
+            .next_seq
+            .is_some_and(|n| seq_lt(s.seq, n) && seq_le(end, n));
+        if retransmission {
+            self.retransmissions += 1;
+        }
+        self.track_stall(s, retransmission);
+        if let Some(limit) = limit {
+            if s.payload > limit {
+                self.oversize.count += 1;
+                self.oversize.largest = self.oversize.largest.max(s.payload);
+                self.oversize.pending_id = s.ip_id.map(|id| (id, s.payload.div_ceil(limit.max(1))));
+            }
+        }
+    }
+
+    /// Follows full-size segments sent again and again (PMTUD black holes).
+    fn track_stall(&mut self, s: &Segment, retransmission: bool) {
+        if let Some(stall) = self.stall.as_mut() {
+            if s.seq == stall.seq {
+                if s.payload >= stall.payload {
+                    stall.transmissions += 1;
+                } else if stall.smaller_after.is_none() {
+                    stall.smaller_after = Some(s.payload);
+                }
+                self.remember_worst();
+                return;
+            }
+        }
+        if retransmission {
+            // A new candidate: only segments as large as the largest sent so far.
+            if s.payload + 64 >= self.max_payload {
+                self.remember_worst();
+                self.stall = Some(Stall {
+                    seq: s.seq,
+                    payload: s.payload,
+                    ip_len: s.ip_len,
+                    transmissions: 2,
+                    smaller_after: None,
+                    acked: false,
+                });
+            }
+        }
+    }
+
+    fn remember_worst(&mut self) {
+        if let Some(stall) = self.stall {
+            if self
+                .worst_stall
+                .is_none_or(|w| stall.transmissions > w.transmissions)
+            {
+                self.worst_stall = Some(stall);
+            }
+        }
+    }
+
+    /// The peer acknowledged up to `ack`.
+    pub(crate) fn on_peer_ack(&mut self, ack: u32) {
+        if let Some(stall) = self.stall.as_mut() {
+            if !stall.acked && seq_le(stall.seq.wrapping_add(1), ack) {
+                stall.acked = true;
+                self.remember_worst();
+            }
+        }
+    }
+
+    /// An ICMP too-big message for this endpoint's packet.
+    pub(crate) fn on_too_big(&mut self, ts: u64, message: &icmp::ErrorMessage, size: u32) {
+        if self.too_big.len() < 16 {
+            self.too_big.push(TooBig {
+                ts,
+                mtu: message.mtu.unwrap_or(0),
+                size,
+            });
+        }
+    }
+
+    /// Records the SYN (or SYN-ACK) it sent; later copies count as retransmissions.
+    pub(crate) fn on_syn(&mut self, syn: SynSeen) {
+        self.syn_transmissions += 1;
+        if self.syn.is_none() {
+            self.syn = Some(syn);
+        }
+    }
+
+    /// TCP options on a non-SYN segment.
+    pub(crate) fn on_options(&mut self, segment: &tcp::Packet<&[u8]>) {
+        for item in segment.options() {
+            match item.option {
+                TcpOption::Timestamps { .. } => self.ts_on_data = true,
+                TcpOption::Md5(_) => self.md5_on_data = true,
+                TcpOption::Ao { mac, .. } => {
+                    let bytes =
+                        mss_rules::options::ao_bytes(u8::try_from(mac.len()).unwrap_or(u8::MAX));
+                    self.ao_on_data = Some(bytes);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The stall worth reporting, if any.
+    pub(crate) fn stall(&self) -> Option<Stall> {
+        let current = self.stall;
+        match (self.worst_stall, current) {
+            (Some(w), Some(c)) if c.transmissions >= w.transmissions => Some(c),
+            (Some(w), _) => Some(w),
+            (None, c) => c,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_comparisons_wrap() {
+        assert!(seq_lt(1, 2));
+        assert!(seq_lt(0xffff_fff0, 5));
+        assert!(!seq_lt(5, 0xffff_fff0));
+        assert!(seq_le(7, 7));
+    }
+
+    #[test]
+    fn top_sizes_finds_the_mode() {
+        let mut top = TopSizes::default();
+        for _ in 0..100 {
+            top.add(1448);
+        }
+        for size in 1..50 {
+            top.add(size);
+        }
+        assert_eq!(top.mode_at_least(1000), Some(1448));
+        assert_eq!(top.mode_at_least(2000), None);
+    }
+}

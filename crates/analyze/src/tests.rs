@@ -1,0 +1,473 @@
+//! Scenario tests with hand-built packets: each checks the numbers and that the
+//! expected findings appear and no others.
+
+use super::*;
+use crate::report::{Finding, OversizeCause, Position, Role};
+use etherparse::{PacketBuilder, TcpOptionElement as Opt};
+use mss_wire::packet::{Link, decode};
+
+const CLIENT: ([u8; 4], u16) = ([10, 0, 0, 1], 40000);
+const SERVER: ([u8; 4], u16) = ([10, 0, 1, 2], 5201);
+
+/// A segment: direction, TTL, IP id, seq, ack, flags ("S", "SA", "A", "FA", "R"),
+/// options, payload length.
+struct Seg {
+    from_client: bool,
+    ttl: u8,
+    id: u16,
+    seq: u32,
+    ack: u32,
+    flags: &'static str,
+    options: Vec<Opt>,
+    payload: usize,
+}
+
+fn seg(from_client: bool, flags: &'static str, seq: u32, ack: u32, payload: usize) -> Seg {
+    Seg {
+        from_client,
+        ttl: 64,
+        id: 0,
+        seq,
+        ack,
+        flags,
+        options: Vec::new(),
+        payload,
+    }
+}
+
+impl Seg {
+    fn ttl(mut self, ttl: u8) -> Seg {
+        self.ttl = ttl;
+        self
+    }
+    fn id(mut self, id: u16) -> Seg {
+        self.id = id;
+        self
+    }
+    fn opts(mut self, options: Vec<Opt>) -> Seg {
+        self.options = options;
+        self
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        let (src, dst) = if self.from_client {
+            (CLIENT, SERVER)
+        } else {
+            (SERVER, CLIENT)
+        };
+        let mut step =
+            PacketBuilder::ipv4(src.0, dst.0, self.ttl).tcp(src.1, dst.1, self.seq, 65000);
+        if self.flags.contains('S') {
+            step = step.syn();
+        }
+        if self.flags.contains('A') {
+            step = step.ack(self.ack);
+        }
+        if self.flags.contains('F') {
+            step = step.fin();
+        }
+        if self.flags.contains('R') {
+            step = step.rst();
+        }
+        let step = step
+            .options(&self.options)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        step.write(&mut out, &vec![0x61; self.payload])
+            .unwrap_or_else(|e| panic!("{e}"));
+        out[4..6].copy_from_slice(&self.id.to_be_bytes());
+        out
+    }
+}
+
+fn syn_opts(mss: u16) -> Vec<Opt> {
+    vec![
+        Opt::MaximumSegmentSize(mss),
+        Opt::SelectiveAcknowledgementPermitted,
+        Opt::Timestamp(1, 0),
+        Opt::Noop,
+        Opt::WindowScale(7),
+    ]
+}
+
+fn ts() -> Vec<Opt> {
+    vec![Opt::Noop, Opt::Noop, Opt::Timestamp(2, 1)]
+}
+
+/// Runs packets through the analyzer: (capture point, segment), 1 ms apart.
+fn analyze(points: usize, packets: &[(usize, Seg)]) -> (Vec<ConnectionReport>, Summary) {
+    analyze_raw(
+        points,
+        &packets
+            .iter()
+            .map(|(p, s)| (*p, s.bytes()))
+            .collect::<Vec<_>>(),
+    )
+}
+
+fn analyze_raw(points: usize, packets: &[(usize, Vec<u8>)]) -> (Vec<ConnectionReport>, Summary) {
+    let mut analyzer = Analyzer::new(Config::default(), points);
+    for (i, (point, bytes)) in packets.iter().enumerate() {
+        let n = i as u64 + 1;
+        match decode(Link::Raw, bytes) {
+            Ok(Some(packet)) => analyzer.on_packet(*point, n, n * 1_000_000, &packet),
+            other => panic!("packet {n} does not decode: {other:?}"),
+        }
+    }
+    let summary = analyzer.finish();
+    let mut reports = Vec::new();
+    while let Some(r) = analyzer.poll_finished() {
+        reports.push(r);
+    }
+    (reports, summary)
+}
+
+/// A handshake with the given MSS options, both with timestamps.
+fn handshake(client_mss: u16, server_mss: u16) -> Vec<(usize, Seg)> {
+    vec![
+        (0, seg(true, "S", 1000, 0, 0).opts(syn_opts(client_mss))),
+        (
+            0,
+            seg(false, "SA", 5000, 1001, 0).opts(syn_opts(server_mss)),
+        ),
+        (0, seg(true, "A", 1001, 5001, 0).opts(ts())),
+    ]
+}
+
+fn kinds(report: &ConnectionReport) -> Vec<&'static str> {
+    report.findings.iter().map(Finding::kind).collect()
+}
+
+#[test]
+fn plain_ethernet_with_timestamps_is_1448_and_quiet() {
+    let mut packets = handshake(1460, 1460);
+    packets.push((0, seg(true, "A", 1001, 5001, 1448).id(10).opts(ts())));
+    packets.push((0, seg(false, "A", 5001, 2449, 0).opts(ts())));
+    packets.push((0, seg(true, "FA", 2449, 5001, 0).opts(ts())));
+    packets.push((0, seg(false, "FA", 5001, 2450, 0).opts(ts())));
+    let (reports, summary) = analyze(1, &packets);
+    assert_eq!(reports.len(), 1);
+    let r = &reports[0];
+    assert_eq!(r.client.syn_mss, MssSeen::Value(1460));
+    assert_eq!(r.client.handshake_send_mss, Some(1448));
+    assert_eq!(r.server.effective_send_mss, Some(1448));
+    assert_eq!(r.client.max_segment, Some(1448));
+    assert_eq!(r.client.data_option_bytes, 12);
+    assert_eq!(r.ending, Ending::Closed);
+    assert_eq!(r.handshake, report::Handshake::Complete);
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+    assert_eq!(summary.syn_mss.get(&1460), Some(&2));
+}
+
+#[test]
+fn smaller_mtu_wins_both_ways() {
+    // Seed 003: the client at MTU 1400 announces 1360; both send 1348.
+    let (reports, _) = analyze(1, &handshake(1360, 1460));
+    let r = &reports[0];
+    assert_eq!(
+        (r.client.effective_send_mss, r.server.effective_send_mss),
+        (Some(1348), Some(1348))
+    );
+}
+
+#[test]
+fn tso_at_the_sender() {
+    let mut packets = handshake(1460, 1460);
+    // Two GSO super-segments of 3 x 1448 captured at the client: IP ids jump by 3.
+    packets.push((0, seg(true, "A", 1001, 5001, 4344).id(100).opts(ts())));
+    packets.push((0, seg(true, "A", 5345, 5001, 4344).id(103).opts(ts())));
+    packets.push((0, seg(true, "A", 9689, 5001, 100).id(106).opts(ts())));
+    packets.push((0, seg(false, "A", 5001, 9789, 0).ttl(63).opts(ts())));
+    let (reports, _) = analyze(1, &packets);
+    let r = &reports[0];
+    assert_eq!(r.points[0].position, Position::AtClient);
+    assert_eq!(
+        r.findings,
+        [Finding::SegmentsExceedMss {
+            endpoint: Role::Client,
+            cause: OversizeCause::TsoGso,
+            count: 2,
+            largest: 4344,
+            mss: 1448
+        }]
+    );
+}
+
+#[test]
+fn one_oversize_packet_on_the_wire_is_a_violation() {
+    let mut packets = handshake(1360, 1460);
+    // The server received MSS 1360 but sends 1448-byte packets, one IP id each.
+    packets.push((0, seg(false, "A", 5001, 1001, 1448).id(7).opts(ts())));
+    packets.push((0, seg(false, "A", 6449, 1001, 1448).id(8).opts(ts())));
+    packets.push((0, seg(false, "A", 7897, 1001, 10).id(9).opts(ts())));
+    let (reports, _) = analyze(1, &packets);
+    let r = &reports[0];
+    assert_eq!(kinds(r), ["segments_exceed_mss"]);
+    assert!(matches!(
+        r.findings[0],
+        Finding::SegmentsExceedMss {
+            cause: OversizeCause::Violation,
+            endpoint: Role::Server,
+            mss: 1348,
+            ..
+        }
+    ));
+}
+
+fn frag_needed(mtu: u16, quoted: &[u8]) -> Vec<u8> {
+    let mut icmp = vec![3, 4, 0, 0, 0, 0];
+    icmp.extend_from_slice(&mtu.to_be_bytes());
+    icmp.extend_from_slice(&quoted[..28.min(quoted.len())]);
+    let mut ip = vec![
+        0x45, 0, 0, 0, 0, 0, 0, 0, 255, 1, 0, 0, 10, 0, 0, 254, 10, 0, 0, 1,
+    ];
+    let total = u16::try_from(20 + icmp.len()).unwrap_or(0);
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    [ip, icmp].concat()
+}
+
+#[test]
+fn icmp_frag_needed_lowers_the_effective_mss() {
+    let mut packets: Vec<(usize, Vec<u8>)> = handshake(1460, 1460)
+        .iter()
+        .map(|(p, s)| (*p, s.bytes()))
+        .collect();
+    let big = seg(true, "A", 1001, 5001, 1448).id(1).opts(ts()).bytes();
+    packets.push((0, big.clone()));
+    packets.push((0, frag_needed(1400, &big)));
+    packets.push((0, seg(true, "A", 1001, 5001, 1348).id(2).opts(ts()).bytes()));
+    packets.push((0, seg(true, "A", 2349, 5001, 100).id(3).opts(ts()).bytes()));
+    let (reports, _) = analyze_raw(1, &packets);
+    let r = &reports[0];
+    assert_eq!(r.client.handshake_send_mss, Some(1448));
+    assert_eq!(r.client.effective_send_mss, Some(1348));
+    assert!(
+        r.findings.contains(&Finding::IcmpTooBig {
+            endpoint: Role::Client,
+            mtu: 1400,
+            size: 1500,
+            count: 1,
+            shrank: Some(true)
+        }),
+        "{:?}",
+        r.findings
+    );
+    assert!(!kinds(r).contains(&"pmtud_blackhole_suspected"));
+}
+
+#[test]
+fn black_hole_then_recovery_by_probing() {
+    let mut packets = handshake(1460, 1460);
+    for id in 1..=4 {
+        packets.push((0, seg(true, "A", 1001, 5001, 1448).id(id).opts(ts())));
+    }
+    // tcp_mtu_probing: the same data in smaller segments gets through.
+    packets.push((0, seg(true, "A", 1001, 5001, 1024).id(5).opts(ts())));
+    packets.push((0, seg(false, "A", 5001, 2025, 0).opts(ts())));
+    let (reports, _) = analyze(1, &packets);
+    let r = &reports[0];
+    assert_eq!(
+        r.findings,
+        [Finding::PmtudBlackholeSuspected {
+            endpoint: Role::Client,
+            size: 1500,
+            segment: 1448,
+            transmissions: 4,
+            recovered_with: Some(1024)
+        }]
+    );
+}
+
+#[test]
+fn ordinary_loss_is_not_a_black_hole() {
+    let mut packets = handshake(1460, 1460);
+    packets.push((0, seg(true, "A", 1001, 5001, 1448).id(1).opts(ts())));
+    packets.push((0, seg(true, "A", 1001, 5001, 1448).id(2).opts(ts())));
+    packets.push((0, seg(false, "A", 5001, 2449, 0).opts(ts())));
+    let (reports, _) = analyze(1, &packets);
+    assert!(reports[0].findings.is_empty(), "{:?}", reports[0].findings);
+    assert_eq!(reports[0].client.retransmissions, 1);
+}
+
+#[test]
+fn missing_mss_means_the_default() {
+    let packets = vec![
+        (
+            0,
+            seg(true, "S", 1000, 0, 0).opts(vec![Opt::SelectiveAcknowledgementPermitted]),
+        ),
+        (
+            0,
+            seg(false, "SA", 5000, 1001, 0).opts(vec![Opt::MaximumSegmentSize(1460)]),
+        ),
+        (0, seg(true, "A", 1001, 5001, 0)),
+    ];
+    let (reports, _) = analyze(1, &packets);
+    let r = &reports[0];
+    assert_eq!(r.client.syn_mss, MssSeen::Absent);
+    assert_eq!(r.server.effective_send_mss, Some(536));
+    assert_eq!(r.client.effective_send_mss, Some(1460));
+    assert_eq!(kinds(r), ["mss_missing"]);
+}
+
+#[test]
+fn tiny_mss_is_flagged_and_floored() {
+    let (reports, _) = analyze(1, &handshake(40, 1460));
+    let r = &reports[0];
+    assert_eq!(kinds(r), ["mss_below_linux_min"]);
+    // Linux floors at 48 before the 12 bytes of timestamps.
+    assert_eq!(r.server.effective_send_mss, Some(36));
+}
+
+#[test]
+fn snaplen_cut_syn_is_unknown() {
+    let mut syn = seg(true, "S", 1000, 0, 0).opts(syn_opts(1460)).bytes();
+    syn.truncate(20 + 21);
+    let packets = vec![
+        (0, syn),
+        (
+            0,
+            seg(false, "SA", 5000, 1001, 0).opts(syn_opts(1460)).bytes(),
+        ),
+    ];
+    let (reports, _) = analyze_raw(1, &packets);
+    let r = &reports[0];
+    assert_eq!(r.client.syn_mss, MssSeen::Unknown);
+    assert_eq!(r.server.effective_send_mss, None);
+    assert_eq!(kinds(r), ["mss_cut_off"]);
+}
+
+#[test]
+fn clamp_between_two_capture_points() {
+    // Point 0 at the client (TTL 64), point 1 behind a router (client TTL 63).
+    // The router clamps the client's SYN to 1360 and the server's SYN-ACK too.
+    let packets = vec![
+        (0, seg(true, "S", 1000, 0, 0).opts(syn_opts(1460))),
+        (1, seg(true, "S", 1000, 0, 0).ttl(63).opts(syn_opts(1360))),
+        (1, seg(false, "SA", 5000, 1001, 0).opts(syn_opts(1460))),
+        (
+            0,
+            seg(false, "SA", 5000, 1001, 0).ttl(63).opts(syn_opts(1360)),
+        ),
+        (0, seg(true, "A", 1001, 5001, 0).opts(ts())),
+        (1, seg(true, "A", 1001, 5001, 0).ttl(63).opts(ts())),
+    ];
+    let (reports, _) = analyze(2, &packets);
+    assert_eq!(reports.len(), 1);
+    let r = &reports[0];
+    assert_eq!(r.client.syn_mss, MssSeen::Value(1460));
+    assert_eq!(r.server.syn_mss, MssSeen::Value(1460));
+    assert_eq!(
+        (r.client.effective_send_mss, r.server.effective_send_mss),
+        (Some(1348), Some(1348))
+    );
+    assert_eq!(
+        r.findings,
+        [
+            Finding::MssRewritten {
+                endpoint: Role::Client,
+                from: 1460,
+                to: 1360,
+                before: 0,
+                after: 1
+            },
+            Finding::MssRewritten {
+                endpoint: Role::Server,
+                from: 1460,
+                to: 1360,
+                before: 1,
+                after: 0
+            },
+        ]
+    );
+    assert_eq!(r.points.iter().map(|p| p.point).collect::<Vec<_>>(), [0, 1]);
+}
+
+#[test]
+fn asymmetric_clamp_shows_one_rewrite_and_different_mss() {
+    // Only the client's SYN is clamped; the server's SYN-ACK takes another path.
+    let packets = vec![
+        (0, seg(true, "S", 1000, 0, 0).opts(syn_opts(1460))),
+        (1, seg(true, "S", 1000, 0, 0).ttl(63).opts(syn_opts(1360))),
+        (1, seg(false, "SA", 5000, 1001, 0).opts(syn_opts(1460))),
+        (
+            0,
+            seg(false, "SA", 5000, 1001, 0).ttl(63).opts(syn_opts(1460)),
+        ),
+        (0, seg(true, "A", 1001, 5001, 100).id(5).opts(ts())),
+        (1, seg(false, "A", 5001, 1101, 100).id(6).opts(ts())),
+    ];
+    let (reports, _) = analyze(2, &packets);
+    let r = &reports[0];
+    assert_eq!(
+        (r.client.effective_send_mss, r.server.effective_send_mss),
+        (Some(1448), Some(1348))
+    );
+    assert_eq!(kinds(r), ["asymmetric_mss", "mss_rewritten"]);
+}
+
+#[test]
+fn port_reuse_starts_a_new_connection() {
+    let mut packets = handshake(1460, 1460);
+    packets.push((0, seg(true, "R", 1001, 0, 0)));
+    packets.push((0, seg(true, "S", 9000, 0, 0).opts(syn_opts(1400))));
+    let (reports, summary) = analyze(1, &packets);
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[0].ending, Ending::Reset);
+    assert_eq!(reports[1].client.syn_mss, MssSeen::Value(1400));
+    assert_eq!(summary.connections, 2);
+}
+
+#[test]
+fn roles_without_handshake() {
+    let packets = vec![
+        (0, seg(true, "A", 1001, 5001, 100)),
+        (0, seg(false, "A", 5001, 1101, 0)),
+    ];
+    let (reports, _) = analyze(1, &packets);
+    let r = &reports[0];
+    // Neither port is below 1024: the first packet's sender is the client.
+    assert_eq!(r.roles, report::RoleEvidence::FirstPacket);
+    assert_eq!(r.client.port, 40000);
+    assert_eq!(r.handshake, report::Handshake::NotCaptured);
+    assert_eq!(r.client.effective_send_mss, None);
+}
+
+#[test]
+fn memory_is_bounded_by_live_connections() {
+    let config = Config {
+        max_connections: 100,
+        ..Config::default()
+    };
+    let mut analyzer = Analyzer::new(config, 1);
+    let mut reported = 0;
+    for i in 0..10_000u32 {
+        let port = u16::try_from(1024 + i % 60_000).unwrap_or(0);
+        let mut step = PacketBuilder::ipv4(
+            [10, 0, i.to_be_bytes()[2], i.to_be_bytes()[3]],
+            [10, 9, 9, 9],
+            64,
+        )
+        .tcp(port, 80, i, 100)
+        .syn();
+        step = step
+            .options(&[Opt::MaximumSegmentSize(1460)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut bytes = Vec::new();
+        step.write(&mut bytes, &[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        if let Ok(Some(p)) = decode(Link::Raw, &bytes) {
+            analyzer.on_packet(0, u64::from(i), u64::from(i) * 1000, &p);
+        }
+        assert!(analyzer.live_connections() <= 100);
+        while analyzer.poll_finished().is_some() {
+            reported += 1;
+        }
+    }
+    let summary = analyzer.finish();
+    while analyzer.poll_finished().is_some() {
+        reported += 1;
+    }
+    assert_eq!(reported, 10_000);
+    assert!(summary.evicted > 9_000);
+}
