@@ -50,6 +50,118 @@ pub(crate) enum Command {
                       The JSON schema is in docs/json.md."
     )]
     Calc(CalcArgs),
+    /// Explain every TCP connection's MSS in packet captures: what each side
+    /// announced, could send and did send, and why anything looks odd.
+    #[command(
+        long_about = "Reads pcap or pcapng captures (or - for standard input) and reports, for \
+                      every TCP connection, the MSS each endpoint announced in its SYN, the \
+                      effective send MSS each could use (RFC 9293 section 3.7.1 and Linux's \
+                      rules, lowered by ICMP too-big messages), the segments it really sent, \
+                      and findings: segments larger than the MSS and why (TSO/GSO at the \
+                      sender, GRO/LRO at the receiver, or a real violation), missing or tiny \
+                      MSS options, ICMP too-big, suspected path MTU black holes, IP fragments.\n\n\
+                      Several captures of the same traffic at different points (e.g. both \
+                      sides of a router) are matched connection by connection and ordered \
+                      along the path by TTL; an MSS changed between them is reported as \
+                      mss_rewritten (clamping). Captures must overlap in time.",
+        after_help = "Examples:\n  \
+                      mss analyze trace.pcap\n  \
+                      tcpdump -i eth0 -w - | mss analyze -\n  \
+                      mss analyze client-side.pcap router-out.pcap --json\n  \
+                      mss analyze trace.pcapng --port 443 --csv > table.csv\n  \
+                      mss analyze trace.pcap --fail-on pmtud_blackhole_suspected,mss_missing\n\n\
+                      Exit status: 0 fine, 1 a finding named by --fail-on occurred, 2 unusable \
+                      input. JSON and CSV schemas are in docs/json.md."
+    )]
+    Analyze(AnalyzeArgs),
+}
+
+/// `mss analyze` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct AnalyzeArgs {
+    /// Capture files (pcap or pcapng); `-` reads standard input.
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub(crate) inputs: Vec<String>,
+
+    /// Print JSON Lines: one "connection" record per connection, then a "summary".
+    #[arg(long, conflicts_with = "csv")]
+    pub(crate) json: bool,
+
+    /// Print the connection table as CSV.
+    #[arg(long)]
+    pub(crate) csv: bool,
+
+    /// Only connections with this address at either end (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) host: Vec<std::net::IpAddr>,
+
+    /// Only connections with this port at either end (repeatable).
+    #[arg(long, value_name = "PORT")]
+    pub(crate) port: Vec<u16>,
+
+    /// Only the connection with this id (the # column; repeatable).
+    #[arg(long, value_name = "ID")]
+    pub(crate) connection: Vec<u64>,
+
+    /// Exit with status 1 when a finding of one of these kinds occurs (comma-separated,
+    /// or `any`). Kinds: mss_missing, mss_below_linux_min, mss_cut_off,
+    /// segments_exceed_mss, mss_rewritten, icmp_too_big, pmtud_blackhole_suspected,
+    /// ip_fragments, asymmetric_mss.
+    #[arg(long, value_name = "KINDS", value_parser = parse_fail_on)]
+    pub(crate) fail_on: Option<FailOn>,
+
+    /// When to use colour: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
+    pub(crate) color: String,
+
+    /// Live connections kept in memory at most; beyond, half-open ones are reported
+    /// early (marked evicted).
+    #[arg(long, value_name = "N", default_value_t = 500_000)]
+    pub(crate) max_connections: usize,
+
+    /// No progress bar on standard error.
+    #[arg(long)]
+    pub(crate) no_progress: bool,
+}
+
+/// Finding kinds that make `mss analyze` exit 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FailOn {
+    /// Any finding.
+    Any,
+    /// These kinds.
+    Kinds(Vec<&'static str>),
+}
+
+impl FailOn {
+    pub(crate) fn matches(&self, kind: &str) -> bool {
+        match self {
+            FailOn::Any => true,
+            FailOn::Kinds(kinds) => kinds.contains(&kind),
+        }
+    }
+}
+
+fn parse_fail_on(input: &str) -> Result<FailOn, String> {
+    if input.trim() == "any" {
+        return Ok(FailOn::Any);
+    }
+    let mut kinds = Vec::new();
+    for item in input.split(',').map(str::trim) {
+        match mss_analyze::report::Finding::KINDS
+            .iter()
+            .find(|k| **k == item)
+        {
+            Some(kind) => kinds.push(*kind),
+            None => {
+                return Err(format!(
+                    "unknown finding kind {item:?}; accepted: any, {}",
+                    mss_analyze::report::Finding::KINDS.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(FailOn::Kinds(kinds))
 }
 
 /// `mss calc` arguments.

@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod analyze;
 mod calc;
 mod cli;
 mod render;
@@ -59,6 +60,7 @@ fn run(cli: cli::Cli) -> Result<ExitCode, Failure> {
     let mut out = io::BufWriter::new(stdout.lock());
     let code = match cli.command {
         cli::Command::Calc(args) => calc::run(&args, &mut out)?,
+        cli::Command::Analyze(args) => analyze::run(&args, &mut out)?,
     };
     out.flush()?;
     Ok(code)

@@ -111,3 +111,45 @@ mod tests {
         assert!(lines[1].starts_with("     word"));
     }
 }
+
+/// A time in nanoseconds since the Unix epoch as RFC 3339 UTC with microseconds
+/// (`2026-11-30T17:15:41.837876Z`). Civil date from days: H. Hinnant's algorithm.
+pub(crate) fn rfc3339(ns: u64) -> String {
+    let seconds = ns / 1_000_000_000;
+    let micros = (ns % 1_000_000_000) / 1000;
+    let days = i64::try_from(seconds / 86_400).unwrap_or(0);
+    let rem = seconds % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::rfc3339;
+
+    #[test]
+    fn known_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            rfc3339(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000000Z"
+        );
+        assert_eq!(
+            rfc3339(1_796_060_141_837_876_000),
+            "2026-11-30T17:35:41.837876Z"
+        );
+    }
+}
