@@ -48,6 +48,7 @@ fn endpoint(e: &EndpointReport) -> Value {
         "ttl": e.ttl,
         "handshake_send_mss": e.handshake_send_mss,
         "effective_send_mss": e.effective_send_mss,
+        "effective_basis": e.effective_basis.map(|b| b.name()),
         "data_option_bytes": e.data_option_bytes,
         "max_segment": e.max_segment,
         "typical_segment": e.typical_segment,

@@ -9,6 +9,8 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub(crate) mod lab;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -231,6 +233,28 @@ impl Capture {
     }
 }
 
+impl Capture {
+    /// Stops tcpdump with SIGINT (it flushes and exits) after a short pause for the
+    /// last packets in flight; returns the file.
+    pub(crate) fn stop(mut self) -> PathBuf {
+        thread::sleep(Duration::from_millis(300));
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGINT,
+            );
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        self.file.clone()
+    }
+}
+
 impl Drop for Capture {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
@@ -295,6 +319,11 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        // MSS_KEEP_FILES=1 keeps the captures of a failing test for a look.
+        if std::env::var_os("MSS_KEEP_FILES").is_some() {
+            eprintln!("kept {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }

@@ -177,7 +177,6 @@ impl Connection {
         }
         let limit = send_limit(version, state, side, tcp_header, ip_extra);
         let record = Segment {
-            ts,
             ttl: ip.ttl,
             ip_id,
             ip_len: if ip.ip_len == 0 {
@@ -194,6 +193,7 @@ impl Connection {
             syn: flags.contains(tcp::Flags::SYN),
             fin: flags.contains(tcp::Flags::FIN),
             rst: flags.contains(tcp::Flags::RST),
+            psh: flags.contains(tcp::Flags::PSH),
         };
         state.sides[side].on_segment(&record, limit);
         if let Some(ack) = record.ack {
@@ -231,7 +231,7 @@ impl Connection {
         side: usize,
     ) {
         self.last_ns = self.last_ns.max(ts);
-        self.point(point).sides[side].on_too_big(ts, message, size);
+        self.point(point).sides[side].on_too_big(message, size);
     }
 
     /// A later IP fragment of one of side `side`'s packets.

@@ -1,7 +1,7 @@
 //! Each finding in plain words: what happened, why, where the rule comes from, and
 //! what to do.
 
-use crate::report::{ConnectionReport, Finding, MssSeen, OversizeCause, Role};
+use crate::report::{ConnectionReport, EffectiveBasis, Finding, MssSeen, OversizeCause, Role};
 
 /// A finding explained.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -166,18 +166,34 @@ pub fn explain(finding: &Finding, conn: &ConnectionReport) -> Explanation {
             ),
         },
         Finding::AsymmetricMss { client, server } => {
-            let why = match (conn.client.syn_mss, conn.server.syn_mss) {
-                (MssSeen::Value(c), MssSeen::Value(s)) if c != s => format!(
-                    " The SYNs differ: the client announced {c}, the server {s}; each side \
-                     sends at most what the other announced, and at most what its own MTU \
-                     allows. When the hosts' MTUs alone differ, both directions end up with \
-                     the smaller value; different values mean one side's limit is hidden from \
-                     the other (a clamp on one path, TCP_MAXSEG on one host, or a path MTU \
-                     learned one way)."
+            let lower = if client < server {
+                Role::Client
+            } else {
+                Role::Server
+            };
+            let lower_end = conn.endpoint(lower);
+            let why = match (lower_end.effective_basis, lower_end.handshake_send_mss) {
+                (Some(EffectiveBasis::Segments), Some(handshake)) => format!(
+                    " The {} kept sending {}-byte segments although its handshake allows {handshake}: \
+                     its send MSS was lowered after the handshake, by an ICMP too-big message \
+                     this capture did not see or by a clamp or MTU on the far side of this \
+                     capture point.",
+                    lower.name(),
+                    lower_end.effective_send_mss.unwrap_or(0)
                 ),
-                _ => " Each side sends at most what the other announced, and at most what its \
-                      own MTU or learned path MTU allows."
-                    .to_string(),
+                _ => match (conn.client.syn_mss, conn.server.syn_mss) {
+                    (MssSeen::Value(c), MssSeen::Value(s)) if c != s => format!(
+                        " The SYNs differ: the client announced {c}, the server {s}; each side \
+                         sends at most what the other announced, and at most what its own MTU \
+                         allows. When only the hosts' MTUs differ, both directions end up with \
+                         the smaller value; different values mean one side's limit is hidden \
+                         from the other (a clamp on one path, TCP_MAXSEG on one host, or a path \
+                         MTU learned one way)."
+                    ),
+                    _ => " Each side sends at most what the other announced, and at most what its \
+                          own MTU or learned path MTU allows."
+                        .to_string(),
+                },
             };
             Explanation {
                 title: format!("client sends {client}, server sends {server}"),

@@ -5,8 +5,8 @@ use mss_rules::{IpVersion, linux};
 
 use crate::conn::{Connection, PointState, mss_or_default};
 use crate::report::{
-    ConnectionReport, Ending, EndpointReport, Finding, Handshake, MssSeen, OversizeCause,
-    PointSeen, Position, Role, RoleEvidence,
+    ConnectionReport, EffectiveBasis, Ending, EndpointReport, Finding, Handshake, MssSeen,
+    OversizeCause, PointSeen, Position, Role, RoleEvidence,
 };
 use crate::side::Side;
 
@@ -57,12 +57,25 @@ pub(crate) fn report(conn: &Connection, ending: Ending) -> ConnectionReport {
     let [client_report, server_report] = <[EndpointReport; 2]>::try_from(endpoints)
         .unwrap_or_else(|_| unreachable!("two roles give two endpoints"));
     rewrites(&points, client, &mut findings);
+    // Differing directions are worth a finding of their own unless an ICMP message
+    // or MTU probing (reported already) explains the lower one.
+    let explained = |e: &EndpointReport| {
+        matches!(
+            e.effective_basis,
+            Some(EffectiveBasis::IcmpTooBig | EffectiveBasis::Probing)
+        )
+    };
     if let (Some(c), Some(s)) = (
         client_report.effective_send_mss,
         server_report.effective_send_mss,
     ) {
         let both_sent = client_report.data_segments > 0 && server_report.data_segments > 0;
-        if c != s && both_sent {
+        let lower = if c < s {
+            &client_report
+        } else {
+            &server_report
+        };
+        if c != s && both_sent && !explained(lower) {
             findings.push(Finding::AsymmetricMss {
                 client: c,
                 server: s,
@@ -243,23 +256,51 @@ fn endpoint(
         .iter()
         .flat_map(|(_, p)| p.sides[side].too_big.iter().copied())
         .collect();
-    let effective_send_mss = handshake_send_mss.map(|mss| {
-        too_big
-            .iter()
-            .filter(|t| t.mtu > 0)
-            .map(|t| {
-                // Linux raises a learned PMTU below route.min_pmtu (552) to it
-                // (__ip_rt_update_pmtu()); IPv6 never goes below 1280.
-                let floor = match version {
-                    IpVersion::V4 => linux::IPV4_MIN_PMTU,
-                    IpVersion::V6 => IpVersion::V6.min_mtu(),
-                };
-                t.mtu
-                    .max(floor)
-                    .saturating_sub(version.fixed_overhead() + ip_extra + option_bytes)
-            })
-            .fold(mss, u32::min)
+    let mut effective = handshake_send_mss.map(|mss| (mss, EffectiveBasis::Handshake));
+    let mut lower = |candidate: u32, basis: EffectiveBasis| {
+        if effective.is_none_or(|(mss, _)| candidate < mss) {
+            effective = Some((candidate, basis));
+        }
+    };
+    for t in too_big.iter().filter(|t| t.mtu > 0) {
+        // Linux raises a learned PMTU below route.min_pmtu (552) to it
+        // (__ip_rt_update_pmtu()); IPv6 never goes below 1280.
+        let floor = match version {
+            IpVersion::V4 => linux::IPV4_MIN_PMTU,
+            IpVersion::V6 => IpVersion::V6.min_mtu(),
+        };
+        let mss = t
+            .mtu
+            .max(floor)
+            .saturating_sub(version.fixed_overhead() + ip_extra + option_bytes);
+        if handshake_send_mss.is_some() {
+            lower(mss, EffectiveBasis::IcmpTooBig);
+        }
+    }
+    let recovered = stats
+        .and_then(|sent| sent.stall())
+        .and_then(|s| s.smaller_after)
+        .filter(|_| too_big.is_empty() && handshake_send_mss.is_some());
+    let bulk = stats.and_then(Side::bulk_segment).filter(|&bulk| {
+        // Without a handshake, only sizes that fit an Ethernet MTU: a capture at a
+        // sender with segmentation offload shows super-segments.
+        handshake_send_mss.is_some()
+            || bulk + version.fixed_overhead() + ip_extra + option_bytes <= 1500
     });
+    match (recovered, bulk) {
+        // After a black hole, MTU probing may have searched back up since the first
+        // smaller segments: the latest bulk run tells where it ended (never above
+        // what the handshake and ICMP allow).
+        (Some(recovered), latest) => {
+            let ceiling = effective.map_or(u32::MAX, |(mss, _)| mss);
+            let end = latest.unwrap_or(recovered).min(ceiling);
+            effective = Some((end, EffectiveBasis::Probing));
+        }
+        (None, Some(bulk)) => lower(bulk, EffectiveBasis::Segments),
+        (None, None) => {}
+    }
+    let effective_send_mss = effective.map(|(mss, _)| mss);
+    let effective_basis = effective.map(|(_, basis)| basis);
 
     // Findings about this endpoint's SYN.
     match syn_mss {
@@ -325,16 +366,17 @@ fn endpoint(
             .filter(|&m| m > 0)
             .min()
             .unwrap_or(first.mtu);
-        let shrank = points
-            .iter()
-            .filter_map(|(_, p)| p.sides[side].after_too_big_max)
-            .max()
+        // Judged where the messages were captured nearest the sender.
+        let near_messages =
+            nearest(points, side, |s| s.too_big_count > 0).map(|(_, p)| &p.sides[side]);
+        let shrank = near_messages
+            .and_then(|s| s.after_too_big_max)
             .map(|largest| mtu > 0 && largest <= mtu);
         findings.push(Finding::IcmpTooBig {
             endpoint: role,
             mtu,
             size: first.size,
-            count: u32::try_from(too_big.len()).unwrap_or(u32::MAX),
+            count: near_messages.map_or(0, |s| s.too_big_count),
             shrank,
         });
     }
@@ -350,6 +392,7 @@ fn endpoint(
         ttl: near.and_then(|(_, p)| p.sides[side].ttl),
         handshake_send_mss,
         effective_send_mss,
+        effective_basis,
         data_option_bytes: option_bytes,
         max_segment,
         typical_segment: typical_segment.filter(|_| max_segment.is_some()),

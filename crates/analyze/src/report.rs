@@ -124,6 +124,8 @@ pub struct EndpointReport {
     /// The send MSS in force at the end of the connection (lowered by ICMP too-big
     /// messages that reached it).
     pub effective_send_mss: Option<u32>,
+    /// What `effective_send_mss` rests on.
+    pub effective_basis: Option<EffectiveBasis>,
     /// TCP option bytes on its data segments (timestamps 12, MD5 20, ...).
     pub data_option_bytes: u32,
     /// Largest payload it sent in one captured packet.
@@ -136,6 +138,34 @@ pub struct EndpointReport {
     pub data_bytes: u64,
     /// Data segments that repeated sequence space already sent.
     pub retransmissions: u64,
+}
+
+/// The evidence behind an effective send MSS.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum EffectiveBasis {
+    /// The handshake: the peer's MSS option (or the default), the endpoint's own
+    /// option as the evidence of its MTU, the options on its data segments.
+    Handshake,
+    /// An ICMP too-big message that reached it lowered the path MTU.
+    IcmpTooBig,
+    /// Its bulk data: it kept filling segments of one smaller size, so that is its
+    /// MSS in force (a path MTU lowered by a message this capture did not see, a
+    /// clamp on the other side of the capture point, or no handshake captured).
+    Segments,
+    /// After a black hole it got through with smaller segments (MTU probing).
+    Probing,
+}
+
+impl EffectiveBasis {
+    /// Name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            EffectiveBasis::Handshake => "handshake",
+            EffectiveBasis::IcmpTooBig => "icmp_too_big",
+            EffectiveBasis::Segments => "segments",
+            EffectiveBasis::Probing => "probing",
+        }
+    }
 }
 
 /// Why segments larger than the MSS appear in the capture.

@@ -65,11 +65,10 @@ impl TopSizes {
             slot.1 += 1;
             return;
         }
-        let min = self.counters.iter_mut().min_by_key(|c| c.1).map(|c| {
-            let count = c.1 + 1;
-            *c = (size, count);
-        });
-        debug_assert!(min.is_some());
+        // Replace the least counted value, inheriting its count (SpaceSaving).
+        if let Some(least) = self.counters.iter_mut().min_by_key(|c| c.1) {
+            *least = (size, least.1 + 1);
+        }
     }
 
     /// The most frequent size among those at least `floor`.
@@ -85,10 +84,12 @@ impl TopSizes {
 /// An ICMP too-big message addressed to this endpoint for this flow.
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct TooBig {
-    pub(crate) ts: u64,
     pub(crate) mtu: u32,
     pub(crate) size: u32,
 }
+
+/// Full-size segments without PSH that establish a bulk sender's segment size.
+const BULK_EVIDENCE: u64 = 8;
 
 /// A segment retransmitted at full size, candidate for a black hole.
 #[derive(Copy, Clone, Debug, Default)]
@@ -130,6 +131,12 @@ pub(crate) struct Side {
     pub(crate) max_payload: u32,
     pub(crate) max_payload_ip_len: u32,
     pub(crate) sizes: TopSizes,
+    /// The current run of data segments without PSH of one size: a bulk sender
+    /// fills segments to its MSS and sets PSH only now and then, while an
+    /// application's small writes each end with PSH.
+    pub(crate) run: (u32, u64),
+    /// The size of the latest run that reached `BULK_EVIDENCE` segments.
+    pub(crate) last_bulk: Option<u32>,
     pub(crate) retransmissions: u64,
     /// Sequence number after the highest byte sent.
     pub(crate) next_seq: Option<u32>,
@@ -146,7 +153,11 @@ pub(crate) struct Side {
     pub(crate) last_ip_id: Option<u16>,
     pub(crate) oversize: Oversize,
     pub(crate) too_big: Vec<TooBig>,
-    /// Largest IP packet it sent after each too-big message, by index in `too_big`.
+    /// Too-big messages received (all, not only the first 16 kept).
+    pub(crate) too_big_count: u32,
+    /// Largest IP packet with data it sent since the latest too-big message. A
+    /// sender that keeps sending packets too big draws a message for each, so this
+    /// stays above the MTU only if it never adapted.
     pub(crate) after_too_big_max: Option<u32>,
     pub(crate) stall: Option<Stall>,
     pub(crate) worst_stall: Option<Stall>,
@@ -155,7 +166,6 @@ pub(crate) struct Side {
 
 /// The per-segment facts `Side::on_segment` needs.
 pub(crate) struct Segment {
-    pub(crate) ts: u64,
     pub(crate) ttl: u8,
     pub(crate) ip_id: Option<u16>,
     pub(crate) ip_len: u32,
@@ -166,6 +176,7 @@ pub(crate) struct Segment {
     pub(crate) syn: bool,
     pub(crate) fin: bool,
     pub(crate) rst: bool,
+    pub(crate) psh: bool,
 }
 
 impl Side {
@@ -201,10 +212,8 @@ impl Side {
         if consumed > 0 && self.next_seq.is_none_or(|n| seq_lt(n, end)) {
             self.next_seq = Some(end);
         }
-        for too_big in &self.too_big {
-            if s.ts >= too_big.ts && s.payload > 0 {
-                self.after_too_big_max = Some(self.after_too_big_max.unwrap_or(0).max(s.ip_len));
-            }
+        if self.too_big_count > 0 && s.payload > 0 {
+            self.after_too_big_max = Some(self.after_too_big_max.unwrap_or(0).max(s.ip_len));
         }
     }
 
@@ -217,6 +226,16 @@ impl Side {
             self.max_payload_ip_len = s.ip_len;
         }
         self.sizes.add(s.payload);
+        if !s.psh {
+            if self.run.0 == s.payload {
+                self.run.1 += 1;
+            } else {
+                self.run = (s.payload, 1);
+            }
+            if self.run.1 >= BULK_EVIDENCE {
+                self.last_bulk = Some(s.payload);
+            }
+        }
         let retransmission = self
             .next_seq
             .is_some_and(|n| seq_lt(s.seq, n) && seq_le(end, n));
@@ -284,10 +303,11 @@ impl Side {
     }
 
     /// An ICMP too-big message for this endpoint's packet.
-    pub(crate) fn on_too_big(&mut self, ts: u64, message: &icmp::ErrorMessage, size: u32) {
+    pub(crate) fn on_too_big(&mut self, message: &icmp::ErrorMessage, size: u32) {
+        self.too_big_count += 1;
+        self.after_too_big_max = None;
         if self.too_big.len() < 16 {
             self.too_big.push(TooBig {
-                ts,
                 mtu: message.mtu.unwrap_or(0),
                 size,
             });
@@ -316,6 +336,15 @@ impl Side {
                 _ => {}
             }
         }
+    }
+
+    /// The segment size a bulk sender was filling most recently, if the evidence is
+    /// strong: a run of at least `BULK_EVIDENCE` segments without PSH of that exact
+    /// size. That is its send MSS in force at the end, whatever the handshake said (a
+    /// path MTU lowered by an ICMP message this capture did not see, a clamp on the
+    /// other side of the capture point, MTU probing).
+    pub(crate) fn bulk_segment(&self) -> Option<u32> {
+        self.last_bulk
     }
 
     /// The stall worth reporting, if any.
