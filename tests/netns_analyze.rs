@@ -218,39 +218,44 @@ fn tcp_maxseg_88() {
 }
 
 #[test]
-fn icmp_frag_needed_lowers_the_client() {
-    if !netns_available("icmp_frag_needed_lowers_the_client") {
+fn icmp_too_big_lowers_the_client() {
+    if !netns_available("icmp_too_big_lowers_the_client") {
         return;
     }
-    let spec = Spec {
-        router_mtu_to_server: Some(1400),
-        ..Spec::default()
-    };
-    let run = scenario("an-pmtud", &spec, false, None, T);
-    assert!(run.transfer.completed);
-    assert_eq!(
-        (run.transfer.client_mss_start, run.transfer.client_mss_end),
-        (1448, 1348)
-    );
-    run.assert_effective_matches_kernel("PMTUD");
-    // The ICMP message is captured at the client only; at the server, the client's
-    // smaller segments are the only evidence, and the directions differ.
-    run.assert_findings(
-        &["icmp_too_big:client"],
-        &["asymmetric_mss"],
-        &["icmp_too_big:client"],
-    );
-    assert_eq!(run.at_server["client"]["effective_basis"], "segments");
-    assert_eq!(run.at_client["client"]["effective_basis"], "icmp_too_big");
-    let finding = &run.at_client["findings"][0];
-    assert_eq!(
-        (
-            finding["mtu"].as_u64(),
-            finding["size"].as_u64(),
-            finding["shrank"].as_bool()
-        ),
-        (Some(1400), Some(1500), Some(true))
-    );
+    // IPv4 "fragmentation needed" and IPv6 "packet too big", next-hop MTU 1400.
+    for (v6, before, after, size) in [(false, 1448, 1348, 1500), (true, 1428, 1328, 1500)] {
+        let spec = Spec {
+            router_mtu_to_server: Some(1400),
+            ..Spec::default()
+        };
+        let run = scenario("an-pmtud", &spec, v6, None, T);
+        assert!(run.transfer.completed);
+        assert_eq!(
+            (run.transfer.client_mss_start, run.transfer.client_mss_end),
+            (before, after),
+            "kernel v6={v6}"
+        );
+        run.assert_effective_matches_kernel(&format!("PMTUD v6={v6}"));
+        // The ICMP message is captured at the client only; at the server, the
+        // client's smaller segments are the only evidence, and the directions differ.
+        run.assert_findings(
+            &["icmp_too_big:client"],
+            &["asymmetric_mss"],
+            &["icmp_too_big:client"],
+        );
+        assert_eq!(run.at_server["client"]["effective_basis"], "segments");
+        assert_eq!(run.at_client["client"]["effective_basis"], "icmp_too_big");
+        let finding = &run.at_client["findings"][0];
+        assert_eq!(
+            (
+                finding["mtu"].as_u64(),
+                finding["size"].as_u64(),
+                finding["shrank"].as_bool()
+            ),
+            (Some(1400), Some(size), Some(true)),
+            "v6={v6}"
+        );
+    }
 }
 
 #[test]

@@ -137,15 +137,16 @@ fn table(out: &mut impl Write, reports: &[ConnectionReport], style: &Style) -> i
 /// Findings grouped by what they say, each explained once with the connections
 /// it applies to.
 fn findings(out: &mut impl Write, reports: &[ConnectionReport], style: &Style) -> io::Result<()> {
-    let mut groups: BTreeMap<String, (Explanation, Vec<u64>)> = BTreeMap::new();
+    // In the order first met (connection order), each group explained once.
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut groups: Vec<(Explanation, Vec<u64>)> = Vec::new();
     for r in reports {
         for f in &r.findings {
-            let key = group_key(f);
-            groups
-                .entry(key)
-                .or_insert_with(|| (explain(f, r), Vec::new()))
-                .1
-                .push(r.id);
+            let at = *index.entry(group_key(f)).or_insert_with(|| {
+                groups.push((explain(f, r), Vec::new()));
+                groups.len() - 1
+            });
+            groups[at].1.push(r.id);
         }
     }
     if groups.is_empty() {
@@ -153,7 +154,7 @@ fn findings(out: &mut impl Write, reports: &[ConnectionReport], style: &Style) -
     }
     writeln!(out)?;
     writeln!(out, "{}", style.bold("Findings"))?;
-    for (explanation, ids) in groups.values() {
+    for (explanation, ids) in &groups {
         writeln!(out)?;
         let shown: Vec<String> = ids.iter().take(8).map(|id| format!("#{id}")).collect();
         let more = if ids.len() > 8 {
@@ -226,12 +227,14 @@ fn totals(
             format!("{n} {word}s")
         }
     };
+    let shown = if reports.len() as u64 == summary.connections {
+        plural(reports.len(), "connection")
+    } else {
+        format!("{} of {} connections", reports.len(), summary.connections)
+    };
     let mut lines = vec![format!(
-        "{} shown ({complete} with a complete handshake) of {} in {} packets ({} TCP)",
-        plural(reports.len(), "connection"),
-        summary.connections,
-        summary.packets,
-        summary.tcp_packets
+        "{shown} ({complete} with a complete handshake), {} packets ({} TCP)",
+        summary.packets, summary.tcp_packets
     )];
     if !summary.syn_mss.is_empty() {
         let values: Vec<String> = summary
@@ -239,7 +242,7 @@ fn totals(
             .iter()
             .map(|(mss, n)| format!("{mss} x{n}"))
             .collect();
-        lines.push(format!("MSS options seen: {}", values.join(", ")));
+        lines.push(format!("MSS options in the capture: {}", values.join(", ")));
     }
     if !summary.findings.is_empty() {
         let counts: Vec<String> = summary

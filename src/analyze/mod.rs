@@ -96,7 +96,15 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut impl Write) -> Result<ExitCode, 
     while let Some(report) = analyzer.poll_finished() {
         emit(report)?;
     }
-    let warnings: Vec<String> = inputs.iter().flat_map(Input::warnings).collect();
+    let mut warnings: Vec<String> = inputs.iter().flat_map(Input::warnings).collect();
+    if summary.evicted > 0 {
+        warnings.push(format!(
+            "{} connections were reported early (ending \"evicted\", half-open ones first) \
+             because more than {} were open at once; raise --max-connections to keep them \
+             whole",
+            summary.evicted, config.max_connections
+        ));
+    }
     let fatal: Vec<String> = inputs
         .iter()
         .filter_map(|i| {

@@ -114,6 +114,8 @@ impl Lab {
                 "lock",
                 &mtu,
             ]);
+            // IPv6 routes added by hand get metric 1024: replace the connected route
+            // (proto kernel, metric 256) itself, or it keeps winning.
             router.ip(&[
                 "-6",
                 "route",
@@ -121,7 +123,12 @@ impl Lab {
                 "fd00:81:2::/64",
                 "dev",
                 "rs",
+                "proto",
+                "kernel",
+                "metric",
+                "256",
                 "mtu",
+                "lock",
                 &mtu,
             ]);
         }

@@ -138,7 +138,7 @@ pub fn explain(finding: &Finding, conn: &ConnectionReport) -> Explanation {
                      on the path, so path MTU discovery cannot work.{outcome}",
                     endpoint.name()
                 ),
-                source: "RFC 2923 section 2.1; RFC 4821; DOMAIN: black holes",
+                source: "RFC 2923 section 2.1; RFC 4821; RFC 8899",
                 fix: Some(format!(
                     "Let ICMP 'fragmentation needed' (IPv4 type 3 code 4) and ICMPv6 'packet \
                      too big' (type 2) through every firewall on the path; or clamp the MSS on \
@@ -287,6 +287,12 @@ fn rewritten(
         before + 1,
         after + 1
     );
+    if let Some(mss) = conn.endpoint(endpoint.peer()).effective_send_mss {
+        text.push_str(&format!(
+            " The {} received {to} and sends at most {mss} bytes per segment.",
+            endpoint.peer().name()
+        ));
+    }
     if to > from {
         text.push_str(
             " A clamp must only ever lower the MSS; raising it makes the peer send segments \
@@ -305,7 +311,7 @@ fn rewritten(
     Explanation {
         title: format!("{} MSS rewritten {from} -> {to}", endpoint.name()),
         text,
-        source: "DOMAIN: MSS clamping; xt_TCPMSS, nftables maxseg",
+        source: "RFC 9293 section 3.7.1; Linux xt_TCPMSS, nftables tcp option maxseg",
         fix: (to > from).then(|| {
             "Fix the clamp so it only lowers (add a range match such as tcp-mss=N-65535)."
                 .to_string()

@@ -471,3 +471,32 @@ fn memory_is_bounded_by_live_connections() {
     assert_eq!(reported, 10_000);
     assert!(summary.evicted > 9_000);
 }
+
+#[test]
+fn ip_fragments_are_counted_for_their_connection() {
+    let mut packets: Vec<(usize, Vec<u8>)> = handshake(1460, 1460)
+        .iter()
+        .map(|(p, s)| (*p, s.bytes()))
+        .collect();
+    // A 1448-byte segment fragmented: first fragment (MF, offset 0) with the TCP
+    // header, then a later fragment with the same IP id.
+    let mut first = seg(true, "A", 1001, 5001, 1000).id(77).opts(ts()).bytes();
+    first[6] = 0x20; // MF
+    let mut later = first[..20].to_vec();
+    later.extend_from_slice(&[0x61; 480]);
+    later[2..4].copy_from_slice(&500u16.to_be_bytes());
+    later[6] = 0x00;
+    later[7] = 0x7d; // offset 1000 / 8 = 125
+    packets.push((0, first));
+    packets.push((0, later));
+    let (reports, summary) = analyze_raw(1, &packets);
+    assert_eq!(kinds(&reports[0]), ["ip_fragments"]);
+    assert_eq!(
+        reports[0].findings[0],
+        Finding::IpFragments {
+            endpoint: Role::Client,
+            count: 2
+        }
+    );
+    assert_eq!(summary.unmatched_fragments, 0);
+}

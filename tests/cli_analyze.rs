@@ -1,0 +1,276 @@
+//! End-to-end tests of `mss analyze` on the shipped example captures (a clamp
+//! recorded in network namespaces by scripts/record-example) and on broken inputs.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use support::{TempDir, mss};
+
+const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/clamp-client.pcap");
+const SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/clamp-server.pcap");
+
+fn json_lines(args: &[&str]) -> Vec<Value> {
+    let out = mss(args);
+    assert!(
+        out.status.success(),
+        "mss {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn connections(lines: &[Value]) -> Vec<&Value> {
+    lines.iter().filter(|l| l["type"] == "connection").collect()
+}
+
+#[test]
+fn json_contract_on_the_clamp_example() {
+    let lines = json_lines(&["analyze", CLIENT, SERVER, "--json"]);
+    let conns = connections(&lines);
+    assert_eq!(conns.len(), 2);
+    assert_eq!(
+        lines.last().map(|l| &l["type"]),
+        Some(&Value::from("summary"))
+    );
+    for (conn, version, original, clamped, mss) in [
+        (conns[0], 4, 1460, 1360, 1348),
+        (conns[1], 6, 1440, 1340, 1328),
+    ] {
+        assert_eq!(conn["ip_version"], version);
+        for role in ["client", "server"] {
+            let e = &conn[role];
+            for key in [
+                "addr",
+                "port",
+                "syn_mss",
+                "effective_send_mss",
+                "handshake_send_mss",
+                "max_segment",
+                "data_segments",
+            ] {
+                assert!(e.get(key).is_some(), "{role}.{key} missing");
+            }
+            // syn_mss as seen nearest the endpoint: before the clamp.
+            assert_eq!(e["syn_mss"], original);
+            assert_eq!(e["effective_send_mss"], mss);
+            assert_eq!(e["max_segment"], mss);
+        }
+        assert_eq!(conn["server"]["port"], 5201);
+        let findings = conn["findings"].as_array().cloned().unwrap_or_default();
+        assert_eq!(findings.len(), 2);
+        for f in &findings {
+            assert_eq!(f["kind"], "mss_rewritten");
+            assert_eq!(
+                (f["from"].as_u64(), f["to"].as_u64()),
+                (Some(original), Some(clamped))
+            );
+            assert!(
+                f["title"].is_string() && f["explanation"].is_string() && f["source"].is_string()
+            );
+        }
+        let endpoints: Vec<&str> = findings
+            .iter()
+            .filter_map(|f| f["endpoint"].as_str())
+            .collect();
+        assert_eq!(endpoints, ["client", "server"]);
+    }
+    let summary = lines.last().cloned().unwrap_or_default();
+    assert_eq!(summary["connections"], 2);
+    assert_eq!(summary["findings"]["mss_rewritten"], 4);
+    assert_eq!(summary["syn_mss"]["1460"], 2);
+}
+
+#[test]
+fn one_capture_alone_sees_no_rewrite() {
+    let lines = json_lines(&["analyze", CLIENT, "--json"]);
+    for conn in connections(&lines) {
+        assert_eq!(conn["findings"], Value::Array(vec![]), "{conn:#}");
+        // At the client, the server's SYN-ACK already carries the clamped value.
+        assert!(conn["server"]["syn_mss"] == 1360 || conn["server"]["syn_mss"] == 1340);
+        assert_eq!(conn["points"][0]["position"], "at_client");
+    }
+}
+
+#[test]
+fn filters() {
+    let count = |extra: &[&str]| {
+        let mut args = vec!["analyze", CLIENT, "--json"];
+        args.extend_from_slice(extra);
+        connections(&json_lines(&args)).len()
+    };
+    assert_eq!(count(&["--port", "5201"]), 2);
+    assert_eq!(count(&["--port", "9"]), 0);
+    assert_eq!(count(&["--host", "fd00:81:1::2"]), 1);
+    assert_eq!(count(&["--host", "10.81.2.2", "--host", "fd00:81:2::2"]), 2);
+    assert_eq!(count(&["--connection", "2"]), 1);
+}
+
+#[test]
+fn fail_on_sets_the_exit_status() {
+    let status = |extra: &[&str]| {
+        let mut args = vec!["analyze", CLIENT, SERVER, "--json"];
+        args.extend_from_slice(extra);
+        mss(&args).status.code()
+    };
+    assert_eq!(status(&["--fail-on", "mss_rewritten"]), Some(1));
+    assert_eq!(status(&["--fail-on", "any"]), Some(1));
+    assert_eq!(
+        status(&["--fail-on", "icmp_too_big,pmtud_blackhole_suspected"]),
+        Some(0)
+    );
+    let out = mss(&["analyze", CLIENT, "--fail-on", "blackhole"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"blackhole\"") && err.contains("pmtud_blackhole_suspected"),
+        "{err}"
+    );
+}
+
+#[test]
+fn human_report_fits_80_columns() {
+    let out = mss(&["analyze", CLIENT, SERVER, "--color", "never"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().all(|l| l.len() <= 80), "{text}");
+    for needle in [
+        "MSS c/s",
+        "1460/1460",
+        "1348/1348",
+        "rewritten(c:1460>1360)",
+        "Findings",
+        "Totals",
+        "mss_rewritten 4",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing:\n{text}");
+    }
+    assert!(!text.contains('\u{1b}'), "no colour when asked not to");
+    let colored = mss(&["analyze", CLIENT, SERVER, "--color", "always"]);
+    assert!(String::from_utf8_lossy(&colored.stdout).contains("\u{1b}[1m"));
+}
+
+#[test]
+fn csv_table() {
+    let out = mss(&["analyze", CLIENT, SERVER, "--csv"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 3);
+    assert!(rows[0].starts_with("id,ip_version,client_addr,client_port,server_addr,server_port"));
+    assert!(
+        rows[1].contains(",1460,1460,")
+            && rows[1].ends_with("mss_rewritten:client;mss_rewritten:server"),
+        "{}",
+        rows[1]
+    );
+}
+
+#[test]
+fn standard_input() {
+    let bytes = std::fs::read(CLIENT).unwrap_or_default();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mss"))
+        .args(["analyze", "-", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    child.stdin.take().map(|mut s| s.write_all(&bytes));
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("\"type\":\"connection\""))
+            .count(),
+        2
+    );
+    assert!(text.contains("\"name\":\"standard input\""));
+}
+
+/// Offsets of the pcap records in a file: (record offset, captured length).
+fn records(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let len = u32::from_le_bytes([bytes[at + 8], bytes[at + 9], bytes[at + 10], bytes[at + 11]])
+            as usize;
+        out.push((at, len));
+        at += 16 + len;
+    }
+    out
+}
+
+#[test]
+fn truncated_capture_gives_results_so_far_and_a_warning() {
+    let dir = TempDir::new("cut");
+    let bytes = std::fs::read(CLIENT).unwrap_or_default();
+    let recs = records(&bytes);
+    let (at, _) = recs[40];
+    let cut = dir.0.join("cut.pcap");
+    std::fs::write(&cut, &bytes[..at + 30]).unwrap_or_else(|e| panic!("{e}"));
+    let path = cut.to_string_lossy().to_string();
+    let out = mss(&["analyze", &path, "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains("packet 41") && err.contains(&format!("byte {at}")),
+        "{err}"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\"type\":\"connection\""));
+    // The human report carries the warning too.
+    let human = mss(&["analyze", &path]);
+    assert!(String::from_utf8_lossy(&human.stdout).contains("Warnings"));
+}
+
+#[test]
+fn corrupt_record_length_is_an_error_with_the_offset() {
+    let dir = TempDir::new("corrupt");
+    let mut bytes = std::fs::read(CLIENT).unwrap_or_default();
+    let (at, _) = records(&bytes)[10];
+    bytes[at + 8..at + 12].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    let file = dir.0.join("corrupt.pcap");
+    std::fs::write(&file, &bytes).unwrap_or_else(|e| panic!("{e}"));
+    let path = file.to_string_lossy().to_string();
+    let out = mss(&["analyze", &path, "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&path) && err.contains(&format!("byte {at}")) && err.contains("packet 11"),
+        "{err}"
+    );
+    // The packets before it were analyzed.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"type\":\"summary\""));
+}
+
+#[test]
+fn unusable_inputs_exit_2_with_a_reason() {
+    let dir = TempDir::new("bad");
+    let text = dir.0.join("notes.txt");
+    std::fs::write(&text, b"hello, not a capture\n").unwrap_or_else(|e| panic!("{e}"));
+    let empty = dir.0.join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap_or_else(|e| panic!("{e}"));
+    for (file, needle) in [
+        (
+            text.to_string_lossy().to_string(),
+            "not a pcap or pcapng capture",
+        ),
+        (empty.to_string_lossy().to_string(), "empty"),
+        (
+            "/nonexistent/x.pcap".to_string(),
+            "cannot open /nonexistent/x.pcap",
+        ),
+    ] {
+        let out = mss(&["analyze", &file]);
+        assert_eq!(out.status.code(), Some(2), "{file}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{file}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+}
