@@ -189,6 +189,15 @@ impl Analyzer {
             (packet.src, segment.src_port()),
             (packet.dst, segment.dst_port()),
         );
+        if packet.fragment.is_none() {
+            // The common case, one lookup: a packet of a connection already open.
+            if let Some(conn) = self.live.get_mut(&key) {
+                if !is_new_connection(conn, segment, side) {
+                    conn.on_tcp(point, ts, packet, segment, side);
+                    return;
+                }
+            }
+        }
         let replace = self
             .live
             .get(&key)
