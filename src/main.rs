@@ -57,7 +57,8 @@ fn main() -> ExitCode {
 
 fn run(cli: cli::Cli) -> Result<ExitCode, Failure> {
     let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    // Large writes: JSON Lines for millions of connections.
+    let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
     let code = match cli.command {
         cli::Command::Calc(args) => calc::run(&args, &mut out)?,
         cli::Command::Analyze(args) => analyze::run(&args, &mut out)?,

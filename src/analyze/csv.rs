@@ -1,9 +1,10 @@
-//! The connection table as CSV (RFC 4180), one row per connection.
+//! The connection table as CSV (RFC 4180), one row per connection, written straight
+//! to the output (no cell is quoted: none can hold a comma, quote or newline).
 
+use std::fmt::Display;
 use std::io::{self, Write};
 
 use mss_analyze::ConnectionReport;
-use mss_analyze::report::{EndpointReport, Finding};
 
 /// Column names, a contract (docs/json.md).
 const COLUMNS: [&str; 21] = [
@@ -34,57 +35,53 @@ pub(super) fn header(out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "{}", COLUMNS.join(","))
 }
 
-fn opt<T: ToString>(value: Option<T>) -> String {
-    value.map(|v| v.to_string()).unwrap_or_default()
-}
-
-/// Quotes a field if it needs it (RFC 4180 section 2).
-fn field(value: &str) -> String {
-    if value.contains([',', '"', '\n']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_string()
+/// A cell followed by a comma; empty for unknown values.
+fn cell(out: &mut impl Write, value: Option<impl Display>) -> io::Result<()> {
+    match value {
+        Some(v) => write!(out, "{v},"),
+        None => out.write_all(b","),
     }
 }
 
 pub(super) fn row(out: &mut impl Write, r: &ConnectionReport) -> io::Result<()> {
-    let both = |f: fn(&EndpointReport) -> String| [f(&r.client), f(&r.server)];
-    let [client_syn, server_syn] = both(|e| opt(e.syn_mss.value()));
-    let [client_hs, server_hs] = both(|e| opt(e.handshake_send_mss));
-    let [client_eff, server_eff] = both(|e| opt(e.effective_send_mss));
-    let [client_max, server_max] = both(|e| opt(e.max_segment));
-    let [client_segs, server_segs] = both(|e| e.data_segments.to_string());
-    let findings: Vec<String> = r
-        .findings
-        .iter()
-        .map(|f: &Finding| match f.endpoint() {
-            Some(role) => format!("{}:{}", f.kind(), role.name()),
-            None => f.kind().to_string(),
-        })
-        .collect();
-    let cells = [
-        r.id.to_string(),
-        r.ip_version.number().to_string(),
-        r.client.addr.to_string(),
-        r.client.port.to_string(),
-        r.server.addr.to_string(),
-        r.server.port.to_string(),
-        r.handshake.name().to_string(),
-        r.ending.name().to_string(),
-        client_syn,
-        server_syn,
-        client_hs,
-        server_hs,
-        client_eff,
-        server_eff,
-        client_max,
-        server_max,
-        client_segs,
-        server_segs,
-        r.first_packet.to_string(),
-        r.roles.name().to_string(),
-        findings.join(";"),
-    ];
-    let line: Vec<String> = cells.iter().map(|c| field(c)).collect();
-    writeln!(out, "{}", line.join(","))
+    let (c, s) = (&r.client, &r.server);
+    write!(
+        out,
+        "{},{},{},{},{},{},{},{},",
+        r.id,
+        r.ip_version.number(),
+        c.addr,
+        c.port,
+        s.addr,
+        s.port,
+        r.handshake.name(),
+        r.ending.name()
+    )?;
+    cell(out, c.syn_mss.value())?;
+    cell(out, s.syn_mss.value())?;
+    cell(out, c.handshake_send_mss)?;
+    cell(out, s.handshake_send_mss)?;
+    cell(out, c.effective_send_mss)?;
+    cell(out, s.effective_send_mss)?;
+    cell(out, c.max_segment)?;
+    cell(out, s.max_segment)?;
+    write!(
+        out,
+        "{},{},{},{},",
+        c.data_segments,
+        s.data_segments,
+        r.first_packet,
+        r.roles.name()
+    )?;
+    // Kinds and roles are fixed lowercase words joined by ':' and ';'.
+    for (i, f) in r.findings.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b";")?;
+        }
+        out.write_all(f.kind().as_bytes())?;
+        if let Some(role) = f.endpoint() {
+            write!(out, ":{}", role.name())?;
+        }
+    }
+    out.write_all(b"\n")
 }

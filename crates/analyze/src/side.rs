@@ -88,6 +88,9 @@ pub(crate) struct TooBig {
     pub(crate) size: u32,
 }
 
+/// Non-SYN segments per endpoint whose options are walked for timestamps, MD5, AO.
+const OPTION_CHECKS: u8 = 4;
+
 /// Full-size segments without PSH that establish a bulk sender's segment size.
 const BULK_EVIDENCE: u64 = 8;
 
@@ -150,6 +153,8 @@ pub(crate) struct Side {
     pub(crate) md5_on_data: bool,
     /// TCP-AO option bytes seen on its non-SYN segments.
     pub(crate) ao_on_data: Option<u32>,
+    /// Non-SYN segments whose options were walked.
+    pub(crate) options_checked: u8,
     pub(crate) last_ip_id: Option<u16>,
     pub(crate) oversize: Oversize,
     pub(crate) too_big: Vec<TooBig>,
@@ -322,8 +327,14 @@ impl Side {
         }
     }
 
-    /// TCP options on a non-SYN segment.
+    /// TCP options on a non-SYN segment. Timestamps, MD5 and AO are negotiated for
+    /// the whole connection, so the first few segments tell; later ones are not
+    /// walked (this runs for every packet of a capture).
     pub(crate) fn on_options(&mut self, segment: &tcp::Packet<&[u8]>) {
+        if self.options_checked >= OPTION_CHECKS {
+            return;
+        }
+        self.options_checked += 1;
         for item in segment.options() {
             match item.option {
                 TcpOption::Timestamps { .. } => self.ts_on_data = true,
