@@ -3,8 +3,11 @@
 
 use std::io::{self, Read};
 
-/// Initial buffer size: large reads keep a plain `read()` loop at memory speed.
-const INITIAL_CAPACITY: usize = 4 << 20;
+/// The buffer starts small (a short input never pays for a large one) and doubles
+/// whenever it runs full, up to `READ_CAPACITY`: large reads keep a plain `read()`
+/// loop at memory speed.
+const INITIAL_CAPACITY: usize = 64 << 10;
+const READ_CAPACITY: usize = 4 << 20;
 
 /// Buffered input with absolute offsets.
 #[derive(Debug)]
@@ -51,12 +54,13 @@ impl<R: Read> Source<R> {
         }
         if self.start + need > self.buf.len() {
             // Move what is left to the front; grow if one record is larger than the
-            // buffer.
+            // buffer, or towards the read size once the buffer has run full.
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
-            if need > self.buf.len() {
-                self.buf.resize(need.next_power_of_two(), 0);
+            let wanted = need.max((self.buf.len() * 2).min(READ_CAPACITY));
+            if wanted > self.buf.len() {
+                self.buf.resize(wanted.next_power_of_two(), 0);
             }
         }
         while self.available() < need {

@@ -80,7 +80,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 available: data.len(),
             });
         }
-        if usize::from(self.total_len()) < header_len {
+        // A total length of 0 is allowed: Linux writes 0 in TSO/GSO super-segments
+        // above 64 KiB (BIG TCP), which a capture at the sender shows; the captured
+        // bytes are then the packet.
+        if self.total_len() != 0 && usize::from(self.total_len()) < header_len {
             return Err(Error::Malformed {
                 layer: Layer::Ipv4,
                 offset: field::TOTAL_LEN.start,
@@ -180,22 +183,32 @@ impl<T: AsRef<[u8]>> Packet<T> {
         checksum::verify(0, &self.buffer.as_ref()[..self.header_len()])
     }
 
+    /// The packet's length: the total length, or the captured bytes when it is 0
+    /// (a TSO/GSO or BIG TCP super-segment).
+    fn packet_len(&self) -> usize {
+        match self.total_len() {
+            0 => self.buffer.as_ref().len(),
+            len => usize::from(len),
+        }
+    }
+
     /// The payload bytes present: up to the total length, or fewer when the capture
     /// is cut short.
     pub fn payload(&self) -> &[u8] {
         let data = self.buffer.as_ref();
-        let end = usize::from(self.total_len()).min(data.len());
+        let end = self.packet_len().min(data.len());
         &data[self.header_len()..end]
     }
 
-    /// Payload length according to the header.
+    /// Payload length according to the header (the captured payload when the total
+    /// length is 0).
     pub fn payload_len(&self) -> usize {
-        usize::from(self.total_len()) - self.header_len()
+        self.packet_len() - self.header_len()
     }
 
     /// Whether fewer bytes are present than the total length says.
     pub fn is_truncated(&self) -> bool {
-        self.buffer.as_ref().len() < usize::from(self.total_len())
+        self.buffer.as_ref().len() < self.packet_len()
     }
 
     /// The pseudo-header sum for an upper-layer checksum of `length` bytes.
@@ -240,7 +253,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// The payload bytes present, writable.
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let start = self.header_len();
-        let end = usize::from(self.total_len()).min(self.buffer.as_ref().len());
+        let end = self.packet_len().min(self.buffer.as_ref().len());
         &mut self.buffer.as_mut()[start..end]
     }
 }

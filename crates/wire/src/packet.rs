@@ -62,6 +62,13 @@ const ETHERTYPE_MPLS: u16 = 0x8847;
 const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
 const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
 const ETHERTYPE_TEB: u16 = 0x6558;
+/// Cisco WCCP redirection inside GRE.
+const ETHERTYPE_WCCP: u16 = 0x883e;
+/// PPP protocol numbers (RFC 1661, RFC 3032 section 4.3).
+const PPP_IPV4: u16 = 0x0021;
+const PPP_IPV6: u16 = 0x0057;
+const PPP_MPLS: u16 = 0x0281;
+const PPP_MPLS_MULTICAST: u16 = 0x0283;
 
 const PROTO_ICMP: u8 = 1;
 const PROTO_IPIP: u8 = 4;
@@ -257,6 +264,17 @@ fn ethertype_payload(
                 at += 4;
             }
             ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => return mpls(frame, at),
+            ETHERTYPE_WCCP => {
+                // WCCPv2 puts a 4-byte redirect header before the IP packet, WCCPv1
+                // none; the version nibble tells.
+                return Ok(match frame.get(at).map(|b| b >> 4) {
+                    Some(4) => Some(at),
+                    Some(_) if frame.get(at + 4).is_some_and(|b| matches!(b >> 4, 4 | 6)) => {
+                        Some(at + 4)
+                    }
+                    _ => None,
+                });
+            }
             ETHERTYPE_PPPOE_SESSION => {
                 if frame.len() < at + 8 {
                     return Err(truncated(Layer::Link, at + 8, frame.len()));
@@ -300,7 +318,11 @@ fn ppp(frame: &[u8], at: usize) -> Result<Option<usize>, Error> {
             .ok_or_else(|| truncated(Layer::Link, at + 2, frame.len()))?;
         (u16::from_be_bytes([first, second]), 2)
     };
-    Ok(matches!(protocol, 0x0021 | 0x0057).then_some(at + len))
+    match protocol {
+        PPP_IPV4 | PPP_IPV6 => Ok(Some(at + len)),
+        PPP_MPLS | PPP_MPLS_MULTICAST => mpls(frame, at + len),
+        _ => Ok(None),
+    }
 }
 
 /// Decodes the IP packet at `at`, descending into tunnels.

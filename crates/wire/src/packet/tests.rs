@@ -285,3 +285,35 @@ fn every_prefix_decodes_or_errs_without_panic() {
         }
     }
 }
+
+#[test]
+fn ipv4_total_length_zero_is_a_super_segment() {
+    // Linux writes total length 0 in GSO super-segments above 64 KiB (BIG TCP).
+    let mut frame = syn_v4();
+    frame[2] = 0;
+    frame[3] = 0;
+    frame.extend_from_slice(&[0x61; 70_000]);
+    let packet = decode(Link::Raw, &frame).ok().flatten();
+    assert_eq!(packet.map(|p| p.ip_len), Some(0));
+    match packet.map(|p| p.transport) {
+        Some(Transport::Tcp(t)) => assert_eq!(t.payload().len(), 70_000),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn mpls_over_ppp_and_wccp_in_gre() {
+    let v4 = syn_v4();
+    // PPP protocol 0x0281 (MPLS), one label with bottom of stack.
+    let ppp = [vec![0xff, 0x03, 0x02, 0x81, 0, 1, 1, 64], v4.clone()].concat();
+    assert_eq!(mss_of(Link::Ppp, &ppp), Some((80, 1460)));
+    // GRE protocol 0x883e with a WCCPv2 redirect header.
+    let gre = [vec![0, 0, 0x88, 0x3e, 0, 0, 0, 0], v4.clone()].concat();
+    let mut outer = vec![
+        0x45, 0, 0, 0, 0, 0, 0x40, 0, 63, 47, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2,
+    ];
+    let total = u16::try_from(20 + gre.len()).unwrap_or(0);
+    outer[2..4].copy_from_slice(&total.to_be_bytes());
+    let frame = [outer, gre].concat();
+    assert_eq!(mss_of(Link::Raw, &frame), Some((80, 1460)));
+}
