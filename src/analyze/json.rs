@@ -1,9 +1,11 @@
 //! JSON Lines: one `connection` record per connection, a `summary` at the end. The
 //! key names are a contract (docs/json.md).
 //!
-//! Connection records are serialized straight from structs that borrow the report
-//! (no intermediate `serde_json::Value`): a capture can hold millions of
-//! connections, and building maps for each cost more than the whole analysis.
+//! Connection records are written by hand into a reused buffer: a capture can hold
+//! millions of connections, and serde's generic serializer (or, worse, building a
+//! `serde_json::Value` per record) cost more than the whole analysis. The output is
+//! what serde_json writes for the same record, byte for byte: integers with itoa,
+//! floats with zmij, strings escaped by the same table.
 
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -11,115 +13,126 @@ use std::net::IpAddr;
 use mss_analyze::explain::explain;
 use mss_analyze::report::{EndpointReport, Finding, MssSeen, SynOptions};
 use mss_analyze::{ConnectionReport, Summary};
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::input::Input;
-use crate::render::rfc3339;
 
-#[derive(Serialize)]
-struct ConnectionRecord<'a> {
-    #[serde(rename = "type")]
-    record: &'static str,
-    id: u64,
-    ip_version: u8,
-    client: EndpointRecord<'a>,
-    server: EndpointRecord<'a>,
-    roles: &'static str,
-    handshake: &'static str,
-    ending: &'static str,
-    first_time: String,
-    last_time: String,
-    duration_s: f64,
-    first_packet: u64,
-    points: Vec<PointRecord<'a>>,
-    tunnel: Option<&'static str>,
-    findings: Vec<FindingRecord<'a>>,
+/// A JSON object being written: tracks the comma before each key.
+struct Object<'a> {
+    buf: &'a mut Vec<u8>,
+    first: bool,
 }
 
-#[derive(Serialize)]
-struct EndpointRecord<'a> {
-    addr: IpAddr,
-    port: u16,
-    syn_mss: Option<u16>,
-    syn_mss_state: &'static str,
-    syn_options: Option<SynOptionsRecord<'a>>,
-    ttl: Option<u8>,
-    handshake_send_mss: Option<u32>,
-    effective_send_mss: Option<u32>,
-    effective_basis: Option<&'static str>,
-    data_option_bytes: u32,
-    max_segment: Option<u32>,
-    typical_segment: Option<u32>,
-    data_segments: u64,
-    data_bytes: u64,
-    retransmissions: u64,
+impl<'a> Object<'a> {
+    fn open(buf: &'a mut Vec<u8>) -> Object<'a> {
+        buf.push(b'{');
+        Object { buf, first: true }
+    }
+
+    /// Writes `"key":`; keys are ASCII identifiers that need no escaping.
+    fn key(&mut self, key: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.buf.push(b',');
+        }
+        self.first = false;
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(key.as_bytes());
+        self.buf.extend_from_slice(b"\":");
+        self.buf
+    }
+
+    fn int(&mut self, key: &str, value: impl itoa::Integer) {
+        let mut digits = itoa::Buffer::new();
+        let text = digits.format(value);
+        self.key(key).extend_from_slice(text.as_bytes());
+    }
+
+    fn opt_int(&mut self, key: &str, value: Option<impl itoa::Integer>) {
+        match value {
+            Some(v) => self.int(key, v),
+            None => self.key(key).extend_from_slice(b"null"),
+        }
+    }
+
+    fn bool(&mut self, key: &str, value: bool) {
+        let text: &[u8] = if value { b"true" } else { b"false" };
+        self.key(key).extend_from_slice(text);
+    }
+
+    fn str(&mut self, key: &str, value: &str) {
+        let buf = self.key(key);
+        escaped(buf, value);
+    }
+
+    fn opt_str(&mut self, key: &str, value: Option<&str>) {
+        match value {
+            Some(v) => self.str(key, v),
+            None => self.key(key).extend_from_slice(b"null"),
+        }
+    }
+
+    fn close(self) {
+        self.buf.push(b'}');
+    }
 }
 
-#[derive(Serialize)]
-struct SynOptionsRecord<'a> {
-    window_scale: Option<u8>,
-    sack_permitted: bool,
-    timestamps: bool,
-    md5: bool,
-    ao_mac_len: Option<u8>,
-    mptcp: bool,
-    fast_open: bool,
-    unknown_kinds: &'a [u8],
+/// A JSON string, escaped as serde_json does (RFC 8259 section 7).
+fn escaped(buf: &mut Vec<u8>, value: &str) {
+    buf.push(b'"');
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => {
+                buf.extend_from_slice(&bytes[start..i]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                buf.extend_from_slice(b"\\u00");
+                buf.push(HEX[usize::from(byte >> 4)]);
+                buf.push(HEX[usize::from(byte & 0xf)]);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[start..i]);
+        buf.extend_from_slice(escape);
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+    buf.push(b'"');
 }
 
-#[derive(Serialize)]
-struct PointRecord<'a> {
-    input: Option<&'a str>,
-    index: usize,
-    position: &'static str,
-    packets: u64,
+fn addr(buf: &mut Vec<u8>, addr: IpAddr) {
+    buf.push(b'"');
+    match addr {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf.push(b'.');
+                }
+                buf.extend_from_slice(itoa::Buffer::new().format(octet).as_bytes());
+            }
+        }
+        // Writing into a Vec cannot fail.
+        IpAddr::V6(v6) => {
+            let _ = write!(buf, "{v6}");
+        }
+    }
+    buf.push(b'"');
 }
 
-/// A finding: kind and endpoint, the fields of its kind (absent for other kinds;
-/// `Some(None)` is an explicit null), and its explanation.
-#[derive(Serialize, Default)]
-struct FindingRecord<'a> {
-    kind: &'static str,
-    endpoint: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    default: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mss: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cause: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    count: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    largest: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    from: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    to: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    between: Option<[Option<&'a str>; 2]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    between_index: Option<[usize; 2]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mtu: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    size: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    shrank: Option<Option<bool>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    segment: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    transmissions: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    recovered_with: Option<Option<u32>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    server: Option<u32>,
-    title: String,
-    explanation: String,
-    fix: Option<String>,
-    source: &'static str,
+/// RFC 3339 UTC with microseconds, as a JSON string.
+fn time(buf: &mut Vec<u8>, ns: u64) {
+    buf.push(b'"');
+    crate::render::rfc3339_into(buf, ns);
+    buf.push(b'"');
 }
 
 fn mss_state(seen: MssSeen) -> &'static str {
@@ -131,53 +144,58 @@ fn mss_state(seen: MssSeen) -> &'static str {
     }
 }
 
-fn syn_options(options: &SynOptions) -> SynOptionsRecord<'_> {
-    SynOptionsRecord {
-        window_scale: options.window_scale,
-        sack_permitted: options.sack_permitted,
-        timestamps: options.timestamps,
-        md5: options.md5,
-        ao_mac_len: options.ao_mac_len,
-        mptcp: options.mptcp,
-        fast_open: options.fast_open,
-        unknown_kinds: &options.unknown_kinds,
+fn syn_options(buf: &mut Vec<u8>, options: &SynOptions) {
+    let mut o = Object::open(buf);
+    o.opt_int("window_scale", options.window_scale);
+    o.bool("sack_permitted", options.sack_permitted);
+    o.bool("timestamps", options.timestamps);
+    o.bool("md5", options.md5);
+    o.opt_int("ao_mac_len", options.ao_mac_len);
+    o.bool("mptcp", options.mptcp);
+    o.bool("fast_open", options.fast_open);
+    let list = o.key("unknown_kinds");
+    list.push(b'[');
+    for (i, kind) in options.unknown_kinds.iter().enumerate() {
+        if i > 0 {
+            list.push(b',');
+        }
+        list.extend_from_slice(itoa::Buffer::new().format(*kind).as_bytes());
     }
+    list.push(b']');
+    o.close();
 }
 
-fn endpoint(e: &EndpointReport) -> EndpointRecord<'_> {
-    EndpointRecord {
-        addr: e.addr,
-        port: e.port,
-        syn_mss: e.syn_mss.value(),
-        syn_mss_state: mss_state(e.syn_mss),
-        syn_options: e.syn_options.as_ref().map(syn_options),
-        ttl: e.ttl,
-        handshake_send_mss: e.handshake_send_mss,
-        effective_send_mss: e.effective_send_mss,
-        effective_basis: e.effective_basis.map(|b| b.name()),
-        data_option_bytes: e.data_option_bytes,
-        max_segment: e.max_segment,
-        typical_segment: e.typical_segment,
-        data_segments: e.data_segments,
-        data_bytes: e.data_bytes,
-        retransmissions: e.retransmissions,
+fn endpoint(buf: &mut Vec<u8>, e: &EndpointReport) {
+    let mut o = Object::open(buf);
+    addr(o.key("addr"), e.addr);
+    o.int("port", e.port);
+    o.opt_int("syn_mss", e.syn_mss.value());
+    o.str("syn_mss_state", mss_state(e.syn_mss));
+    match &e.syn_options {
+        Some(options) => syn_options(o.key("syn_options"), options),
+        None => o.key("syn_options").extend_from_slice(b"null"),
     }
+    o.opt_int("ttl", e.ttl);
+    o.opt_int("handshake_send_mss", e.handshake_send_mss);
+    o.opt_int("effective_send_mss", e.effective_send_mss);
+    o.opt_str("effective_basis", e.effective_basis.map(|b| b.name()));
+    o.int("data_option_bytes", e.data_option_bytes);
+    o.opt_int("max_segment", e.max_segment);
+    o.opt_int("typical_segment", e.typical_segment);
+    o.int("data_segments", e.data_segments);
+    o.int("data_bytes", e.data_bytes);
+    o.int("retransmissions", e.retransmissions);
+    o.close();
 }
 
-fn finding<'a>(f: &Finding, report: &ConnectionReport, names: &'a [String]) -> FindingRecord<'a> {
+fn finding(buf: &mut Vec<u8>, f: &Finding, report: &ConnectionReport, names: &[String]) {
     let explained = explain(f, report);
-    let mut record = FindingRecord {
-        kind: f.kind(),
-        endpoint: f.endpoint().map(|r| r.name()),
-        title: explained.title,
-        explanation: explained.text,
-        fix: explained.fix,
-        source: explained.source,
-        ..FindingRecord::default()
-    };
+    let mut o = Object::open(buf);
+    o.str("kind", f.kind());
+    o.opt_str("endpoint", f.endpoint().map(|r| r.name()));
     match *f {
-        Finding::MssMissing { default, .. } => record.default = Some(default),
-        Finding::MssBelowLinuxMin { mss, .. } => record.mss = Some(u32::from(mss)),
+        Finding::MssMissing { default, .. } => o.int("default", default),
+        Finding::MssBelowLinuxMin { mss, .. } => o.int("mss", mss),
         Finding::MssCutOff { .. } => {}
         Finding::SegmentsExceedMss {
             cause,
@@ -186,10 +204,10 @@ fn finding<'a>(f: &Finding, report: &ConnectionReport, names: &'a [String]) -> F
             mss,
             ..
         } => {
-            record.cause = Some(cause.name());
-            record.count = Some(count);
-            record.largest = Some(largest);
-            record.mss = Some(mss);
+            o.str("cause", cause.name());
+            o.int("count", count);
+            o.int("largest", largest);
+            o.int("mss", mss);
         }
         Finding::MssRewritten {
             from,
@@ -198,13 +216,26 @@ fn finding<'a>(f: &Finding, report: &ConnectionReport, names: &'a [String]) -> F
             after,
             ..
         } => {
-            record.from = Some(from);
-            record.to = Some(to);
-            record.between = Some([
-                names.get(before).map(String::as_str),
-                names.get(after).map(String::as_str),
-            ]);
-            record.between_index = Some([before, after]);
+            o.int("from", from);
+            o.int("to", to);
+            let list = o.key("between");
+            list.push(b'[');
+            for (i, point) in [before, after].into_iter().enumerate() {
+                if i > 0 {
+                    list.push(b',');
+                }
+                match names.get(point) {
+                    Some(name) => escaped(list, name),
+                    None => list.extend_from_slice(b"null"),
+                }
+            }
+            list.push(b']');
+            let list = o.key("between_index");
+            list.push(b'[');
+            list.extend_from_slice(itoa::Buffer::new().format(before).as_bytes());
+            list.push(b',');
+            list.extend_from_slice(itoa::Buffer::new().format(after).as_bytes());
+            list.push(b']');
         }
         Finding::IcmpTooBig {
             mtu,
@@ -213,10 +244,13 @@ fn finding<'a>(f: &Finding, report: &ConnectionReport, names: &'a [String]) -> F
             shrank,
             ..
         } => {
-            record.mtu = Some(mtu);
-            record.size = Some(size);
-            record.count = Some(u64::from(count));
-            record.shrank = Some(shrank);
+            o.int("mtu", mtu);
+            o.int("size", size);
+            o.int("count", count);
+            match shrank {
+                Some(v) => o.bool("shrank", v),
+                None => o.key("shrank").extend_from_slice(b"null"),
+            }
         }
         Finding::PmtudBlackholeSuspected {
             size,
@@ -225,63 +259,81 @@ fn finding<'a>(f: &Finding, report: &ConnectionReport, names: &'a [String]) -> F
             recovered_with,
             ..
         } => {
-            record.size = Some(size);
-            record.segment = Some(segment);
-            record.transmissions = Some(transmissions);
-            record.recovered_with = Some(recovered_with);
+            o.int("size", size);
+            o.int("segment", segment);
+            o.int("transmissions", transmissions);
+            o.opt_int("recovered_with", recovered_with);
         }
-        Finding::IpFragments { count, .. } => record.count = Some(u64::from(count)),
+        Finding::IpFragments { count, .. } => o.int("count", count),
         Finding::AsymmetricMss { client, server } => {
-            record.client = Some(client);
-            record.server = Some(server);
+            o.int("client", client);
+            o.int("server", server);
         }
     }
-    record
+    o.str("title", &explained.title);
+    o.str("explanation", &explained.text);
+    o.opt_str("fix", explained.fix.as_deref());
+    o.str("source", explained.source);
+    o.close();
 }
 
-/// One `connection` record.
+/// Writes one `connection` record.
 pub(super) fn connection(
     out: &mut impl Write,
     report: &ConnectionReport,
     names: &[String],
 ) -> io::Result<()> {
-    let record = ConnectionRecord {
-        record: "connection",
-        id: report.id,
-        ip_version: report.ip_version.number(),
-        client: endpoint(&report.client),
-        server: endpoint(&report.server),
-        roles: report.roles.name(),
-        handshake: report.handshake.name(),
-        ending: report.ending.name(),
-        first_time: rfc3339(report.first_ns),
-        last_time: rfc3339(report.last_ns),
-        duration_s: report.last_ns.saturating_sub(report.first_ns) as f64 / 1e9,
-        first_packet: report.first_packet,
-        points: report
-            .points
-            .iter()
-            .map(|p| PointRecord {
-                input: names.get(p.point).map(String::as_str),
-                index: p.point,
-                position: p.position.name(),
-                packets: p.packets,
-            })
-            .collect(),
-        tunnel: report.tunnel.map(|t| match t {
+    let mut buf = Vec::with_capacity(2048);
+    let mut o = Object::open(&mut buf);
+    o.str("type", "connection");
+    o.int("id", report.id);
+    o.int("ip_version", report.ip_version.number());
+    endpoint(o.key("client"), &report.client);
+    endpoint(o.key("server"), &report.server);
+    o.str("roles", report.roles.name());
+    o.str("handshake", report.handshake.name());
+    o.str("ending", report.ending.name());
+    time(o.key("first_time"), report.first_ns);
+    time(o.key("last_time"), report.last_ns);
+    let duration = report.last_ns.saturating_sub(report.first_ns) as f64 / 1e9;
+    o.key("duration_s")
+        .extend_from_slice(zmij::Buffer::new().format_finite(duration).as_bytes());
+    o.int("first_packet", report.first_packet);
+    let list = o.key("points");
+    list.push(b'[');
+    for (i, p) in report.points.iter().enumerate() {
+        if i > 0 {
+            list.push(b',');
+        }
+        let mut point = Object::open(list);
+        point.opt_str("input", names.get(p.point).map(String::as_str));
+        point.int("index", p.point);
+        point.str("position", p.position.name());
+        point.int("packets", p.packets);
+        point.close();
+    }
+    list.push(b']');
+    o.opt_str(
+        "tunnel",
+        report.tunnel.map(|t| match t {
             mss_wire::packet::Tunnel::Gre => "gre",
             mss_wire::packet::Tunnel::IpInIp => "ipinip",
             mss_wire::packet::Tunnel::Vxlan => "vxlan",
             mss_wire::packet::Tunnel::Geneve => "geneve",
         }),
-        findings: report
-            .findings
-            .iter()
-            .map(|f| finding(f, report, names))
-            .collect(),
-    };
-    serde_json::to_writer(&mut *out, &record)?;
-    out.write_all(b"\n")
+    );
+    let list = o.key("findings");
+    list.push(b'[');
+    for (i, f) in report.findings.iter().enumerate() {
+        if i > 0 {
+            list.push(b',');
+        }
+        finding(list, f, report, names);
+    }
+    list.push(b']');
+    o.close();
+    buf.push(b'\n');
+    out.write_all(&buf)
 }
 
 /// The final `summary` record (once per run; built as a value for simplicity).

@@ -60,7 +60,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut impl Write) -> Result<ExitCode, 
         },
         ..Config::default()
     };
-    let mut analyzer = Analyzer::new(config, inputs.len());
+    let mut analyzer = Analyzer::new(config);
     let filter = Filter {
         hosts: args.host.clone(),
         ports: args.port.clone(),

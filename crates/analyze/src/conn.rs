@@ -46,13 +46,53 @@ pub(crate) struct PointState {
     pub(crate) ack_ts: Option<u64>,
 }
 
+/// A connection's state per capture point. The first point's state is kept inline:
+/// most analyses have one capture, and every packet reaches its state.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Points {
+    first: Option<PointState>,
+    rest: Vec<Option<PointState>>,
+}
+
+impl Points {
+    /// The state at `point`, created if it is not there yet.
+    pub(crate) fn get_or_insert(&mut self, point: usize) -> &mut PointState {
+        let slot = match point.checked_sub(1) {
+            None => &mut self.first,
+            Some(i) => {
+                if i >= self.rest.len() {
+                    self.rest.resize(i + 1, None);
+                }
+                &mut self.rest[i]
+            }
+        };
+        slot.get_or_insert_with(PointState::default)
+    }
+
+    /// The state at `point`, if it saw the connection.
+    pub(crate) fn get(&self, point: usize) -> Option<&PointState> {
+        match point.checked_sub(1) {
+            None => self.first.as_ref(),
+            Some(i) => self.rest.get(i).and_then(Option::as_ref),
+        }
+    }
+
+    /// Every point that saw the connection, with its index.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &PointState)> {
+        core::iter::once(self.first.as_ref())
+            .chain(self.rest.iter().map(Option::as_ref))
+            .enumerate()
+            .filter_map(|(i, p)| p.map(|p| (i, p)))
+    }
+}
+
 /// A connection across capture points.
 #[derive(Clone, Debug)]
 pub(crate) struct Connection {
     pub(crate) id: u64,
     pub(crate) key: FlowKey,
     pub(crate) version: IpVersion,
-    pub(crate) points: Vec<Option<PointState>>,
+    pub(crate) points: Points,
     pub(crate) first_ns: u64,
     pub(crate) last_ns: u64,
     pub(crate) first_packet: u64,
@@ -92,7 +132,6 @@ impl Connection {
         id: u64,
         key: FlowKey,
         version: IpVersion,
-        points: usize,
         ts: u64,
         number: u64,
         sender: usize,
@@ -101,7 +140,7 @@ impl Connection {
             id,
             key,
             version,
-            points: vec![None; points],
+            points: Points::default(),
             first_ns: ts,
             last_ns: ts,
             first_packet: number,
@@ -115,10 +154,7 @@ impl Connection {
     }
 
     fn point(&mut self, point: usize) -> &mut PointState {
-        if point >= self.points.len() {
-            self.points.resize(point + 1, None);
-        }
-        self.points[point].get_or_insert_with(PointState::default)
+        self.points.get_or_insert(point)
     }
 
     /// A TCP segment from side `side` captured at `point`.
@@ -175,7 +211,12 @@ impl Connection {
                 state.ack_ts = Some(ts);
             }
         }
-        let limit = send_limit(version, state, side, tcp_header, ip_extra);
+        // Only data segments are judged against the send MSS.
+        let limit = if payload > 0 {
+            send_limit(version, state, side, tcp_header, ip_extra)
+        } else {
+            None
+        };
         let record = Segment {
             ttl: ip.ttl,
             ip_id,
@@ -204,17 +245,16 @@ impl Connection {
             state.sides[1 - side].on_peer_ack(ack);
         }
         if ip.fragment.is_some() {
-            state.sides[side].fragments += 1;
+            state.sides[side].on_fragment();
         }
         if record.rst {
             self.reset = true;
             self.closed_ns.get_or_insert(ts);
-        } else if self.closed_ns.is_none() {
+        } else if record.fin && self.closed_ns.is_none() {
             let both_fin = self
                 .points
                 .iter()
-                .flatten()
-                .any(|p| p.sides[0].fin && p.sides[1].fin);
+                .any(|(_, p)| p.sides[0].fin && p.sides[1].fin);
             if both_fin {
                 self.closed_ns = Some(ts);
             }
@@ -239,15 +279,14 @@ impl Connection {
         self.last_ns = self.last_ns.max(ts);
         let state = self.point(point);
         state.packets += 1;
-        state.sides[side].fragments += 1;
+        state.sides[side].on_fragment();
     }
 
     /// Whether nothing but SYNs was seen (a half-open connection).
     pub(crate) fn is_half_open(&self) -> bool {
         self.points
             .iter()
-            .flatten()
-            .all(|p| p.sides.iter().all(|s| s.data_segments == 0) && p.syn_ack_ts.is_none())
+            .all(|(_, p)| p.sides.iter().all(|s| s.data_segments == 0) && p.syn_ack_ts.is_none())
     }
 }
 

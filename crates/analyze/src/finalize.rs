@@ -26,12 +26,7 @@ pub(crate) fn report(conn: &Connection, ending: Ending) -> ConnectionReport {
     let (client, roles) = roles(conn);
     let server = 1 - client;
     let side_of = |role: Role| if role == Role::Client { client } else { server };
-    let points: Vec<(usize, &PointState)> = conn
-        .points
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
-        .collect();
+    let points: Vec<(usize, &PointState)> = conn.points.iter().collect();
     let positions: Vec<PointSeen> = points
         .iter()
         .map(|&(point, state)| PointSeen {
@@ -86,8 +81,9 @@ pub(crate) fn report(conn: &Connection, ending: Ending) -> ConnectionReport {
     let mut sorted_points = positions;
     // Nearest the client first: by the client's TTL, highest first.
     sorted_points.sort_by_key(|p| {
-        let ttl = conn.points[p.point]
-            .as_ref()
+        let ttl = conn
+            .points
+            .get(p.point)
             .and_then(|s| s.sides[client].ttl)
             .unwrap_or(0);
         (core::cmp::Reverse(ttl), p.point)
@@ -254,7 +250,7 @@ fn endpoint(
     });
     let too_big: Vec<_> = points
         .iter()
-        .flat_map(|(_, p)| p.sides[side].too_big.iter().copied())
+        .flat_map(|(_, p)| p.sides[side].too_big().0.iter().copied())
         .collect();
     let mut effective = handshake_send_mss.map(|mss| (mss, EffectiveBasis::Handshake));
     let mut lower = |candidate: u32, basis: EffectiveBasis| {
@@ -319,7 +315,7 @@ fn endpoint(
     }
     if let Some((point, state)) = stats_point {
         let sent = &state.sides[side];
-        if sent.oversize.count > 0 {
+        if sent.oversize().count > 0 {
             let position = positions
                 .iter()
                 .find(|p| p.point == point)
@@ -327,14 +323,14 @@ fn endpoint(
             findings.push(Finding::SegmentsExceedMss {
                 endpoint: role,
                 cause: oversize_cause(sent, position, role),
-                count: sent.oversize.count,
-                largest: sent.oversize.largest,
+                count: sent.oversize().count,
+                largest: sent.oversize().largest,
                 mss: handshake_send_mss.unwrap_or(0),
             });
         }
         let fragments: u32 = points
             .iter()
-            .map(|(_, p)| p.sides[side].fragments)
+            .map(|(_, p)| p.sides[side].fragments())
             .max()
             .unwrap_or(0);
         if fragments > 0 {
@@ -368,15 +364,15 @@ fn endpoint(
             .unwrap_or(first.mtu);
         // Judged where the messages were captured nearest the sender.
         let near_messages =
-            nearest(points, side, |s| s.too_big_count > 0).map(|(_, p)| &p.sides[side]);
+            nearest(points, side, |s| s.too_big().1 > 0).map(|(_, p)| &p.sides[side]);
         let shrank = near_messages
-            .and_then(|s| s.after_too_big_max)
+            .and_then(Side::after_too_big_max)
             .map(|largest| mtu > 0 && largest <= mtu);
         findings.push(Finding::IcmpTooBig {
             endpoint: role,
             mtu,
             size: first.size,
-            count: near_messages.map_or(0, |s| s.too_big_count),
+            count: near_messages.map_or(0, |s| s.too_big().1),
             shrank,
         });
     }
@@ -406,7 +402,8 @@ fn endpoint(
 fn oversize_cause(sent: &Side, position: Position, sender: Role) -> OversizeCause {
     // IPv4 identification: a sender numbers every segment it puts on the wire; a
     // jump of one after an oversize packet means it left as one packet.
-    if sent.oversize.sent_whole > sent.oversize.sent_split {
+    let oversize = sent.oversize();
+    if oversize.sent_whole > oversize.sent_split {
         return OversizeCause::Violation;
     }
     let at_sender = match (position, sender) {

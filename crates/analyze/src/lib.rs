@@ -98,8 +98,8 @@ const SWEEP_EVERY_NS: u64 = 1_000_000_000;
 #[derive(Debug)]
 pub struct Analyzer {
     config: Config,
-    points: usize,
-    live: FxHashMap<FlowKey, Connection>,
+    /// Boxed: the table stays small and cheap to grow; each connection moves once.
+    live: FxHashMap<FlowKey, Box<Connection>>,
     finished: VecDeque<ConnectionReport>,
     fragments: FxHashMap<(core::net::IpAddr, core::net::IpAddr, u32), (FlowKey, usize)>,
     next_id: u64,
@@ -109,11 +109,10 @@ pub struct Analyzer {
 }
 
 impl Analyzer {
-    /// An analyzer for `points` capture points.
-    pub fn new(config: Config, points: usize) -> Analyzer {
+    /// An analyzer; packets of any number of capture points may be fed to it.
+    pub fn new(config: Config) -> Analyzer {
         Analyzer {
             config,
-            points: points.max(1),
             live: FxHashMap::default(),
             finished: VecDeque::new(),
             fragments: FxHashMap::default(),
@@ -220,7 +219,7 @@ impl Analyzer {
             self.next_id += 1;
             self.live.insert(
                 key,
-                Connection::new(id, key, version, self.points, ts, number, side),
+                Box::new(Connection::new(id, key, version, ts, number, side)),
             );
         }
         if let Some(frag) = packet.fragment {
@@ -329,7 +328,7 @@ impl Analyzer {
     /// Ends the input: every live connection is finished (in the order first seen)
     /// and can be taken with [`Analyzer::poll_finished`]. Returns the counts.
     pub fn finish(&mut self) -> Summary {
-        let mut rest: Vec<Connection> = self.live.drain().map(|(_, c)| c).collect();
+        let mut rest: Vec<Box<Connection>> = self.live.drain().map(|(_, c)| c).collect();
         rest.sort_unstable_by_key(|c| c.id);
         for conn in rest {
             self.report(&conn, Ending::Open);

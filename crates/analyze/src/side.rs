@@ -56,18 +56,18 @@ impl SynSeen {
 /// algorithm (Metwally et al., 2005) with a handful of counters.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TopSizes {
-    counters: [(u32, u64); 8],
+    counters: [(u32, u32); 4],
 }
 
 impl TopSizes {
     pub(crate) fn add(&mut self, size: u32) {
         if let Some(slot) = self.counters.iter_mut().find(|c| c.0 == size && c.1 > 0) {
-            slot.1 += 1;
+            slot.1 = slot.1.saturating_add(1);
             return;
         }
         // Replace the least counted value, inheriting its count (SpaceSaving).
         if let Some(least) = self.counters.iter_mut().min_by_key(|c| c.1) {
-            *least = (size, least.1 + 1);
+            *least = (size, least.1.saturating_add(1));
         }
     }
 
@@ -92,7 +92,7 @@ pub(crate) struct TooBig {
 const OPTION_CHECKS: u8 = 4;
 
 /// Full-size segments without PSH that establish a bulk sender's segment size.
-const BULK_EVIDENCE: u64 = 8;
+const BULK_EVIDENCE: u32 = 8;
 
 /// A segment retransmitted at full size, candidate for a black hole.
 #[derive(Copy, Clone, Debug, Default)]
@@ -120,11 +120,28 @@ pub(crate) struct Oversize {
     pub(crate) sent_split: u32,
 }
 
+/// What few connections need: evidence of oversize segments, ICMP too-big messages,
+/// stalled retransmissions and fragments. Allocated on first use, so the state of
+/// an ordinary connection stays small.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Unusual {
+    pub(crate) oversize: Oversize,
+    pub(crate) too_big: Vec<TooBig>,
+    /// Too-big messages received (all, not only the first 16 kept).
+    pub(crate) too_big_count: u32,
+    /// Largest IP packet with data it sent since the latest too-big message. A
+    /// sender that keeps sending packets too big draws a message for each, so this
+    /// stays above the MTU only if it never adapted.
+    pub(crate) after_too_big_max: Option<u32>,
+    pub(crate) stall: Option<Stall>,
+    pub(crate) worst_stall: Option<Stall>,
+    pub(crate) fragments: u32,
+}
+
 /// What one capture point saw one endpoint send.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Side {
     pub(crate) syn: Option<SynSeen>,
-    pub(crate) syn_transmissions: u32,
     pub(crate) packets: u64,
     pub(crate) ttl: Option<u8>,
     /// IP header bytes beyond the fixed header on its data segments.
@@ -132,12 +149,11 @@ pub(crate) struct Side {
     pub(crate) data_segments: u64,
     pub(crate) data_bytes: u64,
     pub(crate) max_payload: u32,
-    pub(crate) max_payload_ip_len: u32,
     pub(crate) sizes: TopSizes,
     /// The current run of data segments without PSH of one size: a bulk sender
     /// fills segments to its MSS and sets PSH only now and then, while an
     /// application's small writes each end with PSH.
-    pub(crate) run: (u32, u64),
+    pub(crate) run: (u32, u32),
     /// The size of the latest run that reached `BULK_EVIDENCE` segments.
     pub(crate) last_bulk: Option<u32>,
     pub(crate) retransmissions: u64,
@@ -155,18 +171,7 @@ pub(crate) struct Side {
     pub(crate) ao_on_data: Option<u32>,
     /// Non-SYN segments whose options were walked.
     pub(crate) options_checked: u8,
-    pub(crate) last_ip_id: Option<u16>,
-    pub(crate) oversize: Oversize,
-    pub(crate) too_big: Vec<TooBig>,
-    /// Too-big messages received (all, not only the first 16 kept).
-    pub(crate) too_big_count: u32,
-    /// Largest IP packet with data it sent since the latest too-big message. A
-    /// sender that keeps sending packets too big draws a message for each, so this
-    /// stays above the MTU only if it never adapted.
-    pub(crate) after_too_big_max: Option<u32>,
-    pub(crate) stall: Option<Stall>,
-    pub(crate) worst_stall: Option<Stall>,
-    pub(crate) fragments: u32,
+    pub(crate) unusual: Option<Box<Unusual>>,
 }
 
 /// The per-segment facts `Side::on_segment` needs.
@@ -192,17 +197,20 @@ impl Side {
         if self.ttl.is_none_or(|t| s.ttl > t) {
             self.ttl = Some(s.ttl);
         }
-        if let Some((id, payload)) = self.oversize.pending_id.take() {
-            if let Some(next) = s.ip_id {
-                let delta = next.wrapping_sub(id);
-                match delta {
-                    1 => self.oversize.sent_whole += 1,
-                    d if d > 1 && u32::from(d) <= payload => self.oversize.sent_split += 1,
+        if let Some(unusual) = self.unusual.as_deref_mut() {
+            let oversize = &mut unusual.oversize;
+            if let (Some((id, payload)), Some(next)) = (oversize.pending_id.take(), s.ip_id) {
+                match next.wrapping_sub(id) {
+                    1 => oversize.sent_whole += 1,
+                    d if d > 1 && u32::from(d) <= payload => oversize.sent_split += 1,
                     _ => {}
                 }
             }
+            if unusual.too_big_count > 0 && s.payload > 0 {
+                unusual.after_too_big_max =
+                    Some(unusual.after_too_big_max.unwrap_or(0).max(s.ip_len));
+            }
         }
-        self.last_ip_id = s.ip_id;
         if s.rst {
             self.rst = true;
         }
@@ -217,19 +225,18 @@ impl Side {
         if consumed > 0 && self.next_seq.is_none_or(|n| seq_lt(n, end)) {
             self.next_seq = Some(end);
         }
-        if self.too_big_count > 0 && s.payload > 0 {
-            self.after_too_big_max = Some(self.after_too_big_max.unwrap_or(0).max(s.ip_len));
-        }
+    }
+
+    /// The rarely needed state, allocated now if it was not.
+    fn unusual(&mut self) -> &mut Unusual {
+        self.unusual.get_or_insert_with(Box::default)
     }
 
     fn on_data(&mut self, s: &Segment, end: u32, limit: Option<u32>) {
         self.data_segments += 1;
         self.data_bytes += u64::from(s.payload);
         self.ip_extra = self.ip_extra.max(s.ip_extra);
-        if s.payload > self.max_payload {
-            self.max_payload = s.payload;
-            self.max_payload_ip_len = s.ip_len;
-        }
+        self.max_payload = self.max_payload.max(s.payload);
         self.sizes.add(s.payload);
         if !s.psh {
             if self.run.0 == s.payload {
@@ -247,81 +254,74 @@ impl Side {
         if retransmission {
             self.retransmissions += 1;
         }
-        self.track_stall(s, retransmission);
-        if let Some(limit) = limit {
-            if s.payload > limit {
-                self.oversize.count += 1;
-                self.oversize.largest = self.oversize.largest.max(s.payload);
-                self.oversize.pending_id = s.ip_id.map(|id| (id, s.payload.div_ceil(limit.max(1))));
-            }
+        if retransmission || self.unusual.as_ref().is_some_and(|u| u.stall.is_some()) {
+            self.track_stall(s, retransmission);
+        }
+        if let Some(limit) = limit.filter(|&limit| s.payload > limit) {
+            let oversize = &mut self.unusual().oversize;
+            oversize.count += 1;
+            oversize.largest = oversize.largest.max(s.payload);
+            oversize.pending_id = s.ip_id.map(|id| (id, s.payload.div_ceil(limit.max(1))));
         }
     }
 
     /// Follows full-size segments sent again and again (PMTUD black holes).
     fn track_stall(&mut self, s: &Segment, retransmission: bool) {
-        if let Some(stall) = self.stall.as_mut() {
+        let max_payload = self.max_payload;
+        let unusual = self.unusual();
+        if let Some(stall) = unusual.stall.as_mut() {
             if s.seq == stall.seq {
                 if s.payload >= stall.payload {
                     stall.transmissions += 1;
                 } else if stall.smaller_after.is_none() {
                     stall.smaller_after = Some(s.payload);
                 }
-                self.remember_worst();
+                unusual.remember_worst();
                 return;
             }
         }
-        if retransmission {
-            // A new candidate: only segments as large as the largest sent so far.
-            if s.payload + 64 >= self.max_payload {
-                self.remember_worst();
-                self.stall = Some(Stall {
-                    seq: s.seq,
-                    payload: s.payload,
-                    ip_len: s.ip_len,
-                    transmissions: 2,
-                    smaller_after: None,
-                    acked: false,
-                });
-            }
-        }
-    }
-
-    fn remember_worst(&mut self) {
-        if let Some(stall) = self.stall {
-            if self
-                .worst_stall
-                .is_none_or(|w| stall.transmissions > w.transmissions)
-            {
-                self.worst_stall = Some(stall);
-            }
+        // A new candidate: only segments as large as the largest sent so far.
+        if retransmission && s.payload + 64 >= max_payload {
+            unusual.remember_worst();
+            unusual.stall = Some(Stall {
+                seq: s.seq,
+                payload: s.payload,
+                ip_len: s.ip_len,
+                transmissions: 2,
+                smaller_after: None,
+                acked: false,
+            });
         }
     }
 
     /// The peer acknowledged up to `ack`.
     pub(crate) fn on_peer_ack(&mut self, ack: u32) {
-        if let Some(stall) = self.stall.as_mut() {
+        let Some(unusual) = self.unusual.as_deref_mut() else {
+            return;
+        };
+        if let Some(stall) = unusual.stall.as_mut() {
             if !stall.acked && seq_le(stall.seq.wrapping_add(1), ack) {
                 stall.acked = true;
-                self.remember_worst();
+                unusual.remember_worst();
             }
         }
     }
 
     /// An ICMP too-big message for this endpoint's packet.
     pub(crate) fn on_too_big(&mut self, message: &icmp::ErrorMessage, size: u32) {
-        self.too_big_count += 1;
-        self.after_too_big_max = None;
-        if self.too_big.len() < 16 {
-            self.too_big.push(TooBig {
+        let unusual = self.unusual();
+        unusual.too_big_count += 1;
+        unusual.after_too_big_max = None;
+        if unusual.too_big.len() < 16 {
+            unusual.too_big.push(TooBig {
                 mtu: message.mtu.unwrap_or(0),
                 size,
             });
         }
     }
 
-    /// Records the SYN (or SYN-ACK) it sent; later copies count as retransmissions.
+    /// Records the first SYN (or SYN-ACK) it sent.
     pub(crate) fn on_syn(&mut self, syn: SynSeen) {
-        self.syn_transmissions += 1;
         if self.syn.is_none() {
             self.syn = Some(syn);
         }
@@ -360,11 +360,54 @@ impl Side {
 
     /// The stall worth reporting, if any.
     pub(crate) fn stall(&self) -> Option<Stall> {
-        let current = self.stall;
-        match (self.worst_stall, current) {
+        let unusual = self.unusual.as_deref()?;
+        match (unusual.worst_stall, unusual.stall) {
             (Some(w), Some(c)) if c.transmissions >= w.transmissions => Some(c),
             (Some(w), _) => Some(w),
             (None, c) => c,
+        }
+    }
+
+    /// Evidence of oversize segments (all zero when there were none).
+    pub(crate) fn oversize(&self) -> Oversize {
+        self.unusual
+            .as_deref()
+            .map(|u| u.oversize)
+            .unwrap_or_default()
+    }
+
+    /// ICMP too-big messages for its packets (the first 16) and their count.
+    pub(crate) fn too_big(&self) -> (&[TooBig], u32) {
+        self.unusual
+            .as_deref()
+            .map_or((&[], 0), |u| (&u.too_big, u.too_big_count))
+    }
+
+    /// Largest packet it sent since the latest too-big message.
+    pub(crate) fn after_too_big_max(&self) -> Option<u32> {
+        self.unusual.as_deref().and_then(|u| u.after_too_big_max)
+    }
+
+    /// IP fragments of its segments.
+    pub(crate) fn fragments(&self) -> u32 {
+        self.unusual.as_deref().map_or(0, |u| u.fragments)
+    }
+
+    /// Counts an IP fragment of its segments.
+    pub(crate) fn on_fragment(&mut self) {
+        self.unusual().fragments += 1;
+    }
+}
+
+impl Unusual {
+    fn remember_worst(&mut self) {
+        if let Some(stall) = self.stall {
+            if self
+                .worst_stall
+                .is_none_or(|w| stall.transmissions > w.transmissions)
+            {
+                self.worst_stall = Some(stall);
+            }
         }
     }
 }

@@ -36,11 +36,13 @@ impl<R: Read> Source<R> {
     }
 
     /// File offset of the next unconsumed byte.
+    #[inline]
     pub(crate) fn offset(&self) -> u64 {
         self.offset
     }
 
     /// Bytes available without reading.
+    #[inline]
     pub(crate) fn available(&self) -> usize {
         self.end - self.start
     }
@@ -48,10 +50,18 @@ impl<R: Read> Source<R> {
     /// Makes at least `need` bytes available, reading as needed; returns how many are
     /// available (fewer than `need` only at the end of the input). `need` must have
     /// been bounded by the caller: the buffer grows to hold it.
+    #[inline]
     pub(crate) fn fill(&mut self, need: usize) -> io::Result<usize> {
         if self.available() >= need || self.eof {
             return Ok(self.available());
         }
+        self.refill(need)
+    }
+
+    /// The slow path of `fill`: make room and read.
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self, need: usize) -> io::Result<usize> {
         if self.start + need > self.buf.len() {
             // Move what is left to the front; grow if one record is larger than the
             // buffer, or towards the read size once the buffer has run full.
@@ -78,11 +88,13 @@ impl<R: Read> Source<R> {
     }
 
     /// The next `len` available bytes, not consumed.
+    #[inline]
     pub(crate) fn peek(&self, len: usize) -> &[u8] {
         &self.buf[self.start..self.start + len.min(self.available())]
     }
 
     /// Consumes `len` bytes (at most what is available).
+    #[inline]
     pub(crate) fn consume(&mut self, len: usize) {
         let len = len.min(self.available());
         self.start += len;
@@ -91,6 +103,7 @@ impl<R: Read> Source<R> {
 
     /// Bytes `from..to` of the available data, where `from` and `to` count from the
     /// next unconsumed byte; used after `fill` made them available.
+    #[inline]
     pub(crate) fn slice(&self, from: usize, to: usize) -> &[u8] {
         let to = to.min(self.available());
         &self.buf[self.start + from.min(to)..self.start + to]
