@@ -15,7 +15,7 @@ use crate::Failure;
 /// One capture being read.
 pub(crate) struct Input {
     pub(crate) name: String,
-    reader: Reader<Box<dyn Read>>,
+    reader: Reader<Box<dyn Read + Send>>,
     pub(crate) size: Option<u64>,
     pub(crate) format: Format,
     pub(crate) link_types: BTreeSet<LinkType>,
@@ -27,8 +27,8 @@ pub(crate) struct Input {
 impl Input {
     /// Opens a file, or standard input for `-`.
     pub(crate) fn open(name: &str) -> Result<Input, Failure> {
-        let (source, size): (Box<dyn Read>, Option<u64>) = if name == "-" {
-            (Box::new(io::stdin().lock()), None)
+        let (source, size): (Box<dyn Read + Send>, Option<u64>) = if name == "-" {
+            (Box::new(io::stdin()), None)
         } else {
             let file = File::open(name).map_err(|e| {
                 Failure::Input(format!(
@@ -43,7 +43,9 @@ impl Input {
         } else {
             name.to_string()
         };
-        let reader = Reader::new(source).map_err(|e| Failure::Input(format!("{display}: {e}")))?;
+        // The reading runs on its own thread, overlapping with the analysis.
+        let reader = Reader::with_reader_thread(source)
+            .map_err(|e| Failure::Input(format!("{display}: {e}")))?;
         Ok(Input {
             name: display,
             format: reader.format(),

@@ -266,10 +266,23 @@ impl<R> fmt::Debug for Reader<R> {
     }
 }
 
+impl<R: Read + Send + 'static> Reader<R> {
+    /// Like [`Reader::new`], but the reading (the copy out of the page cache) runs
+    /// on a thread of its own, overlapping with the caller's work on the records.
+    /// Records are the same, byte for byte.
+    pub fn with_reader_thread(reader: R) -> Result<Reader<R>, Error> {
+        let source = Source::threaded(reader).map_err(|e| io_error(&e, 0, None))?;
+        Reader::from_source(source)
+    }
+}
+
 impl<R: Read> Reader<R> {
     /// Reads the file header and gets ready to read records.
     pub fn new(reader: R) -> Result<Reader<R>, Error> {
-        let mut source = Source::new(reader);
+        Reader::from_source(Source::new(reader))
+    }
+
+    fn from_source(mut source: Source<R>) -> Result<Reader<R>, Error> {
         let available = source.fill(4).map_err(|e| io_error(&e, 0, None))?;
         if available == 0 {
             return Err(Error {

@@ -394,3 +394,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn reader_thread_gives_the_same_records() {
+    let mut big = Vec::new();
+    for i in 0..20_000u32 {
+        big.push((
+            i,
+            i % 1000,
+            vec![u8::try_from(i % 256).unwrap_or(0); usize::try_from(i % 1500).unwrap_or(0)],
+            i % 1500,
+        ));
+    }
+    let records: Vec<(u32, u32, &[u8], u32)> = big
+        .iter()
+        .map(|(a, b, d, o)| (*a, *b, d.as_slice(), *o))
+        .collect();
+    let file = pcap(false, false, 1, &records);
+    let collect = |mut reader: Reader<std::io::Cursor<Vec<u8>>>| {
+        let mut out = Vec::new();
+        while let Ok(Some(r)) = reader.next_record() {
+            out.push((r.number, r.offset, r.timestamp_ns, r.data.to_vec()));
+        }
+        out
+    };
+    let direct = Reader::new(std::io::Cursor::new(file.clone())).map(collect);
+    let threaded = Reader::with_reader_thread(std::io::Cursor::new(file)).map(collect);
+    assert_eq!(direct.as_ref().map(Vec::len), Ok(20_000));
+    assert_eq!(direct, threaded);
+}
