@@ -287,7 +287,9 @@ mod tests {
     /// boundaries and for records larger than the head room.
     #[test]
     fn threaded_matches_direct() {
-        let data: Vec<u8> = (0..(3 * CHUNK + 12_345)).map(|i| (i % 251) as u8).collect();
+        let data: Vec<u8> = (0..(3 * CHUNK + 12_345))
+            .map(|i| u8::try_from(i % 251).unwrap_or(0))
+            .collect();
         for step in [7usize, 4096, HEAD_ROOM + 1000, CHUNK + 3, 1] {
             let mut direct = Source::new(io::Cursor::new(data.clone()));
             let mut threaded =
@@ -317,7 +319,9 @@ mod tests {
     /// must never run dry (that would stall the reader thread).
     #[test]
     fn threaded_survives_repeated_large_records() {
-        let data: Vec<u8> = (0..(12 * CHUNK)).map(|i| (i % 253) as u8).collect();
+        let data: Vec<u8> = (0..(12 * CHUNK))
+            .map(|i| u8::try_from(i % 253).unwrap_or(0))
+            .collect();
         let mut threaded =
             Source::threaded(io::Cursor::new(data.clone())).unwrap_or_else(|e| panic!("{e}"));
         let mut at = 0usize;
