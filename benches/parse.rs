@@ -87,7 +87,7 @@ fn packets() -> usize {
 }
 
 #[divan::bench(args = [1448, 64])]
-fn read_records(bencher: Bencher, payload: usize) {
+fn read_records(bencher: Bencher<'_, '_>, payload: usize) {
     let file = capture(payload);
     bencher
         .counter(BytesCount::new(file.len()))
@@ -103,7 +103,7 @@ fn read_records(bencher: Bencher, payload: usize) {
 }
 
 #[divan::bench(args = [1448, 64])]
-fn read_and_decode(bencher: Bencher, payload: usize) {
+fn read_and_decode(bencher: Bencher<'_, '_>, payload: usize) {
     let file = capture(payload);
     bencher
         .counter(BytesCount::new(file.len()))
@@ -123,7 +123,7 @@ fn read_and_decode(bencher: Bencher, payload: usize) {
 }
 
 #[divan::bench(args = [1448, 64])]
-fn analyze(bencher: Bencher, payload: usize) {
+fn analyze(bencher: Bencher<'_, '_>, payload: usize) {
     let file = capture(payload);
     bencher
         .counter(BytesCount::new(file.len()))
