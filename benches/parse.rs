@@ -30,9 +30,9 @@ fn capture(payload: usize) -> Vec<u8> {
     for field in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 262_144, 1] {
         out.extend_from_slice(&field.to_le_bytes());
     }
-    let mut ts = 1_700_000_000u32;
     let data = vec![0x61u8; payload];
     for c in 0..CONNECTIONS {
+        let ts = 1_700_000_000 + c;
         let [_, _, hi, lo] = c.to_be_bytes();
         let client = [10, 1, hi, lo];
         let port = 10_000 + u16::try_from(c % 50_000).unwrap_or(0);
@@ -77,7 +77,6 @@ fn capture(payload: usize) -> Vec<u8> {
             }
             out.extend_from_slice(&packet);
         }
-        ts += 1;
     }
     out
 }
