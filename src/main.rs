@@ -56,9 +56,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: cli::Cli) -> Result<ExitCode, Failure> {
-    let stdout = io::stdout();
-    // Large writes: JSON Lines for millions of connections.
-    let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    // Large writes: JSON Lines for millions of connections. Not locked here: analyze
+    // writes from a thread of its own.
+    let mut out = io::BufWriter::with_capacity(1 << 20, io::stdout());
     let code = match cli.command {
         cli::Command::Calc(args) => calc::run(&args, &mut out)?,
         cli::Command::Analyze(args) => analyze::run(&args, &mut out)?,

@@ -7,8 +7,9 @@ mod json;
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::mpsc;
 
-use mss_analyze::{Analyzer, Config, ConnectionReport};
+use mss_analyze::{Analyzer, Config, ConnectionReport, Summary};
 
 use crate::Failure;
 use crate::cli::AnalyzeArgs;
@@ -33,17 +34,22 @@ impl Filter {
     }
 }
 
-/// Where connections go as they finish.
-enum Output {
+/// How connections are printed.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Format {
     /// Collected, printed at the end as a table with explanations.
-    Human(Vec<ConnectionReport>),
+    Human,
     /// One JSON line each, as they finish.
     Json,
     /// One CSV row each, as they finish.
     Csv,
 }
 
-pub(crate) fn run(args: &AnalyzeArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
+/// Connections handed to the formatting thread at a time, and batches in flight.
+const WRITER_BATCH: usize = 256;
+const WRITER_QUEUE: usize = 16;
+
+pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<ExitCode, Failure> {
     let mut inputs = args
         .inputs
         .iter()
@@ -66,36 +72,95 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut impl Write) -> Result<ExitCode, 
         ports: args.port.clone(),
         ids: args.connection.clone(),
     };
-    let mut output = if args.json {
-        Output::Json
+    let format = if args.json {
+        Format::Json
     } else if args.csv {
         csv::header(out)?;
-        Output::Csv
+        Format::Csv
     } else {
-        Output::Human(Vec::new())
+        Format::Human
     };
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
     let mut failed_on = false;
     let mut progress = Progress::new(&inputs, args.no_progress);
-    let mut emit = |report: ConnectionReport| -> io::Result<()> {
-        if !filter.keeps(&report) {
-            return Ok(());
+    let mut shown: Vec<ConnectionReport> = Vec::new();
+    let mut keep = |report: &ConnectionReport| {
+        if !filter.keeps(report) {
+            return false;
         }
         if let Some(fail_on) = &args.fail_on {
             failed_on |= report.findings.iter().any(|f| fail_on.matches(f.kind()));
         }
-        match &mut output {
-            Output::Human(all) => all.push(report),
-            Output::Json => json::connection(out, &report, &names)?,
-            Output::Csv => csv::row(out, &report)?,
-        }
-        Ok(())
+        true
     };
-    input::read_all(&mut inputs, &mut analyzer, &mut progress, &mut emit)?;
-    let summary = analyzer.finish();
-    while let Some(report) = analyzer.poll_finished() {
-        emit(report)?;
-    }
+    let summary = if format == Format::Human {
+        let mut emit = |report: ConnectionReport| -> io::Result<()> {
+            if keep(&report) {
+                shown.push(report);
+            }
+            Ok(())
+        };
+        input::read_all(&mut inputs, &mut analyzer, &mut progress, &mut emit)?;
+        let summary = analyzer.finish();
+        while let Some(report) = analyzer.poll_finished() {
+            emit(report)?;
+        }
+        summary
+    } else {
+        // JSON and CSV records are formatted on a thread of their own while the
+        // analysis goes on; finished connections travel to it in order.
+        std::thread::scope(|scope| -> io::Result<Summary> {
+            // Batches, so the two threads hand over rarely.
+            let (tx, rx) = mpsc::sync_channel::<Vec<ConnectionReport>>(WRITER_QUEUE);
+            let names = &names;
+            let out = &mut *out;
+            let writer = scope.spawn(move || -> io::Result<()> {
+                for batch in rx {
+                    for report in &batch {
+                        match format {
+                            Format::Json => json::connection(out, report, names)?,
+                            _ => csv::row(out, report)?,
+                        }
+                    }
+                }
+                Ok(())
+            });
+            let mut batch = Vec::with_capacity(WRITER_BATCH);
+            // The writer only stops early on a write error, reported below.
+            let stopped = |_| io::Error::other("output stopped");
+            let mut emit = |report: ConnectionReport| -> io::Result<()> {
+                if keep(&report) {
+                    batch.push(report);
+                    if batch.len() == WRITER_BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(WRITER_BATCH));
+                        tx.send(full).map_err(stopped)?;
+                    }
+                }
+                Ok(())
+            };
+            let read = input::read_all(&mut inputs, &mut analyzer, &mut progress, &mut emit);
+            let summary = analyzer.finish();
+            let mut drained = read.map(|()| summary);
+            while let Some(report) = analyzer.poll_finished() {
+                if drained.is_ok() {
+                    if let Err(e) = emit(report) {
+                        drained = Err(e);
+                    }
+                }
+            }
+            if drained.is_ok() && !batch.is_empty() {
+                if let Err(e) = tx.send(batch).map_err(stopped) {
+                    drained = Err(e);
+                }
+            }
+            drop(tx);
+            let written = writer
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("output thread panicked")));
+            // A write error (a closed pipe) is the real cause when both failed.
+            written.and(drained)
+        })?
+    };
     let mut warnings: Vec<String> = inputs.iter().flat_map(Input::warnings).collect();
     if summary.evicted > 0 {
         warnings.push(format!(
@@ -114,20 +179,20 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut impl Write) -> Result<ExitCode, 
                 .map(|e| format!("{}: {e}", i.name))
         })
         .collect();
-    match &output {
-        Output::Human(reports) => {
+    match format {
+        Format::Human => {
             let color = match args.color.as_str() {
                 "always" => true,
                 "never" => false,
                 _ => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
             };
-            human::report(out, reports, &summary, &inputs, &warnings, color)?;
+            human::report(out, &shown, &summary, &inputs, &warnings, color)?;
         }
-        Output::Json => json::summary(out, &summary, &inputs, &warnings)?,
-        Output::Csv => {}
+        Format::Json => json::summary(out, &summary, &inputs, &warnings)?,
+        Format::Csv => {}
     }
     out.flush()?;
-    if !matches!(output, Output::Human(_)) {
+    if format != Format::Human {
         for warning in &warnings {
             let _ = writeln!(io::stderr(), "mss: warning: {warning}");
         }
