@@ -13,26 +13,57 @@ use crate::side::{Segment, Side, SynSeen};
 /// An endpoint.
 pub(crate) type Endpoint = (IpAddr, u16);
 
+/// An address as 128 bits (IPv4 in its low 32) with its family: cheap to compare and
+/// to hash, which happens for every packet.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Key {
+    addr: u128,
+    port: u16,
+}
+
+impl Key {
+    fn new((addr, port): Endpoint) -> Key {
+        let addr = match addr {
+            IpAddr::V4(v4) => u128::from(v4.to_bits()),
+            IpAddr::V6(v6) => v6.to_bits(),
+        };
+        Key { addr, port }
+    }
+}
+
 /// A connection's endpoints in canonical order (`a < b`), so both directions find
 /// the same entry.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct FlowKey {
-    pub(crate) a: Endpoint,
-    pub(crate) b: Endpoint,
+    a: Key,
+    b: Key,
+    v6: bool,
 }
 
 impl FlowKey {
     /// The key and the index (0 for `a`, 1 for `b`) of the sender.
+    #[inline]
     pub(crate) fn of(src: Endpoint, dst: Endpoint) -> (FlowKey, usize) {
-        if src <= dst {
-            (FlowKey { a: src, b: dst }, 0)
+        let v6 = src.0.is_ipv6();
+        let (s, d) = (Key::new(src), Key::new(dst));
+        if s <= d {
+            (FlowKey { a: s, b: d, v6 }, 0)
         } else {
-            (FlowKey { a: dst, b: src }, 1)
+            (FlowKey { a: d, b: s, v6 }, 1)
         }
     }
 
     pub(crate) fn endpoint(&self, side: usize) -> Endpoint {
-        if side == 0 { self.a } else { self.b }
+        let key = if side == 0 { self.a } else { self.b };
+        let addr = if self.v6 {
+            IpAddr::V6(core::net::Ipv6Addr::from_bits(key.addr))
+        } else {
+            // IPv4 keys only hold 32 bits.
+            IpAddr::V4(core::net::Ipv4Addr::from_bits(
+                u32::try_from(key.addr).unwrap_or(0),
+            ))
+        };
+        (addr, key.port)
     }
 }
 
