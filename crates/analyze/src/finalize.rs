@@ -18,6 +18,11 @@ const INITIAL_TTLS: [u8; 4] = [64, 128, 255, 32];
 /// picking the typical segment.
 const FULL_SIZE_FRACTION: u32 = 2;
 
+/// The datagram every IPv4 host must accept (RFC 791 section 3.1, RFC 1122 section
+/// 3.3.3): a path that drops only larger packets is a black hole, one that drops a
+/// packet this small is broken in another way.
+const MIN_DATAGRAM_V4: u32 = 576;
+
 /// Retransmissions of one full-size segment that make a black hole suspect.
 const BLACKHOLE_TRANSMISSIONS: u32 = 3;
 
@@ -341,7 +346,10 @@ fn endpoint(
         }
         if too_big.is_empty() {
             if let Some(stall) = sent.stall() {
+                // Every path carries 576-byte IPv4 and 1280-byte IPv6 packets (RFC 791,
+                // RFC 8200): smaller ones that vanish are lost, not too big.
                 let suspect = stall.transmissions >= BLACKHOLE_TRANSMISSIONS
+                    && stall.ip_len > version.min_mtu().max(MIN_DATAGRAM_V4)
                     && (!stall.acked || stall.smaller_after.is_some());
                 if suspect {
                     findings.push(Finding::PmtudBlackholeSuspected {

@@ -254,7 +254,9 @@ impl Side {
         if retransmission {
             self.retransmissions += 1;
         }
-        if retransmission || self.unusual.as_ref().is_some_and(|u| u.stall.is_some()) {
+        // SYNs carrying data (Fast Open) are not full-size segments in a black hole.
+        let tracking = retransmission || self.unusual.as_ref().is_some_and(|u| u.stall.is_some());
+        if tracking && !s.syn {
             self.track_stall(s, retransmission);
         }
         if let Some(limit) = limit.filter(|&limit| s.payload > limit) {

@@ -507,3 +507,30 @@ fn connection_state_stays_small() {
     let point = std::mem::size_of::<conn::PointState>();
     assert!(point <= 448, "PointState is {point} bytes");
 }
+
+/// tcpdump's bgp-shutdown-msg-variations.pcap: three SYNs with 41, 22 and 32 bytes of
+/// data from the same sequence number were reported as a black hole.
+#[test]
+fn small_syns_with_data_are_not_a_black_hole() {
+    let packets: Vec<(usize, Seg)> = [41, 22, 32, 22]
+        .into_iter()
+        .map(|payload| (0, seg(true, "S", 0, 0, payload)))
+        .collect();
+    let (reports, _) = analyze(&packets);
+    assert!(
+        !kinds(&reports[0]).contains(&"pmtud_blackhole_suspected"),
+        "{:?}",
+        reports[0].findings
+    );
+}
+
+/// Small data segments retransmitted again and again are lost, not too big.
+#[test]
+fn small_segments_lost_are_not_a_black_hole() {
+    let mut packets = handshake(1460, 1460);
+    for id in 1..=5 {
+        packets.push((0, seg(true, "A", 1001, 5001, 300).id(id).opts(ts())));
+    }
+    let (reports, _) = analyze(&packets);
+    assert!(reports[0].findings.is_empty(), "{:?}", reports[0].findings);
+}
