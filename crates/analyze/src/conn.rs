@@ -335,10 +335,13 @@ pub(crate) fn mss_or_default(version: IpVersion, seen: MssSeen) -> Option<u32> {
     }
 }
 
-/// RFC 9293 section 3.7.1 for one segment: `min(SendMSS + 20, MMS_S) - TCPhdrsize -
-/// IPoptionsize`, with SendMSS the peer's option as captured here and MMS_S bounded
-/// by the sender's own advertised MSS (the evidence of its own MTU). `None` until
-/// the peer's SYN has been seen.
+/// RFC 9293 section 3.7.1 (MUST-16) for one segment: what the peer's MSS option (as
+/// captured here; the default without one) allows a segment with these headers to
+/// carry, `SendMSS + 20 - TCPhdrsize - IPoptionsize`. `None` until the peer's SYN
+/// has been seen. The sender's own option is not a bound here: it only hints at the
+/// sender's MTU, and some stacks announce a fixed value below what they can send
+/// (tcpdump's of10_s4810.pcap: MSS 1380 announced, 1500-byte packets sent whole,
+/// within the peer's 1460).
 fn send_limit(
     version: IpVersion,
     state: &PointState,
@@ -353,15 +356,5 @@ fn send_limit(
     } else {
         peer_mss + 20
     };
-    let own_limit = state.sides[side]
-        .syn
-        .as_ref()
-        .and_then(|s| s.mss.value())
-        .filter(|&v| v != 0)
-        .map_or(u32::MAX, |v| u32::from(v) + 20);
-    Some(
-        peer_limit
-            .min(own_limit)
-            .saturating_sub(tcp_header + ip_extra),
-    )
+    Some(peer_limit.saturating_sub(tcp_header + ip_extra))
 }

@@ -258,11 +258,12 @@ fn endpoint(
         .flat_map(|(_, p)| p.sides[side].too_big().0.iter().copied())
         .collect();
     let mut effective = handshake_send_mss.map(|mss| (mss, EffectiveBasis::Handshake));
-    let mut lower = |candidate: u32, basis: EffectiveBasis| {
+    /// Lowers the effective MSS to `candidate` if that is lower.
+    fn lower(effective: &mut Option<(u32, EffectiveBasis)>, candidate: u32, basis: EffectiveBasis) {
         if effective.is_none_or(|(mss, _)| candidate < mss) {
-            effective = Some((candidate, basis));
+            *effective = Some((candidate, basis));
         }
-    };
+    }
     for t in too_big.iter().filter(|t| t.mtu > 0) {
         // Linux raises a learned PMTU below route.min_pmtu (552) to it
         // (__ip_rt_update_pmtu()); IPv6 never goes below 1280.
@@ -275,7 +276,7 @@ fn endpoint(
             .max(floor)
             .saturating_sub(version.fixed_overhead() + ip_extra + option_bytes);
         if handshake_send_mss.is_some() {
-            lower(mss, EffectiveBasis::IcmpTooBig);
+            lower(&mut effective, mss, EffectiveBasis::IcmpTooBig);
         }
     }
     let recovered = stats
@@ -297,7 +298,19 @@ fn endpoint(
             let end = latest.unwrap_or(recovered).min(ceiling);
             effective = Some((end, EffectiveBasis::Probing));
         }
-        (None, Some(bulk)) => lower(bulk, EffectiveBasis::Segments),
+        (None, Some(bulk)) => {
+            // Its bulk segments are the evidence: below the handshake's value (a
+            // path MTU or clamp the handshake did not show) or above it, up to what
+            // the peer allows (a stack announcing less than its MTU carries).
+            let peer_allows = peer_mss.map(|peer| peer.saturating_sub(option_bytes + ip_extra));
+            let raises = effective.is_some_and(|(mss, _)| bulk > mss)
+                && peer_allows.is_some_and(|allowed| bulk <= allowed);
+            if raises {
+                effective = Some((bulk, EffectiveBasis::Segments));
+            } else {
+                lower(&mut effective, bulk, EffectiveBasis::Segments);
+            }
+        }
         (None, None) => {}
     }
     let effective_send_mss = effective.map(|(mss, _)| mss);

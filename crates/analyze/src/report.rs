@@ -148,9 +148,11 @@ pub enum EffectiveBasis {
     Handshake,
     /// An ICMP too-big message that reached it lowered the path MTU.
     IcmpTooBig,
-    /// Its bulk data: it kept filling segments of one smaller size, so that is its
-    /// MSS in force (a path MTU lowered by a message this capture did not see, a
-    /// clamp on the other side of the capture point, or no handshake captured).
+    /// Its bulk data: it kept filling segments of one size that differs from the
+    /// handshake's value, so that is its MSS in force: smaller (a path MTU lowered
+    /// by a message this capture did not see, a clamp on the other side of the
+    /// capture point), larger but within the peer's MSS (a stack announcing less
+    /// than its MTU carries), or the only evidence (no handshake captured).
     Segments,
     /// After a black hole it got through with smaller segments (MTU probing).
     Probing,

@@ -534,3 +534,19 @@ fn small_segments_lost_are_not_a_black_hole() {
     let (reports, _) = analyze(&packets);
     assert!(reports[0].findings.is_empty(), "{:?}", reports[0].findings);
 }
+
+/// tcpdump's of10_s4810.pcap: a client announcing MSS 1380 sends 1448-byte
+/// segments whole, within the server's 1460: not a violation of any MSS.
+#[test]
+fn own_low_mss_option_does_not_bound_what_a_sender_may_send() {
+    let mut packets = handshake(1380, 1460);
+    packets.push((0, seg(true, "A", 1001, 5001, 1448).id(10).opts(ts())));
+    packets.push((0, seg(true, "A", 2449, 5001, 1448).id(11).opts(ts())));
+    packets.push((0, seg(true, "A", 3897, 5001, 100).id(12).opts(ts())));
+    let (reports, _) = analyze(&packets);
+    assert!(
+        !kinds(&reports[0]).contains(&"segments_exceed_mss"),
+        "{:?}",
+        reports[0].findings
+    );
+}
