@@ -186,6 +186,7 @@ pub(crate) fn read_all(
     let mut total_packets: u64 = 0;
     if let [input] = inputs {
         // One input: no copies, records go straight from the read buffer.
+        let mut last_link = None;
         loop {
             let record = match input.reader.next_record() {
                 Ok(Some(record)) => record,
@@ -196,7 +197,10 @@ pub(crate) fn read_all(
                 }
             };
             input.packets += 1;
-            input.link_types.insert(record.link_type);
+            if last_link != Some(record.link_type) {
+                last_link = Some(record.link_type);
+                input.link_types.insert(record.link_type);
+            }
             feed(analyzer, 0, &record);
             total_packets += 1;
             if total_packets % 65_536 == 0 {

@@ -87,17 +87,22 @@ pub(crate) struct Points {
 
 impl Points {
     /// The state at `point`, created if it is not there yet.
+    #[inline]
     pub(crate) fn get_or_insert(&mut self, point: usize) -> &mut PointState {
-        let slot = match point.checked_sub(1) {
-            None => &mut self.first,
-            Some(i) => {
-                if i >= self.rest.len() {
-                    self.rest.resize(i + 1, None);
-                }
-                &mut self.rest[i]
-            }
-        };
-        slot.get_or_insert_with(PointState::default)
+        if point == 0 {
+            return self.first.get_or_insert_with(PointState::default);
+        }
+        self.other(point)
+    }
+
+    /// A capture point other than the first (several captures merged).
+    #[inline(never)]
+    fn other(&mut self, point: usize) -> &mut PointState {
+        let i = point - 1;
+        if i >= self.rest.len() {
+            self.rest.resize(i + 1, None);
+        }
+        self.rest[i].get_or_insert_with(PointState::default)
     }
 
     /// The state at `point`, if it saw the connection.
@@ -184,6 +189,7 @@ impl Connection {
         }
     }
 
+    #[inline]
     fn point(&mut self, point: usize) -> &mut PointState {
         self.points.get_or_insert(point)
     }

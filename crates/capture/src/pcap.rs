@@ -107,12 +107,22 @@ pub(crate) fn next<R: Read>(
     if available < header_len {
         return Err(truncated(offset, number, header_len, available));
     }
-    let header = source.peek(header_len);
-    let big_endian = state.big_endian;
-    let seconds = u64::from(u32_at(header, 0, big_endian));
-    let fraction = u64::from(u32_at(header, 4, big_endian));
-    let captured = u64::from(u32_at(header, 8, big_endian));
-    let original_len = u32_at(header, 12, big_endian);
+    // The four fields, read from a fixed-size copy: one length check, not sixteen
+    // (this runs for every packet).
+    let mut fields = [0u8; RECORD_HEADER_LEN];
+    fields.copy_from_slice(&source.peek(header_len)[..RECORD_HEADER_LEN]);
+    let field = |at: usize| {
+        let bytes = [fields[at], fields[at + 1], fields[at + 2], fields[at + 3]];
+        if state.big_endian {
+            u32::from_be_bytes(bytes)
+        } else {
+            u32::from_le_bytes(bytes)
+        }
+    };
+    let seconds = u64::from(field(0));
+    let fraction = u64::from(field(4));
+    let captured = u64::from(field(8));
+    let original_len = field(12);
     if captured > state.limit {
         return Err(Error {
             offset,
