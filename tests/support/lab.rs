@@ -5,6 +5,14 @@
 //! hole). Real kernel TCP runs across it; tcpdump captures at the client's and the
 //! server's interface.
 //!
+//! This is the seed of `mss lab` (planned): its scenarios (scenario as data, runner,
+//! cleanup on signals) should replace this module, and tests/netns_analyze.rs then
+//! run through it. Lessons learnt here: nft chain names must avoid keywords (`fwd`,
+//! `out`); an IPv6 route MTU must replace the connected route itself (`proto kernel
+//! metric 256`), or the metric-1024 copy loses; tcpdump needs `-Z root` to write into
+//! a root-owned directory; a black hole with `tcp_mtu_probing=1` needs several MB of
+//! data for the search to settle before the end.
+//!
 //! Addresses (only inside these namespaces): client 10.81.1.2 / fd00:81:1::2,
 //! router 10.81.1.1 + 10.81.2.1 / fd00:81:1::1 + fd00:81:2::1, server 10.81.2.2 /
 //! fd00:81:2::2.
