@@ -311,13 +311,15 @@ pub(super) fn report(
         } else {
             String::new()
         };
-        writeln!(
-            out,
-            "{prefix}{}: {format}, {}, {} packets",
-            input.name,
-            links.join(" + "),
-            input.packets
-        )?;
+        let what = format!("{format}, {}, {} packets", links.join(" + "), input.packets);
+        let line = format!("{prefix}{}: {what}", input.name);
+        if line.len() <= WIDTH {
+            writeln!(out, "{line}")?;
+        } else {
+            // A long path gets a line of its own.
+            writeln!(out, "{prefix}{}", input.name)?;
+            writeln!(out, "{}{what}", " ".repeat(prefix.len().max(2)))?;
+        }
     }
     writeln!(out)?;
     if reports.is_empty() {
