@@ -23,15 +23,6 @@ fn syn_name(role: Role) -> &'static str {
     }
 }
 
-fn mss_text(seen: MssSeen) -> String {
-    match seen {
-        MssSeen::Value(v) => v.to_string(),
-        MssSeen::Absent => "no MSS option".to_string(),
-        MssSeen::Unknown => "an unknown MSS (cut by the capture)".to_string(),
-        MssSeen::NotCaptured => "an MSS not captured".to_string(),
-    }
-}
-
 /// Explains `finding`, which belongs to `conn`.
 pub fn explain(finding: &Finding, conn: &ConnectionReport) -> Explanation {
     match *finding {
@@ -377,16 +368,4 @@ fn too_big(
         source: "RFC 1191; RFC 8201; Linux __ip_rt_update_pmtu()",
         fix,
     }
-}
-
-/// Why an endpoint's MSS is what it is, in one line (for the report's table notes).
-pub fn syn_summary(conn: &ConnectionReport, role: Role) -> String {
-    let e = conn.endpoint(role);
-    format!(
-        "{} {}:{} announced {}",
-        role.name(),
-        e.addr,
-        e.port,
-        mss_text(e.syn_mss)
-    )
 }

@@ -227,7 +227,8 @@ pub enum Finding {
         count: u64,
         /// The largest payload.
         largest: u32,
-        /// The effective send MSS they exceed.
+        /// The sender's handshake send MSS (segments are judged against what the
+        /// peer's option allows, which is at least this).
         mss: u32,
     },
     /// The MSS option changed between two capture points: a middlebox clamped it.

@@ -3,7 +3,6 @@
 //! Read in the kernel source (6.12, 6.1 for comparison) and measured on 6.18 in
 //! network namespaces; each item names the kernel function or constant.
 
-use crate::TCP_HEADER_LEN;
 use crate::units::{IpVersion, Mss, Mtu};
 
 /// `TCP_MIN_MSS` (include/net/tcp.h): the smallest value `setsockopt(TCP_MAXSEG)`
@@ -238,11 +237,6 @@ pub fn check_tcp_maxseg(value: u32) -> Result<Option<u16>, InvalidMaxseg> {
         }
         v => Err(InvalidMaxseg(v)),
     }
-}
-
-/// The fixed TCP header plus `option_bytes`: `tp->tcp_header_len`.
-pub const fn tcp_header_len(option_bytes: u32) -> u32 {
-    TCP_HEADER_LEN + option_bytes
 }
 
 #[cfg(test)]

@@ -76,11 +76,16 @@ pub fn parse_v4(message: &[u8]) -> Option<ErrorMessage> {
     } else {
         None
     };
-    Some(ErrorMessage {
+    Some(error_message(kind, mtu, message))
+}
+
+/// Both versions quote the packet from byte 8 on.
+fn error_message(kind: ErrorKind, mtu: Option<u32>, message: &[u8]) -> ErrorMessage {
+    ErrorMessage {
         kind,
         mtu,
         quoted: message.get(8..).and_then(quoted),
-    })
+    }
 }
 
 /// Reads an ICMPv6 message; `None` for types that are not errors or bytes too short.
@@ -98,11 +103,7 @@ pub fn parse_v6(message: &[u8]) -> Option<ErrorMessage> {
     } else {
         None
     };
-    Some(ErrorMessage {
-        kind,
-        mtu,
-        quoted: message.get(8..).and_then(quoted),
-    })
+    Some(error_message(kind, mtu, message))
 }
 
 /// Reads a quoted IP packet (IPv4 or IPv6) and the start of its TCP or UDP header.
