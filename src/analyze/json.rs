@@ -277,14 +277,9 @@ fn finding(buf: &mut Vec<u8>, f: &Finding, report: &ConnectionReport, names: &[S
     o.close();
 }
 
-/// Writes one `connection` record.
-pub(super) fn connection(
-    out: &mut impl Write,
-    report: &ConnectionReport,
-    names: &[String],
-) -> io::Result<()> {
-    let mut buf = Vec::with_capacity(2048);
-    let mut o = Object::open(&mut buf);
+/// Appends one `connection` record, newline included, to `buf`.
+pub(super) fn connection(buf: &mut Vec<u8>, report: &ConnectionReport, names: &[String]) {
+    let mut o = Object::open(buf);
     o.str("type", "connection");
     o.int("id", report.id);
     o.int("ip_version", report.ip_version.number());
@@ -333,7 +328,6 @@ pub(super) fn connection(
     list.push(b']');
     o.close();
     buf.push(b'\n');
-    out.write_all(&buf)
 }
 
 /// The final `summary` record (once per run; built as a value for simplicity).

@@ -45,6 +45,31 @@ enum Format {
     Csv,
 }
 
+/// What travels to the output thread: connections to format there, or records the
+/// analysis thread already formatted. Either way in the order they finished.
+enum Batch {
+    Reports(Vec<ConnectionReport>),
+    Text(Vec<u8>),
+}
+
+/// Appends the records of `reports` to `text`.
+fn format_records(
+    format: Format,
+    reports: &[ConnectionReport],
+    names: &[String],
+    text: &mut Vec<u8>,
+) {
+    for report in reports {
+        match format {
+            Format::Json => json::connection(text, report, names),
+            // Writing into a Vec cannot fail.
+            _ => {
+                let _ = csv::row(text, report);
+            }
+        }
+    }
+}
+
 /// Connections handed to the formatting thread at a time, and batches in flight.
 const WRITER_BATCH: usize = 256;
 const WRITER_QUEUE: usize = 16;
@@ -108,48 +133,69 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
         summary
     } else {
         // JSON and CSV records are formatted on a thread of their own while the
-        // analysis goes on; finished connections travel to it in order.
+        // analysis goes on; finished connections travel to it in order, in batches so
+        // the two threads hand over rarely. Once the input is read, the analysis
+        // thread is free and formats every other batch itself: a capture shorter than
+        // the linger (most captures) finishes all its connections at the end, and
+        // that burst then uses both cores.
         std::thread::scope(|scope| -> io::Result<Summary> {
-            // Batches, so the two threads hand over rarely.
-            let (tx, rx) = mpsc::sync_channel::<Vec<ConnectionReport>>(WRITER_QUEUE);
+            let (tx, rx) = mpsc::sync_channel::<Batch>(WRITER_QUEUE);
             let names = &names;
             let out = &mut *out;
             let writer = scope.spawn(move || -> io::Result<()> {
+                let mut text = Vec::new();
                 for batch in rx {
-                    for report in &batch {
-                        match format {
-                            Format::Json => json::connection(out, report, names)?,
-                            _ => csv::row(out, report)?,
+                    match batch {
+                        Batch::Reports(reports) => {
+                            text.clear();
+                            format_records(format, &reports, names, &mut text);
+                            out.write_all(&text)?;
                         }
+                        Batch::Text(text) => out.write_all(&text)?,
                     }
                 }
                 Ok(())
             });
             let mut batch = Vec::with_capacity(WRITER_BATCH);
+            // Set once the input is read: the analysis thread formats odd batches.
+            let mut sent: usize = 0;
+            let mut share = false;
             // The writer only stops early on a write error, reported below.
             let stopped = |_| io::Error::other("output stopped");
-            let mut emit = |report: ConnectionReport| -> io::Result<()> {
+            let mut emit = |report: ConnectionReport, share: bool| -> io::Result<()> {
                 if keep(&report) {
                     batch.push(report);
                     if batch.len() == WRITER_BATCH {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(WRITER_BATCH));
-                        tx.send(full).map_err(stopped)?;
+                        sent += 1;
+                        let message = if share && sent % 2 == 0 {
+                            let mut text = Vec::with_capacity(WRITER_BATCH * 1536);
+                            format_records(format, &full, names, &mut text);
+                            Batch::Text(text)
+                        } else {
+                            Batch::Reports(full)
+                        };
+                        tx.send(message).map_err(stopped)?;
                     }
                 }
                 Ok(())
             };
-            let read = input::read_all(&mut inputs, &mut analyzer, &mut progress, &mut emit);
+            let read = input::read_all(&mut inputs, &mut analyzer, &mut progress, &mut |r| {
+                emit(r, share)
+            });
+            share = true;
             let summary = analyzer.finish();
             let mut drained = read.map(|()| summary);
             while let Some(report) = analyzer.poll_finished() {
                 if drained.is_ok() {
-                    if let Err(e) = emit(report) {
+                    if let Err(e) = emit(report, share) {
                         drained = Err(e);
                     }
                 }
             }
             if drained.is_ok() && !batch.is_empty() {
-                if let Err(e) = tx.send(batch).map_err(stopped) {
+                let last = std::mem::take(&mut batch);
+                if let Err(e) = tx.send(Batch::Reports(last)).map_err(stopped) {
                     drained = Err(e);
                 }
             }
