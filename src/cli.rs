@@ -74,6 +74,95 @@ pub(crate) enum Command {
                       input. JSON and CSV schemas are in docs/json.md."
     )]
     Analyze(AnalyzeArgs),
+    /// Reproduce MSS and path-MTU scenarios on the real Linux kernel, in network
+    /// namespaces, and check what the kernels and `mss analyze` say.
+    #[command(
+        subcommand,
+        long_about = "Builds hosts and routers as network namespaces joined by veth pairs, \
+                      with the MTUs, clamps (nftables, iptables), ICMP filters and TCP \
+                      settings of a scenario; runs real kernel TCP through them; captures \
+                      with tcpdump at every interface; then tells the story: each SYN's MSS \
+                      at each capture point, the effective MSS each kernel reports next to \
+                      what `mss analyze` infers from the captures, the findings, and each \
+                      expectation as passed or failed. Everything happens inside namespaces \
+                      named mss-lab-PID-NODE, which are always removed (also on Ctrl-C); \
+                      `mss lab clean` removes those of a killed run.\n\n\
+                      Scenarios are TOML files (docs/lab.md); the built-in ones reproduce \
+                      the classic cases. Running needs root; --dry-run does not.",
+        after_help = "Examples:\n  \
+                      mss lab list\n  \
+                      mss lab show clamp\n  \
+                      sudo mss lab run clamp --out captures/\n  \
+                      mss lab show pmtud --toml > mine.toml   # edit, then:\n  \
+                      sudo mss lab run mine.toml --json\n  \
+                      mss lab run blackhole --dry-run\n\n\
+                      Exit status (run): 0 every expectation holds, 1 one failed, 2 error."
+    )]
+    Lab(LabCommand),
+}
+
+/// `mss lab` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum LabCommand {
+    /// List the built-in scenarios.
+    List,
+    /// Draw a scenario's topology with MTUs, addresses and rules, and list its
+    /// expectations.
+    Show(LabShowArgs),
+    /// Build the lab, run the traffic, capture at every point, analyze and check.
+    Run(LabRunArgs),
+    /// Remove the namespaces of lab runs that were killed before they could clean up.
+    Clean(LabCleanArgs),
+}
+
+/// `mss lab show` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct LabShowArgs {
+    /// A built-in scenario's name or a scenario file.
+    #[arg(value_name = "NAME|FILE")]
+    pub(crate) scenario: String,
+
+    /// Print the scenario as a TOML file to copy and edit.
+    #[arg(long)]
+    pub(crate) toml: bool,
+}
+
+/// `mss lab run` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct LabRunArgs {
+    /// A built-in scenario's name or a scenario file.
+    #[arg(value_name = "NAME|FILE")]
+    pub(crate) scenario: String,
+
+    /// Write the captures here as NODE-IFACE.pcap (created if needed; kept).
+    /// Without it they go to a temporary directory, removed after the run.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<std::path::PathBuf>,
+
+    /// Leave the namespaces (and the temporary captures) in place to explore with
+    /// `ip netns exec`; `mss lab clean --all` removes them.
+    #[arg(long)]
+    pub(crate) keep: bool,
+
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// Print the commands a run would execute, and run nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+/// `mss lab clean` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct LabCleanArgs {
+    /// Also remove namespaces of runs still alive (e.g. kept with --keep).
+    #[arg(long)]
+    pub(crate) all: bool,
+
+    /// Only list what would be removed.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 }
 
 /// `mss analyze` arguments.

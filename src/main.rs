@@ -6,6 +6,7 @@
 mod analyze;
 mod calc;
 mod cli;
+mod lab;
 mod render;
 
 use std::fmt;
@@ -62,6 +63,7 @@ fn run(cli: cli::Cli) -> Result<ExitCode, Failure> {
     let code = match cli.command {
         cli::Command::Calc(args) => calc::run(&args, &mut out)?,
         cli::Command::Analyze(args) => analyze::run(&args, &mut out)?,
+        cli::Command::Lab(command) => lab::run(&command, &mut out)?,
     };
     out.flush()?;
     Ok(code)

@@ -74,6 +74,32 @@ fn format_records(
 const WRITER_BATCH: usize = 256;
 const WRITER_QUEUE: usize = 16;
 
+/// The `connection` records `mss analyze --json` prints for these captures (for
+/// `mss lab`, which judges them).
+pub(crate) fn json_records(inputs: &[String]) -> Result<Vec<serde_json::Value>, Failure> {
+    let args = AnalyzeArgs {
+        inputs: inputs.to_vec(),
+        json: true,
+        csv: false,
+        host: Vec::new(),
+        port: Vec::new(),
+        connection: Vec::new(),
+        fail_on: None,
+        color: "never".into(),
+        max_connections: 500_000,
+        no_progress: true,
+    };
+    let mut text = Vec::new();
+    run(&args, &mut text)?;
+    let records = text
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
+        .filter(|record| record["type"] == "connection")
+        .collect();
+    Ok(records)
+}
+
 pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<ExitCode, Failure> {
     let mut inputs = args
         .inputs

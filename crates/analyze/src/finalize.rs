@@ -240,7 +240,11 @@ fn endpoint(
         .and_then(|s| s.mss.value())
         .filter(|&v| v != 0)
         .map(u32::from);
-    let handshake_send_mss = peer_mss.map(|peer| {
+    // When nothing this endpoint sent was captured (a capture point on one
+    // direction of an asymmetric path, or a filter), its own MTU and options are
+    // unknown, and so is what it sends: unknown, not the peer's bound.
+    let sent_anything = near.is_some() || near_syn.is_some();
+    let handshake_send_mss = peer_mss.filter(|_| sent_anything).map(|peer| {
         let bound = if version == IpVersion::V6 && peer == 65_535 {
             u32::MAX
         } else {

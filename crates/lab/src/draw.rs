@@ -1,0 +1,155 @@
+//! The ASCII drawing `mss lab show` prints: nodes as boxes with their settings,
+//! interfaces with addresses and MTUs. A chain is drawn top to bottom with each
+//! link between its two interfaces; any other shape lists its links after the
+//! boxes. Fits 80 columns.
+
+use crate::scenario::{ClampMethod, Scenario};
+use crate::topology::{Iface, Topology};
+
+fn node_lines(scenario: &Scenario, topology: &Topology, index: usize) -> Vec<String> {
+    let node = &topology.nodes[index];
+    let mut role = if node.router { "router" } else { "host" }.to_string();
+    if scenario.client() == node.name {
+        role.push_str(", traffic client");
+    }
+    if scenario.server() == node.name {
+        role.push_str(", traffic server");
+    }
+    let mut lines = vec![format!("{}  ({role})", node.name)];
+    let Some(spec) = scenario.node(&node.name) else {
+        return lines;
+    };
+    if let Some(clamp) = &spec.clamp {
+        let toward = clamp
+            .toward
+            .as_ref()
+            .map(|t| format!(", only on the interface toward {t}"))
+            .unwrap_or_default();
+        match clamp.method {
+            ClampMethod::NftRtmtu => lines.push(format!(
+                "clamp (nft rt mtu): SYN MSS to route MTU - 40/60{toward}"
+            )),
+            method => {
+                let tool = if method == ClampMethod::Iptables {
+                    "iptables TCPMSS"
+                } else {
+                    "nft"
+                };
+                lines.push(format!(
+                    "clamp ({tool}): SYN MSS > {} -> {}, IPv6 > {} -> {}",
+                    clamp.mss.unwrap_or(0),
+                    clamp.mss.unwrap_or(0),
+                    clamp.mss6.unwrap_or(0),
+                    clamp.mss6.unwrap_or(0)
+                ));
+                if !toward.is_empty() {
+                    lines.push(toward.trim_start_matches(", ").to_string());
+                }
+            }
+        }
+    }
+    if spec.drop_icmp_too_big {
+        lines.push("drops ICMP frag-needed / packet-too-big (black hole)".into());
+    }
+    if let Some(on) = spec.tcp_timestamps {
+        lines.push(format!("tcp_timestamps={}", u8::from(on)));
+    }
+    if let Some(mode) = spec.tcp_mtu_probing {
+        lines.push(format!("tcp_mtu_probing={mode}"));
+    }
+    if spec.offloads {
+        lines.push("offloads on (TSO/GSO/GRO)".into());
+    }
+    for (key, value) in &spec.sysctls {
+        lines.push(format!("{key}={value}"));
+    }
+    if scenario.client() == node.name {
+        if let Some(mss) = scenario.traffic.get_ref().client_mss {
+            lines.push(format!("client socket TCP_MAXSEG {mss}"));
+        }
+    }
+    lines
+}
+
+fn boxed(out: &mut String, lines: &[String], width: usize) {
+    let rule = format!("  +{}+\n", "-".repeat(width + 2));
+    out.push_str(&rule);
+    for line in lines {
+        out.push_str(&format!("  | {line:<width$} |\n"));
+    }
+    out.push_str(&rule);
+}
+
+fn iface_line(iface: &Iface) -> String {
+    let mut line = format!(
+        "     {:<5} {:<13} {:<18} mtu {}",
+        iface.name,
+        iface.v4.to_string(),
+        iface.v6.to_string(),
+        iface.mtu
+    );
+    if let Some(tx) = iface.tx_mtu {
+        line.push_str(&format!(", sends <= {tx}"));
+    }
+    line
+}
+
+/// The drawing, ending with a newline.
+pub fn draw(scenario: &Scenario, topology: &Topology) -> String {
+    let all: Vec<Vec<String>> = (0..topology.nodes.len())
+        .map(|i| node_lines(scenario, topology, i))
+        .collect();
+    let width = all
+        .iter()
+        .flatten()
+        .map(String::len)
+        .max()
+        .unwrap_or(20)
+        .clamp(30, 72);
+    let mut out = String::new();
+    if let Some(order) = topology.chain() {
+        for (step, &node) in order.iter().enumerate() {
+            boxed(&mut out, &all[node], width);
+            let Some(&next) = order.get(step + 1) else {
+                break;
+            };
+            if let (Some(a), Some(b)) = (
+                topology.iface_toward(node, next),
+                topology.iface_toward(next, node),
+            ) {
+                out.push_str(&iface_line(a));
+                out.push('\n');
+                out.push_str("       |\n");
+                out.push_str(&iface_line(b));
+                out.push('\n');
+            }
+        }
+    } else {
+        for (i, lines) in all.iter().enumerate() {
+            boxed(&mut out, lines, width);
+            for iface in &topology.nodes[i].ifaces {
+                out.push_str(&iface_line(iface));
+                out.push_str(&format!(
+                    "  -> {} {}\n",
+                    topology.nodes[iface.peer].name, iface.peer_iface
+                ));
+            }
+        }
+    }
+    let explicit: Vec<String> = scenario
+        .routes
+        .iter()
+        .map(|r| {
+            let r = r.get_ref();
+            format!("  route: {} reaches {} via {}", r.node, r.to, r.via)
+        })
+        .collect();
+    if !explicit.is_empty() {
+        out.push('\n');
+        for line in explicit {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    out
+}

@@ -1,0 +1,454 @@
+//! The commands a scenario becomes: pure data, printed by `--dry-run` and checked
+//! by snapshot tests, executed by [`crate::run`].
+//!
+//! Everything happens inside namespaces named `PREFIX-NODE`: links are created with
+//! `ip -n`, so no interface ever appears in the host's own namespace, and deleting
+//! the namespaces removes every interface, address, route and rule with them.
+
+use std::fmt;
+
+use crate::scenario::{ClampMethod, Scenario};
+use crate::topology::Topology;
+
+/// One command: an argument vector and, for `nft -f -`, its standard input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cmd {
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// Fed to standard input.
+    pub stdin: Option<String>,
+}
+
+impl Cmd {
+    fn new<S: AsRef<str>>(argv: impl IntoIterator<Item = S>) -> Cmd {
+        Cmd {
+            argv: argv.into_iter().map(|s| s.as_ref().to_string()).collect(),
+            stdin: None,
+        }
+    }
+
+    /// The program name (`ip`, `nft`, ...) after any `ip netns exec NS`.
+    pub fn program(&self) -> &str {
+        match self.argv.as_slice() {
+            [ip, netns, exec, _, program, ..]
+                if ip == "ip" && netns == "netns" && exec == "exec" =>
+            {
+                program
+            }
+            [program, ..] => program,
+            [] => "",
+        }
+    }
+}
+
+/// Shell quoting for display: plain words stay as they are.
+fn quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words: Vec<String> = self.argv.iter().map(|w| quote(w)).collect();
+        f.write_str(&words.join(" "))?;
+        if let Some(stdin) = &self.stdin {
+            write!(f, " <<'EOF'\n{}EOF", stdin)?;
+        }
+        Ok(())
+    }
+}
+
+/// A tcpdump to start before the traffic and stop after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturePlan {
+    /// `NODE-IFACE`.
+    pub point: String,
+    /// File name inside the output directory: `NODE-IFACE.pcap`.
+    pub file: String,
+    /// The tcpdump command, writing to `file` in the output directory.
+    pub cmd: Cmd,
+}
+
+/// What a run executes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Namespace of each node, in scenario order.
+    pub namespaces: Vec<String>,
+    /// Builds the topology, in order.
+    pub setup: Vec<Cmd>,
+    /// Capture processes.
+    pub captures: Vec<CapturePlan>,
+    /// Removes it all.
+    pub teardown: Vec<Cmd>,
+}
+
+/// The capture filter: TCP and the ICMP errors that matter to it.
+pub const CAPTURE_FILTER: &str = "tcp or icmp or icmp6";
+
+/// The namespace prefix every lab namespace starts with (`mss lab clean` looks for
+/// it).
+pub const NAMESPACE_PREFIX: &str = "mss-lab-";
+
+impl Plan {
+    /// The plan for a checked scenario. `prefix` starts every namespace name
+    /// (`mss-lab-PID`); capture files are written under `out_dir`.
+    pub fn new(scenario: &Scenario, topology: &Topology, prefix: &str, out_dir: &str) -> Plan {
+        let namespaces: Vec<String> = topology
+            .nodes
+            .iter()
+            .map(|n| format!("{prefix}-{}", n.name))
+            .collect();
+        let mut setup = Vec::new();
+        let exec = |ns: &str, rest: &[&str]| {
+            let mut argv = vec!["ip", "netns", "exec", ns];
+            argv.extend_from_slice(rest);
+            Cmd::new(argv)
+        };
+        for ns in &namespaces {
+            setup.push(Cmd::new(["ip", "netns", "add", ns]));
+            setup.push(Cmd::new(["ip", "-n", ns, "link", "set", "lo", "up"]));
+        }
+        // sysctls: reverse-path filtering off (asymmetric routes are allowed),
+        // forwarding on routers, then the node's TCP settings.
+        for (node, ns) in topology.nodes.iter().zip(&namespaces) {
+            let Some(spec) = scenario.node(&node.name) else {
+                continue;
+            };
+            let mut sysctls: Vec<(String, String)> = vec![
+                ("net.ipv4.conf.all.rp_filter".into(), "0".into()),
+                ("net.ipv4.conf.default.rp_filter".into(), "0".into()),
+            ];
+            if node.router {
+                sysctls.push(("net.ipv4.ip_forward".into(), "1".into()));
+                sysctls.push(("net.ipv6.conf.all.forwarding".into(), "1".into()));
+            }
+            if let Some(on) = spec.tcp_timestamps {
+                sysctls.push(("net.ipv4.tcp_timestamps".into(), u8::from(on).to_string()));
+            }
+            if let Some(mode) = spec.tcp_mtu_probing {
+                sysctls.push(("net.ipv4.tcp_mtu_probing".into(), mode.to_string()));
+            }
+            sysctls.extend(spec.sysctls.iter().map(|(k, v)| (k.clone(), v.clone())));
+            for (key, value) in sysctls {
+                setup.push(exec(ns, &["sysctl", "-qw", &format!("{key}={value}")]));
+            }
+        }
+        // Links: each veth pair is created inside the first node's namespace with
+        // its peer moved straight into the second's.
+        for (link, subnet) in topology.subnets.iter().enumerate() {
+            let [a, b] = subnet.nodes;
+            let (Some(ia), Some(ib)) = (
+                topology.nodes[a].ifaces.iter().find(|i| i.link == link),
+                topology.nodes[b].ifaces.iter().find(|i| i.link == link),
+            ) else {
+                continue;
+            };
+            setup.push(Cmd::new([
+                "ip",
+                "-n",
+                &namespaces[a],
+                "link",
+                "add",
+                &ia.name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &ib.name,
+                "netns",
+                &namespaces[b],
+            ]));
+        }
+        for (node, ns) in topology.nodes.iter().zip(&namespaces) {
+            let offloads = scenario.node(&node.name).is_some_and(|n| n.offloads);
+            for iface in &node.ifaces {
+                setup.push(Cmd::new([
+                    "ip",
+                    "-n",
+                    ns,
+                    "link",
+                    "set",
+                    &iface.name,
+                    "mtu",
+                    &iface.mtu.to_string(),
+                ]));
+                if !offloads {
+                    setup.push(exec(
+                        ns,
+                        &[
+                            "ethtool",
+                            "-K",
+                            &iface.name,
+                            "tso",
+                            "off",
+                            "gso",
+                            "off",
+                            "gro",
+                            "off",
+                        ],
+                    ));
+                }
+                setup.push(Cmd::new([
+                    "ip",
+                    "-n",
+                    ns,
+                    "addr",
+                    "add",
+                    &format!("{}/24", iface.v4),
+                    "dev",
+                    &iface.name,
+                ]));
+                setup.push(Cmd::new([
+                    "ip",
+                    "-n",
+                    ns,
+                    "-6",
+                    "addr",
+                    "add",
+                    &format!("{}/64", iface.v6),
+                    "dev",
+                    &iface.name,
+                    "nodad",
+                ]));
+                setup.push(Cmd::new(["ip", "-n", ns, "link", "set", &iface.name, "up"]));
+            }
+        }
+        // A transmit limit replaces the connected routes of that interface with
+        // locked-MTU ones. IPv6: the connected route itself (proto kernel, metric
+        // 256), or the kernel's copy keeps winning over one with metric 1024.
+        for (node, ns) in topology.nodes.iter().zip(&namespaces) {
+            for iface in &node.ifaces {
+                let Some(mtu) = iface.tx_mtu else { continue };
+                let subnet = &topology.subnets[iface.link];
+                let mtu = mtu.to_string();
+                setup.push(Cmd::new([
+                    "ip",
+                    "-n",
+                    ns,
+                    "route",
+                    "replace",
+                    &format!("{}/24", subnet.v4),
+                    "dev",
+                    &iface.name,
+                    "mtu",
+                    "lock",
+                    &mtu,
+                ]));
+                setup.push(Cmd::new([
+                    "ip",
+                    "-n",
+                    ns,
+                    "-6",
+                    "route",
+                    "replace",
+                    &format!("{}/64", subnet.v6),
+                    "dev",
+                    &iface.name,
+                    "proto",
+                    "kernel",
+                    "metric",
+                    "256",
+                    "mtu",
+                    "lock",
+                    &mtu,
+                ]));
+            }
+        }
+        for route in &topology.routes {
+            let ns = &namespaces[route.node];
+            let subnet = &topology.subnets[route.link];
+            for (family, dest, via) in [
+                ("-4", format!("{}/24", subnet.v4), route.via4.to_string()),
+                ("-6", format!("{}/64", subnet.v6), route.via6.to_string()),
+            ] {
+                let mut argv = vec![
+                    "ip".to_string(),
+                    "-n".into(),
+                    ns.clone(),
+                    family.into(),
+                    "route".into(),
+                    "add".into(),
+                    dest,
+                    "via".into(),
+                    via,
+                    "dev".into(),
+                    route.dev.clone(),
+                ];
+                if let Some(mtu) = route.mtu_lock {
+                    argv.extend(["mtu".into(), "lock".into(), mtu.to_string()]);
+                }
+                setup.push(Cmd::new(argv));
+            }
+        }
+        for (node, ns) in topology.nodes.iter().zip(&namespaces) {
+            let Some(spec) = scenario.node(&node.name) else {
+                continue;
+            };
+            let toward = spec
+                .clamp
+                .as_ref()
+                .and_then(|c| c.toward.as_deref())
+                .and_then(|peer| topology.index(peer))
+                .and_then(|peer| node.ifaces.iter().find(|i| i.peer == peer))
+                .map(|i| i.name.clone());
+            if let Some(rules) = nft_rules(spec, toward.as_deref()) {
+                let mut cmd = exec(ns, &["nft", "-f", "-"]);
+                cmd.stdin = Some(rules);
+                setup.push(cmd);
+            }
+            if let Some(clamp) = spec
+                .clamp
+                .as_ref()
+                .filter(|c| c.method == ClampMethod::Iptables)
+            {
+                for (tool, mss) in [("iptables", clamp.mss), ("ip6tables", clamp.mss6)] {
+                    let Some(mss) = mss else { continue };
+                    let matches: Vec<Vec<&str>> = match toward.as_deref() {
+                        Some(dev) => vec![vec!["-i", dev], vec!["-o", dev]],
+                        None => vec![vec![]],
+                    };
+                    for m in matches {
+                        let mut argv = vec![tool, "-t", "mangle", "-A", "FORWARD"];
+                        argv.extend(m);
+                        let mss = mss.to_string();
+                        argv.extend([
+                            "-p",
+                            "tcp",
+                            "--tcp-flags",
+                            "SYN,RST",
+                            "SYN",
+                            "-j",
+                            "TCPMSS",
+                            "--set-mss",
+                            &mss,
+                        ]);
+                        setup.push(exec(ns, &argv));
+                    }
+                }
+            }
+        }
+        let points = scenario.capture_points();
+        let mut captures = Vec::new();
+        for (node, ns) in topology.nodes.iter().zip(&namespaces) {
+            for iface in &node.ifaces {
+                let point = format!("{}-{}", node.name, iface.name);
+                if !points.contains(&point) {
+                    continue;
+                }
+                let file = format!("{point}.pcap");
+                let path = format!("{}/{file}", out_dir.trim_end_matches('/'));
+                captures.push(CapturePlan {
+                    point,
+                    file,
+                    cmd: exec(
+                        ns,
+                        &[
+                            "tcpdump",
+                            "-i",
+                            &iface.name,
+                            "-nn",
+                            "-U",
+                            "-s",
+                            "0",
+                            "-Z",
+                            "root",
+                            "-w",
+                            &path,
+                            CAPTURE_FILTER,
+                        ],
+                    ),
+                });
+            }
+        }
+        let teardown = namespaces
+            .iter()
+            .rev()
+            .map(|ns| Cmd::new(["ip", "netns", "del", ns]))
+            .collect();
+        Plan {
+            namespaces,
+            setup,
+            captures,
+            teardown,
+        }
+    }
+
+    /// Every program the plan runs, each once, in first use order.
+    pub fn programs(&self) -> Vec<&str> {
+        let mut programs: Vec<&str> = Vec::new();
+        for cmd in self
+            .setup
+            .iter()
+            .chain(self.captures.iter().map(|c| &c.cmd))
+            .chain(&self.teardown)
+        {
+            let program = cmd.program();
+            if !programs.contains(&program) {
+                programs.push(program);
+            }
+        }
+        if !programs.contains(&"ss") {
+            // The traffic reads each socket's TCP_INFO with `ss -ti`.
+            programs.push("ss");
+        }
+        programs
+    }
+}
+
+/// The nftables ruleset of one node, if it needs one: a clamp (`nft`, `nft-rtmtu`)
+/// and dropped ICMP too-big messages. The table is `inet mss_lab`; chain names
+/// avoid nft keywords (`fwd`, `out`).
+fn nft_rules(node: &crate::scenario::Node, toward: Option<&str>) -> Option<String> {
+    let clamp = node
+        .clamp
+        .as_ref()
+        .filter(|c| c.method != ClampMethod::Iptables);
+    if clamp.is_none() && !node.drop_icmp_too_big {
+        return None;
+    }
+    let mut rules = String::from("table inet mss_lab {\n");
+    if let Some(clamp) = clamp {
+        rules.push_str("  chain clamp {\n    type filter hook forward priority mangle;\n");
+        let interfaces: Vec<String> = match toward {
+            Some(dev) => vec![format!("iifname \"{dev}\" "), format!("oifname \"{dev}\" ")],
+            None => vec![String::new()],
+        };
+        for on in &interfaces {
+            match clamp.method {
+                ClampMethod::NftRtmtu => rules.push_str(&format!(
+                    "    {on}tcp flags syn tcp option maxseg size set rt mtu\n"
+                )),
+                _ => {
+                    for (family, mss) in [("ipv4", clamp.mss), ("ipv6", clamp.mss6)] {
+                        if let Some(mss) = mss {
+                            // `set` alone would also raise smaller values.
+                            rules.push_str(&format!(
+                                "    {on}meta nfproto {family} tcp flags syn tcp option maxseg \
+                                 size > {mss} tcp option maxseg size set {mss}\n"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        rules.push_str("  }\n");
+    }
+    if node.drop_icmp_too_big {
+        for (chain, hook) in [("noicmp_local", "output"), ("noicmp_forward", "forward")] {
+            rules.push_str(&format!(
+                "  chain {chain} {{\n    type filter hook {hook} priority filter;\n    \
+                 icmp type destination-unreachable icmp code frag-needed drop\n    \
+                 icmpv6 type packet-too-big drop\n  }}\n"
+            ));
+        }
+    }
+    rules.push_str("}\n");
+    Some(rules)
+}

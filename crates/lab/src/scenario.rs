@@ -1,0 +1,770 @@
+//! A scenario as data: nodes, links, routes, traffic, capture points and
+//! expectations, read from TOML. [`Scenario::parse`] checks everything a run relies
+//! on and names the line of each mistake.
+//!
+//! The file format is documented in `docs/lab.md`; the built-in scenarios in
+//! `crates/lab/scenarios/` are examples of every field.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The longest node name: namespace names (`mss-lab-PID-NODE`) and capture file
+/// names are built from it.
+pub const MAX_NODE_NAME: usize = 12;
+
+/// A scenario file, checked.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name (`clamp`), used in file and namespace names.
+    pub name: String,
+    /// One line saying what the scenario shows.
+    pub title: String,
+    /// Longer explanation, printed by `mss lab show`.
+    #[serde(default)]
+    pub description: String,
+    /// Address families the traffic uses (both are always configured).
+    #[serde(default = "default_families")]
+    pub families: Vec<Family>,
+    /// Hosts and routers.
+    #[serde(rename = "node")]
+    pub nodes: Vec<Spanned<Node>>,
+    /// veth pairs between two nodes.
+    #[serde(rename = "link")]
+    pub links: Vec<Spanned<Link>>,
+    /// Routes that override the shortest-path ones (asymmetric routing).
+    #[serde(rename = "route", default)]
+    pub routes: Vec<Spanned<Route>>,
+    /// What TCP traffic to run.
+    pub traffic: Spanned<Traffic>,
+    /// Capture points `NODE-IFACE`; every interface when absent.
+    #[serde(default)]
+    pub capture: Option<Spanned<Vec<String>>>,
+    /// What must hold after the run.
+    #[serde(rename = "expect", default)]
+    pub expects: Vec<Spanned<Expect>>,
+}
+
+fn default_families() -> Vec<Family> {
+    vec![Family::Ipv4]
+}
+
+/// An address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// IPv4.
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+}
+
+impl Family {
+    /// `ipv4` / `ipv6`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "ipv4",
+            Family::Ipv6 => "ipv6",
+        }
+    }
+}
+
+/// A host or a router, each its own network namespace.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    /// Lowercase letters, digits and `-`, at most [`MAX_NODE_NAME`] characters.
+    pub name: String,
+    /// Forwards packets (IPv4 and IPv6).
+    #[serde(default)]
+    pub router: bool,
+    /// `net.ipv4.tcp_timestamps` (also governs IPv6).
+    pub tcp_timestamps: Option<bool>,
+    /// `net.ipv4.tcp_mtu_probing`: 0 off, 1 after a black hole is detected, 2 always.
+    pub tcp_mtu_probing: Option<u8>,
+    /// Leave TSO/GSO/GRO on (off by default, so captures show wire sizes).
+    #[serde(default)]
+    pub offloads: bool,
+    /// Other `net.*` sysctls, set inside the node's namespace only.
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, String>,
+    /// An MSS clamp on forwarded SYNs (routers only).
+    pub clamp: Option<Clamp>,
+    /// Drop the ICMP "fragmentation needed" / "packet too big" messages this router
+    /// sends or forwards: a PMTUD black hole.
+    #[serde(default)]
+    pub drop_icmp_too_big: bool,
+}
+
+/// How a router clamps the MSS option of forwarded SYN and SYN-ACK segments. Every
+/// method only lowers the value.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clamp {
+    /// `nft` (`tcp option maxseg size set N`), `nft-rtmtu` (`... set rt mtu`, the
+    /// route's MTU minus 40/60) or `iptables` (`-j TCPMSS --set-mss N`).
+    pub method: ClampMethod,
+    /// IPv4 target (`nft`, `iptables`).
+    pub mss: Option<u16>,
+    /// IPv6 target (`nft`, `iptables`); IPv6 headers are 20 bytes longer.
+    pub mss6: Option<u16>,
+    /// Only SYNs entering or leaving the interface toward this neighbour, as a
+    /// router's per-interface `ip tcp adjust-mss` does; every forwarded SYN when
+    /// absent.
+    pub toward: Option<String>,
+}
+
+/// See [`Clamp::method`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClampMethod {
+    /// nftables `tcp option maxseg size set N`, guarded by `size > N`.
+    Nft,
+    /// nftables `tcp option maxseg size set rt mtu`.
+    NftRtmtu,
+    /// iptables/ip6tables `-t mangle -j TCPMSS --set-mss N`.
+    Iptables,
+}
+
+/// A veth pair joining two nodes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// The two nodes.
+    pub between: [String; 2],
+    /// MTU of both interfaces (default 1500).
+    pub mtu: Option<u32>,
+    /// MTU of each interface, in the order of `between`.
+    pub mtus: Option<[u32; 2]>,
+    /// A transmit-only limit: the node sends at most `mtu` bytes into this link (a
+    /// locked route MTU, like a router's `ip mtu`), and answers bigger packets that
+    /// may not be fragmented with ICMP too-big.
+    pub tx_mtu: Option<TxMtu>,
+    /// IPv4 subnet (a /24 given as `A.B.C.0/24`); automatic when absent.
+    pub subnet4: Option<String>,
+    /// IPv6 subnet (a /64 given as `PREFIX::/64`); automatic when absent.
+    pub subnet6: Option<String>,
+}
+
+/// See [`Link::tx_mtu`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TxMtu {
+    /// The sending node.
+    pub from: String,
+    /// The largest packet it sends into the link.
+    pub mtu: u32,
+}
+
+/// A route that replaces the shortest-path one: at `node`, traffic to every subnet
+/// of `to` goes via the neighbour `via`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Where the route is installed.
+    pub node: String,
+    /// The destination node (all its subnets).
+    pub to: String,
+    /// The next hop, a neighbour of `node`.
+    pub via: String,
+}
+
+/// The TCP traffic: connections from `client` to `server`, once per family.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Traffic {
+    /// The connecting host (default: the first host).
+    pub client: Option<String>,
+    /// The listening host (default: the last host).
+    pub server: Option<String>,
+    /// One connection: `up` bytes from client to server, then `down` bytes back.
+    pub bulk: Option<Transfer>,
+    /// `count` connections of `up` / `down` bytes each, one after the other.
+    pub short: Option<Short>,
+    /// `setsockopt(TCP_MAXSEG)` on the client's socket before it connects.
+    pub client_mss: Option<u32>,
+    /// Seconds a connection may take before it counts as stalled (default 10).
+    pub timeout_s: Option<u64>,
+}
+
+/// See [`Traffic::bulk`].
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transfer {
+    /// Bytes from client to server.
+    pub up: u64,
+    /// Bytes from server to client, sent once `up` has arrived.
+    pub down: u64,
+}
+
+/// See [`Traffic::short`].
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Short {
+    /// Number of connections.
+    pub count: u32,
+    /// Bytes from client to server in each.
+    pub up: u64,
+    /// Bytes back in each.
+    pub down: u64,
+}
+
+/// One expectation; `what` says which kind, the other fields qualify it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// `syn_mss`, `handshake_mss`, `effective_mss`, `finding`, `findings` or
+    /// `completed`.
+    pub what: String,
+    /// Whose: `client` or `server` (the SYN's or the SYN-ACK's sender; the sender
+    /// of the data).
+    pub of: Option<String>,
+    /// A capture point `NODE-IFACE`, or `all` (every capture analysed together).
+    pub at: Option<String>,
+    /// Only connections of this family (default: every family).
+    pub family: Option<Family>,
+    /// The number expected (`syn_mss`, `handshake_mss`, `effective_mss`).
+    pub value: Option<u32>,
+    /// A finding kind (`finding`).
+    pub kind: Option<String>,
+    /// For `finding`: whether it must appear (default) or must not.
+    pub present: Option<bool>,
+    /// For `finding`: JSON fields the finding must carry, with their values.
+    pub fields: Option<BTreeMap<String, toml::Value>>,
+    /// For `findings`: the exact list, as `kind` or `kind:endpoint`.
+    pub kinds: Option<Vec<String>>,
+    /// For `completed`: whether every connection got all its data through.
+    pub completed: Option<bool>,
+}
+
+/// A mistake in a scenario file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong and what to write instead.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()
+        .iter()
+        .take(offset)
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The finding kinds `mss analyze` reports (docs/json.md).
+pub const FINDING_KINDS: &[&str] = &[
+    "mss_missing",
+    "mss_below_linux_min",
+    "mss_cut_off",
+    "segments_exceed_mss",
+    "mss_rewritten",
+    "icmp_too_big",
+    "pmtud_blackhole_suspected",
+    "ip_fragments",
+    "asymmetric_mss",
+];
+
+impl Scenario {
+    /// Parses and checks a scenario file's text.
+    pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError {
+            line: e.span().map(|s| line_of(text, s.start)),
+            message: e.message().trim_end().to_string(),
+        })?;
+        scenario.check(text)?;
+        Ok(scenario)
+    }
+
+    /// The node called `name`.
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes
+            .iter()
+            .map(Spanned::get_ref)
+            .find(|n| n.name == name)
+    }
+
+    /// The connecting host.
+    pub fn client(&self) -> &str {
+        self.traffic
+            .get_ref()
+            .client
+            .as_deref()
+            .or_else(|| self.hosts().next())
+            .unwrap_or("client")
+    }
+
+    /// The listening host.
+    pub fn server(&self) -> &str {
+        self.traffic
+            .get_ref()
+            .server
+            .as_deref()
+            .or_else(|| self.hosts().last())
+            .unwrap_or("server")
+    }
+
+    fn hosts(&self) -> impl DoubleEndedIterator<Item = &str> {
+        self.nodes
+            .iter()
+            .map(Spanned::get_ref)
+            .filter(|n| !n.router)
+            .map(|n| n.name.as_str())
+    }
+
+    /// Seconds a connection may take.
+    pub fn timeout_s(&self) -> u64 {
+        self.traffic.get_ref().timeout_s.unwrap_or(10)
+    }
+
+    fn check(&self, text: &str) -> Result<(), ScenarioError> {
+        let at = |span: std::ops::Range<usize>, message: String| ScenarioError {
+            line: Some(line_of(text, span.start)),
+            message,
+        };
+        if !valid_name(&self.name, 40) {
+            return Err(ScenarioError {
+                line: Some(1),
+                message: format!(
+                    "name {:?}: use lowercase letters, digits and '-' (at most 40)",
+                    self.name
+                ),
+            });
+        }
+        if self.families.is_empty() {
+            return Err(ScenarioError {
+                line: None,
+                message: "families is empty: give [\"ipv4\"], [\"ipv6\"] or both".into(),
+            });
+        }
+        if self.nodes.is_empty() {
+            return Err(ScenarioError {
+                line: None,
+                message: "no [[node]]: a scenario needs at least two hosts".into(),
+            });
+        }
+        let mut names: Vec<&str> = Vec::new();
+        for node in &self.nodes {
+            let n = node.get_ref();
+            if !valid_name(&n.name, MAX_NODE_NAME) {
+                return Err(at(
+                    node.span(),
+                    format!(
+                        "node name {:?}: use lowercase letters, digits and '-', starting with a \
+                         letter, at most {MAX_NODE_NAME} characters",
+                        n.name
+                    ),
+                ));
+            }
+            if names.contains(&n.name.as_str()) {
+                return Err(at(
+                    node.span(),
+                    format!("node {:?} is defined twice", n.name),
+                ));
+            }
+            names.push(&n.name);
+            if let Some(mode) = n.tcp_mtu_probing {
+                if mode > 2 {
+                    return Err(at(
+                        node.span(),
+                        format!("node {}: tcp_mtu_probing is 0, 1 or 2, not {mode}", n.name),
+                    ));
+                }
+            }
+            for key in n.sysctls.keys() {
+                if !(key.starts_with("net.ipv4.") || key.starts_with("net.ipv6.")) {
+                    return Err(at(
+                        node.span(),
+                        format!(
+                            "node {}: sysctl {key:?}: only net.ipv4.* and net.ipv6.* are set \
+                             (they belong to the node's namespace; others would change the host)",
+                            n.name
+                        ),
+                    ));
+                }
+                if !key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                {
+                    return Err(at(
+                        node.span(),
+                        format!("node {}: bad sysctl name {key:?}", n.name),
+                    ));
+                }
+            }
+            if let Some(clamp) = &n.clamp {
+                if !n.router {
+                    return Err(at(
+                        node.span(),
+                        format!(
+                            "node {}: a clamp acts on forwarded SYNs; add `router = true`",
+                            n.name
+                        ),
+                    ));
+                }
+                let needs_values = clamp.method != ClampMethod::NftRtmtu;
+                if needs_values && (clamp.mss.is_none() || clamp.mss6.is_none()) {
+                    return Err(at(
+                        node.span(),
+                        format!(
+                            "node {}: clamp method {:?} needs both `mss` (IPv4) and `mss6` \
+                             (IPv6; usually 20 less)",
+                            n.name, clamp.method
+                        ),
+                    ));
+                }
+                if !needs_values && (clamp.mss.is_some() || clamp.mss6.is_some()) {
+                    return Err(at(
+                        node.span(),
+                        format!(
+                            "node {}: clamp method nft-rtmtu takes its value from the route \
+                             MTU; remove `mss`/`mss6`",
+                            n.name
+                        ),
+                    ));
+                }
+                for value in [clamp.mss, clamp.mss6].into_iter().flatten() {
+                    if !(1..=65535).contains(&value) || value < 20 {
+                        return Err(at(
+                            node.span(),
+                            format!("node {}: clamp value {value} is not a usable MSS", n.name),
+                        ));
+                    }
+                }
+            }
+            if n.drop_icmp_too_big && !n.router {
+                return Err(at(
+                    node.span(),
+                    format!("node {}: drop_icmp_too_big needs `router = true`", n.name),
+                ));
+            }
+        }
+        let known = |name: &str| names.contains(&name);
+        for link in &self.links {
+            let l = link.get_ref();
+            for end in &l.between {
+                if !known(end) {
+                    return Err(at(link.span(), format!("link: no node called {end:?}")));
+                }
+            }
+            if l.between[0] == l.between[1] {
+                return Err(at(link.span(), "link: a node cannot link to itself".into()));
+            }
+            if l.mtu.is_some() && l.mtus.is_some() {
+                return Err(at(
+                    link.span(),
+                    "link: give `mtu` or `mtus`, not both".into(),
+                ));
+            }
+            for mtu in l.mtus.into_iter().flatten().chain(l.mtu) {
+                if !(68..=65535).contains(&mtu) {
+                    return Err(at(
+                        link.span(),
+                        format!("link: MTU {mtu} is outside 68..=65535 (veth's range)"),
+                    ));
+                }
+            }
+            if let Some(tx) = &l.tx_mtu {
+                if !l.between.contains(&tx.from) {
+                    return Err(at(
+                        link.span(),
+                        format!("link: tx_mtu.from {:?} is not an end of this link", tx.from),
+                    ));
+                }
+                if !(68..=65535).contains(&tx.mtu) {
+                    return Err(at(
+                        link.span(),
+                        format!("link: tx_mtu {} is not an MTU", tx.mtu),
+                    ));
+                }
+            }
+            if let Some(s) = &l.subnet4 {
+                if crate::topology::parse_subnet4(s).is_none() {
+                    return Err(at(
+                        link.span(),
+                        format!("link: subnet4 {s:?}: give a /24 such as \"10.81.7.0/24\""),
+                    ));
+                }
+            }
+            if let Some(s) = &l.subnet6 {
+                if crate::topology::parse_subnet6(s).is_none() {
+                    return Err(at(
+                        link.span(),
+                        format!("link: subnet6 {s:?}: give a /64 such as \"fd00:81:7::/64\""),
+                    ));
+                }
+            }
+        }
+        for node in &self.nodes {
+            let n = node.get_ref();
+            if !self
+                .links
+                .iter()
+                .any(|l| l.get_ref().between.contains(&n.name))
+            {
+                return Err(at(node.span(), format!("node {} has no link", n.name)));
+            }
+            if let Some(toward) = n.clamp.as_ref().and_then(|c| c.toward.as_ref()) {
+                if !self.neighbours(&n.name).any(|x| x == toward) {
+                    return Err(at(
+                        node.span(),
+                        format!(
+                            "node {}: clamp.toward {toward:?} is not a neighbour",
+                            n.name
+                        ),
+                    ));
+                }
+            }
+        }
+        for route in &self.routes {
+            let r = route.get_ref();
+            for name in [&r.node, &r.to, &r.via] {
+                if !known(name) {
+                    return Err(at(route.span(), format!("route: no node called {name:?}")));
+                }
+            }
+            if !self.neighbours(&r.node).any(|x| x == r.via) {
+                return Err(at(
+                    route.span(),
+                    format!("route: {} is not a neighbour of {}", r.via, r.node),
+                ));
+            }
+            if self.node(&r.via).is_some_and(|v| !v.router) && r.via != r.to {
+                return Err(at(
+                    route.span(),
+                    format!(
+                        "route: {} is a host and does not forward; make it a router",
+                        r.via
+                    ),
+                ));
+            }
+        }
+        let traffic = self.traffic.get_ref();
+        for (role, name) in [("client", self.client()), ("server", self.server())] {
+            match self.node(name) {
+                None => {
+                    return Err(at(
+                        self.traffic.span(),
+                        format!("traffic.{role}: no node called {name:?}"),
+                    ));
+                }
+                Some(n) if n.router => {
+                    return Err(at(
+                        self.traffic.span(),
+                        format!("traffic.{role}: {name} is a router; traffic runs between hosts"),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if self.client() == self.server() {
+            return Err(at(
+                self.traffic.span(),
+                "traffic: client and server are the same node".into(),
+            ));
+        }
+        if traffic.bulk.is_some() == traffic.short.is_some() {
+            return Err(at(
+                self.traffic.span(),
+                "traffic: give exactly one of `bulk = { up = .., down = .. }` and \
+                 `short = { count = .., up = .., down = .. }`"
+                    .into(),
+            ));
+        }
+        if let Some(short) = traffic.short {
+            if !(1..=1000).contains(&short.count) {
+                return Err(at(
+                    self.traffic.span(),
+                    "traffic.short.count: between 1 and 1000".into(),
+                ));
+            }
+        }
+        if let Some(mss) = traffic.client_mss {
+            if !(1..=65535).contains(&mss) {
+                return Err(at(
+                    self.traffic.span(),
+                    format!("traffic.client_mss {mss} is not an MSS"),
+                ));
+            }
+        }
+        if traffic.timeout_s.is_some_and(|t| !(1..=600).contains(&t)) {
+            return Err(at(
+                self.traffic.span(),
+                "traffic.timeout_s: between 1 and 600".into(),
+            ));
+        }
+        let points = crate::topology::Topology::new(self).capture_points_all();
+        if let Some(capture) = &self.capture {
+            for point in capture.get_ref() {
+                if !points.contains(point) {
+                    return Err(at(
+                        capture.span(),
+                        format!(
+                            "capture point {point:?} does not exist; the points are {}",
+                            points.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        let captured = self.capture_points();
+        for expect in &self.expects {
+            check_expect(expect.get_ref(), &captured)
+                .map_err(|message| at(expect.span(), format!("expect: {message}")))?;
+        }
+        Ok(())
+    }
+
+    /// The neighbours of a node, in link order.
+    pub fn neighbours<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.links.iter().filter_map(move |l| {
+            let [a, b] = &l.get_ref().between;
+            if a == node {
+                Some(b.as_str())
+            } else if b == node {
+                Some(a.as_str())
+            } else {
+                None
+            }
+        })
+    }
+
+    /// The capture points of the run.
+    pub fn capture_points(&self) -> Vec<String> {
+        match &self.capture {
+            Some(points) => points.get_ref().clone(),
+            None => crate::topology::Topology::new(self).capture_points_all(),
+        }
+    }
+}
+
+fn valid_name(name: &str, max: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn check_expect(e: &Expect, points: &[String]) -> Result<(), String> {
+    let of_ok = |required: bool| -> Result<(), String> {
+        match e.of.as_deref() {
+            Some("client" | "server") => Ok(()),
+            Some(other) => Err(format!("of = {other:?}: write \"client\" or \"server\"")),
+            None if required => Err(format!(
+                "{}: say whose with of = \"client\" or \"server\"",
+                e.what
+            )),
+            None => Ok(()),
+        }
+    };
+    if let Some(at) = &e.at {
+        if at != "all" && !points.contains(at) {
+            return Err(format!(
+                "at = {at:?} is not a capture point of this run; use \"all\" or one of {}",
+                points.join(", ")
+            ));
+        }
+    }
+    let only = |allowed: &[&str]| -> Result<(), String> {
+        let given = [
+            ("value", e.value.is_some()),
+            ("kind", e.kind.is_some()),
+            ("present", e.present.is_some()),
+            ("fields", e.fields.is_some()),
+            ("kinds", e.kinds.is_some()),
+            ("completed", e.completed.is_some()),
+        ];
+        for (field, present) in given {
+            if present && !allowed.contains(&field) {
+                return Err(format!("{} does not take `{field}`", e.what));
+            }
+        }
+        Ok(())
+    };
+    let kind_ok = |kind: &str| -> Result<(), String> {
+        let bare = kind.split(':').next().unwrap_or(kind);
+        if FINDING_KINDS.contains(&bare) {
+            Ok(())
+        } else {
+            Err(format!(
+                "unknown finding kind {bare:?}; the kinds are {}",
+                FINDING_KINDS.join(", ")
+            ))
+        }
+    };
+    match e.what.as_str() {
+        "syn_mss" => {
+            of_ok(true)?;
+            only(&["value"])?;
+            if e.at.is_none() {
+                return Err("syn_mss: say at which capture point with at = \"NODE-IFACE\"".into());
+            }
+            if e.value.is_none() {
+                return Err("syn_mss: give the MSS with value = N".into());
+            }
+        }
+        "handshake_mss" | "effective_mss" => {
+            of_ok(true)?;
+            only(&["value"])?;
+            if e.value.is_none() {
+                return Err(format!("{}: give the MSS with value = N", e.what));
+            }
+        }
+        "finding" => {
+            of_ok(false)?;
+            only(&["kind", "present", "fields"])?;
+            match &e.kind {
+                Some(kind) => kind_ok(kind)?,
+                None => return Err("finding: give kind = \"...\"".into()),
+            }
+        }
+        "findings" => {
+            only(&["kinds"])?;
+            if e.of.is_some() {
+                return Err(
+                    "findings: the list is per connection; write `kind:client` in kinds".into(),
+                );
+            }
+            match &e.kinds {
+                Some(kinds) => kinds.iter().try_for_each(|k| kind_ok(k))?,
+                None => return Err("findings: give the exact list with kinds = [...]".into()),
+            }
+        }
+        "completed" => {
+            only(&["completed"])?;
+            if e.completed.is_none() {
+                return Err("completed: give completed = true or false".into());
+            }
+            if e.of.is_some() || e.at.is_some() {
+                return Err("completed: takes neither `of` nor `at`".into());
+            }
+        }
+        other => {
+            return Err(format!(
+                "what = {other:?}: one of syn_mss, handshake_mss, effective_mss, finding, \
+                 findings, completed"
+            ));
+        }
+    }
+    Ok(())
+}

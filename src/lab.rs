@@ -1,0 +1,640 @@
+//! `mss lab`: list, show, run and clean scenarios. The scenario logic is in the
+//! mss-lab crate; here are the terminal, the files, the signals, and the call into
+//! `mss analyze` for each capture.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use mss_lab::expect::{self, Analysis, Connection, Outcome};
+use mss_lab::run::{self as lab_run, Cleanup, with_cleanup};
+use mss_lab::{BUILTIN, Plan, Scenario, Topology};
+use serde_json::{Value, json};
+
+use crate::Failure;
+use crate::cli::{LabCleanArgs, LabCommand, LabRunArgs, LabShowArgs};
+use crate::render::wrap;
+
+/// Exit status when an expectation failed.
+const EXIT_EXPECTATION: u8 = 1;
+
+pub(crate) fn run(command: &LabCommand, out: &mut impl Write) -> Result<ExitCode, Failure> {
+    match command {
+        LabCommand::List => list(out),
+        LabCommand::Show(args) => show(args, out),
+        LabCommand::Run(args) => run_scenario(args, out),
+        LabCommand::Clean(args) => clean(args, out),
+    }
+}
+
+/// A scenario by built-in name or file: (scenario, its text, where it came from).
+fn load(name: &str) -> Result<(Scenario, String, String), Failure> {
+    if let Some(text) = mss_lab::builtin(name) {
+        let scenario = Scenario::parse(text).map_err(|e| {
+            Failure::Input(format!(
+                "built-in scenario {name} is invalid: {e} (a bug in mss)"
+            ))
+        })?;
+        return Ok((scenario, text.to_string(), format!("built-in {name}")));
+    }
+    let path = Path::new(name);
+    if !path.exists() {
+        let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+        return Err(Failure::Input(format!(
+            "no built-in scenario or file called {name:?}; the built-in ones are {} \
+             (`mss lab list`)",
+            names.join(", ")
+        )));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::Input(format!("{name}: cannot read: {e}")))?;
+    let scenario = Scenario::parse(&text).map_err(|e| {
+        Failure::Input(format!(
+            "{name}: {e}\n(the format: docs/lab.md; a model: `mss lab show baseline --toml`)"
+        ))
+    })?;
+    Ok((scenario, text, name.to_string()))
+}
+
+fn list(out: &mut impl Write) -> Result<ExitCode, Failure> {
+    writeln!(out, "{:<18} {:<9} WHAT IT SHOWS", "SCENARIO", "FAMILIES")?;
+    for (name, text) in BUILTIN {
+        let (title, families) = match Scenario::parse(text) {
+            Ok(s) => (
+                s.title.clone(),
+                s.families
+                    .iter()
+                    .map(|f| {
+                        if *f == mss_lab::scenario::Family::Ipv4 {
+                            "4"
+                        } else {
+                            "6"
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("+"),
+            ),
+            Err(e) => (format!("invalid: {e}"), String::new()),
+        };
+        let lines = wrap(&title, "", &" ".repeat(29));
+        writeln!(
+            out,
+            "{name:<18} {:<9} {}",
+            format!("ipv{families}"),
+            lines.join("\n")
+        )?;
+    }
+    writeln!(
+        out,
+        "\n`mss lab show NAME` draws one; `sudo mss lab run NAME` runs it."
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(args: &LabShowArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
+    let (scenario, text, _) = load(&args.scenario)?;
+    if args.toml {
+        out.write_all(text.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let topology = Topology::new(&scenario);
+    writeln!(out, "{}: {}\n", scenario.name, scenario.title)?;
+    for paragraph in scenario.description.split("\n\n") {
+        for line in wrap(paragraph, "", "") {
+            writeln!(out, "{line}")?;
+        }
+    }
+    writeln!(out)?;
+    out.write_all(mss_lab::draw::draw(&scenario, &topology).as_bytes())?;
+    writeln!(out)?;
+    writeln!(out, "Traffic: {}", traffic_words(&scenario))?;
+    for line in wrap(
+        &scenario.capture_points().join(", "),
+        "Captures: ",
+        "          ",
+    ) {
+        writeln!(out, "{line}")?;
+    }
+    if !scenario.expects.is_empty() {
+        writeln!(out, "Expectations:")?;
+        for e in &scenario.expects {
+            writeln!(out, "  {}", expect::describe(e.get_ref()))?;
+        }
+        writeln!(
+            out,
+            "  and, always: the kernel's TCP_MAXSEG equals mss analyze's effective MSS"
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bytes_words(n: u64) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+fn traffic_words(scenario: &Scenario) -> String {
+    let t = scenario.traffic.get_ref();
+    let families: Vec<&str> = scenario.families.iter().map(|f| f.name()).collect();
+    let what = match (t.bulk, t.short) {
+        (Some(b), _) => format!(
+            "one connection, {} up then {} down",
+            bytes_words(b.up),
+            bytes_words(b.down)
+        ),
+        (None, Some(s)) => format!(
+            "{} connections of {} up and {} down",
+            s.count,
+            bytes_words(s.up),
+            bytes_words(s.down)
+        ),
+        (None, None) => "none".into(),
+    };
+    let mut words = format!(
+        "{} -> {} port {}, {what}, over {}",
+        scenario.client(),
+        scenario.server(),
+        lab_run::traffic::SERVER_PORT,
+        families.join(" and ")
+    );
+    if let Some(mss) = t.client_mss {
+        words.push_str(&format!("; client TCP_MAXSEG {mss}"));
+    }
+    words
+}
+
+/// The Debian package that provides a program the lab runs.
+fn package(program: &str) -> &'static str {
+    match program {
+        "ip" | "ss" => "iproute2",
+        "nft" => "nftables",
+        "iptables" | "ip6tables" => "iptables",
+        "ethtool" => "ethtool",
+        "tcpdump" => "tcpdump",
+        "sysctl" => "procps",
+        _ => "the package that provides it",
+    }
+}
+
+fn find_program(program: &str) -> bool {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from));
+    dirs.iter().any(|d| d.join(program).is_file())
+}
+
+/// Refuses a run that cannot work here, naming what to do.
+fn preflight(plan: &Plan) -> Result<(), Failure> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(Failure::Input(
+            "mss lab run needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create network \
+             namespaces: run it with sudo. `mss lab run NAME --dry-run` shows what it would do."
+                .into(),
+        ));
+    }
+    let missing: Vec<String> = plan
+        .programs()
+        .into_iter()
+        .filter(|p| !find_program(p))
+        .map(|p| format!("`{p}` (apt-get install {})", package(p)))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Failure::Input(format!(
+            "mss lab run needs {}",
+            missing.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// On SIGINT, SIGTERM or SIGHUP a thread of its own removes the lab and exits.
+/// (Handlers, not a blocked signal mask: children would inherit the mask, and
+/// tcpdump must still stop on SIGINT.)
+fn on_signal_clean_up(cleanup: Arc<Mutex<Cleanup>>) -> Result<(), Failure> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| Failure::Input(format!("cannot handle signals: {e}")))?;
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let name = match signal {
+                SIGINT => "SIGINT",
+                SIGTERM => "SIGTERM",
+                _ => "SIGHUP",
+            };
+            let _ = writeln!(
+                io::stderr(),
+                "\nmss lab: {name}: removing the lab's namespaces"
+            );
+            with_cleanup(&cleanup, Cleanup::run);
+            std::process::exit(128 + signal);
+        }
+    });
+    Ok(())
+}
+
+/// The output directory: given (kept), or temporary (removed unless --keep).
+struct OutDir {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl OutDir {
+    fn new(args: &LabRunArgs, name: &str) -> Result<OutDir, Failure> {
+        let (path, temporary) = match &args.out {
+            Some(dir) => (dir.clone(), false),
+            None => (
+                std::env::temp_dir().join(format!("mss-lab-{}-{name}", std::process::id())),
+                true,
+            ),
+        };
+        std::fs::create_dir_all(&path)
+            .map_err(|e| Failure::Input(format!("{}: cannot create: {e}", path.display())))?;
+        Ok(OutDir { path, temporary })
+    }
+}
+
+fn dry_run(plan: &Plan, scenario: &Scenario, out: &mut impl Write) -> io::Result<()> {
+    writeln!(out, "# mss lab run {} (dry run): build", scenario.name)?;
+    for cmd in &plan.setup {
+        writeln!(out, "{cmd}")?;
+    }
+    writeln!(out, "# capture (each until the traffic ends, then SIGINT)")?;
+    for capture in &plan.captures {
+        writeln!(out, "{} &", capture.cmd)?;
+    }
+    writeln!(
+        out,
+        "# traffic (in mss itself): {}",
+        traffic_words(scenario)
+    )?;
+    writeln!(
+        out,
+        "# then: getsockopt(TCP_MAXSEG) and `ss -N NS -tinH` for each socket, \
+         `mss analyze --json` on each capture and on all together"
+    )?;
+    writeln!(out, "# teardown")?;
+    for cmd in &plan.teardown {
+        writeln!(out, "{cmd}")?;
+    }
+    Ok(())
+}
+
+fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
+    let (scenario, _, source) = load(&args.scenario)?;
+    let topology = Topology::new(&scenario);
+    let prefix = format!("{}{}", mss_lab::plan::NAMESPACE_PREFIX, std::process::id());
+    if args.dry_run {
+        let dir = args
+            .out
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|| "OUT".into());
+        let plan = Plan::new(&scenario, &topology, &prefix, &dir);
+        dry_run(&plan, &scenario, out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let dir = OutDir::new(args, &scenario.name)?;
+    let plan = Plan::new(
+        &scenario,
+        &topology,
+        &prefix,
+        &dir.path.display().to_string(),
+    );
+    preflight(&plan)?;
+    let cleanup = Cleanup::shared();
+    on_signal_clean_up(Arc::clone(&cleanup))?;
+    let mut progress = |line: &str| {
+        let _ = writeln!(io::stderr(), "mss lab: {line}");
+    };
+    progress(&format!("{} ({source})", scenario.name));
+    let observed = lab_run::run(
+        &scenario,
+        &topology,
+        &plan,
+        &dir.path,
+        &cleanup,
+        &mut progress,
+    );
+    if args.keep {
+        with_cleanup(&cleanup, Cleanup::disarm);
+        progress(&format!(
+            "kept the namespaces {} (`ip netns exec NAME ...`; `mss lab clean --all` removes them)",
+            plan.namespaces.join(", ")
+        ));
+    } else {
+        with_cleanup(&cleanup, Cleanup::run);
+    }
+    let observed = observed.map_err(|e| Failure::Input(format!("lab run failed: {e}")))?;
+    progress("analyzing the captures");
+    let mut analyses = Vec::new();
+    let files: Vec<String> = observed
+        .captures
+        .iter()
+        .map(|(_, p)| p.display().to_string())
+        .collect();
+    for (point, file) in observed.captures.iter().zip(&files) {
+        analyses.push(Analysis {
+            at: point.0.clone(),
+            records: crate::analyze::json_records(std::slice::from_ref(file))?,
+        });
+    }
+    if !files.is_empty() {
+        analyses.push(Analysis {
+            at: "all".into(),
+            records: crate::analyze::json_records(&files)?,
+        });
+    }
+    let outcomes = expect::evaluate(&scenario, &observed.connections, &analyses);
+    let passed = outcomes.iter().all(|o| o.passed);
+    if args.json {
+        let value = json_result(&scenario, &observed, &analyses, &outcomes, &dir, args);
+        writeln!(out, "{value}")?;
+    } else {
+        story(
+            out,
+            &scenario,
+            &observed.connections,
+            &analyses,
+            &outcomes,
+            &observed.captures,
+        )?;
+        if dir.temporary && !args.keep {
+            writeln!(out, "(captures were temporary; keep them with --out DIR)")?;
+        } else {
+            writeln!(out, "Captures in {}", dir.path.display())?;
+        }
+    }
+    if dir.temporary && !args.keep {
+        let _ = std::fs::remove_dir_all(&dir.path);
+    }
+    Ok(if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_EXPECTATION)
+    })
+}
+
+fn number(value: &Value) -> String {
+    match value {
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The human story of a run, as seed 003 tells it by hand.
+fn story(
+    out: &mut impl Write,
+    scenario: &Scenario,
+    connections: &[Connection],
+    analyses: &[Analysis],
+    outcomes: &[Outcome],
+    captures: &[(String, PathBuf)],
+) -> io::Result<()> {
+    writeln!(out, "{}: {}", scenario.name, scenario.title)?;
+    let width = captures
+        .iter()
+        .map(|(p, _)| p.len())
+        .max()
+        .unwrap_or(10)
+        .max(22);
+    for connection in connections {
+        writeln!(out)?;
+        let addr = |a: &str, p: u16| {
+            if a.contains(':') {
+                format!("[{a}]:{p}")
+            } else {
+                format!("{a}:{p}")
+            }
+        };
+        writeln!(
+            out,
+            "{} {} -> {}{}",
+            connection.family.name(),
+            addr(&connection.client_addr, connection.client_port),
+            addr(&connection.server_addr, connection.server_port),
+            if connection.completed {
+                ""
+            } else {
+                "  (stalled: data not through in time)"
+            }
+        )?;
+        writeln!(
+            out,
+            "  {:<width$}  {:>11}  {:>11}",
+            "SYN MSS seen at", "client SYN", "server SYN"
+        )?;
+        for analysis in analyses.iter().filter(|a| a.at != "all") {
+            match analysis.record(connection) {
+                Some(r) => writeln!(
+                    out,
+                    "  {:<width$}  {:>11}  {:>11}",
+                    analysis.at,
+                    number(&r["client"]["syn_mss"]),
+                    number(&r["server"]["syn_mss"])
+                )?,
+                None => writeln!(out, "  {:<width$}  {:>11}  {:>11}", analysis.at, "-", "-")?,
+            }
+        }
+        writeln!(
+            out,
+            "  {:<width$}  {:>11}  {:>11}",
+            "effective send MSS", "client", "server"
+        )?;
+        writeln!(
+            out,
+            "  {:<width$}  {:>11}  {:>11}",
+            "kernel, handshake", connection.client.maxseg_start, connection.server.maxseg_start
+        )?;
+        writeln!(
+            out,
+            "  {:<width$}  {:>11}  {:>11}",
+            "kernel, at the end", connection.client.maxseg_end, connection.server.maxseg_end
+        )?;
+        for analysis in analyses.iter().rev() {
+            if let Some(r) = analysis.record(connection) {
+                let label = if analysis.at == "all" {
+                    "mss analyze, all".to_string()
+                } else {
+                    format!("  at {}", analysis.at)
+                };
+                writeln!(
+                    out,
+                    "  {:<width$}  {:>11}  {:>11}",
+                    label,
+                    number(&r["client"]["effective_send_mss"]),
+                    number(&r["server"]["effective_send_mss"])
+                )?;
+            }
+        }
+        let info = |view: &mss_lab::expect::SocketView| match view.info {
+            Some(i) => format!(
+                "snd_mss {} rcv_mss {} advmss {} pmtu {}",
+                i.snd_mss.map_or("-".into(), |v| v.to_string()),
+                i.rcv_mss.map_or("-".into(), |v| v.to_string()),
+                i.advmss.map_or("-".into(), |v| v.to_string()),
+                i.pmtu.map_or("-".into(), |v| v.to_string())
+            ),
+            None => "not available".into(),
+        };
+        writeln!(out, "  TCP_INFO client: {}", info(&connection.client))?;
+        writeln!(out, "  TCP_INFO server: {}", info(&connection.server))?;
+        if let Some(r) = analyses
+            .iter()
+            .find(|a| a.at == "all")
+            .and_then(|a| a.record(connection))
+        {
+            let findings = r["findings"].as_array().cloned().unwrap_or_default();
+            if findings.is_empty() {
+                writeln!(out, "  findings (all captures): none")?;
+            } else {
+                writeln!(out, "  findings (all captures):")?;
+                for f in &findings {
+                    let title = f["title"].as_str().unwrap_or("?");
+                    for line in wrap(title, "    - ", "      ") {
+                        writeln!(out, "{line}")?;
+                    }
+                }
+            }
+        }
+    }
+    writeln!(out, "\nExpectations")?;
+    for o in outcomes.iter().filter(|o| o.declared) {
+        let mark = if o.passed { "ok  " } else { "FAIL" };
+        let mut text = o.check.clone();
+        if !o.passed {
+            text.push_str(&format!(" -- {}", o.seen));
+        }
+        for line in wrap(&text, &format!("  {mark}  "), "        ") {
+            writeln!(out, "{line}")?;
+        }
+    }
+    let agreement: Vec<&Outcome> = outcomes.iter().filter(|o| !o.declared).collect();
+    let disagreeing: Vec<&&Outcome> = agreement.iter().filter(|o| !o.passed).collect();
+    if disagreeing.is_empty() {
+        writeln!(
+            out,
+            "  ok    kernel TCP_MAXSEG = mss analyze's effective MSS ({} checks: every \
+             capture point, both ends)",
+            agreement.len()
+        )?;
+    } else {
+        for o in disagreeing {
+            for line in wrap(&o.check, "  FAIL  ", "        ") {
+                writeln!(out, "{line}")?;
+            }
+        }
+    }
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    writeln!(
+        out,
+        "{}",
+        if failed == 0 {
+            format!("All {} checks passed.", outcomes.len())
+        } else {
+            format!("{failed} of {} checks FAILED.", outcomes.len())
+        }
+    )?;
+    Ok(())
+}
+
+fn json_result(
+    scenario: &Scenario,
+    observed: &lab_run::Observed,
+    analyses: &[Analysis],
+    outcomes: &[Outcome],
+    dir: &OutDir,
+    args: &LabRunArgs,
+) -> Value {
+    let socket = |v: &mss_lab::expect::SocketView| {
+        json!({
+            "maxseg_start": v.maxseg_start,
+            "maxseg_end": v.maxseg_end,
+            "snd_mss": v.info.and_then(|i| i.snd_mss),
+            "rcv_mss": v.info.and_then(|i| i.rcv_mss),
+            "advmss": v.info.and_then(|i| i.advmss),
+            "pmtu": v.info.and_then(|i| i.pmtu),
+            "rtt_ms": v.info.and_then(|i| i.rtt_ms),
+        })
+    };
+    let connections: Vec<Value> = observed
+        .connections
+        .iter()
+        .map(|c| {
+            let analysis: serde_json::Map<String, Value> = analyses
+                .iter()
+                .map(|a| (a.at.clone(), a.record(c).cloned().unwrap_or(Value::Null)))
+                .collect();
+            json!({
+                "family": c.family.name(),
+                "client": {"addr": c.client_addr, "port": c.client_port, "kernel": socket(&c.client)},
+                "server": {"addr": c.server_addr, "port": c.server_port, "kernel": socket(&c.server)},
+                "completed": c.completed,
+                "analysis": analysis,
+            })
+        })
+        .collect();
+    let checks: Vec<Value> = outcomes
+        .iter()
+        .map(|o| {
+            json!({
+                "check": o.check,
+                "declared": o.declared,
+                "passed": o.passed,
+                "seen": o.seen,
+            })
+        })
+        .collect();
+    let kept = !dir.temporary || args.keep;
+    json!({
+        "type": "lab_run",
+        "scenario": scenario.name,
+        "title": scenario.title,
+        "passed": outcomes.iter().all(|o| o.passed),
+        "connections": connections,
+        "checks": checks,
+        "captures": observed.captures.iter().map(|(point, path)| json!({
+            "point": point,
+            "file": if kept { Value::from(path.display().to_string()) } else { Value::Null },
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn clean(args: &LabCleanArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
+    if !args.dry_run && !nix::unistd::geteuid().is_root() {
+        return Err(Failure::Input(
+            "mss lab clean needs root to delete network namespaces: run it with sudo".into(),
+        ));
+    }
+    let leftovers = lab_run::leftovers();
+    let mut removed = 0;
+    for (name, pid, alive) in &leftovers {
+        if *alive && !args.all {
+            writeln!(
+                out,
+                "kept    {name} (run {} is still alive; --all removes it anyway)",
+                pid.map_or("?".into(), |p| p.to_string())
+            )?;
+            continue;
+        }
+        if args.dry_run {
+            writeln!(out, "would remove {name}")?;
+        } else {
+            lab_run::remove_namespace(name);
+            writeln!(out, "removed {name}")?;
+            removed += 1;
+        }
+    }
+    if leftovers.is_empty() {
+        writeln!(out, "no lab namespaces left")?;
+    } else if !args.dry_run {
+        writeln!(out, "{removed} namespaces removed")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
