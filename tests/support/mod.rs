@@ -9,8 +9,6 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
-pub(crate) mod lab;
-
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

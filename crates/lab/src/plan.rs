@@ -354,6 +354,9 @@ impl Plan {
                             "-i",
                             &iface.name,
                             "-nn",
+                            // Every packet straight to the file: without it the
+                            // last ring-buffer block is lost when tcpdump stops.
+                            "--immediate-mode",
                             "-U",
                             "-s",
                             "0",
