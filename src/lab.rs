@@ -518,12 +518,23 @@ fn story(
     let agreement: Vec<&Outcome> = outcomes.iter().filter(|o| !o.declared).collect();
     let disagreeing: Vec<&&Outcome> = agreement.iter().filter(|o| !o.passed).collect();
     if disagreeing.is_empty() {
-        writeln!(
-            out,
-            "  ok    kernel TCP_MAXSEG = mss analyze's effective MSS ({} checks: every \
-             capture point, both ends)",
-            agreement.len()
-        )?;
+        let unknown = agreement
+            .iter()
+            .filter(|o| o.seen == expect::UNKNOWN)
+            .count();
+        let text = format!(
+            "kernel TCP_MAXSEG = mss analyze's effective MSS at every capture point and \
+             all together, both ends ({} checks{})",
+            agreement.len(),
+            if unknown > 0 {
+                format!("; {unknown} where a point saw nothing from that end and could not tell")
+            } else {
+                String::new()
+            }
+        );
+        for line in wrap(&text, "  ok    ", "        ") {
+            writeln!(out, "{line}")?;
+        }
     } else {
         for o in disagreeing {
             for line in wrap(&o.check, "  FAIL  ", "        ") {

@@ -76,6 +76,8 @@ builtin_tests! {
     clamp => "clamp",
     clamp_lower_host => "clamp-lower-host",
     asymmetric_clamp => "asymmetric-clamp",
+    clamp_to_pmtu => "clamp-to-pmtu",
+    short_connections => "short-connections",
     pmtud => "pmtud",
     blackhole => "blackhole",
     blackhole_probing => "blackhole-probing",
@@ -83,6 +85,7 @@ builtin_tests! {
     ipv6 => "ipv6",
     no_timestamps => "no-timestamps",
     min_mss => "min-mss",
+    below_min_mss => "below-min-mss",
 }
 
 #[test]

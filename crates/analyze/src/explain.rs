@@ -232,6 +232,17 @@ fn oversize(
              capturing interface (and tso off gso off on the sender over veth).",
             "Linux Documentation/networking/segmentation-offloads.rst (GRO)",
         ),
+        OversizeCause::LinuxMinSndMss => (
+            " The MSS the sender received is so small that Linux's floor applies: it never \
+             puts less than net.ipv4.tcp_min_snd_mss (48) bytes of TCP payload and options \
+             in a segment, whatever the peer announced (the fix for CVE-2019-11479, which \
+             used tiny MSS values to exhaust resources). An MSS this small usually comes from \
+             a misconfigured clamp.",
+            "Find what lowers the MSS that far (a clamp set to a tiny value, a broken \
+             middlebox) and fix it; no real path needs an MSS below 536 (IPv4) or 1220 \
+             (IPv6).",
+            "Linux net/ipv4/tcp_output.c __tcp_mtu_to_mss(), sysctl tcp_min_snd_mss",
+        ),
         OversizeCause::Violation => (
             " The IPv4 identification numbers show these packets left the sender whole: no \
              offload explains them. The sender puts more into a segment than the MSS it \
@@ -249,6 +260,7 @@ fn oversize(
                 OversizeCause::TsoGso => "TSO/GSO at the sender",
                 OversizeCause::GroLro => "GRO/LRO at the receiver",
                 OversizeCause::Violation => "no offload explains it",
+                OversizeCause::LinuxMinSndMss => "Linux's 48-byte floor",
             }
         ),
         text: format!("{head}{why}"),

@@ -344,7 +344,7 @@ fn endpoint(
                 .map_or(Position::Unknown, |p| p.position);
             findings.push(Finding::SegmentsExceedMss {
                 endpoint: role,
-                cause: oversize_cause(sent, position, role),
+                cause: oversize_cause(sent, position, role, option_bytes),
                 count: sent.oversize().count,
                 largest: sent.oversize().largest,
                 mss: handshake_send_mss.unwrap_or(0),
@@ -424,10 +424,16 @@ fn endpoint(
 }
 
 /// Why a sender's segments exceed its MSS.
-fn oversize_cause(sent: &Side, position: Position, sender: Role) -> OversizeCause {
+fn oversize_cause(sent: &Side, position: Position, sender: Role, options: u32) -> OversizeCause {
+    let oversize = sent.oversize();
+    // A peer announced less than Linux's floor: __tcp_mtu_to_mss()
+    // never go below tcp_min_snd_mss (48) bytes of payload and options
+    // (CVE-2019-11479's fix), so 48 - options it is.
+    if oversize.largest + options <= u32::from(linux::TCP_MIN_SND_MSS) {
+        return OversizeCause::LinuxMinSndMss;
+    }
     // IPv4 identification: a sender numbers every segment it puts on the wire; a
     // jump of one after an oversize packet means it left as one packet.
-    let oversize = sent.oversize();
     if oversize.sent_whole > oversize.sent_split {
         return OversizeCause::Violation;
     }

@@ -182,6 +182,9 @@ pub enum OversizeCause {
     GroLro,
     /// No offload explains it: the packet went out as one packet.
     Violation,
+    /// Linux's floor: it never sends less than `tcp_min_snd_mss` (48) bytes of TCP
+    /// payload and options per segment, even to a peer that announced less.
+    LinuxMinSndMss,
 }
 
 impl OversizeCause {
@@ -191,6 +194,7 @@ impl OversizeCause {
             OversizeCause::TsoGso => "tso_gso",
             OversizeCause::GroLro => "gro_lro",
             OversizeCause::Violation => "violation",
+            OversizeCause::LinuxMinSndMss => "linux_min_snd_mss",
         }
     }
 }

@@ -107,6 +107,10 @@ impl Analysis {
     }
 }
 
+/// [`Outcome::seen`] of an agreement check where the capture point saw nothing
+/// the endpoint sent, so the analysis could not tell.
+pub const UNKNOWN: &str = "unknown at this point";
+
 /// The verdict on one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
@@ -245,7 +249,9 @@ pub fn evaluate(
                         brief(inferred)
                     ),
                     passed,
-                    seen: if passed {
+                    seen: if inferred.is_null() {
+                        UNKNOWN.to_string()
+                    } else if passed {
                         String::new()
                     } else {
                         format!("analysis says {}, kernel {kernel}", brief(inferred))

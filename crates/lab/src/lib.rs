@@ -26,32 +26,30 @@ pub use plan::Plan;
 pub use scenario::{Scenario, ScenarioError};
 pub use topology::Topology;
 
+/// `(name, include_str!("../scenarios/NAME.toml"))` for each name.
+macro_rules! scenarios {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../scenarios/", $name, ".toml")))),*]
+    };
+}
+
 /// The built-in scenarios: name and TOML text, in the order `mss lab list` shows.
-pub const BUILTIN: &[(&str, &str)] = &[
-    ("baseline", include_str!("../scenarios/baseline.toml")),
-    ("host-mtu", include_str!("../scenarios/host-mtu.toml")),
-    ("clamp", include_str!("../scenarios/clamp.toml")),
-    (
-        "clamp-lower-host",
-        include_str!("../scenarios/clamp-lower-host.toml"),
-    ),
-    (
-        "asymmetric-clamp",
-        include_str!("../scenarios/asymmetric-clamp.toml"),
-    ),
-    ("pmtud", include_str!("../scenarios/pmtud.toml")),
-    ("blackhole", include_str!("../scenarios/blackhole.toml")),
-    (
-        "blackhole-probing",
-        include_str!("../scenarios/blackhole-probing.toml"),
-    ),
-    ("gso", include_str!("../scenarios/gso.toml")),
-    ("ipv6", include_str!("../scenarios/ipv6.toml")),
-    (
-        "no-timestamps",
-        include_str!("../scenarios/no-timestamps.toml"),
-    ),
-    ("min-mss", include_str!("../scenarios/min-mss.toml")),
+pub const BUILTIN: &[(&str, &str)] = scenarios![
+    "baseline",
+    "host-mtu",
+    "clamp",
+    "clamp-lower-host",
+    "asymmetric-clamp",
+    "clamp-to-pmtu",
+    "short-connections",
+    "pmtud",
+    "blackhole",
+    "blackhole-probing",
+    "gso",
+    "ipv6",
+    "no-timestamps",
+    "min-mss",
+    "below-min-mss",
 ];
 
 /// The TOML text of a built-in scenario.
