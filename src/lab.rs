@@ -108,7 +108,9 @@ fn show(args: &LabShowArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     writeln!(out)?;
     out.write_all(mss_lab::draw::draw(&scenario, &topology).as_bytes())?;
     writeln!(out)?;
-    writeln!(out, "Traffic: {}", traffic_words(&scenario))?;
+    for line in wrap(&traffic_words(&scenario), "Traffic: ", "         ") {
+        writeln!(out, "{line}")?;
+    }
     for line in wrap(
         &scenario.capture_points().join(", "),
         "Captures: ",
@@ -428,7 +430,7 @@ fn story(
         writeln!(
             out,
             "  {:<width$}  {:>11}  {:>11}",
-            "SYN MSS seen at", "client SYN", "server SYN"
+            "SYN MSS seen at", "client SYN", "SYN-ACK"
         )?;
         for analysis in analyses.iter().filter(|a| a.at != "all") {
             match analysis.record(connection) {
@@ -457,7 +459,12 @@ fn story(
             "  {:<width$}  {:>11}  {:>11}",
             "kernel, at the end", connection.client.maxseg_end, connection.server.maxseg_end
         )?;
-        for analysis in analyses.iter().rev() {
+        // All captures together first, then each point in path order.
+        let order = analyses
+            .iter()
+            .filter(|a| a.at == "all")
+            .chain(analyses.iter().filter(|a| a.at != "all"));
+        for analysis in order {
             if let Some(r) = analysis.record(connection) {
                 let label = if analysis.at == "all" {
                     "mss analyze, all".to_string()

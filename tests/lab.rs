@@ -280,3 +280,51 @@ fn show_draws_and_toml_round_trips() {
         mss_lab::builtin("pmtud").expect("pmtud")
     );
 }
+
+/// Client ports differ from run to run: `ADDR:PORT ->` becomes `ADDR:* ->`.
+fn without_client_ports(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.split_once(" -> ") {
+            Some((from, to)) if line.starts_with("ipv") => match from.rsplit_once(':') {
+                Some((addr, _)) => format!("{addr}:* -> {to}"),
+                None => line.to_string(),
+            },
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn readme_lab_transcript_is_a_real_run() {
+    if !netns_available("readme_lab_transcript_is_a_real_run") {
+        return;
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let readme = std::fs::read_to_string(path).expect("README.md");
+    let start = readme
+        .find("```\n# mss lab run clamp\n")
+        .expect("the README shows `# mss lab run clamp`")
+        + "```\n# mss lab run clamp\n".len();
+    let end = start + readme[start..].find("```").expect("closing fence");
+    let out = mss(&["lab", "run", "clamp"]);
+    assert!(out.status.success());
+    // A terminal shows the progress lines (stderr) first: the story is written at
+    // the end.
+    let real = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    if std::env::var_os("MSS_UPDATE_README").is_some() {
+        let updated = format!("{}{real}{}", &readme[..start], &readme[end..]);
+        std::fs::write(path, updated).expect("write README.md");
+        return;
+    }
+    assert_eq!(
+        without_client_ports(&readme[start..end]),
+        without_client_ports(&real),
+        "README's `mss lab run clamp` differs from a real run; refresh with \
+         MSS_UPDATE_README=1 cargo test --test lab readme"
+    );
+}
