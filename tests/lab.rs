@@ -328,3 +328,35 @@ fn readme_lab_transcript_is_a_real_run() {
          MSS_UPDATE_README=1 cargo test --test lab readme"
     );
 }
+
+#[test]
+fn without_root_it_refuses_and_says_why() {
+    if !nix::unistd::geteuid().is_root() {
+        // Not root already: the plain run must refuse.
+        let out = mss(&["lab", "run", "clamp"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("needs root"));
+        return;
+    }
+    // As root, drop to nobody (no capabilities) for the run.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_mss"))
+        .args(["lab", "run", "clamp"])
+        .output()
+        .expect("setpriv (util-linux)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("needs root") && stderr.contains("--dry-run"),
+        "{stderr}"
+    );
+    // The dry run works without privileges.
+    let dry = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_mss"))
+        .args(["lab", "run", "clamp", "--dry-run"])
+        .output()
+        .expect("setpriv");
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+}
