@@ -99,6 +99,100 @@ pub(crate) enum Command {
                       Exit status (run): 0 every expectation holds, 1 one failed, 2 error."
     )]
     Lab(LabCommand),
+    /// Clamp the MSS of TCP SYNs: in a capture file, live through NFQUEUE, or as
+    /// configuration for a router or firewall.
+    #[command(
+        long_about = "Lowers the MSS option of TCP SYN and SYN-ACK segments to a target, the \
+                      way a router in front of a tunnel must: only ever lowering, with \
+                      separate IPv4 and IPv6 targets, finding the option after unknown \
+                      kinds, and updating the checksum incrementally (RFC 1624). \
+                      Fragments, truncated and malformed packets are left untouched and \
+                      counted with the reason.\n\n\
+                      Targets: --mss (IPv4; IPv6 then gets 20 less unless --mss6 says \
+                      otherwise), or --mtu (IPv4 MTU - 40, IPv6 MTU - 60), optionally with \
+                      --encap for the MTU left inside tunnels.\n\n\
+                      Offline: `mss clamp IN -o OUT` copies every byte of IN unchanged \
+                      except the MSS options (and checksums) it lowers.\n\
+                      Live: `mss clamp --nfqueue N` clamps SYNs that iptables queues to it; \
+                      --install-rules adds those rules for forwarded and local SYNs in both \
+                      families and removes them on exit.\n\
+                      Config: `--emit PLATFORM` prints the rules that do the same on that \
+                      platform.",
+        after_help = "Examples:\n  \
+                      mss clamp --mtu 1400 trace.pcap -o clamped.pcap\n  \
+                      mss clamp --mss 1360 --mss6 1340 trace.pcapng -o clamped.pcapng --json\n  \
+                      mss clamp --mtu 1500 --encap wireguard --emit nft\n  \
+                      mss clamp --mss 1360 --emit mikrotik\n  \
+                      sudo mss clamp --nfqueue 7 --mtu 1400 --install-rules\n\n\
+                      Exit status: 0 fine, 2 unusable input or arguments."
+    )]
+    Clamp(ClampArgs),
+}
+
+/// `mss clamp` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct ClampArgs {
+    /// A capture to clamp (pcap or pcapng); the result goes to --output.
+    #[arg(value_name = "CAPTURE", required_unless_present_any = ["nfqueue", "emit"])]
+    pub(crate) input: Option<std::path::PathBuf>,
+
+    /// Where the clamped capture goes (a new file; never the input).
+    #[arg(short, long, value_name = "FILE", requires = "input")]
+    pub(crate) output: Option<std::path::PathBuf>,
+
+    /// IPv4 MSS target. IPv6 gets 20 less (same MTU) unless --mss6 is given.
+    #[arg(long, value_name = "BYTES", value_parser = parse_mss, required_unless_present = "mtu")]
+    pub(crate) mss: Option<u16>,
+
+    /// IPv6 MSS target.
+    #[arg(long, value_name = "BYTES", value_parser = parse_mss, requires = "mss")]
+    pub(crate) mss6: Option<u16>,
+
+    /// Targets from this MTU: IPv4 MTU - 40, IPv6 MTU - 60.
+    #[arg(long, value_name = "BYTES", value_parser = parse_mtu, conflicts_with = "mss")]
+    pub(crate) mtu: Option<u32>,
+
+    /// Encapsulations under the TCP/IP packet (see `mss calc --list-encaps`): the
+    /// targets come from the MTU left inside them.
+    #[arg(long, value_name = "LIST", default_value = "none", value_parser = parse_encaps, requires = "mtu")]
+    pub(crate) encap: EncapStack,
+
+    /// Also insert an MSS option into SYNs that have none (as Linux's TCPMSS does:
+    /// at most 536 for IPv4, 1220 for IPv6).
+    #[arg(long)]
+    pub(crate) insert: bool,
+
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// Clamp live: read SYNs from this NFQUEUE queue number (Linux, root).
+    #[arg(long, value_name = "N", conflicts_with_all = ["input", "emit"])]
+    pub(crate) nfqueue: Option<u16>,
+
+    /// With --nfqueue: add the iptables/ip6tables rules that queue SYNs (forwarded
+    /// and local, both families) and remove them on exit.
+    #[arg(long, requires = "nfqueue")]
+    pub(crate) install_rules: bool,
+
+    /// With --install-rules: drop SYNs while mss is not running instead of letting
+    /// them pass unclamped (the default, --queue-bypass).
+    #[arg(long, requires = "install_rules")]
+    pub(crate) fail_closed: bool,
+
+    /// With --nfqueue: print counters every this many seconds (0: only at exit).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10,
+        requires = "nfqueue"
+    )]
+    pub(crate) stats_every: u64,
+
+    /// Print the configuration that clamps the same way on a platform: nft,
+    /// iptables, cisco, junos, mikrotik, openvpn, wireguard, pfsense.
+    #[arg(long, value_name = "PLATFORM", value_parser = ["nft", "iptables", "cisco", "junos", "mikrotik", "openvpn", "wireguard", "pfsense"])]
+    pub(crate) emit: Option<String>,
 }
 
 /// `mss lab` subcommands.

@@ -5,6 +5,7 @@
 
 mod analyze;
 mod calc;
+mod clamp;
 mod cli;
 mod lab;
 mod render;
@@ -64,6 +65,7 @@ fn run(cli: cli::Cli) -> Result<ExitCode, Failure> {
         cli::Command::Calc(args) => calc::run(&args, &mut out)?,
         cli::Command::Analyze(args) => analyze::run(&args, &mut out)?,
         cli::Command::Lab(command) => lab::run(&command, &mut out)?,
+        cli::Command::Clamp(args) => clamp::run(&args, &mut out)?,
     };
     out.flush()?;
     Ok(code)

@@ -167,6 +167,9 @@ impl Plan {
             ]));
         }
         for (node, ns) in topology.nodes.iter().zip(&namespaces) {
+            // Offloads off unless asked: segmentation (captures show wire sizes) and
+            // checksumming (captures show final checksums, and a receiver checks
+            // them in software: a bad checksum is dropped, not passed by veth).
             let offloads = scenario.node(&node.name).is_some_and(|n| n.offloads);
             for iface in &node.ifaces {
                 setup.push(Cmd::new([
@@ -191,6 +194,10 @@ impl Plan {
                             "gso",
                             "off",
                             "gro",
+                            "off",
+                            "tx",
+                            "off",
+                            "rx",
                             "off",
                         ],
                     ));
@@ -431,7 +438,9 @@ fn nft_rules(node: &crate::scenario::Node, toward: Option<&str>) -> Option<Strin
                 _ => {
                     for (family, mss) in [("ipv4", clamp.mss), ("ipv6", clamp.mss6)] {
                         if let Some(mss) = mss {
-                            // `set` alone would also raise smaller values.
+                            // Current kernels refuse to raise the MSS in `set`
+                            // (since 4.14); the guard says so explicitly and
+                            // keeps older ones safe.
                             rules.push_str(&format!(
                                 "    {on}meta nfproto {family} tcp flags syn tcp option maxseg \
                                  size > {mss} tcp option maxseg size set {mss}\n"
