@@ -26,10 +26,17 @@ pub struct TcpInfo {
 }
 
 impl TcpInfo {
-    /// Reads the fields from `ss -tin` output (the first socket in it).
+    /// Reads the fields from `ss -tin` output (the first socket in it: its state
+    /// line and the indented lines after it).
     pub fn from_ss(text: &str) -> TcpInfo {
         let mut info = TcpInfo::default();
-        for word in text.split_whitespace() {
+        let first: Vec<&str> = text
+            .lines()
+            .enumerate()
+            .take_while(|(i, line)| *i == 0 || line.starts_with(char::is_whitespace))
+            .map(|(_, line)| line)
+            .collect();
+        for word in first.iter().flat_map(|line| line.split_whitespace()) {
             let Some((key, value)) = word.split_once(':') else {
                 continue;
             };

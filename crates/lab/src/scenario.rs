@@ -129,6 +129,17 @@ pub enum ClampMethod {
     Iptables,
 }
 
+impl ClampMethod {
+    /// As written in a scenario file.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClampMethod::Nft => "nft",
+            ClampMethod::NftRtmtu => "nft-rtmtu",
+            ClampMethod::Iptables => "iptables",
+        }
+    }
+}
+
 /// A veth pair joining two nodes.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -341,8 +352,18 @@ impl Scenario {
             message,
         };
         if !valid_name(&self.name, 40) {
+            // The top-level `name = ...` line (before the first table).
+            let line = text
+                .lines()
+                .take_while(|l| !l.trim_start().starts_with('['))
+                .position(|l| {
+                    l.trim_start()
+                        .strip_prefix("name")
+                        .is_some_and(|r| r.trim_start().starts_with('='))
+                })
+                .map_or(1, |i| i + 1);
             return Err(ScenarioError {
-                line: Some(1),
+                line: Some(line),
                 message: format!(
                     "name {:?}: use lowercase letters, digits and '-' (at most 40)",
                     self.name
@@ -358,7 +379,7 @@ impl Scenario {
         if self.nodes.is_empty() {
             return Err(ScenarioError {
                 line: None,
-                message: "no [[node]]: a scenario needs at least two hosts".into(),
+                message: "no [[node]]: a scenario needs hosts (and routers) to run".into(),
             });
         }
         let mut names: Vec<&str> = Vec::new();
@@ -425,9 +446,10 @@ impl Scenario {
                     return Err(at(
                         node.span(),
                         format!(
-                            "node {}: clamp method {:?} needs both `mss` (IPv4) and `mss6` \
+                            "node {}: clamp method \"{}\" needs both `mss` (IPv4) and `mss6` \
                              (IPv6; usually 20 less)",
-                            n.name, clamp.method
+                            n.name,
+                            clamp.method.name()
                         ),
                     ));
                 }
@@ -511,6 +533,26 @@ impl Scenario {
                         format!("link: subnet6 {s:?}: give a /64 such as \"fd00:81:7::/64\""),
                     ));
                 }
+            }
+        }
+        let topology = crate::topology::Topology::new(self);
+        for (i, subnet) in topology.subnets.iter().enumerate() {
+            let earlier = topology.subnets[..i]
+                .iter()
+                .find(|s| s.v4 == subnet.v4 || s.v6 == subnet.v6);
+            if let (Some(earlier), Some(link)) = (earlier, self.links.get(i)) {
+                let (what, net) = if earlier.v4 == subnet.v4 {
+                    ("subnet4", format!("{}/24", subnet.v4))
+                } else {
+                    ("subnet6", format!("{}/64", subnet.v6))
+                };
+                return Err(at(
+                    link.span(),
+                    format!(
+                        "link: {what} {net} is already another link's (link i gets \
+                         10.81.i.0/24 and fd00:81:i::/64 unless given); choose another"
+                    ),
+                ));
             }
         }
         for node in &self.nodes {

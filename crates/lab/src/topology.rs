@@ -9,6 +9,8 @@
 //! Routes: every node gets a route to every subnet it is not attached to, via the
 //! first hop of a shortest path that only passes through routers (ties go to the
 //! link listed first); `[[route]]` entries replace those for one destination node.
+//! A host can be the next hop toward a subnet it sits on: that reaches the host's
+//! own address there (asymmetric routing needs it), not the rest of the subnet.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 

@@ -1,0 +1,829 @@
+//! `expect::evaluate` on synthetic observations, and `TcpInfo::from_ss` on real
+//! `ss -tinH` output.
+
+use mss_lab::Scenario;
+use mss_lab::expect::{
+    Analysis, Connection, Outcome, SocketView, TcpInfo, UNKNOWN, describe, evaluate, finding_names,
+};
+use mss_lab::scenario::Family;
+use serde_json::{Value, json};
+
+const NODES: &str = r#"name = "t"
+title = "t"
+families = ["ipv4", "ipv6"]
+
+[[node]]
+name = "client"
+
+[[node]]
+name = "router"
+router = true
+
+[[node]]
+name = "server"
+
+[[link]]
+between = ["client", "router"]
+
+[[link]]
+between = ["router", "server"]
+
+[traffic]
+bulk = { up = 1, down = 1 }
+"#;
+
+/// A scenario with the given `[[expect]]` tables.
+fn scenario(expects: &str) -> Scenario {
+    let text = format!("{NODES}{expects}");
+    Scenario::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// A connection whose sockets ended at `client_mss` / `server_mss` (and started
+/// at the same values).
+fn conn(family: Family, port: u16, client_mss: u32, server_mss: u32) -> Connection {
+    let view = |mss| SocketView {
+        maxseg_start: mss,
+        maxseg_end: mss,
+        info: None,
+    };
+    Connection {
+        family,
+        client_port: port,
+        server_port: 5201,
+        client_addr: "10.81.1.1".into(),
+        server_addr: "10.81.2.2".into(),
+        completed: true,
+        client: view(client_mss),
+        server: view(server_mss),
+    }
+}
+
+/// An endpoint as docs/json.md describes it (the keys `evaluate` reads).
+fn endpoint(port: u16, syn_mss: Value, handshake: Value, effective: Value) -> Value {
+    json!({
+        "addr": "10.81.1.1",
+        "port": port,
+        "syn_mss": syn_mss,
+        "syn_mss_state": if syn_mss.is_null() { "absent" } else { "present" },
+        "handshake_send_mss": handshake,
+        "effective_send_mss": effective,
+        "effective_basis": "handshake",
+    })
+}
+
+/// A connection record for `connection`, with both endpoints' numbers.
+fn record(
+    connection: &Connection,
+    client: (Value, Value, Value),
+    server: (Value, Value, Value),
+    findings: Value,
+) -> Value {
+    json!({
+        "type": "connection",
+        "id": 1,
+        "ip_version": match connection.family { Family::Ipv4 => 4, Family::Ipv6 => 6 },
+        "client": endpoint(connection.client_port, client.0, client.1, client.2),
+        "server": endpoint(connection.server_port, server.0, server.1, server.2),
+        "roles": "syn",
+        "handshake": "complete",
+        "ending": "closed",
+        "findings": findings,
+    })
+}
+
+/// A record in which both sides agree with the kernel: SYN MSS 1460 each way,
+/// handshake/effective equal to the sockets' values.
+fn agreeing(connection: &Connection, findings: Value) -> Value {
+    let c = connection.client.maxseg_end;
+    let s = connection.server.maxseg_end;
+    record(
+        connection,
+        (json!(1460), json!(c), json!(c)),
+        (json!(1460), json!(s), json!(s)),
+        findings,
+    )
+}
+
+fn analysis(at: &str, records: Vec<Value>) -> Analysis {
+    Analysis {
+        at: at.into(),
+        records,
+    }
+}
+
+fn declared(outcomes: &[Outcome]) -> Vec<&Outcome> {
+    outcomes.iter().filter(|o| o.declared).collect()
+}
+
+fn agreement(outcomes: &[Outcome]) -> Vec<&Outcome> {
+    outcomes.iter().filter(|o| !o.declared).collect()
+}
+
+/// The one declared outcome.
+#[track_caller]
+fn only(outcomes: &[Outcome]) -> &Outcome {
+    let d = declared(outcomes);
+    assert_eq!(d.len(), 1, "{outcomes:#?}");
+    d[0]
+}
+
+fn mss_rewritten(endpoint: &str) -> Value {
+    json!({
+        "kind": "mss_rewritten", "endpoint": endpoint, "from": 1460, "to": 1360,
+        "between": ["client-eth0.pcap", "server-eth0.pcap"], "between_index": [0, 1],
+        "title": "...", "explanation": "...", "fix": null, "source": "..."
+    })
+}
+
+// ---- syn_mss ----
+
+#[test]
+fn syn_mss_pass_and_fail() {
+    let c = conn(Family::Ipv4, 40000, 1448, 1448);
+    let analyses = [analysis("client-eth0", vec![agreeing(&c, json!([]))])];
+    let pass = scenario(
+        "\n[[expect]]\nwhat = \"syn_mss\"\nof = \"client\"\nat = \"client-eth0\"\nvalue = 1460\n",
+    );
+    let out = evaluate(&pass, std::slice::from_ref(&c), &analyses);
+    let o = only(&out);
+    assert!(o.passed, "{o:?}");
+    assert_eq!(o.seen, "1460");
+    assert_eq!(o.check, "syn_mss of client at client-eth0 = 1460");
+
+    let fail = scenario(
+        "\n[[expect]]\nwhat = \"syn_mss\"\nof = \"server\"\nat = \"client-eth0\"\nvalue = 1360\n",
+    );
+    let out = evaluate(&fail, std::slice::from_ref(&c), &analyses);
+    let o = only(&out);
+    assert!(!o.passed);
+    assert_eq!(o.seen, "port 40000: syn_mss 1460");
+}
+
+#[test]
+fn syn_mss_absent_is_none() {
+    let c = conn(Family::Ipv4, 40000, 1448, 1448);
+    let r = record(
+        &c,
+        (Value::Null, json!(1448), json!(1448)),
+        (json!(1460), json!(1448), json!(1448)),
+        json!([]),
+    );
+    let s = scenario(
+        "\n[[expect]]\nwhat = \"syn_mss\"\nof = \"client\"\nat = \"client-eth0\"\nvalue = 1460\n",
+    );
+    let out = evaluate(&s, &[c], &[analysis("client-eth0", vec![r])]);
+    let o = only(&out);
+    assert!(!o.passed);
+    assert_eq!(o.seen, "port 40000: syn_mss none");
+}
+
+// ---- effective_mss / handshake_mss ----
+
+#[test]
+fn effective_mss_pass() {
+    let c = conn(Family::Ipv4, 40000, 1348, 1348);
+    let s = scenario("\n[[expect]]\nwhat = \"effective_mss\"\nof = \"client\"\nvalue = 1348\n");
+    let out = evaluate(
+        &s,
+        std::slice::from_ref(&c),
+        &[analysis("all", vec![agreeing(&c, json!([]))])],
+    );
+    let o = only(&out);
+    assert!(o.passed, "{o:?}");
+    assert_eq!(o.seen, "kernel 1348, analysis 1348");
+    assert_eq!(o.check, "effective_mss of client = 1348");
+    assert!(agreement(&out).iter().all(|o| o.passed));
+}
+
+#[test]
+fn effective_mss_kernel_mismatch_fails() {
+    // The analysis says 1348 as expected, but the kernel ended at 1448.
+    let c = conn(Family::Ipv4, 40000, 1448, 1348);
+    let r = record(
+        &c,
+        (json!(1460), json!(1348), json!(1348)),
+        (json!(1360), json!(1348), json!(1348)),
+        json!([]),
+    );
+    let s = scenario("\n[[expect]]\nwhat = \"effective_mss\"\nof = \"client\"\nvalue = 1348\n");
+    let out = evaluate(&s, &[c], &[analysis("all", vec![r])]);
+    let o = only(&out);
+    assert!(!o.passed);
+    assert_eq!(o.seen, "port 40000: kernel TCP_MAXSEG 1448");
+    // The agreement check catches the same disagreement for the client.
+    let client_check = agreement(&out)
+        .into_iter()
+        .find(|o| o.check.contains(" client "))
+        .expect("client agreement check");
+    assert!(!client_check.passed);
+    assert_eq!(client_check.seen, "analysis says 1348, kernel 1448");
+}
+
+#[test]
+fn effective_mss_analysis_mismatch_fails() {
+    let c = conn(Family::Ipv4, 40000, 1348, 1348);
+    let r = record(
+        &c,
+        (json!(1460), json!(1448), json!(1448)),
+        (json!(1460), json!(1348), json!(1348)),
+        json!([]),
+    );
+    let s = scenario("\n[[expect]]\nwhat = \"effective_mss\"\nof = \"client\"\nvalue = 1348\n");
+    let out = evaluate(&s, &[c], &[analysis("all", vec![r])]);
+    let o = only(&out);
+    assert!(!o.passed);
+    assert_eq!(o.seen, "port 40000: mss analyze effective_send_mss 1448");
+}
+
+#[test]
+fn effective_mss_both_wrong_lists_both() {
+    let c = conn(Family::Ipv4, 40000, 1448, 1448);
+    let s = scenario("\n[[expect]]\nwhat = \"effective_mss\"\nof = \"server\"\nvalue = 1348\n");
+    let out = evaluate(
+        &s,
+        std::slice::from_ref(&c),
+        &[analysis("all", vec![agreeing(&c, json!([]))])],
+    );
+    let o = only(&out);
+    assert!(!o.passed);
+    assert_eq!(
+        o.seen,
+        "port 40000: kernel TCP_MAXSEG 1448; port 40000: mss analyze effective_send_mss 1448"
+    );
+}
+
+#[test]
+fn effective_mss_null_analysis_fails_a_declared_check() {
+    // A declared expectation needs the number: unknown is a failure there (while
+    // the implicit agreement check lets it pass).
+    let c = conn(Family::Ipv4, 40000, 1348, 1348);
+    let r = record(
+        &c,
+        (json!(1460), json!(1348), Value::Null),
+        (json!(1460), json!(1348), json!(1348)),
+        json!([]),
+    );
+    let s = scenario("\n[[expect]]\nwhat = \"effective_mss\"\nof = \"client\"\nvalue = 1348\n");
+    let out = evaluate(&s, &[c], &[analysis("all", vec![r])]);
+    let o = only(&out);
+    assert!(!o.passed);
+    assert_eq!(o.seen, "port 40000: mss analyze effective_send_mss none");
+    assert!(agreement(&out).iter().all(|o| o.passed));
+}
+
+#[test]
+fn handshake_mss_uses_the_start_values() {
+    let mut c = conn(Family::Ipv4, 40000, 1348, 1448);
+    c.client.maxseg_start = 1448;
+    let r = record(
+        &c,
+        (json!(1460), json!(1448), json!(1348)),
+        (json!(1460), json!(1448), json!(1448)),
+        json!([]),
+    );
+    let s = scenario(
+        "\n[[expect]]\nwhat = \"handshake_mss\"\nof = \"client\"\nvalue = 1448\n\
+         \n[[expect]]\nwhat = \"effective_mss\"\nof = \"client\"\nvalue = 1348\n\
+         \n[[expect]]\nwhat = \"handshake_mss\"\nof = \"client\"\nvalue = 1348\n",
+    );
+    let out = evaluate(&s, &[c], &[analysis("all", vec![r])]);
+    let d = declared(&out);
+    assert_eq!(d.len(), 3);
+    assert!(d[0].passed, "{:?}", d[0]);
+    assert_eq!(d[0].seen, "kernel 1448, analysis 1448");
+    assert!(d[1].passed, "{:?}", d[1]);
+    assert!(!d[2].passed);
+    assert_eq!(
+        d[2].seen,
+        "port 40000: kernel TCP_MAXSEG 1448; port 40000: mss analyze handshake_send_mss 1448"
+    );
+}
+
+// ---- finding ----
+
+fn rewritten_both(c: &Connection) -> Vec<Analysis> {
+    vec![analysis(
+        "all",
+        vec![agreeing(
+            c,
+            json!([mss_rewritten("client"), mss_rewritten("server")]),
+        )],
+    )]
+}
+
+#[test]
+fn finding_present_with_fields() {
+    let c = conn(Family::Ipv4, 40000, 1348, 1348);
+    let s = scenario(
+        "\n[[expect]]\nwhat = \"finding\"\nkind = \"mss_rewritten\"\nof = \"client\"\n\
+         fields = { from = 1460, to = 1360 }\n",
+    );
+    let out = evaluate(&s, std::slice::from_ref(&c), &rewritten_both(&c));
+    let o = only(&out);
+    assert!(o.passed, "{o:?}");
+    assert_eq!(
+        o.check,
+        "finding mss_rewritten of client with from=1460, to=1360"
+    );
+    // Arrays compare element by element.
+    let s = scenario(
+        "\n[[expect]]\nwhat = \"finding\"\nkind = \"mss_rewritten\"\n\
+         fields = { between_index = [0, 1], fix = false }\n",
+    );
+    let out = evaluate(&s, std::slice::from_ref(&c), &rewritten_both(&c));
+    // `fix` is null in the record, not false.
+    assert!(!only(&out).passed);
+    let s = scenario(
+        "\n[[expect]]\nwhat = \"finding\"\nkind = \"mss_rewritten\"\n\
+         fields = { between_index = [0, 1], between = [\"client-eth0.pcap\", \"server-eth0.pcap\"] }\n",
+    );
+    let out = evaluate(&s, std::slice::from_ref(&c), &rewritten_both(&c));
+    assert!(only(&out).passed);
+}
+
+#[test]
+fn finding_with_wrong_fields_fails_and_shows_the_finding() {
+    let c = conn(Family::Ipv4, 40000, 1348, 1348);
+    let s = scenario(
+        "\n[[expect]]\nwhat = \"finding\"\nkind = \"mss_rewritten\"\nof = \"client\"\n\
+         fields = { from = 1460, to = 1300 }\n",
+    );
+    let out = evaluate(&s, std::slice::from_ref(&c), &rewritten_both(&c));
+    let o = only(&out);
+    assert!(!o.passed);
+    assert!(
+        o.seen
+            .starts_with("port 40000: findings [mss_rewritten:client, mss_rewritten:server] ("),
+        "{}",
+        o.seen
+    );
+    assert!(o.seen.contains("\"to\":1360"), "{}", o.seen);
+}
+
+#[test]
+fn finding_of_an_endpoint() {
+    let c = conn(Family::Ipv4, 40000, 1448, 1348);
+    let analyses = vec![analysis(
+        "all",
+        vec![agreeing(&c, json!([mss_rewritten("client")]))],
+    )];
+    let s = scenario(
+        "\n[[expect]]\nwhat = \"finding\"\nkind = \"mss_rewritten\"\nof = \"server\"\n\
+         \n[[expect]]\nwhat = \"finding\"\nkind = \"mss_rewritten\"\nof = \"server\"\npresent = false\n\
+         \n[[expect]]\nwhat = \"finding\"\nkind = \"mss_rewritten\"\n",
+    );
+    let out = evaluate(&s, &[c], &analyses);
+    let d = declared(&out);
+    assert!(!d[0].passed);
+    assert_eq!(d[0].seen, "port 40000: findings [mss_rewritten:client]");
+    assert!(d[1].passed, "{:?}", d[1]);
+    assert_eq!(d[1].check, "finding mss_rewritten of server is absent");
+    // Without `of`, any endpoint.
+    assert!(d[2].passed, "{:?}", d[2]);
+}
+
+#[test]
+fn finding_absent() {
+    let c = conn(Family::Ipv4, 40000, 1448, 1448);
+    let s = scenario(
+        "\n[[expect]]\nwhat = \"finding\"\nkind = \"icmp_too_big\"\npresent = false\n\
+         \n[[expect]]\nwhat = \"finding\"\nkind = \"icmp_too_big\"\n",
+    );
+    let out = evaluate(
+        &s,
+        std::slice::from_ref(&c),
+        &[analysis("all", vec![agreeing(&c, json!([]))])],
+    );
+    let d = declared(&out);
+    assert!(d[0].passed);
+    assert!(!d[1].passed);
+    assert_eq!(d[1].seen, "port 40000: findings []");
+    // present = false fails when it is there.
+    let r = agreeing(
+        &c,
+        json!([{"kind": "icmp_too_big", "endpoint": "client", "mtu": 1400, "size": 1500,
+                "count": 1, "shrank": true}]),
+    );
+    let s = scenario(
+        "\n[[expect]]\nwhat = \"finding\"\nkind = \"icmp_too_big\"\npresent = false\n\
+         \n[[expect]]\nwhat = \"finding\"\nkind = \"icmp_too_big\"\nof = \"client\"\n\
+         fields = { mtu = 1400, shrank = true }\n",
+    );
+    let out = evaluate(&s, &[c], &[analysis("all", vec![r])]);
+    let d = declared(&out);
+    assert!(!d[0].passed);
+    assert_eq!(d[0].seen, "port 40000: findings [icmp_too_big:client]");
+    assert!(d[1].passed, "{:?}", d[1]);
+}
+
+#[test]
+fn finding_field_types_must_match() {
+    let c = conn(Family::Ipv4, 40000, 1448, 1448);
+    let r = agreeing(
+        &c,
+        json!([{"kind": "icmp_too_big", "endpoint": "client", "mtu": 1400, "shrank": null}]),
+    );
+    for (fields, passes) in [
+        ("{ mtu = 1400 }", true),
+        ("{ mtu = \"1400\" }", false),
+        ("{ mtu = 1400.0 }", true),
+        ("{ shrank = false }", false),
+        ("{ missing = 1 }", false),
+    ] {
+        let s = scenario(&format!(
+            "\n[[expect]]\nwhat = \"finding\"\nkind = \"icmp_too_big\"\nfields = {fields}\n"
+        ));
+        let out = evaluate(
+            &s,
+            std::slice::from_ref(&c),
+            &[analysis("all", vec![r.clone()])],
+        );
+        assert_eq!(only(&out).passed, passes, "fields = {fields}");
+    }
+}
+
+// ---- findings (exact list) ----
+
+#[test]
+fn findings_exact_list() {
+    let c = conn(Family::Ipv4, 40000, 1348, 1348);
+    let analyses = rewritten_both(&c);
+    let cases: &[(&str, bool)] = &[
+        ("[\"mss_rewritten:client\", \"mss_rewritten:server\"]", true),
+        // Order does not matter.
+        ("[\"mss_rewritten:server\", \"mss_rewritten:client\"]", true),
+        ("[\"mss_rewritten:client\"]", false),
+        (
+            "[\"mss_rewritten:client\", \"mss_rewritten:server\", \"asymmetric_mss\"]",
+            false,
+        ),
+        ("[\"mss_rewritten\", \"mss_rewritten\"]", false),
+        ("[]", false),
+    ];
+    for (kinds, passes) in cases {
+        let s = scenario(&format!(
+            "\n[[expect]]\nwhat = \"findings\"\nkinds = {kinds}\n"
+        ));
+        let out = evaluate(&s, std::slice::from_ref(&c), &analyses);
+        let o = only(&out);
+        assert_eq!(o.passed, *passes, "kinds = {kinds}: {o:?}");
+        if !passes {
+            assert_eq!(
+                o.seen,
+                "port 40000: findings [mss_rewritten:client, mss_rewritten:server]"
+            );
+        }
+    }
+    // A finding about the connection (endpoint null) is named by kind alone.
+    let r = agreeing(
+        &c,
+        json!([{"kind": "asymmetric_mss", "endpoint": null, "client": 1448, "server": 1348}]),
+    );
+    let s = scenario("\n[[expect]]\nwhat = \"findings\"\nkinds = [\"asymmetric_mss\"]\n");
+    let out = evaluate(
+        &s,
+        std::slice::from_ref(&c),
+        &[analysis("all", vec![r.clone()])],
+    );
+    assert!(only(&out).passed);
+    assert_eq!(finding_names(&r), ["asymmetric_mss"]);
+    // An empty list when there are none.
+    let s = scenario("\n[[expect]]\nwhat = \"findings\"\nkinds = []\n");
+    let out = evaluate(
+        &s,
+        std::slice::from_ref(&c),
+        &[analysis("all", vec![agreeing(&c, json!([]))])],
+    );
+    let o = only(&out);
+    assert!(o.passed);
+    assert_eq!(o.check, "findings = []");
+}
+
+#[test]
+fn finding_names_of_records() {
+    let c = conn(Family::Ipv4, 40000, 1348, 1348);
+    assert_eq!(
+        finding_names(&agreeing(
+            &c,
+            json!([mss_rewritten("server"), mss_rewritten("client")])
+        )),
+        ["mss_rewritten:server", "mss_rewritten:client"]
+    );
+    assert!(finding_names(&json!({"type": "connection"})).is_empty());
+    assert_eq!(
+        finding_names(&json!({"findings": [{"endpoint": "client"}]})),
+        ["?:client"]
+    );
+}
+
+// ---- completed ----
+
+#[test]
+fn completed_true_and_false() {
+    let mut stalled = conn(Family::Ipv4, 40000, 1448, 1448);
+    stalled.completed = false;
+    let ok = conn(Family::Ipv6, 40001, 1428, 1428);
+    let s = scenario(
+        "\n[[expect]]\nwhat = \"completed\"\ncompleted = true\n\
+         \n[[expect]]\nwhat = \"completed\"\ncompleted = false\n\
+         \n[[expect]]\nwhat = \"completed\"\nfamily = \"ipv6\"\ncompleted = true\n",
+    );
+    // No analysis is needed for `completed`.
+    let out = evaluate(&s, &[stalled, ok], &[]);
+    assert!(agreement(&out).is_empty());
+    let d = declared(&out);
+    assert!(!d[0].passed);
+    assert_eq!(d[0].seen, "port 40000: stalled");
+    assert!(!d[1].passed);
+    assert_eq!(d[1].seen, "port 40001: completed");
+    assert!(d[2].passed, "{:?}", d[2]);
+    assert_eq!(d[2].check, "completed (ipv6) = true");
+}
+
+// ---- family filter and missing connections ----
+
+#[test]
+fn family_filter() {
+    let v4 = conn(Family::Ipv4, 40000, 1348, 1348);
+    let v6 = conn(Family::Ipv6, 40000, 1328, 1328);
+    let analyses = [analysis(
+        "all",
+        vec![agreeing(&v4, json!([])), agreeing(&v6, json!([]))],
+    )];
+    let s = scenario(
+        "\n[[expect]]\nwhat = \"effective_mss\"\nof = \"client\"\nfamily = \"ipv4\"\nvalue = 1348\n\
+         \n[[expect]]\nwhat = \"effective_mss\"\nof = \"client\"\nfamily = \"ipv6\"\nvalue = 1328\n\
+         \n[[expect]]\nwhat = \"effective_mss\"\nof = \"client\"\nvalue = 1348\n",
+    );
+    let out = evaluate(&s, &[v4.clone(), v6], &analyses);
+    let d = declared(&out);
+    assert!(d[0].passed, "{:?}", d[0]);
+    assert!(d[1].passed, "{:?}", d[1]);
+    // No family: every connection must match, and the IPv6 one does not.
+    assert!(!d[2].passed);
+    assert_eq!(
+        d[2].seen,
+        "port 40000: kernel TCP_MAXSEG 1328; port 40000: mss analyze effective_send_mss 1328"
+    );
+    // Same ports, both families: each record is matched by its IP version.
+    assert_eq!(agreement(&out).len(), 4);
+    assert!(agreement(&out).iter().all(|o| o.passed));
+    // Only IPv4 ran: an IPv6 expectation fails.
+    let s = scenario("\n[[expect]]\nwhat = \"completed\"\nfamily = \"ipv6\"\ncompleted = true\n");
+    let out = evaluate(&s, &[v4], &analyses);
+    let o = only(&out);
+    assert!(!o.passed);
+    assert_eq!(o.seen, "no connection of that family ran");
+}
+
+#[test]
+fn connection_missing_at_a_point() {
+    let c = conn(Family::Ipv4, 40000, 1448, 1448);
+    let other = conn(Family::Ipv4, 40001, 1448, 1448);
+    let analyses = [
+        analysis("client-eth0", vec![agreeing(&other, json!([]))]),
+        analysis("all", vec![agreeing(&c, json!([]))]),
+    ];
+    let s = scenario(
+        "\n[[expect]]\nwhat = \"syn_mss\"\nof = \"client\"\nat = \"client-eth0\"\nvalue = 1460\n\
+         \n[[expect]]\nwhat = \"findings\"\nat = \"server-eth0\"\nkinds = []\n\
+         \n[[expect]]\nwhat = \"findings\"\nkinds = []\n",
+    );
+    let out = evaluate(&s, &[c], &analyses);
+    let d = declared(&out);
+    assert!(!d[0].passed);
+    assert_eq!(
+        d[0].seen,
+        "connection from port 40000 not seen at client-eth0"
+    );
+    // No analysis at all for that point.
+    assert!(!d[1].passed);
+    assert_eq!(
+        d[1].seen,
+        "connection from port 40000 not seen at server-eth0"
+    );
+    assert!(d[2].passed, "{:?}", d[2]);
+}
+
+#[test]
+fn records_match_by_type_version_and_ports() {
+    let c = conn(Family::Ipv4, 40000, 1448, 1448);
+    let good = agreeing(&c, json!([]));
+    let mut summary = good.clone();
+    summary["type"] = json!("summary");
+    let mut v6 = good.clone();
+    v6["ip_version"] = json!(6);
+    let mut other_server = good.clone();
+    other_server["server"]["port"] = json!(5202);
+    let a = analysis("all", vec![summary, v6, other_server]);
+    assert_eq!(a.record(&c), None);
+    let a = analysis("all", vec![good.clone()]);
+    assert_eq!(a.record(&c), Some(&good));
+}
+
+// ---- The implicit kernel/analysis agreement ----
+
+#[test]
+fn agreement_checks_every_point_and_both_endpoints() {
+    let c = conn(Family::Ipv4, 40000, 1448, 1348);
+    let analyses = [
+        analysis("client-eth0", vec![agreeing(&c, json!([]))]),
+        analysis("server-eth0", vec![agreeing(&c, json!([]))]),
+        analysis("all", vec![agreeing(&c, json!([]))]),
+        // A point that did not see the connection adds nothing.
+        analysis("router-eth0", vec![]),
+    ];
+    let s = scenario("");
+    let out = evaluate(&s, std::slice::from_ref(&c), &analyses);
+    assert!(declared(&out).is_empty());
+    let checks: Vec<&str> = out.iter().map(|o| o.check.as_str()).collect();
+    assert_eq!(
+        checks,
+        [
+            "ipv4 client effective MSS: kernel 1448, mss analyze at client-eth0 1448",
+            "ipv4 server effective MSS: kernel 1348, mss analyze at client-eth0 1348",
+            "ipv4 client effective MSS: kernel 1448, mss analyze at server-eth0 1448",
+            "ipv4 server effective MSS: kernel 1348, mss analyze at server-eth0 1348",
+            "ipv4 client effective MSS: kernel 1448, mss analyze at all 1448",
+            "ipv4 server effective MSS: kernel 1348, mss analyze at all 1348",
+        ]
+    );
+    assert!(
+        out.iter()
+            .all(|o| o.passed && o.seen.is_empty() && !o.declared)
+    );
+}
+
+#[test]
+fn agreement_null_is_unknown_not_a_failure() {
+    let c = conn(Family::Ipv6, 40000, 1428, 1428);
+    let r = record(
+        &c,
+        (json!(1440), json!(1428), Value::Null),
+        (json!(1440), json!(1428), Value::Null),
+        json!([]),
+    );
+    let out = evaluate(&scenario(""), &[c], &[analysis("client-eth0", vec![r])]);
+    assert_eq!(out.len(), 2);
+    for o in &out {
+        assert!(o.passed, "{o:?}");
+        assert_eq!(o.seen, UNKNOWN);
+        assert!(
+            o.check.ends_with("mss analyze at client-eth0 none"),
+            "{}",
+            o.check
+        );
+        assert!(o.check.starts_with("ipv6 "), "{}", o.check);
+    }
+}
+
+#[test]
+fn agreement_different_number_is_a_failure() {
+    let c = conn(Family::Ipv4, 40000, 1348, 1448);
+    let r = record(
+        &c,
+        (json!(1460), json!(1448), json!(1448)),
+        (json!(1460), json!(1448), json!(1448)),
+        json!([]),
+    );
+    let out = evaluate(&scenario(""), &[c], &[analysis("all", vec![r])]);
+    let client = &out[0];
+    assert!(!client.passed);
+    assert_eq!(client.seen, "analysis says 1448, kernel 1348");
+    assert_eq!(
+        client.check,
+        "ipv4 client effective MSS: kernel 1348, mss analyze at all 1448"
+    );
+    assert!(out[1].passed, "{:?}", out[1]);
+    // A non-number counts as a disagreement too.
+    let c = conn(Family::Ipv4, 40000, 1348, 1448);
+    let r = record(
+        &c,
+        (json!(1460), json!(1348), json!("1348")),
+        (json!(1460), json!(1448), json!(1448)),
+        json!([]),
+    );
+    let out = evaluate(&scenario(""), &[c], &[analysis("all", vec![r])]);
+    assert!(!out[0].passed);
+}
+
+// ---- describe ----
+
+#[test]
+fn descriptions() {
+    let s = scenario(
+        "\n[[expect]]\nwhat = \"syn_mss\"\nof = \"client\"\nat = \"client-eth0\"\nfamily = \"ipv6\"\nvalue = 1440\n\
+         \n[[expect]]\nwhat = \"findings\"\nat = \"server-eth0\"\nkinds = [\"icmp_too_big:client\", \"asymmetric_mss\"]\n\
+         \n[[expect]]\nwhat = \"finding\"\nkind = \"icmp_too_big\"\nof = \"client\"\nfields = { mtu = 1400, shrank = true, between = [\"a\", \"b\"] }\n\
+         \n[[expect]]\nwhat = \"completed\"\ncompleted = false\n",
+    );
+    let texts: Vec<String> = s.expects.iter().map(|e| describe(e.get_ref())).collect();
+    assert_eq!(
+        texts,
+        [
+            "syn_mss of client at client-eth0 (ipv6) = 1440",
+            "findings at server-eth0 = [icmp_too_big:client, asymmetric_mss]",
+            "finding icmp_too_big of client with between=[\"a\", \"b\"], mtu=1400, shrank=true",
+            "completed = false",
+        ]
+    );
+}
+
+// ---- TcpInfo::from_ss ----
+
+#[test]
+fn from_ss_ipv4_established() {
+    let text = "ESTAB 0      0      10.81.1.1:40022 10.81.2.2:5201\n\t cubic wscale:10,10 \
+                rto:204 rtt:0.05/0.025 ato:40 mss:1348 pmtu:1500 rcvmss:1348 advmss:1448 \
+                cwnd:10 bytes_sent:1048576 bytes_acked:1048577 bytes_received:262144 \
+                segs_out:800 segs_in:420 data_segs_out:778 data_segs_in:195 send 2.16Gbps \
+                lastsnd:4 lastrcv:4 lastack:4 pacing_rate 4.31Gbps delivery_rate 1.9Gbps \
+                delivered:779 app_limited busy:40ms rcv_rtt:1 rcv_space:14480 \
+                rcv_ssthresh:64088 minrtt:0.02 snd_wnd:65536\n";
+    let info = TcpInfo::from_ss(text);
+    assert_eq!(
+        info,
+        TcpInfo {
+            snd_mss: Some(1348),
+            rcv_mss: Some(1348),
+            advmss: Some(1448),
+            pmtu: Some(1500),
+            rtt_ms: Some(0.05),
+        }
+    );
+}
+
+#[test]
+fn from_ss_ipv6_with_options() {
+    let text = "ESTAB 0 0 [fd00:81:1::1]:40022 [fd00:81:2::2]:5201\n\t ts sack cubic \
+                wscale:7,7 rto:201 rtt:0.532/0.266 ato:40 mss:1328 pmtu:1400 rcvmss:1208 \
+                advmss:1428 cwnd:10 ssthresh:7 bytes_sent:1000\n";
+    let info = TcpInfo::from_ss(text);
+    assert_eq!(info.snd_mss, Some(1328));
+    assert_eq!(info.rcv_mss, Some(1208));
+    assert_eq!(info.advmss, Some(1428));
+    assert_eq!(info.pmtu, Some(1400));
+    assert_eq!(info.rtt_ms, Some(0.532));
+}
+
+#[test]
+fn from_ss_missing_fields() {
+    assert_eq!(TcpInfo::from_ss(""), TcpInfo::default());
+    // A header-less line without the info part (ss found the socket but printed
+    // no TCP_INFO).
+    let info = TcpInfo::from_ss("TIME-WAIT 0 0 10.81.1.1:40022 10.81.2.2:5201\n");
+    assert_eq!(info, TcpInfo::default());
+    // Some fields only.
+    let info = TcpInfo::from_ss(
+        "SYN-SENT 0 1 10.81.1.1:40022 10.81.2.2:5201\n\t cubic rto:1000 mss:524 rcvmss:88 \
+         advmss:1448 cwnd:1\n",
+    );
+    assert_eq!(info.snd_mss, Some(524));
+    assert_eq!(info.rcv_mss, Some(88));
+    assert_eq!(info.advmss, Some(1448));
+    assert_eq!(info.pmtu, None);
+    assert_eq!(info.rtt_ms, None);
+    // Unparsable numbers are None.
+    let info = TcpInfo::from_ss("mss:abc pmtu: rtt:x/y advmss:-1 rcvmss:1.5");
+    assert_eq!(info, TcpInfo::default());
+    // rtt without the variance part.
+    assert_eq!(TcpInfo::from_ss("rtt:1.25").rtt_ms, Some(1.25));
+}
+
+#[test]
+fn from_ss_ignores_look_alike_keys() {
+    // minrtt, rcv_rtt, rcv_space, snd_wnd... are not rtt/mss.
+    let info = TcpInfo::from_ss(
+        "ESTAB 0 0 10.81.1.1:1 10.81.2.2:2\n\t minrtt:9 rcv_rtt:8 rcv_mss:7 snd_mss:6 \
+         mss:1448 rtt:0.1/0.05",
+    );
+    assert_eq!(info.snd_mss, Some(1448));
+    assert_eq!(info.rcv_mss, None);
+    assert_eq!(info.rtt_ms, Some(0.1));
+}
+
+#[test]
+fn from_ss_takes_the_first_socket() {
+    let text = "ESTAB 0 0 10.81.1.1:40022 10.81.2.2:5201\n\t cubic rtt:0.05/0.025 mss:1348 \
+                pmtu:1500 rcvmss:536 advmss:1448\n\
+                ESTAB 0 0 10.81.1.1:40024 10.81.2.2:5201\n\t cubic rtt:9/4 mss:88 pmtu:9000 \
+                rcvmss:88 advmss:88\n";
+    let info = TcpInfo::from_ss(text);
+    assert_eq!(info.snd_mss, Some(1348));
+    assert_eq!(info.pmtu, Some(1500));
+    assert_eq!(info.rcv_mss, Some(536));
+    assert_eq!(info.advmss, Some(1448));
+    assert_eq!(info.rtt_ms, Some(0.05));
+}
+
+#[test]
+fn from_ss_does_not_mix_sockets() {
+    let text = "SYN-SENT 0 1 10.81.1.1:40022 10.81.2.2:5201\n\t cubic mss:524 rcvmss:88 \
+                advmss:1448\n\
+                ESTAB 0 0 10.81.1.1:40024 10.81.2.2:5201\n\t cubic rtt:9/4 mss:88 pmtu:9000 \
+                rcvmss:88 advmss:88\n";
+    let info = TcpInfo::from_ss(text);
+    assert_eq!(info.snd_mss, Some(524));
+    assert_eq!(info.pmtu, None, "pmtu of the second socket");
+    assert_eq!(info.rtt_ms, None, "rtt of the second socket");
+}
