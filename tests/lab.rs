@@ -77,6 +77,7 @@ builtin_tests! {
     clamp_lower_host => "clamp-lower-host",
     asymmetric_clamp => "asymmetric-clamp",
     clamp_to_pmtu => "clamp-to-pmtu",
+    clamp_mss => "clamp-mss",
     short_connections => "short-connections",
     pmtud => "pmtud",
     blackhole => "blackhole",
@@ -358,5 +359,65 @@ fn without_root_it_refuses_and_says_why() {
         .args(["lab", "run", "clamp", "--dry-run"])
         .output()
         .expect("setpriv");
-    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+}
+
+/// tshark's verdict on every SYN's TCP checksum and MSS in a capture:
+/// (MSS, checksum good).
+fn tshark_syns(file: &std::path::Path) -> Vec<(u16, bool)> {
+    let out = Command::new("tshark")
+        .args([
+            "-r",
+            &file.to_string_lossy(),
+            "-o",
+            "tcp.check_checksum:TRUE",
+        ])
+        .args(["-Y", "tcp.flags.syn == 1", "-T", "fields"])
+        .args(["-e", "tcp.options.mss_val", "-e", "tcp.checksum.status"])
+        .output()
+        .expect("tshark");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (mss, status) = l.split_once('\t')?;
+            Some((mss.parse().ok()?, status.trim() == "1"))
+        })
+        .collect()
+}
+
+#[test]
+fn mss_clamp_on_the_router_writes_checksums_tshark_accepts() {
+    if !netns_available("mss_clamp_on_the_router_writes_checksums_tshark_accepts") {
+        return;
+    }
+    let dir = TempDir::new("lab-clamp-mss");
+    let out = mss(&["lab", "run", "clamp-mss", "--out", &dir.0.to_string_lossy()]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Behind the router (at the server) the client's SYNs carry the clamped values;
+    // in front of it (at the client) the server's SYN-ACKs do. tshark, an
+    // independent decoder, must find every checksum right: veth would have
+    // accepted wrong ones.
+    let at_server = tshark_syns(&dir.0.join("server-eth0.pcap"));
+    let at_client = tshark_syns(&dir.0.join("client-eth0.pcap"));
+    for (mss, good) in at_server.iter().chain(&at_client) {
+        assert!(good, "a SYN with MSS {mss} has a wrong checksum");
+    }
+    for value in [1360, 1340] {
+        assert!(at_server.iter().any(|(m, _)| *m == value), "{at_server:?}");
+        assert!(at_client.iter().any(|(m, _)| *m == value), "{at_client:?}");
+    }
+    assert!(
+        at_server
+            .iter()
+            .all(|(m, _)| [1360, 1340, 1460, 1440].contains(m))
+    );
 }

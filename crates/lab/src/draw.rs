@@ -30,10 +30,10 @@ fn node_lines(scenario: &Scenario, topology: &Topology, index: usize) -> Vec<Str
                 "clamp (nft rt mtu): SYN MSS to route MTU - 40/60{toward}"
             )),
             method => {
-                let tool = if method == ClampMethod::Iptables {
-                    "iptables TCPMSS"
-                } else {
-                    "nft"
+                let tool = match method {
+                    ClampMethod::Iptables => "iptables TCPMSS",
+                    ClampMethod::Mss => "mss clamp --nfqueue",
+                    _ => "nft",
                 };
                 lines.push(format!(
                     "clamp ({tool}): SYN MSS > {} -> {}, IPv6 > {} -> {}",

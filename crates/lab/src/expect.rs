@@ -96,6 +96,8 @@ pub struct Analysis {
     pub at: String,
     /// Connection records (docs/json.md).
     pub records: Vec<Value>,
+    /// TCP checksums verified in this capture: (right, wrong); `None` for `all`.
+    pub checksums: Option<(u64, u64)>,
 }
 
 impl Analysis {
@@ -279,6 +281,34 @@ pub fn evaluate(
         let role = e.of.as_deref().unwrap_or("client");
         let mut failures: Vec<String> = Vec::new();
         let mut seen: Vec<String> = Vec::new();
+        if e.what == "checksums" {
+            let points: Vec<&Analysis> = analyses
+                .iter()
+                .filter(|a| a.at != "all" && (at == "all" || a.at == at))
+                .collect();
+            for point in &points {
+                match point.checksums {
+                    Some((good, 0)) if good > 0 => seen.push(format!("{}: {good} right", point.at)),
+                    Some((0, 0)) | None => {
+                        failures.push(format!("{}: no TCP segment checked", point.at))
+                    }
+                    Some((good, bad)) => {
+                        failures.push(format!("{}: {bad} wrong, {good} right", point.at))
+                    }
+                }
+            }
+            outcomes.push(Outcome {
+                check: describe(e),
+                passed: failures.is_empty() && !points.is_empty(),
+                seen: if failures.is_empty() {
+                    seen.join("; ")
+                } else {
+                    failures.join("; ")
+                },
+                declared: true,
+            });
+            continue;
+        }
         if chosen.is_empty() {
             failures.push("no connection of that family ran".into());
         }

@@ -41,6 +41,7 @@ pub const BUILTIN: &[(&str, &str)] = scenarios![
     "clamp-lower-host",
     "asymmetric-clamp",
     "clamp-to-pmtu",
+    "clamp-mss",
     "short-connections",
     "pmtud",
     "blackhole",

@@ -76,6 +76,21 @@ pub struct CapturePlan {
     pub cmd: Cmd,
 }
 
+/// A process that runs on a node for the whole run (mss's own clamp), started
+/// after the setup and before the captures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Daemon {
+    /// The node it runs on.
+    pub node: String,
+    /// The command; the program `mss` means the running mss itself.
+    pub cmd: Cmd,
+    /// A line it prints on standard output once it is ready.
+    pub ready: String,
+}
+
+/// The NFQUEUE queue number the lab's `mss clamp` uses.
+pub const CLAMP_QUEUE: u16 = 7;
+
 /// What a run executes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -83,6 +98,8 @@ pub struct Plan {
     pub namespaces: Vec<String>,
     /// Builds the topology, in order.
     pub setup: Vec<Cmd>,
+    /// Long-running processes on nodes.
+    pub daemons: Vec<Daemon>,
     /// Capture processes.
     pub captures: Vec<CapturePlan>,
     /// Removes it all.
@@ -341,6 +358,41 @@ impl Plan {
                 }
             }
         }
+        let mut daemons = Vec::new();
+        for (node, ns) in topology.nodes.iter().zip(&namespaces) {
+            let Some(clamp) = scenario
+                .node(&node.name)
+                .and_then(|n| n.clamp.as_ref())
+                .filter(|c| c.method == ClampMethod::Mss)
+            else {
+                continue;
+            };
+            let queue = CLAMP_QUEUE.to_string();
+            let (mss, mss6) = (
+                clamp.mss.unwrap_or(0).to_string(),
+                clamp.mss6.unwrap_or(0).to_string(),
+            );
+            daemons.push(Daemon {
+                node: node.name.clone(),
+                cmd: exec(
+                    ns,
+                    &[
+                        "mss",
+                        "clamp",
+                        "--nfqueue",
+                        &queue,
+                        "--mss",
+                        &mss,
+                        "--mss6",
+                        &mss6,
+                        "--install-rules",
+                        "--stats-every",
+                        "0",
+                    ],
+                ),
+                ready: format!("mss clamp: queue {queue}:"),
+            });
+        }
         let points = scenario.capture_points();
         let mut captures = Vec::new();
         for (node, ns) in topology.nodes.iter().zip(&namespaces) {
@@ -385,6 +437,7 @@ impl Plan {
         Plan {
             namespaces,
             setup,
+            daemons,
             captures,
             teardown,
         }
@@ -396,6 +449,7 @@ impl Plan {
         for cmd in self
             .setup
             .iter()
+            .chain(self.daemons.iter().map(|d| &d.cmd))
             .chain(self.captures.iter().map(|c| &c.cmd))
             .chain(&self.teardown)
         {
@@ -404,6 +458,15 @@ impl Plan {
                 programs.push(program);
             }
         }
+        if !self.daemons.is_empty() {
+            // `mss clamp --install-rules` runs them.
+            for tool in ["iptables", "ip6tables"] {
+                if !programs.contains(&tool) {
+                    programs.push(tool);
+                }
+            }
+        }
+        programs.retain(|p| *p != "mss");
         if !programs.contains(&"ss") {
             // The traffic reads each socket's TCP_INFO with `ss -ti`.
             programs.push("ss");
@@ -419,7 +482,7 @@ fn nft_rules(node: &crate::scenario::Node, toward: Option<&str>) -> Option<Strin
     let clamp = node
         .clamp
         .as_ref()
-        .filter(|c| c.method != ClampMethod::Iptables);
+        .filter(|c| matches!(c.method, ClampMethod::Nft | ClampMethod::NftRtmtu));
     if clamp.is_none() && !node.drop_icmp_too_big {
         return None;
     }
@@ -432,6 +495,7 @@ fn nft_rules(node: &crate::scenario::Node, toward: Option<&str>) -> Option<Strin
         };
         for on in &interfaces {
             match clamp.method {
+                ClampMethod::Iptables | ClampMethod::Mss => {}
                 ClampMethod::NftRtmtu => rules.push_str(&format!(
                     "    {on}tcp flags syn tcp option maxseg size set rt mtu\n"
                 )),

@@ -105,7 +105,8 @@ pub struct Node {
 #[serde(deny_unknown_fields)]
 pub struct Clamp {
     /// `nft` (`tcp option maxseg size set N`), `nft-rtmtu` (`... set rt mtu`, the
-    /// route's MTU minus 40/60) or `iptables` (`-j TCPMSS --set-mss N`).
+    /// route's MTU minus 40/60), `iptables` (`-j TCPMSS --set-mss N`) or `mss`
+    /// (`mss clamp --nfqueue`).
     pub method: ClampMethod,
     /// IPv4 target (`nft`, `iptables`).
     pub mss: Option<u16>,
@@ -127,6 +128,9 @@ pub enum ClampMethod {
     NftRtmtu,
     /// iptables/ip6tables `-t mangle -j TCPMSS --set-mss N`.
     Iptables,
+    /// mss's own clamp: `mss clamp --nfqueue` on the router, fed by iptables
+    /// `-j NFQUEUE` rules it installs.
+    Mss,
 }
 
 impl ClampMethod {
@@ -136,6 +140,7 @@ impl ClampMethod {
             ClampMethod::Nft => "nft",
             ClampMethod::NftRtmtu => "nft-rtmtu",
             ClampMethod::Iptables => "iptables",
+            ClampMethod::Mss => "mss",
         }
     }
 }
@@ -227,8 +232,8 @@ pub struct Short {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
-    /// `syn_mss`, `handshake_mss`, `effective_mss`, `finding`, `findings` or
-    /// `completed`.
+    /// `syn_mss`, `handshake_mss`, `effective_mss`, `finding`, `findings`,
+    /// `completed` or `checksums`.
     pub what: String,
     /// Whose: `client` or `server` (the SYN's or the SYN-ACK's sender; the sender
     /// of the data).
@@ -450,6 +455,16 @@ impl Scenario {
                              (IPv6; usually 20 less)",
                             n.name,
                             clamp.method.name()
+                        ),
+                    ));
+                }
+                if clamp.method == ClampMethod::Mss && clamp.toward.is_some() {
+                    return Err(at(
+                        node.span(),
+                        format!(
+                            "node {}: clamp method \"mss\" clamps every forwarded SYN; remove \
+                             `toward`",
+                            n.name
                         ),
                     ));
                 }
@@ -792,6 +807,12 @@ fn check_expect(e: &Expect, points: &[String]) -> Result<(), String> {
                 None => return Err("findings: give the exact list with kinds = [...]".into()),
             }
         }
+        "checksums" => {
+            only(&[])?;
+            if e.of.is_some() || e.family.is_some() {
+                return Err("checksums: takes only `at` (default: every capture point)".into());
+            }
+        }
         "completed" => {
             only(&["completed"])?;
             if e.completed.is_none() {
@@ -804,7 +825,7 @@ fn check_expect(e: &Expect, points: &[String]) -> Result<(), String> {
         other => {
             return Err(format!(
                 "what = {other:?}: one of syn_mss, handshake_mss, effective_mss, finding, \
-                 findings, completed"
+                 findings, completed, checksums"
             ));
         }
     }

@@ -108,6 +108,7 @@ fn analysis(at: &str, records: Vec<Value>) -> Analysis {
     Analysis {
         at: at.into(),
         records,
+        checksums: None,
     }
 }
 

@@ -94,6 +94,13 @@ fn render(name: &str, plan: &Plan) -> String {
     for cmd in &plan.setup {
         let _ = writeln!(out, "{cmd}");
     }
+    if !plan.daemons.is_empty() {
+        out.push_str("\n## daemons\n");
+        for daemon in &plan.daemons {
+            let _ = writeln!(out, "# on {} until \"{}\"", daemon.node, daemon.ready);
+            let _ = writeln!(out, "{}", daemon.cmd);
+        }
+    }
     out.push_str("\n## captures\n");
     for capture in &plan.captures {
         let _ = writeln!(out, "# {} -> {}", capture.point, capture.file);

@@ -106,7 +106,7 @@ fn base_is_valid_and_its_lines_are_as_documented() {
 
 #[test]
 fn every_builtin_parses() {
-    assert_eq!(BUILTIN.len(), 15);
+    assert!(BUILTIN.len() >= 15);
     for (name, text) in BUILTIN {
         let s = Scenario::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(s.name, *name, "the file's name matches its built-in name");

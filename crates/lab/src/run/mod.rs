@@ -20,7 +20,7 @@ use crate::plan::{Cmd, NAMESPACE_PREFIX, Plan};
 use crate::scenario::{Family, Scenario};
 use crate::topology::Topology;
 
-pub use capture::Capture;
+pub use capture::{Capture, Daemon};
 
 /// What a failed step was and what it said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,6 +170,14 @@ pub fn run(
     }
     // Neighbour discovery and the routes settle (DAD is off).
     std::thread::sleep(Duration::from_millis(200));
+    let mut daemons = Vec::new();
+    for daemon in &plan.daemons {
+        progress(&format!("starting on {}: {}", daemon.node, daemon.cmd));
+        let running = Daemon::start(&daemon.cmd, &daemon.ready)
+            .map_err(|e| RunError(format!("on {}: {e}", daemon.node)))?;
+        with_cleanup(cleanup, |c| c.children.push(running.pid()));
+        daemons.push(running);
+    }
     progress(&format!("capturing at {} points", plan.captures.len()));
     let mut captures = Vec::new();
     for capture in &plan.captures {
@@ -236,6 +244,9 @@ pub fn run(
         .into_iter()
         .map(|(point, capture)| (point, capture.wait()))
         .collect();
+    for daemon in daemons {
+        daemon.stop();
+    }
     Ok(Observed {
         connections,
         captures: files,
