@@ -265,6 +265,25 @@ pub fn clamp_ip(buf: &mut [u8], len: usize, targets: &Targets) -> Clamped {
         outcome: Outcome::Unchanged(skip),
         len,
     };
+    // The common case first: a plain IPv4 (no options, not a fragment) or IPv6 (no
+    // extension header) TCP segment without SYN, answered from four bytes.
+    if let Some(head) = buf.get(..len.min(60)) {
+        let plain_v4 = head.len() >= 40
+            && head[0] == 0x45
+            && head[9] == TCP
+            && (head[6] & 0x3f) | head[7] == 0;
+        let plain_v6 = head.len() >= 60 && head[0] >> 4 == 6 && head[6] == TCP;
+        let flags = if plain_v4 {
+            head.get(33)
+        } else if plain_v6 {
+            head.get(53)
+        } else {
+            None
+        };
+        if flags.is_some_and(|&f| f & SYN == 0) {
+            return unchanged(Skip::NotSyn);
+        }
+    }
     let layout = match layout(buf, len) {
         Ok(layout) => layout,
         Err(skip) => return unchanged(skip),
@@ -422,19 +441,30 @@ pub fn clamp_frame(buf: &mut [u8], len: usize, link: Link, targets: &Targets) ->
     let Some(frame) = buf.get(..len) else {
         return unchanged(Skip::Truncated);
     };
-    let offset = match mss_wire::packet::decode(link, frame) {
-        Ok(Some(packet)) => {
-            if packet.tunnel.is_some() {
-                return unchanged(Skip::Tunneled);
+    // Plain link headers first (Ethernet with VLAN tags, raw IP, Linux cooked): no
+    // full decode on the hot path. Anything else (PPPoE, MPLS, tunnels, ...) goes
+    // through the decoder, which also recognises tunnels.
+    let fast = plain_ip_offset(link, frame).filter(|&at| {
+        frame
+            .get(at)
+            .is_some_and(|b| matches!(b >> 4, 4 | 6) && !carries_tunnel(frame, at))
+    });
+    let offset = match fast {
+        Some(offset) => offset,
+        None => match mss_wire::packet::decode(link, frame) {
+            Ok(Some(packet)) => {
+                if packet.tunnel.is_some() {
+                    return unchanged(Skip::Tunneled);
+                }
+                packet.offset
             }
-            packet.offset
-        }
-        Ok(None) => return unchanged(Skip::NotIp),
-        // The IP or TCP layer is cut short or broken: let clamp_ip say which,
-        // if the IP header can be found at all.
-        Err(_) => match plain_ip_offset(link, frame) {
-            Some(offset) => offset,
-            None => return unchanged(Skip::Truncated),
+            Ok(None) => return unchanged(Skip::NotIp),
+            // The IP or TCP layer is cut short or broken: let clamp_ip say which,
+            // if the IP header can be found at all.
+            Err(_) => match plain_ip_offset(link, frame) {
+                Some(offset) => offset,
+                None => return unchanged(Skip::Truncated),
+            },
         },
     };
     if offset >= len {
@@ -480,6 +510,19 @@ fn plain_ip_offset(link: Link, frame: &[u8]) -> Option<usize> {
         Link::LinuxSll2 => Some(20),
         _ => None,
     }
+}
+
+/// Whether the IP packet at `at` carries another packet (GRE, IP-in-IP, or UDP,
+/// which may be VXLAN or Geneve): then the decoder decides, so tunnels are
+/// recognised and left alone.
+fn carries_tunnel(frame: &[u8], at: usize) -> bool {
+    let protocol = match frame.get(at).map(|b| b >> 4) {
+        Some(4) => frame.get(at + 9),
+        Some(6) => frame.get(at + 6),
+        _ => None,
+    };
+    // Only a plain TCP header next is the fast path's business.
+    protocol != Some(&TCP)
 }
 
 /// Whether the headers before the IP packet at `offset` carry no length, so the
