@@ -57,6 +57,12 @@ fn real_output(command: &str) -> (bool, String) {
     };
     let args: Vec<&str> = command.split_whitespace().collect();
     let out = mss(&args);
+    // Examples that write a file (`mss clamp IN -o FILE`) leave nothing behind.
+    if let Some(i) = args.iter().position(|a| *a == "-o") {
+        if let Some(file) = args.get(i + 1) {
+            let _ = std::fs::remove_file(file);
+        }
+    }
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     if let Some(n) = head {
