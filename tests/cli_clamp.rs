@@ -236,8 +236,16 @@ fn syn_without_mss(dir: &Path) -> std::path::PathBuf {
     file.extend(1u32.to_le_bytes());
     file.extend(1_700_000_000u32.to_le_bytes());
     file.extend(0u32.to_le_bytes());
-    file.extend(u32::try_from(frame.len()).expect("frame length").to_le_bytes());
-    file.extend(u32::try_from(frame.len()).expect("frame length").to_le_bytes());
+    file.extend(
+        u32::try_from(frame.len())
+            .expect("frame length")
+            .to_le_bytes(),
+    );
+    file.extend(
+        u32::try_from(frame.len())
+            .expect("frame length")
+            .to_le_bytes(),
+    );
     file.extend(&frame);
     let path = dir.join("nomss.pcap");
     std::fs::write(&path, file).expect("write");
