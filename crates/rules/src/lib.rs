@@ -26,6 +26,7 @@ pub mod clamp;
 pub mod encap;
 pub mod linux;
 pub mod options;
+pub mod plpmtud;
 pub mod rfc;
 mod units;
 
