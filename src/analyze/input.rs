@@ -410,11 +410,12 @@ pub(crate) fn read_all(
                 if total_packets % 65_536 == 0 {
                     progress.tick(input.offset(), total_packets, analyzer.live_connections());
                 }
-                while let Some(report) = analyzer.poll_finished() {
-                    emit(report)?;
-                }
             }
             input.recycle(batch);
+            // Connections that finished during the batch, in the order they did.
+            while let Some(report) = analyzer.poll_finished() {
+                emit(report)?;
+            }
         }
         progress.clear();
         return Ok(());
