@@ -349,9 +349,12 @@ impl Analyzer {
     /// on while the rest are built. [`Analyzer::summary`] has the final counts once
     /// `poll_finished` has returned `None`.
     pub fn end(&mut self) {
-        let mut rest: Vec<Box<Connection>> = self.live.drain().map(|(_, c)| c).collect();
-        rest.sort_unstable_by_key(|c| c.id);
-        self.ending.extend(rest);
+        // Sorted with the ids beside the boxes: comparing through the boxes would
+        // reach into every connection again and again.
+        let mut rest: Vec<(u64, Box<Connection>)> =
+            self.live.drain().map(|(_, c)| (c.id, c)).collect();
+        rest.sort_unstable_by_key(|&(id, _)| id);
+        self.ending.extend(rest.into_iter().map(|(_, c)| c));
     }
 
     /// The counts so far; final once the input has ended and every finished
