@@ -75,7 +75,7 @@ const WRITER_BATCH: usize = 256;
 const WRITER_QUEUE: usize = 16;
 /// Once the input is read, the analysis thread formats one batch in this many
 /// itself; it also builds every report, so the output thread takes the rest.
-const SHARE_EVERY: usize = 3;
+const SHARE_EVERY: usize = 4;
 
 pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<ExitCode, Failure> {
     let mut inputs = args
