@@ -10,14 +10,15 @@
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
+use std::net::IpAddr;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use mss_analyze::{Analyzer, ConnectionReport};
 use mss_capture::{Format, LinkType, Reader, Warning};
-use mss_wire::packet::{IpPacket, Link, Transport, decode};
-use mss_wire::tcp;
+use mss_wire::packet::{Fragment, IpPacket, Link, Transport, Tunnel, decode};
+use mss_wire::{icmp, tcp};
 
 use crate::Failure;
 
@@ -27,15 +28,44 @@ const BATCHES: usize = 8;
 
 /// What one record turned out to be, owned (no borrow of the read buffer).
 enum Found {
-    /// An IP packet; a TCP segment's transport is `Other` here and its header is
-    /// at `tcp` in the batch's bytes.
-    Packet {
-        ip: IpPacket<'static>,
-        tcp: Option<(usize, usize)>,
-    },
+    Packet(Packet),
     NotIp,
     Unsupported(u16),
     Undecodable(usize, mss_wire::Error),
+}
+
+/// An `IpPacket` without borrows, and compact: what it carries is told by
+/// `Carried`, which points into the batch for the rest (a batch is written by one
+/// thread and read by another, so its size counts).
+struct Packet {
+    offset: usize,
+    tunnel: Option<Tunnel>,
+    src: IpAddr,
+    dst: IpAddr,
+    ttl: u8,
+    ip_len: u32,
+    header_len: u32,
+    ident: u32,
+    dont_fragment: bool,
+    fragment: Option<Fragment>,
+    protocol: u8,
+    truncated: bool,
+    carried: Carried,
+}
+
+/// `Transport`, owned.
+#[derive(Copy, Clone)]
+enum Carried {
+    /// TCP, its header at `start..end` in the batch's bytes.
+    Tcp {
+        start: usize,
+        end: usize,
+    },
+    TcpTruncated,
+    /// An ICMP error, at this index in the batch's messages.
+    IcmpError(usize),
+    LaterFragment,
+    Other,
 }
 
 /// One record decoded.
@@ -50,6 +80,8 @@ struct Batch {
     events: Vec<Event>,
     /// The TCP headers of the batch's segments.
     bytes: Vec<u8>,
+    /// Its ICMP error messages.
+    icmp: Vec<icmp::ErrorMessage>,
     /// Bytes of the input read once the batch was full.
     offset: u64,
 }
@@ -59,6 +91,7 @@ impl Batch {
         Batch {
             events: Vec::with_capacity(BATCH),
             bytes: Vec::with_capacity(BATCH * 64),
+            icmp: Vec::new(),
             offset: 0,
         }
     }
@@ -169,6 +202,7 @@ impl Input {
     fn recycle(&self, mut batch: Batch) {
         batch.events.clear();
         batch.bytes.clear();
+        batch.icmp.clear();
         let _ = self.used.send(batch);
     }
 
@@ -226,7 +260,7 @@ fn decode_all(
         let found = match Link::from_link_type(record.link_type.0) {
             None => Found::Unsupported(record.link_type.0),
             Some(link) => match decode(link, record.data) {
-                Ok(Some(packet)) => owned(&packet, &mut batch.bytes),
+                Ok(Some(packet)) => owned(&packet, &mut batch),
                 Ok(None) => Found::NotIp,
                 Err((offset, error)) => Found::Undecodable(offset, error),
             },
@@ -261,11 +295,11 @@ fn decode_all(
     }));
 }
 
-/// A decoded packet without borrows: a TCP header is copied to `bytes` (the whole
-/// segment when the IP length does not bound it, as the analysis then measures the
-/// payload captured).
-fn owned(packet: &IpPacket<'_>, bytes: &mut Vec<u8>) -> Found {
-    let (transport, tcp) = match packet.transport {
+/// A decoded packet without borrows: a TCP header is copied to the batch's bytes
+/// (the whole segment when the IP length does not bound it, as the analysis then
+/// measures the payload captured), an ICMP message to its messages.
+fn owned(packet: &IpPacket<'_>, batch: &mut Batch) -> Found {
+    let carried = match packet.transport {
         Transport::Tcp(segment) => {
             let header_len = segment.header_len();
             let data = segment.into_inner();
@@ -274,44 +308,70 @@ fn owned(packet: &IpPacket<'_>, bytes: &mut Vec<u8>) -> Found {
             } else {
                 data.len().min(header_len)
             };
-            let start = bytes.len();
-            bytes.extend_from_slice(&data[..keep]);
-            (Transport::Other, Some((start, bytes.len())))
+            let start = batch.bytes.len();
+            batch.bytes.extend_from_slice(&data[..keep]);
+            Carried::Tcp {
+                start,
+                end: batch.bytes.len(),
+            }
         }
-        Transport::TcpTruncated => (Transport::TcpTruncated, None),
-        Transport::IcmpError(message) => (Transport::IcmpError(message), None),
-        Transport::LaterFragment => (Transport::LaterFragment, None),
-        Transport::Other => (Transport::Other, None),
+        Transport::TcpTruncated => Carried::TcpTruncated,
+        Transport::IcmpError(message) => {
+            batch.icmp.push(message);
+            Carried::IcmpError(batch.icmp.len() - 1)
+        }
+        Transport::LaterFragment => Carried::LaterFragment,
+        Transport::Other => Carried::Other,
     };
-    Found::Packet {
-        ip: IpPacket {
-            offset: packet.offset,
-            tunnel: packet.tunnel,
-            src: packet.src,
-            dst: packet.dst,
-            ttl: packet.ttl,
-            ip_len: packet.ip_len,
-            header_len: packet.header_len,
-            ident: packet.ident,
-            dont_fragment: packet.dont_fragment,
-            fragment: packet.fragment,
-            protocol: packet.protocol,
-            truncated: packet.truncated,
-            transport,
-        },
-        tcp,
-    }
+    Found::Packet(Packet {
+        offset: packet.offset,
+        tunnel: packet.tunnel,
+        src: packet.src,
+        dst: packet.dst,
+        ttl: packet.ttl,
+        ip_len: packet.ip_len,
+        header_len: packet.header_len,
+        ident: packet.ident,
+        dont_fragment: packet.dont_fragment,
+        fragment: packet.fragment,
+        protocol: packet.protocol,
+        truncated: packet.truncated,
+        carried,
+    })
 }
 
 /// Hands one decoded record to the analyzer.
 #[inline]
-fn feed(analyzer: &mut Analyzer, point: usize, event: &Event, bytes: &[u8]) {
+fn feed(analyzer: &mut Analyzer, point: usize, event: &Event, batch: &Batch) {
     match &event.found {
-        Found::Packet { ip, tcp } => {
-            let mut packet: IpPacket<'_> = *ip;
-            if let Some((start, end)) = *tcp {
-                packet.transport = Transport::Tcp(tcp::Packet::new_unchecked(&bytes[start..end]));
-            }
+        Found::Packet(p) => {
+            let transport = match p.carried {
+                Carried::Tcp { start, end } => {
+                    Transport::Tcp(tcp::Packet::new_unchecked(&batch.bytes[start..end]))
+                }
+                Carried::TcpTruncated => Transport::TcpTruncated,
+                Carried::IcmpError(i) => match batch.icmp.get(i) {
+                    Some(message) => Transport::IcmpError(*message),
+                    None => Transport::Other,
+                },
+                Carried::LaterFragment => Transport::LaterFragment,
+                Carried::Other => Transport::Other,
+            };
+            let packet = IpPacket {
+                offset: p.offset,
+                tunnel: p.tunnel,
+                src: p.src,
+                dst: p.dst,
+                ttl: p.ttl,
+                ip_len: p.ip_len,
+                header_len: p.header_len,
+                ident: p.ident,
+                dont_fragment: p.dont_fragment,
+                fragment: p.fragment,
+                protocol: p.protocol,
+                truncated: p.truncated,
+                transport,
+            };
             analyzer.on_packet(point, event.number, event.timestamp_ns, &packet);
         }
         Found::NotIp => analyzer.on_not_ip(),
@@ -405,7 +465,7 @@ pub(crate) fn read_all(
         // One input: its batches in order.
         while let Some(batch) = input.next_batch() {
             for event in &batch.events {
-                feed(analyzer, 0, event, &batch.bytes);
+                feed(analyzer, 0, event, &batch);
                 total_packets += 1;
                 if total_packets % 65_536 == 0 {
                     progress.tick(input.offset(), total_packets, analyzer.live_connections());
@@ -439,7 +499,7 @@ pub(crate) fn read_all(
         let cursor = &mut cursors[point];
         if let Some(batch) = &cursor.batch {
             if let Some(event) = batch.events.get(cursor.at) {
-                feed(analyzer, point, event, &batch.bytes);
+                feed(analyzer, point, event, batch);
             }
         }
         cursor.at += 1;
