@@ -73,6 +73,9 @@ fn format_records(
 /// Connections handed to the formatting thread at a time, and batches in flight.
 const WRITER_BATCH: usize = 256;
 const WRITER_QUEUE: usize = 16;
+/// Once the input is read, the analysis thread formats one batch in this many
+/// itself; it also builds every report, so the output thread takes the rest.
+const SHARE_EVERY: usize = 4;
 
 /// The `connection` records `mss analyze --json` prints for these captures (for
 /// `mss lab`, which judges them).
@@ -161,9 +164,10 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
         // JSON and CSV records are formatted on a thread of their own while the
         // analysis goes on; finished connections travel to it in order, in batches so
         // the two threads hand over rarely. Once the input is read, the analysis
-        // thread is free and formats every other batch itself: a capture shorter than
-        // the linger (most captures) finishes all its connections at the end, and
-        // that burst then uses both cores.
+        // thread is free: it builds the remaining reports as it hands them on and
+        // formats one batch in `SHARE_EVERY` itself. A capture shorter than the
+        // linger (most captures) finishes all its connections at the end, and that
+        // burst then uses both cores.
         std::thread::scope(|scope| -> io::Result<Summary> {
             let (tx, rx) = mpsc::sync_channel::<Batch>(WRITER_QUEUE);
             let names = &names;
@@ -183,7 +187,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
                 Ok(())
             });
             let mut batch = Vec::with_capacity(WRITER_BATCH);
-            // Set once the input is read: the analysis thread formats odd batches.
+            // Set once the input is read: the analysis thread formats some batches.
             let mut sent: usize = 0;
             let mut share = false;
             // The writer only stops early on a write error, reported below.
@@ -194,7 +198,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
                     if batch.len() == WRITER_BATCH {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(WRITER_BATCH));
                         sent += 1;
-                        let message = if share && sent % 2 == 0 {
+                        let message = if share && sent % SHARE_EVERY == 0 {
                             let mut text = Vec::with_capacity(WRITER_BATCH * 1536);
                             format_records(format, &full, names, &mut text);
                             Batch::Text(text)
@@ -210,8 +214,10 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
                 emit(r, share)
             });
             share = true;
-            let summary = analyzer.finish();
-            let mut drained = read.map(|()| summary);
+            // The reports of the connections still open are built one by one as
+            // they are taken, so the output thread starts on the first batch at once.
+            analyzer.end();
+            let mut drained = read;
             while let Some(report) = analyzer.poll_finished() {
                 if drained.is_ok() {
                     if let Err(e) = emit(report, share) {
@@ -219,6 +225,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
                     }
                 }
             }
+            let mut drained = drained.map(|()| analyzer.summary());
             if drained.is_ok() && !batch.is_empty() {
                 let last = std::mem::take(&mut batch);
                 if let Err(e) = tx.send(Batch::Reports(last)).map_err(stopped) {

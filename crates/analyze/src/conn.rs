@@ -32,12 +32,46 @@ impl Key {
 }
 
 /// A connection's endpoints in canonical order (`a < b`), so both directions find
-/// the same entry.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+/// the same entry. The addresses are kept as two `u64` halves (high, low) rather
+/// than `u128`: the key is 8-byte aligned, 40 bytes instead of 80, which halves the
+/// table's entries (copied whenever it grows) and each connection's copy of it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct FlowKey {
-    a: Key,
-    b: Key,
+    a: [u64; 2],
+    b: [u64; 2],
+    ports: [u16; 2],
     v6: bool,
+}
+
+/// A 128-bit address as (high, low) halves.
+#[inline]
+fn halves(addr: u128) -> [u64; 2] {
+    let bytes = addr.to_be_bytes();
+    let mut high = [0u8; 8];
+    let mut low = [0u8; 8];
+    high.copy_from_slice(&bytes[..8]);
+    low.copy_from_slice(&bytes[8..]);
+    [u64::from_be_bytes(high), u64::from_be_bytes(low)]
+}
+
+#[inline]
+fn whole([high, low]: [u64; 2]) -> u128 {
+    (u128::from(high) << 64) | u128::from(low)
+}
+
+/// Hashes what the derived `Hash` of the former layout (`{a: Key, b: Key, v6}` with
+/// `Key {addr: u128, port: u16}`) hashed, in the same order: the same hash values
+/// keep the table's iteration order, hence the order in which a sweep reports
+/// connections, unchanged.
+impl core::hash::Hash for FlowKey {
+    #[inline]
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        state.write_u128(whole(self.a));
+        state.write_u16(self.ports[0]);
+        state.write_u128(whole(self.b));
+        state.write_u16(self.ports[1]);
+        state.write_u8(u8::from(self.v6));
+    }
 }
 
 impl FlowKey {
@@ -46,24 +80,72 @@ impl FlowKey {
     pub(crate) fn of(src: Endpoint, dst: Endpoint) -> (FlowKey, usize) {
         let v6 = src.0.is_ipv6();
         let (s, d) = (Key::new(src), Key::new(dst));
-        if s <= d {
-            (FlowKey { a: s, b: d, v6 }, 0)
-        } else {
-            (FlowKey { a: d, b: s, v6 }, 1)
-        }
+        let (a, b, side) = if s <= d { (s, d, 0) } else { (d, s, 1) };
+        let key = FlowKey {
+            a: halves(a.addr),
+            b: halves(b.addr),
+            ports: [a.port, b.port],
+            v6,
+        };
+        (key, side)
     }
 
     pub(crate) fn endpoint(&self, side: usize) -> Endpoint {
-        let key = if side == 0 { self.a } else { self.b };
+        let (addr, port) = if side == 0 {
+            (whole(self.a), self.ports[0])
+        } else {
+            (whole(self.b), self.ports[1])
+        };
         let addr = if self.v6 {
-            IpAddr::V6(core::net::Ipv6Addr::from_bits(key.addr))
+            IpAddr::V6(core::net::Ipv6Addr::from_bits(addr))
         } else {
             // IPv4 keys only hold 32 bits.
             IpAddr::V4(core::net::Ipv4Addr::from_bits(
-                u32::try_from(key.addr).unwrap_or(0),
+                u32::try_from(addr).unwrap_or(0),
             ))
         };
-        (addr, key.port)
+        (addr, port)
+    }
+}
+
+#[cfg(test)]
+mod flow_key_tests {
+    use super::*;
+    use core::hash::BuildHasher;
+
+    /// The layout `FlowKey` had, with its derived `Hash`.
+    #[derive(Hash)]
+    struct Former {
+        a: Key,
+        b: Key,
+        v6: bool,
+    }
+
+    #[test]
+    fn hashes_as_the_former_layout() {
+        let build = rustc_hash::FxBuildHasher;
+        let endpoints: [Endpoint; 4] = [
+            ("10.0.0.1".parse().unwrap_or(IpAddr::V4(0.into())), 443),
+            ("10.0.0.2".parse().unwrap_or(IpAddr::V4(0.into())), 50_000),
+            ("2001:db8::1".parse().unwrap_or(IpAddr::V4(0.into())), 80),
+            (
+                "2001:db8:ffff::2".parse().unwrap_or(IpAddr::V4(0.into())),
+                8080,
+            ),
+        ];
+        for (src, dst) in [(0, 1), (1, 0), (2, 3), (3, 2)] {
+            let (key, side) = FlowKey::of(endpoints[src], endpoints[dst]);
+            let (s, d) = (Key::new(endpoints[src]), Key::new(endpoints[dst]));
+            let (a, b) = if s <= d { (s, d) } else { (d, s) };
+            let former = Former {
+                a,
+                b,
+                v6: endpoints[src].0.is_ipv6(),
+            };
+            assert_eq!(build.hash_one(key), build.hash_one(&former));
+            assert_eq!(key.endpoint(side), endpoints[src]);
+            assert_eq!(key.endpoint(1 - side), endpoints[dst]);
+        }
     }
 }
 

@@ -41,21 +41,17 @@ pub(crate) fn report(conn: &Connection, ending: Ending) -> ConnectionReport {
         })
         .collect();
     let mut findings = Vec::new();
-    let endpoints: Vec<EndpointReport> = [Role::Client, Role::Server]
-        .into_iter()
-        .map(|role| {
-            endpoint(
-                conn,
-                &points,
-                &positions,
-                side_of(role),
-                role,
-                &mut findings,
-            )
-        })
-        .collect();
-    let [client_report, server_report] = <[EndpointReport; 2]>::try_from(endpoints)
-        .unwrap_or_else(|_| unreachable!("two roles give two endpoints"));
+    // Client first, then server (the order their findings are pushed in).
+    let [client_report, server_report] = [Role::Client, Role::Server].map(|role| {
+        endpoint(
+            conn,
+            &points,
+            &positions,
+            side_of(role),
+            role,
+            &mut findings,
+        )
+    });
     rewrites(&points, client, &mut findings);
     // Differing directions are worth a finding of their own unless an ICMP message
     // or MTU probing (reported already) explains the lower one.
@@ -454,6 +450,10 @@ fn oversize_cause(sent: &Side, position: Position, sender: Role, options: u32) -
 /// `mss_rewritten`: the same SYN with a different MSS at two capture points, in path
 /// order (highest TTL of the sender first).
 fn rewrites(points: &[(usize, &PointState)], client: usize, findings: &mut Vec<Finding>) {
+    // It takes two points (most connections are seen at one).
+    if points.len() < 2 {
+        return;
+    }
     for (side, role) in [(client, Role::Client), (1 - client, Role::Server)] {
         let mut seen: Vec<(u8, usize, u16)> = points
             .iter()

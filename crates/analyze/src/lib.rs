@@ -101,6 +101,9 @@ pub struct Analyzer {
     /// Boxed: the table stays small and cheap to grow; each connection moves once.
     live: FxHashMap<FlowKey, Box<Connection>>,
     finished: VecDeque<ConnectionReport>,
+    /// Connections left at the end of the input, in the order first seen, whose
+    /// reports are built as they are polled (see [`Analyzer::end`]).
+    ending: VecDeque<Box<Connection>>,
     fragments: FxHashMap<(core::net::IpAddr, core::net::IpAddr, u32), (FlowKey, usize)>,
     next_id: u64,
     now: u64,
@@ -115,6 +118,7 @@ impl Analyzer {
             config,
             live: FxHashMap::default(),
             finished: VecDeque::new(),
+            ending: VecDeque::new(),
             fragments: FxHashMap::default(),
             next_id: 1,
             now: 0,
@@ -322,17 +326,40 @@ impl Analyzer {
 
     /// The next connection that is finished, if any.
     pub fn poll_finished(&mut self) -> Option<ConnectionReport> {
+        if let Some(report) = self.finished.pop_front() {
+            return Some(report);
+        }
+        let conn = self.ending.pop_front()?;
+        self.report(&conn, Ending::Open);
         self.finished.pop_front()
     }
 
     /// Ends the input: every live connection is finished (in the order first seen)
     /// and can be taken with [`Analyzer::poll_finished`]. Returns the counts.
     pub fn finish(&mut self) -> Summary {
-        let mut rest: Vec<Box<Connection>> = self.live.drain().map(|(_, c)| c).collect();
-        rest.sort_unstable_by_key(|c| c.id);
-        for conn in rest {
+        self.end();
+        while let Some(conn) = self.ending.pop_front() {
             self.report(&conn, Ending::Open);
         }
+        self.summary.clone()
+    }
+
+    /// Ends the input like [`Analyzer::finish`], but builds each report only when
+    /// [`Analyzer::poll_finished`] takes it, so a caller can hand the first reports
+    /// on while the rest are built. [`Analyzer::summary`] has the final counts once
+    /// `poll_finished` has returned `None`.
+    pub fn end(&mut self) {
+        // Sorted with the ids beside the boxes: comparing through the boxes would
+        // reach into every connection again and again.
+        let mut rest: Vec<(u64, Box<Connection>)> =
+            self.live.drain().map(|(_, c)| (c.id, c)).collect();
+        rest.sort_unstable_by_key(|&(id, _)| id);
+        self.ending.extend(rest.into_iter().map(|(_, c)| c));
+    }
+
+    /// The counts so far; final once the input has ended and every finished
+    /// connection has been polled.
+    pub fn summary(&self) -> Summary {
         self.summary.clone()
     }
 

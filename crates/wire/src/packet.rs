@@ -174,6 +174,17 @@ fn truncated(layer: Layer, needed: usize, available: usize) -> Error {
 /// carry no IP (ARP, LLDP, ...). Errors name the layer and offset where decoding
 /// stopped.
 pub fn decode(link: Link, frame: &[u8]) -> Result<Option<IpPacket<'_>>, (usize, Error)> {
+    // The common case first: IPv4 or IPv6 straight in Ethernet.
+    if link == Link::Ethernet {
+        if let Some(&[hi, lo]) = frame.get(12..14) {
+            if matches!(
+                u16::from_be_bytes([hi, lo]),
+                ETHERTYPE_IPV4 | ETHERTYPE_IPV6
+            ) {
+                return ip(frame, 14, None, 0);
+            }
+        }
+    }
     let start = match link_payload(link, frame) {
         Ok(Some(start)) => start,
         Ok(None) => return Ok(None),
