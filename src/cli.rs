@@ -127,6 +127,106 @@ pub(crate) enum Command {
                       Exit status: 0 fine, 2 unusable input or arguments."
     )]
     Clamp(ClampArgs),
+    /// Measure a live path: a TCP connection's MSS as the kernel sees it, the path
+    /// MTU (also through ICMP black holes), and what reaches the other end.
+    #[command(
+        subcommand,
+        long_about = "Probes what a path does now, for IPv4 and IPv6. It only ever sends to \
+                      the target you name, at a bounded rate, and stops on its own.\n\n\
+                      tcp: connect and report the kernel's view of the connection (own \
+                      advertised MSS, send MSS, TCP_INFO), each number explained; with \
+                      --reflector, compare the SYN that left with the SYN that arrived.\n\
+                      path: the path MTU, hop by hop (UDP probes with DF, as tracepath), and \
+                      when oversized probes vanish without an ICMP too-big, a search for the \
+                      largest size that gets through (RFC 4821/8899) and where ICMP is \
+                      dropped.\n\
+                      reflect: a small server that answers each connection with the SYN \
+                      options it received.",
+        after_help = "Examples:\n  \
+                      mss probe tcp example.net:443\n  \
+                      mss probe tcp 192.0.2.10:5201 --mss 1200 --json\n  \
+                      mss probe reflect --listen [::]:7171       (on the far end)\n  \
+                      mss probe tcp far.example:7171 --reflector  (clamped on the way?)\n  \
+                      mss probe path example.net\n\n\
+                      Exit status: 0 fine, 2 unusable arguments or the target unreachable."
+    )]
+    Probe(ProbeCommand),
+}
+
+/// `mss probe` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProbeCommand {
+    /// Connect and report the kernel's view of the connection's MSS.
+    Tcp(ProbeTcpArgs),
+    /// The path MTU to a host, hop by hop, through ICMP black holes too.
+    Path(ProbePathArgs),
+    /// Answer each connection with the SYN options that arrived (TCP_SAVED_SYN).
+    Reflect(ProbeReflectArgs),
+}
+
+/// `mss probe tcp` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct ProbeTcpArgs {
+    /// HOST:PORT (IPv6 as [ADDR]:PORT).
+    #[arg(value_name = "HOST:PORT")]
+    pub(crate) target: String,
+
+    /// Set TCP_MAXSEG to this before connecting (Linux accepts 88 and more).
+    #[arg(long, value_name = "BYTES")]
+    pub(crate) mss: Option<u32>,
+
+    /// The target runs `mss probe reflect`: also report the SYN MSS that arrived.
+    #[arg(long)]
+    pub(crate) reflector: bool,
+
+    /// Seconds to wait for the connection (and the reflector's answer).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub(crate) timeout: u64,
+
+    /// Print one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `mss probe path` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct ProbePathArgs {
+    /// The host (name or address).
+    #[arg(value_name = "HOST")]
+    pub(crate) host: String,
+
+    /// UDP destination port of the probes (a closed port answers with ICMP port
+    /// unreachable).
+    #[arg(long, value_name = "PORT", default_value_t = 33434)]
+    pub(crate) port: u16,
+
+    /// The most hops to walk.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub(crate) max_hops: u8,
+
+    /// Use IPv6 (when the name has both).
+    #[arg(short = '6', long)]
+    pub(crate) ipv6: bool,
+
+    /// Print one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `mss probe reflect` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct ProbeReflectArgs {
+    /// ADDR:PORT to listen on.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub(crate) listen: String,
+
+    /// Connections served at once; more are closed at once.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub(crate) max_clients: usize,
+
+    /// Stop after answering this many connections.
+    #[arg(long, value_name = "N")]
+    pub(crate) count: Option<u64>,
 }
 
 /// `mss clamp` arguments.

@@ -8,6 +8,7 @@ mod calc;
 mod clamp;
 mod cli;
 mod lab;
+mod probe;
 mod render;
 
 use std::fmt;
@@ -66,6 +67,7 @@ fn run(cli: cli::Cli) -> Result<ExitCode, Failure> {
         cli::Command::Analyze(args) => analyze::run(&args, &mut out)?,
         cli::Command::Lab(command) => lab::run(&command, &mut out)?,
         cli::Command::Clamp(args) => clamp::run(&args, &mut out)?,
+        cli::Command::Probe(command) => probe::run(&command, &mut out)?,
     };
     out.flush()?;
     Ok(code)

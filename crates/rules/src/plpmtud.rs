@@ -11,7 +11,8 @@
 //! - An ICMP too-big with a next-hop MTU (when one does arrive) jumps straight to it.
 //! - A probe is lost when no acknowledgement comes within the probe timeout: three
 //!   times the smoothed RTT of the acknowledgements so far, at least
-//!   [`MIN_TIMEOUT_MS`], [`INITIAL_TIMEOUT_MS`] before the first one.
+//!   [`MIN_TIMEOUT_MS`], [`INITIAL_TIMEOUT_MS`] before the first one, doubled for
+//!   each retry of the same size.
 
 /// Losses in a row before a size is declared too big (RFC 8899 MAX_PROBES = 3).
 pub const MAX_ATTEMPTS: u8 = 3;
@@ -92,9 +93,14 @@ impl Search {
         self.low
     }
 
+    /// The probe timeout, doubled after each loss of the same size: the retries
+    /// then span more than a second, so a peer's ICMP rate limit (Linux: one per
+    /// second per destination after a burst of six) cannot pass for a too-big path.
     fn timeout(&self) -> u64 {
-        self.srtt
-            .map_or(INITIAL_TIMEOUT_MS, |rtt| (3 * rtt).max(MIN_TIMEOUT_MS))
+        let base = self
+            .srtt
+            .map_or(INITIAL_TIMEOUT_MS, |rtt| (3 * rtt).max(MIN_TIMEOUT_MS));
+        base << self.losses.min(4)
     }
 
     /// Whether the base size got through (if not, the path carries less than the
@@ -220,7 +226,10 @@ mod tests {
                 Action::Send { id, size } => {
                     sent += 1;
                     assert!(sent < 100, "the search does not end");
-                    assert!((min..=max).contains(&size), "probe {size} outside {min}..={max}");
+                    assert!(
+                        (min..=max).contains(&size),
+                        "probe {size} outside {min}..={max}"
+                    );
                     if sent <= path.lose {
                         continue;
                     }
@@ -252,8 +261,9 @@ mod tests {
             assert_eq!(found, mtu);
             // 10 halvings over 924 sizes, each failure confirmed three times.
             assert!(probes <= 40, "mtu {mtu}: {probes} probes");
-            // Seconds, not minutes: the first loss waits 1 s, then 3 x RTT.
-            assert!(elapsed < 10_000, "mtu {mtu}: {elapsed} ms");
+            // Seconds, not minutes: 1.4 s per size found too big (three probes,
+            // timeouts of 200, 400, 800 ms).
+            assert!(elapsed < 20_000, "mtu {mtu}: {elapsed} ms");
         }
     }
 
