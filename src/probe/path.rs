@@ -393,7 +393,7 @@ pub(crate) fn run(args: &ProbePathArgs, out: &mut impl Write) -> Result<ExitCode
         let addr = hop.addr.map_or("*".to_string(), |a| a.to_string());
         let mut note = String::new();
         if let Some(mtu) = hop.reported_mtu {
-            note = format!("  says: too big, next-hop MTU {mtu}");
+            note = format!("  too big: next hop {mtu}");
         }
         if hop.reached {
             note = "  reached".into();

@@ -129,7 +129,11 @@ pub(crate) fn run(args: &ProbeTcpArgs, out: &mut impl Write) -> Result<ExitCode,
     }
     writeln!(out, "mss probe tcp {to} (from {from})")?;
     let mut row = |label: &str, value: String, why: String| -> std::io::Result<()> {
-        writeln!(out, "  {label:<26} {value:>6}  {why}")
+        writeln!(out, "  {label:<26} {value:>9}")?;
+        for line in crate::render::wrap(&why, "      ", "      ") {
+            writeln!(out, "{line}")?;
+        }
+        Ok(())
     };
     row(
         "advertised MSS (our SYN)",
