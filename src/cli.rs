@@ -147,7 +147,8 @@ pub(crate) enum Command {
                       mss probe tcp 192.0.2.10:5201 --mss 1200 --json\n  \
                       mss probe reflect --listen [::]:7171       (on the far end)\n  \
                       mss probe tcp far.example:7171 --reflector  (clamped on the way?)\n  \
-                      mss probe path example.net\n\n\
+                      mss probe path example.net\n  \
+                      sudo mss probe hops example.net:443         (where is it clamped?)\n\n\
                       Exit status: 0 fine, 2 unusable arguments or the target unreachable."
     )]
     Probe(ProbeCommand),
@@ -162,6 +163,29 @@ pub(crate) enum ProbeCommand {
     Path(ProbePathArgs),
     /// Answer each connection with the SYN options that arrived (TCP_SAVED_SYN).
     Reflect(ProbeReflectArgs),
+    /// Find the hop that rewrites the MSS: SYNs with increasing TTL, read back from
+    /// the quotes in ICMP time exceeded (needs CAP_NET_RAW).
+    Hops(ProbeHopsArgs),
+}
+
+/// `mss probe hops` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct ProbeHopsArgs {
+    /// HOST:PORT (IPv6 as [ADDR]:PORT); the port should be open or at least answer.
+    #[arg(value_name = "HOST:PORT")]
+    pub(crate) target: String,
+
+    /// The MSS our SYNs announce (default: 1460 for IPv4, 1440 for IPv6).
+    #[arg(long, value_name = "BYTES")]
+    pub(crate) mss: Option<u16>,
+
+    /// The most hops to walk.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub(crate) max_hops: u8,
+
+    /// Print one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `mss probe tcp` arguments.

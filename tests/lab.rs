@@ -78,6 +78,7 @@ builtin_tests! {
     asymmetric_clamp => "asymmetric-clamp",
     clamp_to_pmtu => "clamp-to-pmtu",
     clamp_mss => "clamp-mss",
+    clamp_chain => "clamp-chain",
     short_connections => "short-connections",
     pmtud => "pmtud",
     blackhole => "blackhole",

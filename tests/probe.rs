@@ -182,3 +182,47 @@ fn reflector_shows_the_clamp_and_probe_tcp_the_kernel_view() {
     let refused = mss(&["probe", "tcp", "127.0.0.1:1", "--timeout", "1"]);
     assert_eq!(refused.status.code(), Some(2));
 }
+
+#[test]
+fn hops_names_where_the_mss_is_rewritten() {
+    if !netns_available("hops_names_where_the_mss_is_rewritten") {
+        return;
+    }
+    let lab = KeptLab::start("clamp-chain");
+    for (target, r2, sent, clamped) in [
+        ("10.81.3.2:5201", "10.81.2.2", 1460, 1360),
+        ("[fd00:81:3::2]:5201", "fd00:81:2::2", 1440, 1340),
+    ] {
+        let result = json(&lab.mss("client", &["probe", "hops", target, "--json"]));
+        assert_eq!(result["reached"], true, "{result:#}");
+        let rewrites = result["rewrites"].as_array().expect("rewrites");
+        assert_eq!(rewrites.len(), 1, "{result:#}");
+        // r1 clamps; r2 (hop 2) is the first to quote the new value.
+        assert_eq!(rewrites[0]["hop"], 2, "{result:#}");
+        assert_eq!(rewrites[0]["addr"], r2, "{result:#}");
+        assert_eq!(rewrites[0]["from"], sent);
+        assert_eq!(rewrites[0]["to"], clamped);
+        assert_eq!(result["hops"][0]["mss"], sent, "hop 1 saw it unchanged");
+    }
+}
+
+#[test]
+fn hops_without_cap_net_raw_says_so() {
+    if !nix::unistd::geteuid().is_root() {
+        let out = mss(&["probe", "hops", "127.0.0.1:9"]);
+        assert_eq!(out.status.code(), Some(2));
+        return;
+    }
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_mss"))
+        .args(["probe", "hops", "127.0.0.1:9"])
+        .output()
+        .expect("setpriv");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("CAP_NET_RAW"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

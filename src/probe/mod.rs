@@ -1,6 +1,7 @@
 //! `mss probe`: tcp, path and reflect. Sockets live here and in mss-net; the path
 //! search is the pure state machine `mss_rules::plpmtud`.
 
+mod hops;
 mod path;
 mod reflect;
 mod tcp;
@@ -20,6 +21,7 @@ pub(crate) fn run(command: &ProbeCommand, out: &mut impl Write) -> Result<ExitCo
         ProbeCommand::Tcp(args) => tcp::run(args, out),
         ProbeCommand::Path(args) => path::run(args, out),
         ProbeCommand::Reflect(args) => reflect::run(args, out),
+        ProbeCommand::Hops(args) => hops::run(args, out),
     }
 }
 

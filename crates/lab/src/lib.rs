@@ -42,6 +42,7 @@ pub const BUILTIN: &[(&str, &str)] = scenarios![
     "asymmetric-clamp",
     "clamp-to-pmtu",
     "clamp-mss",
+    "clamp-chain",
     "short-connections",
     "pmtud",
     "blackhole",

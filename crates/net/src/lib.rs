@@ -37,7 +37,12 @@ pub struct TcpInfo {
 }
 
 /// `getsockopt(fd, level, name)` into `value`; returns the length the kernel wrote.
-fn get<T>(fd: impl AsFd, level: libc::c_int, name: libc::c_int, value: &mut T) -> io::Result<usize> {
+fn get<T>(
+    fd: impl AsFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &mut T,
+) -> io::Result<usize> {
     let mut len = libc::socklen_t::try_from(size_of::<T>()).unwrap_or(0);
     #[allow(unsafe_code)]
     // SAFETY: the descriptor is borrowed (open for the call); `value` is a valid,
@@ -60,7 +65,12 @@ fn get<T>(fd: impl AsFd, level: libc::c_int, name: libc::c_int, value: &mut T) -
 }
 
 /// `getsockopt` into a byte buffer; returns the bytes the kernel wrote.
-fn get_bytes(fd: impl AsFd, level: libc::c_int, name: libc::c_int, buf: &mut [u8]) -> io::Result<usize> {
+fn get_bytes(
+    fd: impl AsFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    buf: &mut [u8],
+) -> io::Result<usize> {
     let mut len = libc::socklen_t::try_from(buf.len()).unwrap_or(0);
     #[allow(unsafe_code)]
     // SAFETY: as in `get`: `buf` is writable for `len` bytes.
@@ -81,7 +91,12 @@ fn get_bytes(fd: impl AsFd, level: libc::c_int, name: libc::c_int, buf: &mut [u8
 }
 
 /// `setsockopt(fd, level, name, &int)`.
-fn set_int(fd: impl AsFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+fn set_int(
+    fd: impl AsFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
     let len = libc::socklen_t::try_from(size_of::<libc::c_int>()).unwrap_or(0);
     #[allow(unsafe_code)]
     // SAFETY: the descriptor is borrowed; `value` lives for the call and is `len`
@@ -150,9 +165,19 @@ pub fn saved_syn(fd: impl AsFd) -> io::Result<Vec<u8>> {
 /// mode).
 pub fn set_pmtu_probe(fd: impl AsFd, ipv6: bool) -> io::Result<()> {
     if ipv6 {
-        set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_MTU_DISCOVER, libc::IPV6_PMTUDISC_PROBE)
+        set_int(
+            fd,
+            libc::IPPROTO_IPV6,
+            libc::IPV6_MTU_DISCOVER,
+            libc::IPV6_PMTUDISC_PROBE,
+        )
     } else {
-        set_int(fd, libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, libc::IP_PMTUDISC_PROBE)
+        set_int(
+            fd,
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            libc::IP_PMTUDISC_PROBE,
+        )
     }
 }
 
@@ -186,7 +211,10 @@ mod tests {
         server.read_exact(&mut byte).expect("read");
         let info = tcp_info(&client).expect("TCP_INFO");
         assert_eq!(info.state, 1, "established");
-        assert!(info.snd_mss > 0 && info.advmss > 0 && info.pmtu >= 1280, "{info:?}");
+        assert!(
+            info.snd_mss > 0 && info.advmss > 0 && info.pmtu >= 1280,
+            "{info:?}"
+        );
         let syn = saved_syn(&server).expect("TCP_SAVED_SYN");
         // IPv4 header then a TCP header with SYN set and options.
         assert_eq!(syn[0] >> 4, 4);

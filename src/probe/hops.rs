@@ -1,0 +1,310 @@
+//! `mss probe hops HOST:PORT`: where on the path the MSS option changes, the way
+//! tracebox does. SYNs with increasing TTL (hop limit) leave through a raw socket;
+//! each router where one expires answers ICMP time exceeded quoting the SYN as it
+//! arrived there (RFC 1812 section 4.3.2.3: as much as fits in 576 bytes; RFC 4884;
+//! IPv6 as much as fits in 1280), so the quotes show the MSS option hop by hop. The
+//! first hop whose quote shows a new value is where it was rewritten: by that
+//! router's predecessor on the way, or by a box between them.
+//!
+//! Needs CAP_NET_RAW. The target's SYN-ACK ends the walk; our kernel answers it
+//! with a reset, as no socket owns the port.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use mss_wire::checksum;
+use mss_wire::icmp::{self, ErrorKind};
+use nix::sys::socket::{
+    self, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType, SockaddrStorage, sockopt,
+};
+use nix::sys::time::TimeVal;
+use serde_json::json;
+
+use crate::Failure;
+use crate::cli::ProbeHopsArgs;
+
+/// What one TTL showed.
+struct Hop {
+    ttl: u8,
+    addr: Option<IpAddr>,
+    /// The MSS option in the quoted SYN; `None` when the quote was too short to
+    /// hold the TCP options (or had none).
+    mss: Option<u16>,
+    quoted_options: bool,
+    reached: bool,
+}
+
+/// Our SYN: TCP header with MSS, SACK-permitted, timestamps, window scale.
+fn syn(src: IpAddr, dst: SocketAddr, sport: u16, seq: u32, mss: u16) -> Vec<u8> {
+    let mut tcp = vec![0u8; 20];
+    tcp[0..2].copy_from_slice(&sport.to_be_bytes());
+    tcp[2..4].copy_from_slice(&dst.port().to_be_bytes());
+    tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+    tcp[12] = 10 << 4;
+    tcp[13] = 0x02;
+    tcp[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    let [mh, ml] = mss.to_be_bytes();
+    tcp.extend([
+        2, 4, mh, ml, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+    ]);
+    let len = tcp.len();
+    let pseudo = match (src, dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            checksum::pseudo_header_v4(s.octets(), d.octets(), 6, u16::try_from(len).unwrap_or(0))
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            checksum::pseudo_header_v6(s.octets(), d.octets(), 6, u32::try_from(len).unwrap_or(0))
+        }
+        _ => 0,
+    };
+    let cs = !checksum::fold(pseudo + checksum::sum(&tcp));
+    tcp[16..18].copy_from_slice(&cs.to_be_bytes());
+    tcp
+}
+
+fn raw(family: AddressFamily, protocol: SockProtocol) -> Result<OwnedFd, Failure> {
+    socket::socket(family, SockType::Raw, SockFlag::empty(), protocol).map_err(|e| {
+        if e == nix::Error::EPERM {
+            Failure::Input(
+                "mss probe hops sends raw SYNs and needs CAP_NET_RAW: run it as root (or \
+                 setcap cap_net_raw+ep on the binary); `mss probe path` and `mss probe tcp \
+                 --reflector` need no privileges"
+                    .into(),
+            )
+        } else {
+            Failure::Input(format!("raw socket: {e}"))
+        }
+    })
+}
+
+pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
+    let target = super::resolve(&args.target, None)?;
+    let v6 = target.is_ipv6();
+    let family = if v6 {
+        AddressFamily::Inet6
+    } else {
+        AddressFamily::Inet
+    };
+    // Our source address toward the target, for the TCP checksum.
+    let src = UdpSocket::bind(if v6 { "[::]:0" } else { "0.0.0.0:0" })
+        .and_then(|s| s.connect(target).and_then(|()| s.local_addr()))
+        .map_err(|e| Failure::Input(format!("{target}: no route: {e}")))?
+        .ip();
+    let sender = raw(family, SockProtocol::Tcp)?;
+    let listener = raw(
+        family,
+        if v6 {
+            SockProtocol::IcmpV6
+        } else {
+            SockProtocol::Icmp
+        },
+    )?;
+    socket::setsockopt(&listener, sockopt::ReceiveTimeout, &TimeVal::new(0, 50_000))
+        .map_err(|e| Failure::Input(format!("SO_RCVTIMEO: {e}")))?;
+    // SYN-ACKs arrive on the raw TCP socket.
+    socket::setsockopt(&sender, sockopt::ReceiveTimeout, &TimeVal::new(0, 1_000))
+        .map_err(|e| Failure::Input(format!("SO_RCVTIMEO: {e}")))?;
+    let sport = 40_000 + u16::try_from(std::process::id() % 20_000).unwrap_or(0);
+    let own_mss = args.mss.unwrap_or(if v6 { 1440 } else { 1460 });
+    let to = SockaddrStorage::from(SocketAddr::new(target.ip(), 0));
+    let mut hops: Vec<Hop> = Vec::new();
+    let started = Instant::now();
+    let mut silent = 0;
+    'ttl: for ttl in 1..=args.max_hops {
+        // Bounded: five silent hops in a row end the walk.
+        if silent >= 5 {
+            break;
+        }
+        let ttl_value = i32::from(ttl);
+        let set = if v6 {
+            socket::setsockopt(&sender, sockopt::Ipv6Ttl, &ttl_value)
+        } else {
+            socket::setsockopt(&sender, sockopt::Ipv4Ttl, &ttl_value)
+        };
+        set.map_err(|e| Failure::Input(format!("TTL: {e}")))?;
+        for attempt in 0..2u32 {
+            let seq = 0x6d73_7300 + u32::from(ttl) * 4 + attempt;
+            let segment = syn(src, target, sport, seq, own_mss);
+            socket::sendto(sender.as_raw_fd(), &segment, &to, MsgFlags::empty())
+                .map_err(|e| Failure::Input(format!("sending to {target}: {e}")))?;
+            // Bounded rate: one probe at a time, at most 20 a second.
+            let deadline = Instant::now() + Duration::from_millis(900);
+            while Instant::now() < deadline {
+                if let Some(hop) = read_icmp(&listener, v6, sport, target.port(), seq, ttl) {
+                    hops.push(hop);
+                    silent = 0;
+                    continue 'ttl;
+                }
+                if got_syn_ack(&sender, v6, sport, target.port(), seq) {
+                    hops.push(Hop {
+                        ttl,
+                        addr: Some(target.ip()),
+                        mss: None,
+                        quoted_options: false,
+                        reached: true,
+                    });
+                    break 'ttl;
+                }
+            }
+        }
+        hops.push(Hop {
+            ttl,
+            addr: None,
+            mss: None,
+            quoted_options: false,
+            reached: false,
+        });
+        silent += 1;
+    }
+    // Rewrites: the first hop whose quote shows a value different from the last
+    // one seen (starting with what we sent).
+    let mut rewrites = Vec::new();
+    let mut last = own_mss;
+    for hop in &hops {
+        if let (Some(mss), true) = (hop.mss, hop.quoted_options) {
+            if mss != last {
+                rewrites.push(json!({
+                    "hop": hop.ttl,
+                    "addr": hop.addr.map(|a| a.to_string()),
+                    "from": last,
+                    "to": mss,
+                }));
+                last = mss;
+            }
+        }
+    }
+    let reached = hops.iter().any(|h| h.reached);
+    if args.json {
+        let list: Vec<serde_json::Value> = hops
+            .iter()
+            .map(|h| {
+                json!({
+                    "hop": h.ttl,
+                    "addr": h.addr.map(|a| a.to_string()),
+                    "mss": h.mss,
+                    "options_quoted": h.quoted_options,
+                    "reached": h.reached,
+                })
+            })
+            .collect();
+        let value = json!({
+            "type": "probe_hops",
+            "target": target.to_string(),
+            "syn_mss_sent": own_mss,
+            "reached": reached,
+            "hops": list,
+            "rewrites": rewrites,
+            "seconds": started.elapsed().as_secs_f64(),
+        });
+        writeln!(out, "{value}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "mss probe hops {target}: SYNs with MSS {own_mss}, TTL 1 and up"
+    )?;
+    for hop in &hops {
+        let addr = hop.addr.map_or("*".to_string(), |a| a.to_string());
+        let what = if hop.reached {
+            "reached (the target answered the SYN)".to_string()
+        } else if hop.addr.is_none() {
+            "no answer".into()
+        } else if !hop.quoted_options {
+            "quote too short to show the options".into()
+        } else {
+            match hop.mss {
+                Some(mss) => format!("MSS {mss} arrived here"),
+                None => "no MSS option arrived here".into(),
+            }
+        };
+        writeln!(out, "  {:>2}  {addr:<28} {what}", hop.ttl)?;
+    }
+    if rewrites.is_empty() {
+        writeln!(out, "No hop that quoted the options saw the MSS changed.")?;
+    }
+    for r in &rewrites {
+        writeln!(
+            out,
+            "Rewritten {} -> {} before hop {} ({}).",
+            r["from"],
+            r["to"],
+            r["hop"],
+            r["addr"].as_str().unwrap_or("?")
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A time exceeded for our SYN with this `seq`, parsed into a hop.
+fn read_icmp(fd: &OwnedFd, v6: bool, sport: u16, dport: u16, seq: u32, ttl: u8) -> Option<Hop> {
+    let mut buf = [0u8; 2048];
+    let (n, from) = socket::recvfrom::<SockaddrStorage>(fd.as_fd().as_raw_fd(), &mut buf).ok()?;
+    let data = buf.get(..n)?;
+    // IPv4 raw sockets deliver the IP header; ICMPv6 ones start at ICMP.
+    let message = if v6 {
+        data
+    } else {
+        data.get(usize::from(data.first()? & 0x0f) * 4..)?
+    };
+    let parsed = if v6 {
+        icmp::parse_v6(message)?
+    } else {
+        icmp::parse_v4(message)?
+    };
+    if parsed.kind != ErrorKind::TimeExceeded {
+        return None;
+    }
+    let quoted = parsed.quoted?;
+    if quoted.src_port != Some(sport) || quoted.dst_port != Some(dport) {
+        return None;
+    }
+    if quoted.tcp_seq.is_some_and(|s| s != seq) {
+        return None;
+    }
+    let addr = from.and_then(|f| {
+        f.as_sockaddr_in()
+            .map(|a| IpAddr::V4(a.ip()))
+            .or_else(|| f.as_sockaddr_in6().map(|a| IpAddr::V6(a.ip())))
+    });
+    let described = message.get(8..).and_then(super::describe_syn);
+    Some(Hop {
+        ttl,
+        addr,
+        mss: described
+            .as_ref()
+            .and_then(|d| d["syn_mss"].as_u64())
+            .and_then(|m| u16::try_from(m).ok()),
+        quoted_options: described.is_some(),
+        reached: false,
+    })
+}
+
+/// Whether the target answered our SYN (SYN-ACK or RST) on the raw TCP socket.
+fn got_syn_ack(fd: &OwnedFd, v6: bool, sport: u16, dport: u16, seq: u32) -> bool {
+    let mut buf = [0u8; 2048];
+    while let Ok(n) = socket::recv(fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
+        let Some(data) = buf.get(..n) else { continue };
+        // IPv4 raw TCP sockets deliver the IP header; IPv6 ones start at TCP.
+        let tcp = if v6 {
+            Some(data)
+        } else {
+            data.first()
+                .and_then(|b| data.get(usize::from(b & 0x0f) * 4..))
+        };
+        let Some(tcp) = tcp.filter(|t| t.len() >= 14) else {
+            continue;
+        };
+        let from_port = u16::from_be_bytes([tcp[0], tcp[1]]);
+        let to_port = u16::from_be_bytes([tcp[2], tcp[3]]);
+        let ack = u32::from_be_bytes([tcp[8], tcp[9], tcp[10], tcp[11]]);
+        // A SYN-ACK (port open) or a RST-ACK (closed): either way the SYN arrived.
+        let answered = tcp[13] & 0x12 == 0x12 || tcp[13] & 0x14 == 0x14;
+        if from_port == dport && to_port == sport && answered && ack == seq.wrapping_add(1) {
+            return true;
+        }
+    }
+    false
+}
