@@ -171,7 +171,7 @@ pub(crate) enum ProbeCommand {
 /// `mss probe hops` arguments.
 #[derive(Debug, Args)]
 pub(crate) struct ProbeHopsArgs {
-    /// HOST:PORT (IPv6 as [ADDR]:PORT); the port should be open or at least answer.
+    /// HOST:PORT (IPv6 as `[ADDR]:PORT`); the port should be open or at least answer.
     #[arg(value_name = "HOST:PORT")]
     pub(crate) target: String,
 
@@ -191,7 +191,7 @@ pub(crate) struct ProbeHopsArgs {
 /// `mss probe tcp` arguments.
 #[derive(Debug, Args)]
 pub(crate) struct ProbeTcpArgs {
-    /// HOST:PORT (IPv6 as [ADDR]:PORT).
+    /// HOST:PORT (IPv6 as `[ADDR]:PORT`).
     #[arg(value_name = "HOST:PORT")]
     pub(crate) target: String,
 
