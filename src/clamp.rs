@@ -7,7 +7,7 @@ mod live;
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -282,11 +282,13 @@ fn offline(
              (this one is pcapng); convert with `editcap -F pcap` or clamp without --insert"
         )));
     }
-    let mut source = BufReader::with_capacity(1 << 20, open()?);
+    // Plain files on both sides: std's io::copy between files uses
+    // copy_file_range(2), so the unchanged spans never pass through user space.
+    let mut source = open()?;
     let partial = output.with_extension("partial");
     let file = File::create(&partial)
         .map_err(|e| Failure::Input(format!("{}: {e}", partial.display())))?;
-    let mut sink = BufWriter::with_capacity(1 << 20, file);
+    let mut sink = file;
     let mut tally = Tally::default();
     let mut copied: u64 = 0;
     let mut scratch: Vec<u8> = Vec::with_capacity(65536 + INSERT_ROOM);
@@ -315,7 +317,7 @@ fn offline(
                 Outcome::Lowered { .. } => {
                     copy_exact(&mut source, &mut sink, record.data_offset - copied)?;
                     sink.write_all(&scratch[..len])?;
-                    source.seek_relative(i64::try_from(len).unwrap_or(i64::MAX))?;
+                    source.seek(SeekFrom::Current(i64::try_from(len).unwrap_or(i64::MAX)))?;
                     copied = record.data_offset + len as u64;
                 }
                 Outcome::Inserted { .. } => {
@@ -331,14 +333,14 @@ fn offline(
                             value.to_le_bytes()
                         })?;
                     }
-                    source.seek_relative(8)?;
+                    source.seek(SeekFrom::Current(8))?;
                     copy_exact(
                         &mut source,
                         &mut sink,
                         record.data_offset - (lengths_at + 8),
                     )?;
                     sink.write_all(&scratch[..clamped.len])?;
-                    source.seek_relative(i64::try_from(len).unwrap_or(i64::MAX))?;
+                    source.seek(SeekFrom::Current(i64::try_from(len).unwrap_or(i64::MAX)))?;
                     copied = record.data_offset + len as u64;
                 }
                 Outcome::Unchanged(_) => {}
