@@ -8,6 +8,7 @@ mod live;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -276,12 +277,13 @@ fn offline(
         Format::Pcap { big_endian, .. } => Some(big_endian),
         Format::PcapNg => None,
     };
-    if resolved.targets.insert && big_endian.is_none() {
-        return Err(Failure::Input(format!(
-            "{name}: --insert changes record lengths, which mss rewrites in pcap files only \
-             (this one is pcapng); convert with `editcap -F pcap` or clamp without --insert"
-        )));
-    }
+    // pcapng: lengths are rewritten in Enhanced Packet Blocks; a packet in another
+    // block type (simple, obsolete) is only lowered, never grown.
+    let blocks = open()?;
+    let no_insert = Targets {
+        insert: false,
+        ..resolved.targets
+    };
     // Plain files on both sides: std's io::copy between files uses
     // copy_file_range(2), so the unchanged spans never pass through user space.
     let mut source = open()?;
@@ -311,7 +313,22 @@ fn offline(
             scratch.extend_from_slice(record.data);
             let len = scratch.len();
             scratch.resize(len + INSERT_ROOM, 0);
-            let clamped = clamp_frame(&mut scratch, len, link, &resolved.targets);
+            // (block type, its byte order is little-endian) of a pcapng record.
+            let mut epb_little = None;
+            let mut targets = &resolved.targets;
+            if resolved.targets.insert && big_endian.is_none() {
+                let mut head = [0u8; 4];
+                blocks.read_exact_at(&mut head, record.offset)?;
+                epb_little = match head {
+                    [6, 0, 0, 0] => Some(true),
+                    [0, 0, 0, 6] => Some(false),
+                    _ => None,
+                };
+                if epb_little.is_none() {
+                    targets = &no_insert;
+                }
+            }
+            let clamped = clamp_frame(&mut scratch, len, link, targets);
             tally.add(clamped.outcome);
             match clamped.outcome {
                 Outcome::Lowered { .. } => {
@@ -319,6 +336,44 @@ fn offline(
                     sink.write_all(&scratch[..len])?;
                     source.seek(SeekFrom::Current(i64::try_from(len).unwrap_or(i64::MAX)))?;
                     copied = record.data_offset + len as u64;
+                }
+                Outcome::Inserted { .. } if big_endian.is_none() => {
+                    // pcapng Enhanced Packet Block: type, total length, interface,
+                    // timestamp (2 words), captured and original length, the data
+                    // padded to 4 bytes, options, total length again. Four more data
+                    // bytes keep the padding and grow both total lengths by 4.
+                    let little = epb_little.unwrap_or(true);
+                    let word = |v: u32| {
+                        if little {
+                            v.to_le_bytes()
+                        } else {
+                            v.to_be_bytes()
+                        }
+                    };
+                    let mut total = [0u8; 4];
+                    blocks.read_exact_at(&mut total, record.offset + 4)?;
+                    let total = if little {
+                        u32::from_le_bytes(total)
+                    } else {
+                        u32::from_be_bytes(total)
+                    };
+                    let block_end = record.offset + u64::from(total);
+                    let grown = total.saturating_add(4);
+                    copy_exact(&mut source, &mut sink, record.offset + 4 - copied)?;
+                    sink.write_all(&word(grown))?;
+                    source.seek(SeekFrom::Current(4))?;
+                    copy_exact(&mut source, &mut sink, 12)?;
+                    let captured = u32::try_from(clamped.len).unwrap_or(u32::MAX);
+                    sink.write_all(&word(captured))?;
+                    sink.write_all(&word(record.original_len.saturating_add(4)))?;
+                    source.seek(SeekFrom::Current(8))?;
+                    sink.write_all(&scratch[..clamped.len])?;
+                    source.seek(SeekFrom::Current(i64::try_from(len).unwrap_or(i64::MAX)))?;
+                    let rest = block_end.saturating_sub(4 + record.data_offset + len as u64);
+                    copy_exact(&mut source, &mut sink, rest)?;
+                    sink.write_all(&word(grown))?;
+                    source.seek(SeekFrom::Current(4))?;
+                    copied = block_end;
                 }
                 Outcome::Inserted { .. } => {
                     // pcap record header: ts_sec, ts_usec, incl_len, orig_len.

@@ -149,18 +149,49 @@ fn pcapng_is_clamped_too() {
             .all(|(m, s)| [1300, 1280].contains(m) && s == "1"),
         "{syns:?}"
     );
-    // --insert rewrites record lengths, which pcapng would need block rewriting for.
-    let refused = mss(&[
+    // --insert grows the record: pcapng's Enhanced Packet Block lengths follow.
+    let nomss = syn_without_mss(&dir.0);
+    let nomss_ng = dir.0.join("nomss.pcapng");
+    let status = Command::new("editcap")
+        .args([
+            "-F",
+            "pcapng",
+            &nomss.to_string_lossy(),
+            &nomss_ng.to_string_lossy(),
+        ])
+        .status()
+        .expect("editcap");
+    assert!(status.success());
+    let grown = dir.0.join("grown.pcapng");
+    let out = mss(&[
         "clamp",
         "--mss",
-        "1300",
+        "1360",
         "--insert",
-        &ng.to_string_lossy(),
+        &nomss_ng.to_string_lossy(),
         "-o",
-        &output.to_string_lossy(),
+        &grown.to_string_lossy(),
     ]);
-    assert_eq!(refused.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("pcap files only"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(tshark_syns(&grown), vec![(536, "1".to_string())]);
+    assert_eq!(
+        std::fs::metadata(&grown).expect("out").len(),
+        std::fs::metadata(&nomss_ng).expect("in").len() + 4
+    );
+    // Wireshark's own reader accepts the rewritten blocks.
+    let check = Command::new("capinfos")
+        .arg(&grown)
+        .output()
+        .expect("capinfos");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
 }
 
 #[test]
