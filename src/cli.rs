@@ -15,11 +15,13 @@ use mss_rules::{EncapStack, SegmentOptions};
                   tunnels take their share, and why.\n\n\
                   Exit status: 0 fine, 1 a check asked for failed, 2 usage or input error.",
     after_help = "Examples:\n  \
-                  mss calc --mtu 1500\n  \
-                  mss calc --mtu 1500 --encap pppoe --options ts\n  \
                   mss calc --mtu 1500 --encap wireguard --explain\n  \
-                  mss calc --mss 1360 --encap esp:aes-cbc:sha1\n  \
-                  mss calc --list-encaps"
+                  mss analyze client.pcap router-out.pcap\n  \
+                  mss clamp --mtu 1400 trace.pcap -o clamped.pcap\n  \
+                  mss clamp --mss 1360 --emit mikrotik\n  \
+                  mss probe path example.net\n  \
+                  sudo mss lab run clamp\n\n\
+                  `mss COMMAND --help` has more for each."
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
