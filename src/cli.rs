@@ -360,7 +360,7 @@ pub(crate) struct LabRunArgs {
     pub(crate) out: Option<std::path::PathBuf>,
 
     /// Leave the namespaces (and the temporary captures) in place to explore with
-    /// `ip netns exec`; `mss lab clean --all` removes them.
+    /// `ip netns exec`; `mss lab clean` removes them once this run has ended.
     #[arg(long)]
     pub(crate) keep: bool,
 

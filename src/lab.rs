@@ -335,7 +335,7 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
     if args.keep {
         with_cleanup(&cleanup, Cleanup::disarm);
         progress(&format!(
-            "kept the namespaces {} (`ip netns exec NAME ...`; `mss lab clean --all` removes them)",
+            "kept the namespaces {} (`ip netns exec NAME ...`; `mss lab clean` removes them)",
             plan.namespaces.join(", ")
         ));
     } else {
