@@ -110,7 +110,8 @@ pub(crate) fn run(args: &ClampArgs, out: &mut impl Write) -> Result<ExitCode, Fa
 pub(crate) struct Tally {
     pub(crate) packets: u64,
     pub(crate) lowered: BTreeMap<(u8, u16, u16), u64>,
-    pub(crate) already_low: BTreeMap<(u8, u16), u64>,
+    /// By value (the version is not reported for packets left alone).
+    pub(crate) already_low: BTreeMap<u16, u64>,
     pub(crate) inserted: BTreeMap<(u8, u16), u64>,
     pub(crate) skipped: BTreeMap<&'static str, u64>,
 }
@@ -139,8 +140,7 @@ impl Tally {
                     .or_default() += 1;
             }
             Outcome::Unchanged(Skip::AlreadyLow { mss }) => {
-                // The version is not reported for unchanged packets; 0 = either.
-                *self.already_low.entry((0, mss)).or_default() += 1;
+                *self.already_low.entry(mss).or_default() += 1;
             }
             Outcome::Unchanged(Skip::NotIp | Skip::NotTcp | Skip::NotSyn) => {}
             Outcome::Unchanged(skip) => *self.skipped.entry(skip.name()).or_default() += 1,
@@ -173,7 +173,7 @@ impl Tally {
         let low: Vec<String> = self
             .already_low
             .iter()
-            .map(|((_, mss), n)| format!("{mss} x{n}"))
+            .map(|(mss, n)| format!("{mss} x{n}"))
             .collect();
         lines.push(format!(
             "  already low  {:>8}  {}",
@@ -212,7 +212,7 @@ impl Tally {
         let already: Vec<serde_json::Value> = self
             .already_low
             .iter()
-            .map(|((_, mss), n)| json!({"mss": mss, "count": n}))
+            .map(|(mss, n)| json!({"mss": mss, "count": n}))
             .collect();
         let inserted: Vec<serde_json::Value> = self
             .inserted

@@ -353,7 +353,10 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
         analyses.push(Analysis {
             at: point.0.clone(),
             records: crate::analyze::json_records(std::slice::from_ref(file))?,
-            checksums: Some(tcp_checksums(&point.1)?),
+            checksums: Some(
+                lab_run::tcp_checksums(&point.1)
+                    .map_err(|e| Failure::Input(format!("{}: {e}", point.1.display())))?,
+            ),
         });
     }
     if !files.is_empty() {
@@ -391,56 +394,6 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
     } else {
         ExitCode::from(EXIT_EXPECTATION)
     })
-}
-
-/// TCP checksums in a capture, verified: (right, wrong). Segments cut short by the
-/// snap length and fragments cannot be checked and are not counted.
-fn tcp_checksums(path: &Path) -> Result<(u64, u64), Failure> {
-    use mss_wire::checksum;
-    use mss_wire::packet::{Link, Transport, decode};
-    let name = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| Failure::Input(format!("{name}: {e}")))?;
-    let mut reader =
-        mss_capture::Reader::new(file).map_err(|e| Failure::Input(format!("{name}: {e}")))?;
-    let (mut good, mut bad) = (0, 0);
-    while let Ok(Some(record)) = reader.next_record() {
-        let Some(link) = Link::from_link_type(record.link_type.0) else {
-            continue;
-        };
-        let Ok(Some(packet)) = decode(link, record.data) else {
-            continue;
-        };
-        if packet.truncated || packet.fragment.is_some() || packet.tunnel.is_some() {
-            continue;
-        }
-        let Transport::Tcp(_) = packet.transport else {
-            continue;
-        };
-        let start = packet.offset + packet.header_len as usize;
-        let end = packet.offset + packet.ip_len as usize;
-        let Some(segment) = record.data.get(start..end) else {
-            continue;
-        };
-        let length = u32::try_from(end - start).unwrap_or(0);
-        let pseudo = match (packet.src, packet.dst) {
-            (std::net::IpAddr::V4(s), std::net::IpAddr::V4(d)) => checksum::pseudo_header_v4(
-                s.octets(),
-                d.octets(),
-                6,
-                u16::try_from(length).unwrap_or(0),
-            ),
-            (std::net::IpAddr::V6(s), std::net::IpAddr::V6(d)) => {
-                checksum::pseudo_header_v6(s.octets(), d.octets(), 6, length)
-            }
-            _ => continue,
-        };
-        if checksum::verify(pseudo, segment) {
-            good += 1;
-        } else {
-            bad += 1;
-        }
-    }
-    Ok((good, bad))
 }
 
 fn number(value: &Value) -> String {

@@ -8,7 +8,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{TempDir, mss, netns_available};
+use support::{TempDir, mss, netns_available, tshark_syn_checksums};
 
 /// Namespaces whose names start with `prefix`.
 fn namespaces(prefix: &str) -> Vec<String> {
@@ -367,29 +367,6 @@ fn without_root_it_refuses_and_says_why() {
     );
 }
 
-/// tshark's verdict on every SYN's TCP checksum and MSS in a capture:
-/// (MSS, checksum good).
-fn tshark_syns(file: &std::path::Path) -> Vec<(u16, bool)> {
-    let out = Command::new("tshark")
-        .args([
-            "-r",
-            &file.to_string_lossy(),
-            "-o",
-            "tcp.check_checksum:TRUE",
-        ])
-        .args(["-Y", "tcp.flags.syn == 1", "-T", "fields"])
-        .args(["-e", "tcp.options.mss_val", "-e", "tcp.checksum.status"])
-        .output()
-        .expect("tshark");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let (mss, status) = l.split_once('\t')?;
-            Some((mss.parse().ok()?, status.trim() == "1"))
-        })
-        .collect()
-}
-
 #[test]
 fn mss_clamp_on_the_router_writes_checksums_tshark_accepts() {
     if !netns_available("mss_clamp_on_the_router_writes_checksums_tshark_accepts") {
@@ -407,8 +384,8 @@ fn mss_clamp_on_the_router_writes_checksums_tshark_accepts() {
     // in front of it (at the client) the server's SYN-ACKs do. tshark, an
     // independent decoder, must find every checksum right: veth would have
     // accepted wrong ones.
-    let at_server = tshark_syns(&dir.0.join("server-eth0.pcap"));
-    let at_client = tshark_syns(&dir.0.join("client-eth0.pcap"));
+    let at_server = tshark_syn_checksums(&dir.0.join("server-eth0.pcap"));
+    let at_client = tshark_syn_checksums(&dir.0.join("client-eth0.pcap"));
     for (mss, good) in at_server.iter().chain(&at_client) {
         assert!(good, "a SYN with MSS {mss} has a wrong checksum");
     }

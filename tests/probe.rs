@@ -56,21 +56,10 @@ impl KeptLab {
 
 impl Drop for KeptLab {
     fn drop(&mut self) {
-        let list = Command::new("ip").args(["netns", "list"]).output();
-        if let Ok(list) = list {
-            for ns in String::from_utf8_lossy(&list.stdout).lines() {
-                let name = ns.split_whitespace().next().unwrap_or("");
-                if name.starts_with(&self.prefix) {
-                    let _ = Command::new("ip")
-                        .args(["netns", "pids", name])
-                        .output()
-                        .map(|o| {
-                            for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                                let _ = Command::new("kill").args(["-9", pid]).status();
-                            }
-                        });
-                    let _ = Command::new("ip").args(["netns", "del", name]).status();
-                }
+        // What `mss lab clean` does, for this lab's namespaces only.
+        for (name, _, _) in mss_lab::run::leftovers() {
+            if name.starts_with(&self.prefix) {
+                mss_lab::run::remove_namespace(&name);
             }
         }
     }

@@ -210,6 +210,19 @@ struct Hop {
     reached: bool,
 }
 
+impl Hop {
+    /// A hop that answered probes of `mtu` bytes from `addr` (`None`: silent).
+    fn at(ttl: u8, addr: Option<IpAddr>, mtu: u32) -> Hop {
+        Hop {
+            ttl,
+            addr,
+            mtu,
+            reported_mtu: None,
+            reached: false,
+        }
+    }
+}
+
 /// Probe timeout: generous before the first answer, then a few RTTs.
 fn timeout(rtt: Option<Duration>) -> Duration {
     rtt.map_or(Duration::from_millis(1000), |r| {
@@ -250,13 +263,7 @@ pub(crate) fn run(args: &ProbePathArgs, out: &mut impl Write) -> Result<ExitCode
             }
             match answer {
                 Answer::TimeExceeded(addr) => {
-                    hops.push(Hop {
-                        ttl,
-                        addr: Some(addr),
-                        mtu: size,
-                        reported_mtu: None,
-                        reached: false,
-                    });
+                    hops.push(Hop::at(ttl, Some(addr), size));
                     continue 'hops;
                 }
                 Answer::TooBig(mtu, from) => {
@@ -265,11 +272,8 @@ pub(crate) fn run(args: &ProbePathArgs, out: &mut impl Write) -> Result<ExitCode
                         match hops.iter_mut().rev().find(|h| h.addr == Some(from)) {
                             Some(hop) => hop.reported_mtu = Some(mtu),
                             None => hops.push(Hop {
-                                ttl: ttl.saturating_sub(1).max(1),
-                                addr: Some(from),
-                                mtu: size,
                                 reported_mtu: Some(mtu),
-                                reached: false,
+                                ..Hop::at(ttl.saturating_sub(1).max(1), Some(from), size)
                             }),
                         }
                     }
@@ -285,23 +289,14 @@ pub(crate) fn run(args: &ProbePathArgs, out: &mut impl Write) -> Result<ExitCode
                 }
                 Answer::Reached(addr) => {
                     hops.push(Hop {
-                        ttl,
-                        addr: Some(addr),
-                        mtu: size,
-                        reported_mtu: None,
                         reached: true,
+                        ..Hop::at(ttl, Some(addr), size)
                     });
                     reached = true;
                     break 'hops;
                 }
                 Answer::Unreachable(addr, _, _) => {
-                    hops.push(Hop {
-                        ttl,
-                        addr: Some(addr),
-                        mtu: size,
-                        reported_mtu: None,
-                        reached: false,
-                    });
+                    hops.push(Hop::at(ttl, Some(addr), size));
                     break 'hops;
                 }
                 Answer::Silence => {
@@ -311,13 +306,7 @@ pub(crate) fn run(args: &ProbePathArgs, out: &mut impl Write) -> Result<ExitCode
                     }
                     if size <= floor {
                         // Nothing answers at this TTL at all: a silent hop.
-                        hops.push(Hop {
-                            ttl,
-                            addr: None,
-                            mtu: size,
-                            reported_mtu: None,
-                            reached: false,
-                        });
+                        hops.push(Hop::at(ttl, None, size));
                         continue 'hops;
                     }
                     // Does a small probe get an answer here? Then the big ones vanish
@@ -327,13 +316,7 @@ pub(crate) fn run(args: &ProbePathArgs, out: &mut impl Write) -> Result<ExitCode
                     };
                     match prober.answer(small, timeout(rtt)) {
                         Answer::Silence => {
-                            hops.push(Hop {
-                                ttl,
-                                addr: None,
-                                mtu: size,
-                                reported_mtu: None,
-                                reached: false,
-                            });
+                            hops.push(Hop::at(ttl, None, size));
                             continue 'hops;
                         }
                         _ => {

@@ -57,7 +57,7 @@ fn ask_reflector(stream: &mut TcpStream, timeout: Duration) -> Result<Value, Fai
     stream.set_read_timeout(Some(timeout)).map_err(fail)?;
     stream.write_all(REQUEST.as_bytes()).map_err(fail)?;
     let mut line = String::new();
-    BufReader::new(stream.take_ref(4096))
+    BufReader::new(std::io::Read::take(&mut *stream, 4096))
         .read_line(&mut line)
         .map_err(fail)?;
     serde_json::from_str(line.trim()).map_err(|_| {
@@ -67,17 +67,6 @@ fn ask_reflector(stream: &mut TcpStream, timeout: Duration) -> Result<Value, Fai
             line.chars().take(80).collect::<String>()
         ))
     })
-}
-
-/// `Read::take` over a borrowed stream.
-trait TakeRef {
-    fn take_ref(&mut self, limit: u64) -> std::io::Take<&mut TcpStream>;
-}
-
-impl TakeRef for TcpStream {
-    fn take_ref(&mut self, limit: u64) -> std::io::Take<&mut TcpStream> {
-        std::io::Read::take(self, limit)
-    }
 }
 
 pub(crate) fn run(args: &ProbeTcpArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {

@@ -303,6 +303,36 @@ pub(crate) fn tshark_syn_mss(file: &Path) -> Vec<(u8, bool, u16)> {
         .collect()
 }
 
+/// tshark's reading of every SYN and SYN-ACK in a capture, checksums verified:
+/// (MSS, checksum right). An independent check: veth accepts wrong checksums.
+pub(crate) fn tshark_syn_checksums(file: &Path) -> Vec<(u16, bool)> {
+    let out = run(
+        "tshark",
+        &[
+            "-r",
+            &file.to_string_lossy(),
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-Y",
+            "tcp.flags.syn == 1",
+            "-T",
+            "fields",
+            "-e",
+            "tcp.options.mss_val",
+            "-e",
+            "tcp.checksum.status",
+        ],
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (mss, status) = l.split_once('\t')?;
+            // tcp.checksum.status: 1 good, 0 bad, 2 unverified.
+            Some((mss.parse().ok()?, status.trim() == "1"))
+        })
+        .collect()
+}
+
 /// A fresh directory for one test's files, removed on drop.
 pub(crate) struct TempDir(pub(crate) PathBuf);
 

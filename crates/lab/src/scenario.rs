@@ -286,18 +286,9 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// The finding kinds `mss analyze` reports (docs/json.md).
-pub const FINDING_KINDS: &[&str] = &[
-    "mss_missing",
-    "mss_below_linux_min",
-    "mss_cut_off",
-    "segments_exceed_mss",
-    "mss_rewritten",
-    "icmp_too_big",
-    "pmtud_blackhole_suspected",
-    "ip_fragments",
-    "asymmetric_mss",
-];
+/// The finding kinds `mss analyze` reports (docs/json.md), as expectations name
+/// them.
+pub const FINDING_KINDS: &[&str] = &mss_analyze::report::Finding::KINDS;
 
 impl Scenario {
     /// Parses and checks a scenario file's text.

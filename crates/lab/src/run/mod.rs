@@ -7,6 +7,7 @@
 //! namespaces removes every interface, address, route and rule the run made.
 
 mod capture;
+mod checksums;
 pub mod traffic;
 
 use std::net::IpAddr;
@@ -21,6 +22,7 @@ use crate::scenario::{Family, Scenario};
 use crate::topology::Topology;
 
 pub use capture::{Capture, Daemon};
+pub use checksums::tcp_checksums;
 
 /// What a failed step was and what it said.
 #[derive(Debug, Clone, PartialEq, Eq)]
