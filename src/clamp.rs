@@ -4,15 +4,15 @@
 
 mod emit;
 mod live;
+mod rules;
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
+use std::io::{self, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use mss_capture::{Format, Reader};
+use mss_capture::Rewriter;
 use mss_clamp::{INSERT_ROOM, Outcome, Skip, Targets, clamp_frame};
 use mss_rules::{IpVersion, Mtu};
 use mss_wire::packet::Link;
@@ -20,6 +20,7 @@ use serde_json::json;
 
 use crate::Failure;
 use crate::cli::ClampArgs;
+use crate::outfile::{self, NewFile};
 
 /// The targets and where they came from, in words.
 pub(crate) struct Resolved {
@@ -38,24 +39,24 @@ impl Resolved {
 
 pub(crate) fn resolve(args: &ClampArgs) -> Result<Resolved, Failure> {
     if let Some(mtu) = args.mtu {
+        let encap = args.encap.clone().unwrap_or_default();
         let mut values = [0u16; 2];
         let mut inner = [0u32; 2];
         for (i, version) in [IpVersion::V4, IpVersion::V6].into_iter().enumerate() {
-            let left = args
-                .encap
+            let left = encap
                 .inner_mtu(mtu, version)
-                .map_err(|e| Failure::Input(format!("--encap {}: {e}", args.encap)))?;
+                .map_err(|e| Failure::Input(format!("--encap {encap}: {e}")))?;
             inner[i] = left;
             values[i] = mss_rules::clamp::target_for_mtu(version, Mtu(left))
                 .map_err(|e| Failure::Input(format!("--mtu {mtu}: {e}")))?
                 .get();
         }
-        let origin = if args.encap.is_empty() {
+        let origin = if encap.is_empty() {
             format!("--mtu {mtu}: MTU - 40 and MTU - 60")
         } else {
             format!(
-                "--mtu {mtu} --encap {}: {} bytes left for IPv4, {} for IPv6",
-                args.encap, inner[0], inner[1]
+                "--mtu {mtu} --encap {encap}: {} bytes left for IPv4, {} for IPv6",
+                inner[0], inner[1]
             )
         };
         return Ok(Resolved {
@@ -88,21 +89,181 @@ pub(crate) fn resolve(args: &ClampArgs) -> Result<Resolved, Failure> {
     })
 }
 
+/// What `mss clamp` was asked to do, once the arguments make sense together.
+#[derive(Debug)]
+enum Mode<'a> {
+    /// Print a platform's configuration.
+    Emit(&'a str),
+    /// Clamp SYNs from NFQUEUE.
+    Live(u16),
+    /// Remove the queue rules of earlier runs.
+    RemoveRules,
+    /// Clamp a capture into a new one.
+    Offline { input: &'a Path, output: &'a Path },
+}
+
+/// `-` as a path: standard input or output.
+fn is_dash(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+impl<'a> Mode<'a> {
+    /// Validates the combination of arguments: every flag given must be one the
+    /// mode uses, so nothing the user typed is silently ignored.
+    fn from_args(args: &'a ClampArgs) -> Result<Mode<'a>, Failure> {
+        let refuse = |message: String| Err(Failure::Input(message));
+        if args.encap.is_some() && args.mtu.is_none() {
+            return refuse(
+                "--encap needs --mtu: the targets come from the MTU left inside the                  encapsulations (with --mss, give the target itself)"
+                    .into(),
+            );
+        }
+        if args.mss6.is_some() && args.mss.is_none() {
+            return refuse(
+                "--mss6 goes with --mss (with --mtu both targets follow from it)".into(),
+            );
+        }
+        // Flags that only the live clamp uses.
+        let live_only = [
+            ("--queues", args.queues.is_some()),
+            ("--install-rules", args.install_rules),
+            ("--fail-closed", args.fail_closed),
+            ("--stats-every", args.stats_every.is_some()),
+        ];
+        let given_live: Vec<&str> = live_only
+            .iter()
+            .filter(|(_, given)| *given)
+            .map(|(name, _)| *name)
+            .collect();
+        if args.remove_rules {
+            return Ok(Mode::RemoveRules);
+        }
+        if let Some(platform) = args.emit.as_deref() {
+            let mut unused: Vec<&str> = given_live.clone();
+            for (name, given) in [
+                ("CAPTURE", args.input.is_some()),
+                ("-o", args.output.is_some()),
+                ("--force", args.force),
+                ("--json", args.json),
+                ("--insert", args.insert),
+            ] {
+                if given {
+                    unused.push(name);
+                }
+            }
+            if !unused.is_empty() {
+                return refuse(format!(
+                    "--emit prints the platform's own configuration and nothing else; it                      does not use {} (those are for clamping a capture or --nfqueue;                      whether a platform inserts a missing option is its own rule, see the                      comments in the output)",
+                    unused.join(", ")
+                ));
+            }
+            return Ok(Mode::Emit(platform));
+        }
+        if let Some(queue) = args.nfqueue {
+            for (name, given) in [
+                ("CAPTURE", args.input.is_some()),
+                ("-o", args.output.is_some()),
+                ("--force", args.force),
+            ] {
+                if given {
+                    return refuse(format!(
+                        "{name} is for clamping a capture file; --nfqueue clamps live packets"
+                    ));
+                }
+            }
+            if args.queues == Some(0) {
+                return refuse("--queues 0: give at least 1".into());
+            }
+            let last = u32::from(queue) + u32::from(args.queues.unwrap_or(1)) - 1;
+            if last > u32::from(u16::MAX) {
+                return refuse(format!(
+                    "--nfqueue {queue} --queues {}: queue numbers end at 65535",
+                    args.queues.unwrap_or(1)
+                ));
+            }
+            return Ok(Mode::Live(queue));
+        }
+        if !given_live.is_empty() {
+            return refuse(format!(
+                "{} only apply to live clamping: add --nfqueue N",
+                given_live.join(", ")
+            ));
+        }
+        let Some(input) = args.input.as_deref() else {
+            return refuse(
+                "give a capture to clamp (or - for standard input) with -o FILE, or                  --nfqueue N to clamp live, or --emit PLATFORM for configuration"
+                    .into(),
+            );
+        };
+        let Some(output) = args.output.as_deref() else {
+            return refuse(
+                "give the clamped capture's file with -o FILE (or -o - for standard                  output); the input is never changed"
+                    .into(),
+            );
+        };
+        if args.force && is_dash(output) {
+            return refuse(
+                "--force replaces an existing file; -o - writes to standard output".into(),
+            );
+        }
+        Ok(Mode::Offline { input, output })
+    }
+}
+
+/// Warnings about targets that no path needs and that work against the hosts:
+/// below what Linux sends at least, or below the MSS every host must accept.
+fn target_warnings(resolved: &Resolved) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (family, value, version, why) in [
+        (
+            "IPv4",
+            resolved.v4(),
+            IpVersion::V4,
+            "the MSS every IPv4 host must accept (RFC 9293 section 3.7.1)",
+        ),
+        (
+            "IPv6",
+            resolved.v6(),
+            IpVersion::V6,
+            "what the IPv6 minimum MTU of 1280 carries (RFC 8200 section 5)",
+        ),
+    ] {
+        let default = version.default_mss().get();
+        if value == 0 {
+            continue;
+        }
+        let floor = mss_rules::linux::TCP_MIN_SND_MSS;
+        if value < floor {
+            warnings.push(format!(
+                "{family} target {value} is below {floor}, the least Linux sends                  (net.ipv4.tcp_min_snd_mss): Linux peers will send segments larger than                  the clamp says, and other stacks may refuse the connection; no path                  needs this"
+            ));
+        } else if value < default {
+            warnings.push(format!(
+                "{family} target {value} is below {default}, {why}: no working path needs                  a smaller MSS, and segments this small cost throughput"
+            ));
+        }
+    }
+    warnings
+}
+
 pub(crate) fn run(args: &ClampArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
+    let mode = Mode::from_args(args)?;
+    if let Mode::RemoveRules = mode {
+        return live::remove_rules(out);
+    }
     let resolved = resolve(args)?;
-    if let Some(platform) = &args.emit {
-        emit::emit(platform, &resolved, args, out)?;
-        return Ok(ExitCode::SUCCESS);
+    for warning in target_warnings(&resolved) {
+        let _ = writeln!(io::stderr(), "mss: warning: {warning}");
     }
-    if let Some(queue) = args.nfqueue {
-        return live::run(queue, &resolved, args, out);
+    match mode {
+        Mode::Emit(platform) => {
+            emit::emit(platform, &resolved, args, out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Mode::Live(queue) => live::run(queue, &resolved, args, out),
+        Mode::Offline { input, output } => offline(input, output, args, &resolved, out),
+        Mode::RemoveRules => Ok(ExitCode::SUCCESS),
     }
-    let (Some(input), Some(output)) = (&args.input, &args.output) else {
-        return Err(Failure::Input(
-            "give the clamped capture's file with -o FILE (the input is never changed)".into(),
-        ));
-    };
-    offline(input, output, &resolved, args.json, out)
 }
 
 /// Counts of what the clamp did, by kind.
@@ -234,19 +395,6 @@ impl Tally {
     }
 }
 
-/// Copies `n` bytes from `from` to `to`.
-fn copy_exact(from: &mut impl Read, to: &mut impl Write, n: u64) -> io::Result<()> {
-    let copied = io::copy(&mut from.take(n), to)?;
-    if copied == n {
-        Ok(())
-    } else {
-        Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the input changed while it was read",
-        ))
-    }
-}
-
 fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
         (Ok(a), Ok(b)) => a == b,
@@ -254,212 +402,196 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Clamps a capture file into a new one: the output is the input byte for byte
-/// except the MSS values, TCP checksums (and, when inserting into pcap, the
-/// lengths) of the SYNs clamped.
+/// Where the clamped capture goes.
+enum Sink {
+    File(NewFile),
+    Stdout(File),
+}
+
+impl Sink {
+    fn open(output: &Path, force: bool) -> Result<Sink, Failure> {
+        if is_dash(output) {
+            outfile::stdout_for_capture().map(Sink::Stdout)
+        } else {
+            NewFile::create(output, force).map(Sink::File)
+        }
+        .map_err(Failure::Input)
+    }
+
+    fn writer(&mut self) -> &mut File {
+        match self {
+            Sink::File(file) => file.file(),
+            Sink::Stdout(file) => file,
+        }
+    }
+}
+
+/// Clamps a capture into a new one (streaming, so pipes work): the output is the
+/// input byte for byte except the MSS values, TCP checksums (and, when inserting,
+/// the lengths) of the SYNs clamped.
 fn offline(
     input: &Path,
     output: &Path,
+    args: &ClampArgs,
     resolved: &Resolved,
-    json: bool,
     out: &mut impl Write,
 ) -> Result<ExitCode, Failure> {
-    let name = input.display().to_string();
-    if same_file(input, output) {
+    let name = if is_dash(input) {
+        "standard input".to_string()
+    } else {
+        input.display().to_string()
+    };
+    let shown_output = if is_dash(output) {
+        "standard output".to_string()
+    } else {
+        output.display().to_string()
+    };
+    if !is_dash(input) && !is_dash(output) && same_file(input, output) {
         return Err(Failure::Input(format!(
             "{name}: the output is the input; mss never changes a file in place: give \
              another -o FILE"
         )));
     }
-    let open = || File::open(input).map_err(|e| Failure::Input(format!("{name}: {e}")));
-    let mut reader = Reader::new(open()?).map_err(|e| Failure::Input(format!("{name}: {e}")))?;
-    let big_endian = match reader.format() {
-        Format::Pcap { big_endian, .. } => Some(big_endian),
-        Format::PcapNg => None,
+    let source: Box<dyn Read> = if is_dash(input) {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(input).map_err(|e| Failure::Input(format!("{name}: {e}")))?)
     };
-    // pcapng: lengths are rewritten in Enhanced Packet Blocks; a packet in another
-    // block type (simple, obsolete) is only lowered, never grown.
-    let blocks = open()?;
-    let no_insert = Targets {
-        insert: false,
-        ..resolved.targets
+    // Checked before reading, created once the input proved to be a capture.
+    if !is_dash(output) {
+        outfile::check(output, args.force).map_err(Failure::Input)?;
+    }
+    let mut sink = Sink::open(output, args.force)?;
+    let written = {
+        let writer = io::BufWriter::with_capacity(1 << 20, sink.writer());
+        clamp_stream(source, writer, &name, &shown_output, resolved)?
     };
-    // Plain files on both sides: std's io::copy between files uses
-    // copy_file_range(2), so the unchanged spans never pass through user space.
-    let mut source = open()?;
-    let partial = output.with_extension("partial");
-    let file = File::create(&partial)
-        .map_err(|e| Failure::Input(format!("{}: {e}", partial.display())))?;
-    let mut sink = file;
-    let mut tally = Tally::default();
-    let mut copied: u64 = 0;
-    let mut scratch: Vec<u8> = Vec::with_capacity(65536 + INSERT_ROOM);
-    let mut failure: Option<mss_capture::Error> = None;
-    let result = (|| -> io::Result<()> {
-        loop {
-            let record = match reader.next_record() {
-                Ok(Some(record)) => record,
-                Ok(None) => break,
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            };
-            let Some(link) = Link::from_link_type(record.link_type.0) else {
-                tally.add(Outcome::Unchanged(Skip::UnsupportedLink));
-                continue;
-            };
-            scratch.clear();
-            scratch.extend_from_slice(record.data);
-            let len = scratch.len();
-            scratch.resize(len + INSERT_ROOM, 0);
-            // (block type, its byte order is little-endian) of a pcapng record.
-            let mut epb_little = None;
-            let mut targets = &resolved.targets;
-            if resolved.targets.insert && big_endian.is_none() {
-                let mut head = [0u8; 4];
-                blocks.read_exact_at(&mut head, record.offset)?;
-                epb_little = match head {
-                    [6, 0, 0, 0] => Some(true),
-                    [0, 0, 0, 6] => Some(false),
-                    _ => None,
-                };
-                if epb_little.is_none() {
-                    targets = &no_insert;
-                }
-            }
-            let clamped = clamp_frame(&mut scratch, len, link, targets);
-            tally.add(clamped.outcome);
-            match clamped.outcome {
-                Outcome::Lowered { .. } => {
-                    copy_exact(&mut source, &mut sink, record.data_offset - copied)?;
-                    sink.write_all(&scratch[..len])?;
-                    source.seek(SeekFrom::Current(i64::try_from(len).unwrap_or(i64::MAX)))?;
-                    copied = record.data_offset + len as u64;
-                }
-                Outcome::Inserted { .. } if big_endian.is_none() => {
-                    // pcapng Enhanced Packet Block: type, total length, interface,
-                    // timestamp (2 words), captured and original length, the data
-                    // padded to 4 bytes, options, total length again. Four more data
-                    // bytes keep the padding and grow both total lengths by 4.
-                    let little = epb_little.unwrap_or(true);
-                    let word = |v: u32| {
-                        if little {
-                            v.to_le_bytes()
-                        } else {
-                            v.to_be_bytes()
-                        }
-                    };
-                    let mut total = [0u8; 4];
-                    blocks.read_exact_at(&mut total, record.offset + 4)?;
-                    let total = if little {
-                        u32::from_le_bytes(total)
-                    } else {
-                        u32::from_be_bytes(total)
-                    };
-                    let block_end = record.offset + u64::from(total);
-                    let grown = total.saturating_add(4);
-                    copy_exact(&mut source, &mut sink, record.offset + 4 - copied)?;
-                    sink.write_all(&word(grown))?;
-                    source.seek(SeekFrom::Current(4))?;
-                    copy_exact(&mut source, &mut sink, 12)?;
-                    let captured = u32::try_from(clamped.len).unwrap_or(u32::MAX);
-                    sink.write_all(&word(captured))?;
-                    sink.write_all(&word(record.original_len.saturating_add(4)))?;
-                    source.seek(SeekFrom::Current(8))?;
-                    sink.write_all(&scratch[..clamped.len])?;
-                    source.seek(SeekFrom::Current(i64::try_from(len).unwrap_or(i64::MAX)))?;
-                    let rest = block_end.saturating_sub(4 + record.data_offset + len as u64);
-                    copy_exact(&mut source, &mut sink, rest)?;
-                    sink.write_all(&word(grown))?;
-                    source.seek(SeekFrom::Current(4))?;
-                    copied = block_end;
-                }
-                Outcome::Inserted { .. } => {
-                    // pcap record header: ts_sec, ts_usec, incl_len, orig_len.
-                    let lengths_at = record.offset + 8;
-                    copy_exact(&mut source, &mut sink, lengths_at - copied)?;
-                    let big = big_endian.unwrap_or(false);
-                    for value in [clamped.len as u64, u64::from(record.original_len) + 4] {
-                        let value = u32::try_from(value).unwrap_or(u32::MAX);
-                        sink.write_all(&if big {
-                            value.to_be_bytes()
-                        } else {
-                            value.to_le_bytes()
-                        })?;
-                    }
-                    source.seek(SeekFrom::Current(8))?;
-                    copy_exact(
-                        &mut source,
-                        &mut sink,
-                        record.data_offset - (lengths_at + 8),
-                    )?;
-                    sink.write_all(&scratch[..clamped.len])?;
-                    source.seek(SeekFrom::Current(i64::try_from(len).unwrap_or(i64::MAX)))?;
-                    copied = record.data_offset + len as u64;
-                }
-                Outcome::Unchanged(_) => {}
-            }
-        }
-        // The rest, whatever it is (a truncated last record included).
-        io::copy(&mut source, &mut sink)?;
-        sink.flush()
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&partial);
-        return Err(Failure::Input(format!("{}: {e}", output.display())));
+    if let Sink::File(file) = sink {
+        file.persist().map_err(Failure::Input)?;
     }
-    if let Some(e) = failure.as_ref().filter(|e| !e.is_truncation()) {
-        let _ = std::fs::remove_file(&partial);
-        return Err(Failure::Input(format!("{name}: {e}")));
-    }
-    std::fs::rename(&partial, output)
-        .map_err(|e| Failure::Input(format!("{}: {e}", output.display())))?;
-    let mut warnings: Vec<String> = reader
-        .warnings()
-        .0
-        .iter()
-        .map(|w| format!("{name}: {}", w.message))
-        .collect();
-    if let Some(e) = failure {
-        warnings.push(format!(
-            "{name}: {e}; the records before it were clamped and the rest copied as it was"
-        ));
-    }
-    if json {
+    let Written { tally, warnings } = written;
+    // With the capture on standard output, the summary goes to standard error.
+    let mut stderr = io::stderr();
+    let summary: &mut dyn Write = if is_dash(output) { &mut stderr } else { out };
+    if args.json {
         let mut value = tally.json();
         value["type"] = json!("clamp_summary");
-        value["input"] = json!(name);
-        value["output"] = json!(output.display().to_string());
+        value["input"] = json!(if is_dash(input) {
+            "-".to_string()
+        } else {
+            name.clone()
+        });
+        value["output"] = json!(if is_dash(output) {
+            "-".to_string()
+        } else {
+            shown_output.clone()
+        });
         value["targets"] = json!({"ipv4": resolved.v4(), "ipv6": resolved.v6(), "insert": resolved.targets.insert});
         value["warnings"] = json!(warnings);
-        writeln!(out, "{value}")?;
+        writeln!(summary, "{value}")?;
     } else {
         writeln!(
-            out,
+            summary,
             "mss clamp: IPv4 target {}, IPv6 target {} ({})",
             resolved.v4(),
             resolved.v6(),
             resolved.origin
         )?;
         writeln!(
-            out,
-            "{name} -> {}: {} packets, {} SYNs",
-            output.display(),
+            summary,
+            "{name} -> {shown_output}: {} packets, {} SYNs",
             tally.packets,
             tally.syns()
         )?;
         for line in tally.lines() {
-            writeln!(out, "{line}")?;
+            writeln!(summary, "{line}")?;
         }
         writeln!(
-            out,
+            summary,
             "Every other byte was copied unchanged; checksums were updated incrementally \
              (RFC 1624)."
         )?;
     }
+    summary.flush()?;
     for warning in &warnings {
         let _ = writeln!(io::stderr(), "mss: warning: {warning}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a clamped stream produced besides the bytes.
+struct Written {
+    tally: Tally,
+    warnings: Vec<String>,
+}
+
+/// The clamp over one capture stream.
+fn clamp_stream(
+    source: Box<dyn Read>,
+    sink: impl Write,
+    name: &str,
+    shown_output: &str,
+    resolved: &Resolved,
+) -> Result<Written, Failure> {
+    let mut rewriter =
+        Rewriter::new(source, sink).map_err(|e| Failure::Input(format!("{name}: {e}")))?;
+    let write_error = |e: io::Error| Failure::Input(format!("{shown_output}: cannot write: {e}"));
+    let no_insert = Targets {
+        insert: false,
+        ..resolved.targets
+    };
+    let mut tally = Tally::default();
+    let mut scratch: Vec<u8> = Vec::with_capacity(65536 + INSERT_ROOM);
+    let mut failure: Option<mss_capture::Error> = None;
+    loop {
+        let (spot, link) = match rewriter.next_record() {
+            Ok(Some(record)) => {
+                let Some(link) = Link::from_link_type(record.link_type.0) else {
+                    tally.add(Outcome::Unchanged(Skip::UnsupportedLink));
+                    continue;
+                };
+                scratch.clear();
+                scratch.extend_from_slice(record.data);
+                (record.spot(), link)
+            }
+            Ok(None) => break,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        };
+        let len = scratch.len();
+        scratch.resize(len + INSERT_ROOM, 0);
+        // A packet grows only where the container can say so.
+        let targets = if resolved.targets.insert && rewriter.can_grow(spot) {
+            &resolved.targets
+        } else {
+            &no_insert
+        };
+        let clamped = clamp_frame(&mut scratch, len, link, targets);
+        tally.add(clamped.outcome);
+        if !matches!(clamped.outcome, Outcome::Unchanged(_)) {
+            rewriter
+                .replace(spot, &scratch[..clamped.len])
+                .map_err(write_error)?;
+        }
+    }
+    if let Some(e) = failure.as_ref().filter(|e| !e.is_truncation()) {
+        return Err(Failure::Input(format!(
+            "{name}: {e}; nothing was written to {shown_output}"
+        )));
+    }
+    let mut warnings: Vec<String> = rewriter
+        .warnings()
+        .0
+        .iter()
+        .map(|w| format!("{name}: {}", w.message))
+        .collect();
+    rewriter.finish().map_err(write_error)?;
+    if let Some(e) = failure {
+        warnings.push(format!(
+            "{name}: {e}; the records before it were clamped and the rest copied as it was"
+        ));
+    }
+    Ok(Written { tally, warnings })
 }

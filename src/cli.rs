@@ -255,65 +255,83 @@ pub(crate) struct ProbeReflectArgs {
     pub(crate) count: Option<u64>,
 }
 
-/// `mss clamp` arguments.
+/// `mss clamp` arguments. Which combinations make sense is checked in
+/// `clamp::Mode::from_args`, with a message for each that does not.
 #[derive(Debug, Args)]
 pub(crate) struct ClampArgs {
-    /// A capture to clamp (pcap or pcapng); the result goes to --output.
-    #[arg(value_name = "CAPTURE", required_unless_present_any = ["nfqueue", "emit"])]
+    /// A capture to clamp (pcap or pcapng; `-` reads standard input); the result
+    /// goes to --output.
+    #[arg(value_name = "CAPTURE")]
     pub(crate) input: Option<std::path::PathBuf>,
 
-    /// Where the clamped capture goes (a new file; never the input).
-    #[arg(short, long, value_name = "FILE", requires = "input")]
+    /// Where the clamped capture goes: a new file (never the input; an existing
+    /// file only with --force), or `-` for standard output.
+    #[arg(short, long, value_name = "FILE")]
     pub(crate) output: Option<std::path::PathBuf>,
 
+    /// With -o FILE: replace FILE if it exists (a regular file; devices, FIFOs and
+    /// links are never written through).
+    #[arg(long)]
+    pub(crate) force: bool,
+
     /// IPv4 MSS target. IPv6 gets 20 less (same MTU) unless --mss6 is given.
-    #[arg(long, value_name = "BYTES", value_parser = parse_mss, required_unless_present = "mtu")]
+    #[arg(long, value_name = "BYTES", value_parser = parse_mss, required_unless_present_any = ["mtu", "remove_rules"])]
     pub(crate) mss: Option<u16>,
 
     /// IPv6 MSS target.
-    #[arg(long, value_name = "BYTES", value_parser = parse_mss, requires = "mss")]
+    #[arg(long, value_name = "BYTES", value_parser = parse_mss)]
     pub(crate) mss6: Option<u16>,
 
     /// Targets from this MTU: IPv4 MTU - 40, IPv6 MTU - 60.
     #[arg(long, value_name = "BYTES", value_parser = parse_mtu, conflicts_with = "mss")]
     pub(crate) mtu: Option<u32>,
 
-    /// Encapsulations under the TCP/IP packet (see `mss calc --list-encaps`): the
-    /// targets come from the MTU left inside them.
-    #[arg(long, value_name = "LIST", default_value = "none", value_parser = parse_encaps, requires = "mtu")]
-    pub(crate) encap: EncapStack,
+    /// With --mtu: encapsulations under the TCP/IP packet (see `mss calc
+    /// --list-encaps`); the targets come from the MTU left inside them.
+    #[arg(long, value_name = "LIST", value_parser = parse_encaps)]
+    pub(crate) encap: Option<EncapStack>,
 
     /// Also insert an MSS option into SYNs that have none (as Linux's TCPMSS does:
     /// at most 536 for IPv4, 1220 for IPv6).
     #[arg(long)]
     pub(crate) insert: bool,
 
-    /// Print the summary as JSON.
+    /// Print the summary as JSON (offline: one object; live: a JSON line per
+    /// --stats-every interval and one at exit).
     #[arg(long)]
     pub(crate) json: bool,
 
     /// Clamp live: read SYNs from this NFQUEUE queue number (Linux, root).
-    #[arg(long, value_name = "N", conflicts_with_all = ["input", "emit"])]
+    #[arg(long, value_name = "N")]
     pub(crate) nfqueue: Option<u16>,
 
+    /// With --nfqueue: use N queues from --nfqueue on, one thread each (the rules
+    /// spread SYNs over them with --queue-balance and --queue-cpu-fanout).
+    #[arg(long, value_name = "N")]
+    pub(crate) queues: Option<u16>,
+
     /// With --nfqueue: add the iptables/ip6tables rules that queue SYNs (forwarded
-    /// and local, both families) and remove them on exit.
-    #[arg(long, requires = "nfqueue")]
+    /// and local, both families) and remove them on exit. Rules left by an
+    /// instance that was killed are reported and replaced.
+    #[arg(long)]
     pub(crate) install_rules: bool,
 
-    /// With --install-rules: drop SYNs while mss is not running instead of letting
-    /// them pass unclamped (the default, --queue-bypass).
-    #[arg(long, requires = "install_rules")]
+    /// With --nfqueue: never let a SYN pass unclamped. The kernel drops SYNs when
+    /// the queue overflows, installed rules drop SYNs while no mss listens (no
+    /// --queue-bypass), and SYNs mss cannot parse are dropped. Without it
+    /// (fail-open) such SYNs pass unclamped and are counted.
+    #[arg(long)]
     pub(crate) fail_closed: bool,
 
-    /// With --nfqueue: print counters every this many seconds (0: only at exit).
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        default_value_t = 10,
-        requires = "nfqueue"
-    )]
-    pub(crate) stats_every: u64,
+    /// With --nfqueue: print counters every this many seconds (default 10; 0: only
+    /// at exit).
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) stats_every: Option<u64>,
+
+    /// Remove the NFQUEUE rules that `mss clamp --install-rules` added (tagged
+    /// "mss clamp queue N"), e.g. after the process was killed, and exit.
+    #[arg(long, conflicts_with_all = ["input", "output", "nfqueue", "emit"])]
+    pub(crate) remove_rules: bool,
 
     /// Print the configuration that clamps the same way on a platform: nft,
     /// iptables, cisco, junos, mikrotik, openvpn, wireguard, pfsense.

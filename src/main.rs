@@ -8,6 +8,7 @@ mod calc;
 mod clamp;
 mod cli;
 mod lab;
+mod outfile;
 mod probe;
 mod render;
 

@@ -283,6 +283,7 @@ fn insert_adds_the_option_as_xt_tcpmss_does() {
         &input.to_string_lossy(),
         "-o",
         &output.to_string_lossy(),
+        "--force",
         "--json",
     ]);
     assert!(
@@ -411,6 +412,268 @@ fn nfqueue_without_privileges_says_what_it_needs() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("CAP_NET_ADMIN"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `mss ARGS` with `stdin` as standard input; returns (status, stdout, stderr).
+fn mss_with_stdin(args: &[&str], stdin: &[u8]) -> (Option<i32>, Vec<u8>, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mss"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("mss");
+    let mut input = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait");
+    let _ = writer.join();
+    (
+        out.status.code(),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Regression: `-o PATH` replaced whatever PATH was (a device node became a 76 KB
+/// regular file, a symlink to /proc/self/fd/1 was written through, a FIFO's
+/// reader got nothing and hung).
+#[test]
+fn output_is_only_ever_a_new_regular_file() {
+    let dir = TempDir::new("clamp-targets");
+    let node = dir.0.join("mynull");
+    let made = Command::new("mknod")
+        .args([&node.to_string_lossy(), "c", "1", "3"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let link = dir.0.join("out");
+    std::os::unix::fs::symlink("/proc/self/fd/1", &link).expect("symlink");
+    let fifo = dir.0.join("fifo");
+    let fifo_made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut targets = vec![(link.clone(), "is a symbolic link")];
+    if made {
+        targets.push((node.clone(), "is a character device"));
+    }
+    if fifo_made {
+        targets.push((fifo.clone(), "is a FIFO"));
+    }
+    targets.push((dir.0.clone(), "is a directory"));
+    for (target, why) in &targets {
+        for force in [false, true] {
+            let mut args = vec!["clamp", "--mss", "1300", CLIENT, "-o"];
+            let shown = target.to_string_lossy();
+            args.push(&shown);
+            if force {
+                args.push("--force");
+            }
+            let out = mss(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{shown}: {err}");
+            assert!(err.contains(why) && err.contains(&*shown), "{err}");
+        }
+    }
+    // Nothing changed: still a device, a link, a FIFO.
+    let kind = |p: &Path| std::fs::symlink_metadata(p).expect("meta").file_type();
+    assert!(kind(&link).is_symlink());
+    if made {
+        use std::os::unix::fs::FileTypeExt;
+        assert!(kind(&node).is_char_device());
+    }
+    if fifo_made {
+        use std::os::unix::fs::FileTypeExt;
+        assert!(kind(&fifo).is_fifo());
+    }
+    // An existing regular file needs --force, and is then replaced whole.
+    let existing = dir.0.join("old.pcap");
+    std::fs::write(&existing, b"old").expect("write");
+    let shown = existing.to_string_lossy();
+    let out = mss(&["clamp", "--mss", "1300", CLIENT, "-o", &shown]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists; give --force"));
+    assert_eq!(std::fs::read(&existing).expect("read"), b"old");
+    let out = mss(&["clamp", "--mss", "1300", CLIENT, "-o", &shown, "--force"]);
+    assert!(out.status.success());
+    assert_eq!(tshark_syn_checksums(&existing).len(), 4);
+    // No temporary file is left beside it, on success or on error.
+    let bad = dir.0.join("bad.pcap");
+    std::fs::write(&bad, b"not a capture at all").expect("write");
+    let out = mss(&[
+        "clamp",
+        "--mss",
+        "1300",
+        &bad.to_string_lossy(),
+        "-o",
+        &dir.0.join("x.pcap").to_string_lossy(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let mut names: Vec<String> = std::fs::read_dir(&dir.0)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["bad.pcap", "fifo", "mynull", "old.pcap", "out"]
+            .iter()
+            .filter(|n| (**n != "mynull" || made) && (**n != "fifo" || fifo_made))
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+    );
+}
+
+/// `tcpdump -w - | mss clamp ... - -o - | tcpdump -r -`: standard input and
+/// output, streaming, the summary on standard error.
+#[test]
+fn standard_input_to_standard_output() {
+    let input = std::fs::read(CLIENT).expect("input");
+    let dir = TempDir::new("clamp-pipe");
+    let file_out = dir.0.join("file.pcap");
+    let out = mss(&[
+        "clamp",
+        "--mss",
+        "1300",
+        CLIENT,
+        "-o",
+        &file_out.to_string_lossy(),
+    ]);
+    assert!(out.status.success());
+    let (code, piped, stderr) = mss_with_stdin(&["clamp", "--mss", "1300", "-", "-o", "-"], &input);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        piped,
+        std::fs::read(&file_out).expect("file"),
+        "same bytes as the file"
+    );
+    assert!(
+        stderr.contains("standard input -> standard output: 120 packets, 4 SYNs"),
+        "{stderr}"
+    );
+    let (code, piped_json, stderr) = mss_with_stdin(
+        &["clamp", "--mss", "1300", "-", "-o", "-", "--json"],
+        &input,
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(piped_json, piped);
+    let summary: serde_json::Value = serde_json::from_str(stderr.trim()).expect("JSON on stderr");
+    assert_eq!(summary["input"], "-");
+    assert_eq!(summary["lowered"], 4);
+    // tcpdump reads the stream.
+    let pipe = dir.0.join("piped.pcap");
+    std::fs::write(&pipe, &piped).expect("write");
+    assert_eq!(
+        tshark_syn_checksums(&pipe)
+            .iter()
+            .filter(|(m, ok)| [1300, 1280].contains(m) && *ok)
+            .count(),
+        4
+    );
+    // A second `-` makes no sense for the output of a file input with --force.
+    let out = mss(&["clamp", "--mss", "1300", CLIENT, "-o", "-", "--force"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Regression: flags the mode does not use were silently ignored.
+#[test]
+fn flags_a_mode_does_not_use_are_refused() {
+    for (args, says) in [
+        (
+            &[
+                "clamp",
+                "--mss",
+                "1360",
+                "--encap",
+                "wireguard",
+                "--emit",
+                "nft",
+            ][..],
+            "--encap needs --mtu",
+        ),
+        (
+            &[
+                "clamp",
+                "--mss",
+                "1360",
+                "--emit",
+                "nft",
+                CLIENT,
+                "-o",
+                "/tmp/never.pcap",
+            ][..],
+            "does not use CAPTURE, -o",
+        ),
+        (
+            &["clamp", "--mss", "1360", "--emit", "nft", "--install-rules"][..],
+            "does not use --install-rules",
+        ),
+        (
+            &["clamp", "--mss", "1360", "--emit", "nft", "--json"][..],
+            "does not use --json",
+        ),
+        (
+            &["clamp", "--mss", "1360", "--emit", "cisco", "--insert"][..],
+            "does not use --insert",
+        ),
+        (
+            &[
+                "clamp",
+                "--mss",
+                "1360",
+                CLIENT,
+                "-o",
+                "/tmp/never.pcap",
+                "--stats-every",
+                "5",
+            ][..],
+            "only apply to live clamping",
+        ),
+        (
+            &[
+                "clamp",
+                "--mss",
+                "1360",
+                CLIENT,
+                "-o",
+                "/tmp/never.pcap",
+                "--fail-closed",
+            ][..],
+            "only apply to live clamping",
+        ),
+        (
+            &["clamp", "--mss", "1360", "--nfqueue", "7", "--queues", "0"][..],
+            "--queues 0",
+        ),
+        (
+            &["clamp", "--mss6", "1340", "--mtu", "1400", "--emit", "nft"][..],
+            "--mss6 goes with --mss",
+        ),
+    ] {
+        let out = mss(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    assert!(!Path::new("/tmp/never.pcap").exists());
+    // Below what any path needs: a warning, and the clamp still does as told.
+    let out = mss(&["clamp", "--mss", "1", "--emit", "nft"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("IPv4 target 1 is below 48"), "{err}");
+    let out = mss(&["clamp", "--mss", "500", "--mss6", "1200", "--emit", "nft"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("IPv4 target 500 is below 536"), "{err}");
+    assert!(err.contains("IPv6 target 1200 is below 1220"), "{err}");
+    let out = mss(&["clamp", "--mss", "1360", "--emit", "nft"]);
+    assert!(
+        out.stderr.is_empty(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -26,11 +26,13 @@
 
 mod pcap;
 mod pcapng;
+mod rewrite;
 mod source;
 
 use core::fmt;
 use std::io::{self, Read};
 
+pub use rewrite::{Rewriter, Spot};
 use source::Source;
 
 /// The largest record (pcap packet or pcapng block) accepted: 16 MiB, as Wireshark's

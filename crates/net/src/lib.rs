@@ -1,5 +1,6 @@
-//! The Linux socket options mss needs that nix does not wrap: TCP_INFO,
-//! TCP_SAVE_SYN / TCP_SAVED_SYN, IP_MTU_DISCOVER / IPV6_MTU_DISCOVER and IPV6_MTU.
+//! The Linux socket options mss needs that nix does not wrap (TCP_INFO,
+//! TCP_SAVE_SYN / TCP_SAVED_SYN, IP_MTU_DISCOVER / IPV6_MTU_DISCOVER and IPV6_MTU),
+//! and an NFQUEUE client ([`nfqueue`], safe code over nix's netlink socket).
 //! The only crate of mss with `unsafe`: each block is one `getsockopt` or
 //! `setsockopt` call on a borrowed, open descriptor with a buffer of the size
 //! passed, and says so.
@@ -12,6 +13,8 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 
 use nix::libc;
+
+pub mod nfqueue;
 
 /// The TCP_INFO fields mss reports (`struct tcp_info`, include/uapi/linux/tcp.h).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
