@@ -242,7 +242,10 @@ fn rules_left_by_a_killed_clamp_are_found_and_removed() {
     signal(&clamp, nix::sys::signal::Signal::SIGINT);
     let out = clamp.wait_with_output().expect("wait");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("`mss clamp --remove-rules` removes them"), "{err}");
+    assert!(
+        err.contains("`mss clamp --remove-rules` removes them"),
+        "{err}"
+    );
     let out = lab.mss("router", &["clamp", "--remove-rules"]);
     assert!(out.status.success());
     assert_eq!(

@@ -6,9 +6,12 @@
 //! - The MSS is only ever lowered, to the target of the packet's IP version: IPv4
 //!   and IPv6 have separate targets (IPv6 headers are 20 bytes longer).
 //! - The MSS option is found wherever it sits in the option list, after unknown
-//!   kinds too (walked by their length byte). A malformed list, a fragment, a
-//!   truncated packet or a length field that disagrees with the bytes is left
-//!   untouched, with the reason.
+//!   kinds too (walked by their length byte). A malformed list, a later fragment
+//!   (or a first one that does not hold the whole TCP header), a truncated packet
+//!   or a length field that disagrees with the bytes is left untouched, with the
+//!   reason. A first fragment that holds the whole header is clamped (as
+//!   `xt_TCPMSS` and nftables do), never grown; an IPv6 atomic fragment (RFC 6946)
+//!   is a whole packet.
 //! - The TCP checksum is updated incrementally (RFC 1624 equation 3) for the bytes
 //!   that changed, so a checksum that was right stays right, and one that was
 //!   wrong (or left partial by checksum offload, in a capture taken at the sender)
@@ -165,6 +168,9 @@ struct Layout {
     tcp: usize,
     /// End of the IP packet (its declared length).
     end: usize,
+    /// The first fragment of a fragmented packet: the TCP header is clamped when it
+    /// is all here, but nothing may change length.
+    first_fragment: bool,
 }
 
 fn layout(buf: &[u8], len: usize) -> Result<Layout, Skip> {
@@ -183,8 +189,14 @@ fn layout(buf: &[u8], len: usize) -> Result<Layout, Skip> {
             if data.len() < total {
                 return Err(Skip::Truncated);
             }
-            // More-fragments flag or a fragment offset.
-            if be16(data, 6).ok_or(Skip::Truncated)? & 0x3fff != 0 {
+            // A fragment offset: a later fragment, no TCP header here. The
+            // more-fragments flag with offset 0: the first fragment, which holds the
+            // TCP header (if it is all there); xt_TCPMSS and nft clamp it too (they
+            // skip only fragment offsets other than 0). The checksum covers the
+            // whole segment, and its incremental update needs only the bytes that
+            // change, which are here.
+            let fragment = be16(data, 6).ok_or(Skip::Truncated)?;
+            if fragment & 0x1fff != 0 {
                 return Err(Skip::Fragment);
             }
             if data[9] != TCP {
@@ -194,6 +206,7 @@ fn layout(buf: &[u8], len: usize) -> Result<Layout, Skip> {
                 version: IpVersion::V4,
                 tcp: ihl,
                 end: total,
+                first_fragment: fragment & 0x2000 != 0,
             })
         }
         6 => {
@@ -216,9 +229,10 @@ fn layout(buf: &[u8], len: usize) -> Result<Layout, Skip> {
                 ChainEnd::Encrypted | ChainEnd::NoNext => return Err(Skip::NotTcp),
                 ChainEnd::Truncated | ChainEnd::Malformed => return Err(Skip::Malformed),
             }
-            if chain.fragment.is_some() {
-                return Err(Skip::Fragment);
-            }
+            // A fragment header with offset 0 (later ones ended the walk above):
+            // without more fragments it is an atomic fragment, a whole packet
+            // (RFC 6946 section 4); with more, the first fragment.
+            let first_fragment = chain.fragment.is_some_and(|f| f.more);
             if chain.protocol != TCP {
                 return Err(Skip::NotTcp);
             }
@@ -226,6 +240,7 @@ fn layout(buf: &[u8], len: usize) -> Result<Layout, Skip> {
                 version: IpVersion::V6,
                 tcp: 40 + chain.offset,
                 end,
+                first_fragment,
             })
         }
         _ => Err(Skip::NotIp),
@@ -288,17 +303,32 @@ pub fn clamp_ip(buf: &mut [u8], len: usize, targets: &Targets) -> Clamped {
         Ok(layout) => layout,
         Err(skip) => return unchanged(skip),
     };
-    let Layout { version, tcp, end } = layout;
+    let Layout {
+        version,
+        tcp,
+        end,
+        first_fragment,
+    } = layout;
     if end < tcp + 20 {
-        return unchanged(if len < tcp + 20 {
+        return unchanged(if first_fragment {
+            Skip::Fragment
+        } else if len < tcp + 20 {
             Skip::Truncated
         } else {
             Skip::Malformed
         });
     }
     let doff = usize::from(buf[tcp + 12] >> 4) * 4;
-    if doff < 20 || tcp + doff > end {
+    if doff < 20 {
         return unchanged(Skip::Malformed);
+    }
+    if tcp + doff > end {
+        // A first fragment that ends inside the options cannot be clamped whole.
+        return unchanged(if first_fragment {
+            Skip::Fragment
+        } else {
+            Skip::Malformed
+        });
     }
     let flags = buf[tcp + 13];
     if flags & SYN == 0 || flags & RST != 0 {
@@ -370,11 +400,20 @@ pub fn clamp_ip(buf: &mut [u8], len: usize, targets: &Targets) -> Clamped {
 
 /// Inserts an MSS option at the start of the option list, as `xt_TCPMSS` does.
 fn insert(buf: &mut [u8], len: usize, layout: Layout, doff: usize, target: u16) -> Clamped {
-    let Layout { version, tcp, end } = layout;
+    let Layout {
+        version,
+        tcp,
+        end,
+        first_fragment,
+    } = layout;
     let unchanged = |skip| Clamped {
         outcome: Outcome::Unchanged(skip),
         len,
     };
+    if first_fragment {
+        // Growing the first fragment would move every later fragment's data.
+        return unchanged(Skip::Fragment);
+    }
     if end > tcp + doff {
         return unchanged(Skip::HasPayload);
     }

@@ -381,6 +381,7 @@ fn fragments_rst_and_other_protocols_are_skipped() {
     };
     let mut frag = packet(false, 0x02, &options, &[], 0);
     frag[6] = 0x20; // more fragments
+    frag[7] = 0x10; // at offset 128: a later fragment
     let len = frag.len();
     assert_eq!(
         clamp_ip(&mut frag, len, &t).outcome,
@@ -445,4 +446,83 @@ fn mss_after_an_unknown_option_at_an_odd_offset() {
     );
     assert_eq!(&p[20 + 25..20 + 27], &1360u16.to_be_bytes());
     assert_eq!(residual(&p), 0xffff);
+}
+
+/// An IPv6 packet with a fragment header (offset 0, `more` as given) before TCP.
+fn with_fragment_header(mut p: Vec<u8>, more: bool) -> Vec<u8> {
+    let payload = u16::from_be_bytes([p[4], p[5]]) + 8;
+    p[4..6].copy_from_slice(&payload.to_be_bytes());
+    p[6] = 44;
+    let header = [6, 0, 0, u8::from(more), 0, 0, 0x12, 0x34];
+    p.splice(40..40, header);
+    p
+}
+
+/// Regression: a first fragment holding the whole TCP header, and an IPv6 atomic
+/// fragment (RFC 6946), were left alone, though xt_TCPMSS and nft clamp them.
+#[test]
+fn first_and_atomic_fragments_are_clamped_like_the_kernel_does() {
+    let options = encode(&[Opt::Mss(1460)]).unwrap();
+    let t = Targets {
+        ipv4: Some(1360),
+        ipv6: Some(1340),
+        insert: false,
+    };
+    let lowered = |version, from, to| Outcome::Lowered { version, from, to };
+    // IPv4 first fragment (more fragments, offset 0), carrying some data.
+    let mut first = packet(false, 0x02, &options, &[7u8; 100], 0);
+    first[6] = 0x20;
+    let len = first.len();
+    assert_eq!(
+        clamp_ip(&mut first, len, &t).outcome,
+        lowered(mss_rules::IpVersion::V4, 1460, 1360)
+    );
+    assert_eq!(&first[20 + 22..20 + 24], &1360u16.to_be_bytes());
+    assert_eq!(residual(&first), 0xffff, "checksum over the whole segment");
+    // ... but never grown, and not when the header does not fit in it.
+    let mut bare = packet(false, 0x02, &[], &[], 4);
+    bare[6] = 0x20;
+    let len = bare.len() - 4;
+    let insert = Targets { insert: true, ..t };
+    assert_eq!(
+        clamp_ip(&mut bare, len, &insert).outcome,
+        Outcome::Unchanged(Skip::Fragment)
+    );
+    let mut cut = packet(false, 0x02, &[1, 1, 1, 1, 2, 4, 5, 180], &[], 0);
+    cut[6] = 0x20;
+    cut[2..4].copy_from_slice(&(20u16 + 22).to_be_bytes());
+    let len = cut.len();
+    let before = cut.clone();
+    assert_eq!(
+        clamp_ip(&mut cut, len, &t).outcome,
+        Outcome::Unchanged(Skip::Fragment)
+    );
+    assert_eq!(cut, before);
+    // IPv6: an atomic fragment is a whole packet, insertion included.
+    let mut atomic = with_fragment_header(packet(true, 0x02, &options, &[], 0), false);
+    let len = atomic.len();
+    assert_eq!(
+        clamp_ip(&mut atomic, len, &t).outcome,
+        lowered(mss_rules::IpVersion::V6, 1460, 1340)
+    );
+    assert_eq!(&atomic[48 + 22..48 + 24], &1340u16.to_be_bytes());
+    let mut atomic_bare = with_fragment_header(packet(true, 0x02, &[], &[], 4), false);
+    let len = atomic_bare.len() - 4;
+    assert!(matches!(
+        clamp_ip(&mut atomic_bare, len, &insert).outcome,
+        Outcome::Inserted { .. }
+    ));
+    // An IPv6 first fragment: lowered, never grown.
+    let mut first6 = with_fragment_header(packet(true, 0x02, &options, &[9u8; 64], 0), true);
+    let len = first6.len();
+    assert_eq!(
+        clamp_ip(&mut first6, len, &t).outcome,
+        lowered(mss_rules::IpVersion::V6, 1460, 1340)
+    );
+    let mut first6_bare = with_fragment_header(packet(true, 0x02, &[], &[], 4), true);
+    let len = first6_bare.len() - 4;
+    assert_eq!(
+        clamp_ip(&mut first6_bare, len, &insert).outcome,
+        Outcome::Unchanged(Skip::Fragment)
+    );
 }
