@@ -181,13 +181,28 @@ pub(crate) struct ProbeHopsArgs {
     #[arg(long, value_name = "BYTES")]
     pub(crate) mss: Option<u16>,
 
-    /// The most hops to walk.
-    #[arg(long, value_name = "N", default_value_t = 30)]
+    /// The most hops to walk (1 to 255).
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u8).range(1..))]
     pub(crate) max_hops: u8,
 
-    /// Print one JSON object.
+    #[command(flatten)]
+    pub(crate) family: ProbeFamily,
+
+    /// Print one JSON object at the end (instead of each hop as it is known).
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// `-4` / `-6`, shared by the probe subcommands.
+#[derive(Debug, Args)]
+pub(crate) struct ProbeFamily {
+    /// Use IPv4 only: a name without an IPv4 address, or an IPv6 address, is refused.
+    #[arg(short = '4', long, conflicts_with = "ipv6")]
+    pub(crate) ipv4: bool,
+
+    /// Use IPv6 only: a name without an IPv6 address, or an IPv4 address, is refused.
+    #[arg(short = '6', long)]
+    pub(crate) ipv6: bool,
 }
 
 /// `mss probe tcp` arguments.
@@ -205,36 +220,58 @@ pub(crate) struct ProbeTcpArgs {
     #[arg(long)]
     pub(crate) reflector: bool,
 
-    /// Seconds to wait for the connection (and the reflector's answer).
-    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    /// Seconds to wait for the connection (and the reflector's answer), 1 or more.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub(crate) timeout: u64,
+
+    #[command(flatten)]
+    pub(crate) family: ProbeFamily,
 
     /// Print one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
 }
 
+/// How `mss probe path` probes (`--method`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ProbeMethod {
+    /// UDP to a closed port, as tracepath and traceroute do; no privileges needed.
+    Udp,
+    /// TCP SYNs (padded to the probe size) to a port, as `traceroute -T`; the
+    /// target's SYN-ACK or reset answers. Needs CAP_NET_RAW.
+    Tcp,
+    /// ICMP echo requests, as `traceroute -I`; the echo reply answers. Needs
+    /// CAP_NET_RAW.
+    Icmp,
+}
+
 /// `mss probe path` arguments.
 #[derive(Debug, Args)]
 pub(crate) struct ProbePathArgs {
-    /// The host (name or address).
+    /// The host (name or address); HOST:PORT (IPv6 as `[ADDR]:PORT`) also sets the
+    /// port.
     #[arg(value_name = "HOST")]
     pub(crate) host: String,
 
-    /// UDP destination port of the probes (a closed port answers with ICMP port
-    /// unreachable).
-    #[arg(long, value_name = "PORT", default_value_t = 33434)]
-    pub(crate) port: u16,
+    /// What the probes are: udp (unprivileged), or tcp and icmp where UDP is filtered
+    /// (raw sockets: root or CAP_NET_RAW).
+    #[arg(long, value_name = "METHOD", value_enum, default_value_t = ProbeMethod::Udp)]
+    pub(crate) method: ProbeMethod,
 
-    /// The most hops to walk.
-    #[arg(long, value_name = "N", default_value_t = 30)]
+    /// Destination port: udp probes go to a closed port (default 33434), which
+    /// answers with ICMP port unreachable; tcp probes to a port that answers the SYN
+    /// (default 80; a closed port's reset answers too). Not for icmp.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) port: Option<u16>,
+
+    /// The most hops to walk (1 to 255).
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u8).range(1..))]
     pub(crate) max_hops: u8,
 
-    /// Use IPv6 (when the name has both).
-    #[arg(short = '6', long)]
-    pub(crate) ipv6: bool,
+    #[command(flatten)]
+    pub(crate) family: ProbeFamily,
 
-    /// Print one JSON object.
+    /// Print one JSON object at the end (instead of each hop as it is known).
     #[arg(long)]
     pub(crate) json: bool,
 }
@@ -247,12 +284,25 @@ pub(crate) struct ProbeReflectArgs {
     pub(crate) listen: String,
 
     /// Connections served at once; more are closed at once.
-    #[arg(long, value_name = "N", default_value_t = 32)]
-    pub(crate) max_clients: usize,
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub(crate) max_clients: u64,
 
-    /// Stop after answering this many connections.
-    #[arg(long, value_name = "N")]
+    /// Stop after answering this many connections (1 or more; without it, serve
+    /// until interrupted).
+    #[arg(long, value_name = "N", value_parser = parse_probe_count)]
     pub(crate) count: Option<u64>,
+
+    /// Log as JSON Lines: the listening address, then each answer as sent.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `--count N` of `mss probe reflect`: a whole number, 1 or more.
+fn parse_probe_count(input: &str) -> Result<u64, String> {
+    match input.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("expected a whole number of connections, 1 or more".into()),
+    }
 }
 
 /// `mss clamp` arguments.
