@@ -133,25 +133,33 @@ pub(crate) enum Command {
     /// MTU (also through ICMP black holes), and what reaches the other end.
     #[command(
         subcommand,
-        long_about = "Probes what a path does now, for IPv4 and IPv6. It only ever sends to \
-                      the target you name, at a bounded rate, and stops on its own.\n\n\
+        long_about = "Probes what a path does now, for IPv4 and IPv6 (-4 / -6 choose, and \
+                      refuse an address of the other family). It only ever sends to the \
+                      target you name, at a bounded rate, and stops on its own.\n\n\
                       tcp: connect and report the kernel's view of the connection (own \
                       advertised MSS, send MSS, TCP_INFO), each number explained; with \
                       --reflector, compare the SYN that left with the SYN that arrived.\n\
-                      path: the path MTU, hop by hop (UDP probes with DF, as tracepath), and \
-                      when oversized probes vanish without an ICMP too-big, a search for the \
-                      largest size that gets through (RFC 4821/8899) and where ICMP is \
-                      dropped.\n\
+                      path: the path MTU, hop by hop as each answers (probes with DF, as \
+                      tracepath: UDP by default, --method tcp or icmp where UDP is \
+                      filtered), and when oversized probes vanish without an ICMP too-big, a \
+                      search for the largest size that gets through (RFC 4821/8899) and \
+                      where ICMP is dropped. A target that never answers is reported as not \
+                      reached, with what is known up to the last hop that answered.\n\
                       reflect: a small server that answers each connection with the SYN \
-                      options it received.",
+                      options it received.\n\
+                      hops: where on the path the MSS option is rewritten (raw SYNs with \
+                      increasing TTL); a clamp on the last router before the target is out \
+                      of its sight: tcp --reflector sees it.",
         after_help = "Examples:\n  \
                       mss probe tcp example.net:443\n  \
                       mss probe tcp 192.0.2.10:5201 --mss 1200 --json\n  \
                       mss probe reflect --listen [::]:7171       (on the far end)\n  \
                       mss probe tcp far.example:7171 --reflector  (clamped on the way?)\n  \
                       mss probe path example.net\n  \
+                      sudo mss probe path example.net:443 --method tcp  (UDP filtered)\n  \
                       sudo mss probe hops example.net:443         (where is it clamped?)\n\n\
-                      Exit status: 0 fine, 2 unusable arguments or the target unreachable."
+                      Exit status: 0 fine, 2 unusable arguments or the target unreachable \
+                      (not reached: no answer from it)."
     )]
     Probe(ProbeCommand),
 }

@@ -262,7 +262,7 @@ pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode
     if reached {
         if rewrites.is_empty() {
             summary.push(format!(
-                "No hop that quoted the options saw the MSS changed (up to {seen_to})."
+                "No hop that quoted the options saw the MSS changed, up to {seen_to}."
             ));
         }
         summary.push(format!(

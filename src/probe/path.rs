@@ -320,7 +320,7 @@ pub(crate) fn run(args: &ProbePathArgs, out: &mut impl Write) -> Result<ExitCode
             "port": (args.method != ProbeMethod::Icmp).then_some(target.port()),
             "reached": reached,
             "path_mtu": reached.then_some(size),
-            "method": method,
+            "method": reached.then_some(method),
             "first_link_mtu": first_link,
             "last_answering_hop": last_answer.map(|(ttl, ..)| ttl),
             "last_answering_addr": last_answer.and_then(|(_, a, ..)| a).map(|a| a.to_string()),
