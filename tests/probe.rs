@@ -293,8 +293,8 @@ fn hops_without_cap_net_raw_says_so() {
     );
 }
 
-/// Regression: `probe path` printed nothing until the end (92 s of silence for 30
-/// silent hops). Each hop must show as soon as it is known.
+/// Regression: `probe path` and `probe hops` printed nothing until the end (92 s
+/// of silence for 30 silent hops). Each hop must show as soon as it is known.
 #[test]
 fn path_prints_each_hop_as_it_is_known() {
     if !netns_available("path_prints_each_hop_as_it_is_known") {
@@ -302,33 +302,39 @@ fn path_prints_each_hop_as_it_is_known() {
     }
     let path = FreshPath::new("stream", 1500);
     path.server_drops("meta l4proto != icmpv6");
-    let started = Instant::now();
-    let mut child = path
-        .client
-        .command(env!("CARGO_BIN_EXE_mss"))
-        .args(["probe", "path", "10.99.2.2", "--max-hops", "3"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = Vec::new();
-    for line in std::io::BufReader::new(stdout).lines() {
-        lines.push((started.elapsed(), line.expect("line")));
+    for args in [
+        &["probe", "path", "10.99.2.2", "--max-hops", "3"][..],
+        &["probe", "hops", "10.99.2.2:80", "--max-hops", "3"][..],
+    ] {
+        let started = Instant::now();
+        let mut child = path
+            .client
+            .command(env!("CARGO_BIN_EXE_mss"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            lines.push((started.elapsed(), line.expect("line")));
+        }
+        let status = child.wait().expect("wait");
+        let ended = started.elapsed();
+        let hop1 = lines
+            .iter()
+            .find(|(_, l)| l.contains("10.99.1.2"))
+            .unwrap_or_else(|| panic!("{args:?}: hop 1 shown: {lines:?}"));
+        // Two silent hops follow, each retried for seconds: hop 1 must not wait
+        // for them.
+        assert!(
+            ended.saturating_sub(hop1.0) > Duration::from_secs(3),
+            "{args:?}: hop 1 at {:?}, end at {ended:?}: {lines:?}",
+            hop1.0
+        );
+        assert_eq!(status.code(), Some(2), "{args:?}: {lines:?}");
     }
-    let status = child.wait().expect("wait");
-    let ended = started.elapsed();
-    let hop1 = lines
-        .iter()
-        .find(|(_, l)| l.contains("10.99.1.2"))
-        .unwrap_or_else(|| panic!("hop 1 shown: {lines:?}"));
-    // Two silent hops follow, each retried for seconds: hop 1 must not wait for them.
-    assert!(
-        ended.saturating_sub(hop1.0) > Duration::from_secs(3),
-        "hop 1 at {:?}, end at {ended:?}: {lines:?}",
-        hop1.0
-    );
-    assert_eq!(status.code(), Some(2), "{lines:?}");
 }
 
 /// Regression: a target that answers nothing gave "path MTU 1500 ... TCP MSS 1460"
