@@ -133,25 +133,33 @@ pub(crate) enum Command {
     /// MTU (also through ICMP black holes), and what reaches the other end.
     #[command(
         subcommand,
-        long_about = "Probes what a path does now, for IPv4 and IPv6. It only ever sends to \
-                      the target you name, at a bounded rate, and stops on its own.\n\n\
+        long_about = "Probes what a path does now, for IPv4 and IPv6 (-4 / -6 choose, and \
+                      refuse an address of the other family). It only ever sends to the \
+                      target you name, at a bounded rate, and stops on its own.\n\n\
                       tcp: connect and report the kernel's view of the connection (own \
                       advertised MSS, send MSS, TCP_INFO), each number explained; with \
                       --reflector, compare the SYN that left with the SYN that arrived.\n\
-                      path: the path MTU, hop by hop (UDP probes with DF, as tracepath), and \
-                      when oversized probes vanish without an ICMP too-big, a search for the \
-                      largest size that gets through (RFC 4821/8899) and where ICMP is \
-                      dropped.\n\
+                      path: the path MTU, hop by hop as each answers (probes with DF, as \
+                      tracepath: UDP by default, --method tcp or icmp where UDP is \
+                      filtered), and when oversized probes vanish without an ICMP too-big, a \
+                      search for the largest size that gets through (RFC 4821/8899) and \
+                      where ICMP is dropped. A target that never answers is reported as not \
+                      reached, with what is known up to the last hop that answered.\n\
                       reflect: a small server that answers each connection with the SYN \
-                      options it received.",
+                      options it received.\n\
+                      hops: where on the path the MSS option is rewritten (raw SYNs with \
+                      increasing TTL); a clamp on the last router before the target is out \
+                      of its sight: tcp --reflector sees it.",
         after_help = "Examples:\n  \
                       mss probe tcp example.net:443\n  \
                       mss probe tcp 192.0.2.10:5201 --mss 1200 --json\n  \
                       mss probe reflect --listen [::]:7171       (on the far end)\n  \
                       mss probe tcp far.example:7171 --reflector  (clamped on the way?)\n  \
                       mss probe path example.net\n  \
+                      sudo mss probe path example.net:443 --method tcp  (UDP filtered)\n  \
                       sudo mss probe hops example.net:443         (where is it clamped?)\n\n\
-                      Exit status: 0 fine, 2 unusable arguments or the target unreachable."
+                      Exit status: 0 fine, 2 unusable arguments or the target unreachable \
+                      (not reached: no answer from it)."
     )]
     Probe(ProbeCommand),
 }
@@ -181,13 +189,28 @@ pub(crate) struct ProbeHopsArgs {
     #[arg(long, value_name = "BYTES")]
     pub(crate) mss: Option<u16>,
 
-    /// The most hops to walk.
-    #[arg(long, value_name = "N", default_value_t = 30)]
+    /// The most hops to walk (1 to 255).
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u8).range(1..))]
     pub(crate) max_hops: u8,
 
-    /// Print one JSON object.
+    #[command(flatten)]
+    pub(crate) family: ProbeFamily,
+
+    /// Print one JSON object at the end (instead of each hop as it is known).
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// `-4` / `-6`, shared by the probe subcommands.
+#[derive(Debug, Args)]
+pub(crate) struct ProbeFamily {
+    /// Use IPv4 only: a name without an IPv4 address, or an IPv6 address, is refused.
+    #[arg(short = '4', long, conflicts_with = "ipv6")]
+    pub(crate) ipv4: bool,
+
+    /// Use IPv6 only: a name without an IPv6 address, or an IPv4 address, is refused.
+    #[arg(short = '6', long)]
+    pub(crate) ipv6: bool,
 }
 
 /// `mss probe tcp` arguments.
@@ -205,36 +228,58 @@ pub(crate) struct ProbeTcpArgs {
     #[arg(long)]
     pub(crate) reflector: bool,
 
-    /// Seconds to wait for the connection (and the reflector's answer).
-    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    /// Seconds to wait for the connection (and the reflector's answer), 1 or more.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub(crate) timeout: u64,
+
+    #[command(flatten)]
+    pub(crate) family: ProbeFamily,
 
     /// Print one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
 }
 
+/// How `mss probe path` probes (`--method`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ProbeMethod {
+    /// UDP to a closed port, as tracepath and traceroute do; no privileges needed.
+    Udp,
+    /// TCP SYNs (padded to the probe size) to a port, as `traceroute -T`; the
+    /// target's SYN-ACK or reset answers. Needs CAP_NET_RAW.
+    Tcp,
+    /// ICMP echo requests, as `traceroute -I`; the echo reply answers. Needs
+    /// CAP_NET_RAW.
+    Icmp,
+}
+
 /// `mss probe path` arguments.
 #[derive(Debug, Args)]
 pub(crate) struct ProbePathArgs {
-    /// The host (name or address).
+    /// The host (name or address); HOST:PORT (IPv6 as `[ADDR]:PORT`) also sets the
+    /// port.
     #[arg(value_name = "HOST")]
     pub(crate) host: String,
 
-    /// UDP destination port of the probes (a closed port answers with ICMP port
-    /// unreachable).
-    #[arg(long, value_name = "PORT", default_value_t = 33434)]
-    pub(crate) port: u16,
+    /// What the probes are: udp (unprivileged), or tcp and icmp where UDP is filtered
+    /// (raw sockets: root or CAP_NET_RAW).
+    #[arg(long, value_name = "METHOD", value_enum, default_value_t = ProbeMethod::Udp)]
+    pub(crate) method: ProbeMethod,
 
-    /// The most hops to walk.
-    #[arg(long, value_name = "N", default_value_t = 30)]
+    /// Destination port: udp probes go to a closed port (default 33434), which
+    /// answers with ICMP port unreachable; tcp probes to a port that answers the SYN
+    /// (default 80; a closed port's reset answers too). Not for icmp.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) port: Option<u16>,
+
+    /// The most hops to walk (1 to 255).
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u8).range(1..))]
     pub(crate) max_hops: u8,
 
-    /// Use IPv6 (when the name has both).
-    #[arg(short = '6', long)]
-    pub(crate) ipv6: bool,
+    #[command(flatten)]
+    pub(crate) family: ProbeFamily,
 
-    /// Print one JSON object.
+    /// Print one JSON object at the end (instead of each hop as it is known).
     #[arg(long)]
     pub(crate) json: bool,
 }
@@ -247,12 +292,25 @@ pub(crate) struct ProbeReflectArgs {
     pub(crate) listen: String,
 
     /// Connections served at once; more are closed at once.
-    #[arg(long, value_name = "N", default_value_t = 32)]
-    pub(crate) max_clients: usize,
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub(crate) max_clients: u64,
 
-    /// Stop after answering this many connections.
-    #[arg(long, value_name = "N")]
+    /// Stop after answering this many connections (1 or more; without it, serve
+    /// until interrupted).
+    #[arg(long, value_name = "N", value_parser = parse_probe_count)]
     pub(crate) count: Option<u64>,
+
+    /// Log as JSON Lines: the listening address, then each answer as sent.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `--count N` of `mss probe reflect`: a whole number, 1 or more.
+fn parse_probe_count(input: &str) -> Result<u64, String> {
+    match input.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("expected a whole number of connections, 1 or more".into()),
+    }
 }
 
 /// `mss clamp` arguments. Which combinations make sense is checked in

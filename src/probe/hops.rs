@@ -15,7 +15,6 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use mss_wire::checksum;
 use mss_wire::icmp::{self, ErrorKind};
 use nix::sys::socket::{
     self, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType, SockaddrStorage, sockopt,
@@ -37,32 +36,13 @@ struct Hop {
     reached: bool,
 }
 
-/// Our SYN: TCP header with MSS, SACK-permitted, timestamps, window scale.
+/// Our SYN: MSS, SACK-permitted, timestamps, window scale, as a Linux client's.
 fn syn(src: IpAddr, dst: SocketAddr, sport: u16, seq: u32, mss: u16) -> Vec<u8> {
-    let mut tcp = vec![0u8; 20];
-    tcp[0..2].copy_from_slice(&sport.to_be_bytes());
-    tcp[2..4].copy_from_slice(&dst.port().to_be_bytes());
-    tcp[4..8].copy_from_slice(&seq.to_be_bytes());
-    tcp[12] = 10 << 4;
-    tcp[13] = 0x02;
-    tcp[14..16].copy_from_slice(&64240u16.to_be_bytes());
     let [mh, ml] = mss.to_be_bytes();
-    tcp.extend([
+    let options = [
         2, 4, mh, ml, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
-    ]);
-    let len = tcp.len();
-    let pseudo = match (src, dst.ip()) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            checksum::pseudo_header_v4(s.octets(), d.octets(), 6, u16::try_from(len).unwrap_or(0))
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            checksum::pseudo_header_v6(s.octets(), d.octets(), 6, u32::try_from(len).unwrap_or(0))
-        }
-        _ => 0,
-    };
-    let cs = !checksum::fold(pseudo + checksum::sum(&tcp));
-    tcp[16..18].copy_from_slice(&cs.to_be_bytes());
-    tcp
+    ];
+    super::probes::tcp_syn(src, dst, sport, seq, &options, 0)
 }
 
 fn raw(family: AddressFamily, protocol: SockProtocol) -> Result<OwnedFd, Failure> {
@@ -80,8 +60,31 @@ fn raw(family: AddressFamily, protocol: SockProtocol) -> Result<OwnedFd, Failure
     })
 }
 
+/// Seconds one probe waits for its answer.
+const PROBE_WAIT: Duration = Duration::from_millis(900);
+/// Silent hops in a row that end the walk.
+const SILENT_HOPS_TO_STOP: u8 = 5;
+
+/// What one hop's line says.
+fn describe(hop: &Hop) -> String {
+    let addr = hop.addr.map_or("*".to_string(), |a| a.to_string());
+    let what = if hop.reached {
+        "reached (the target answered the SYN)".to_string()
+    } else if hop.addr.is_none() {
+        "no answer".into()
+    } else if !hop.quoted_options {
+        "quote too short to show the options".into()
+    } else {
+        match hop.mss {
+            Some(mss) => format!("MSS {mss} arrived here"),
+            None => "no MSS option arrived here".into(),
+        }
+    };
+    format!("  {:>2}  {addr:<28} {what}", hop.ttl)
+}
+
 pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
-    let target = super::resolve(&args.target, None)?;
+    let target = super::resolve_host_port(&args.target, &args.family)?;
     let v6 = target.is_ipv6();
     let family = if v6 {
         AddressFamily::Inet6
@@ -113,9 +116,20 @@ pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode
     let mut hops: Vec<Hop> = Vec::new();
     let started = Instant::now();
     let mut silent = 0;
+    let mut line = |text: &str| -> Result<(), Failure> {
+        if !args.json {
+            writeln!(out, "{text}")?;
+            // Each hop shows as soon as it is known.
+            out.flush()?;
+        }
+        Ok(())
+    };
+    line(&format!(
+        "mss probe hops {target}: SYNs with MSS {own_mss}, TTL 1 and up"
+    ))?;
     'ttl: for ttl in 1..=args.max_hops {
-        // Bounded: five silent hops in a row end the walk.
-        if silent >= 5 {
+        // Bounded: silent hops in a row end the walk.
+        if silent >= SILENT_HOPS_TO_STOP {
             break;
         }
         let ttl_value = i32::from(ttl);
@@ -125,38 +139,47 @@ pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode
             socket::setsockopt(&sender, sockopt::Ipv4Ttl, &ttl_value)
         };
         set.map_err(|e| Failure::Input(format!("TTL: {e}")))?;
+        // Sequence numbers of this TTL's SYNs: a late answer to the first still
+        // counts while the second waits.
+        let mut sent = Vec::new();
         for attempt in 0..2u32 {
             let seq = 0x6d73_7300 + u32::from(ttl) * 4 + attempt;
+            sent.push(seq);
             let segment = syn(src, target, sport, seq, own_mss);
             socket::sendto(sender.as_raw_fd(), &segment, &to, MsgFlags::empty())
                 .map_err(|e| Failure::Input(format!("sending to {target}: {e}")))?;
-            // Bounded rate: one probe at a time, at most 20 a second.
-            let deadline = Instant::now() + Duration::from_millis(900);
+            // Bounded rate: one probe at a time.
+            let deadline = Instant::now() + PROBE_WAIT;
             while Instant::now() < deadline {
-                if let Some(hop) = read_icmp(&listener, v6, sport, target.port(), seq, ttl) {
+                if let Some(hop) = read_icmp(&listener, v6, sport, target.port(), &sent, ttl) {
+                    line(&describe(&hop))?;
                     hops.push(hop);
                     silent = 0;
                     continue 'ttl;
                 }
-                if got_syn_ack(&sender, v6, sport, target.port(), seq) {
-                    hops.push(Hop {
+                if got_syn_ack(&sender, v6, sport, target.port(), &sent) {
+                    let hop = Hop {
                         ttl,
                         addr: Some(target.ip()),
                         mss: None,
                         quoted_options: false,
                         reached: true,
-                    });
+                    };
+                    line(&describe(&hop))?;
+                    hops.push(hop);
                     break 'ttl;
                 }
             }
         }
-        hops.push(Hop {
+        let hop = Hop {
             ttl,
             addr: None,
             mss: None,
             quoted_options: false,
             reached: false,
-        });
+        };
+        line(&describe(&hop))?;
+        hops.push(hop);
         silent += 1;
     }
     // Rewrites: the first hop whose quote shows a value different from the last
@@ -177,6 +200,19 @@ pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode
         }
     }
     let reached = hops.iter().any(|h| h.reached);
+    // The last hop whose quote showed the options: a rewrite after it (in the
+    // last router, or a box right before the target) is out of sight, as no
+    // router after it quotes the SYN.
+    let last_checked = hops
+        .iter()
+        .rev()
+        .find(|h| h.quoted_options)
+        .map(|h| (h.ttl, h.addr, h.mss));
+    let code = if reached {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::EXIT_ERROR)
+    };
     if args.json {
         let list: Vec<serde_json::Value> = hops
             .iter()
@@ -197,49 +233,58 @@ pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode
             "reached": reached,
             "hops": list,
             "rewrites": rewrites,
+            "last_hop_checked": last_checked.map(|(ttl, ..)| ttl),
             "seconds": started.elapsed().as_secs_f64(),
         });
         writeln!(out, "{value}")?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
-    writeln!(
-        out,
-        "mss probe hops {target}: SYNs with MSS {own_mss}, TTL 1 and up"
-    )?;
-    for hop in &hops {
-        let addr = hop.addr.map_or("*".to_string(), |a| a.to_string());
-        let what = if hop.reached {
-            "reached (the target answered the SYN)".to_string()
-        } else if hop.addr.is_none() {
-            "no answer".into()
-        } else if !hop.quoted_options {
-            "quote too short to show the options".into()
-        } else {
-            match hop.mss {
-                Some(mss) => format!("MSS {mss} arrived here"),
-                None => "no MSS option arrived here".into(),
-            }
-        };
-        writeln!(out, "  {:>2}  {addr:<28} {what}", hop.ttl)?;
-    }
-    if rewrites.is_empty() {
-        writeln!(out, "No hop that quoted the options saw the MSS changed.")?;
-    }
+    let mut summary = Vec::new();
     for r in &rewrites {
-        writeln!(
-            out,
+        summary.push(format!(
             "Rewritten {} -> {} before hop {} ({}).",
             r["from"],
             r["to"],
             r["hop"],
             r["addr"].as_str().unwrap_or("?")
-        )?;
+        ));
     }
-    Ok(ExitCode::SUCCESS)
+    let seen_to = match last_checked {
+        Some((ttl, addr, mss)) => format!(
+            "hop {ttl}{}, where {}",
+            addr.map_or(String::new(), |a| format!(" ({a})")),
+            mss.map_or("no MSS option arrived".to_string(), |m| format!(
+                "MSS {m} arrived"
+            ))
+        ),
+        None => "no hop (none quoted the SYN's options)".into(),
+    };
+    if reached {
+        if rewrites.is_empty() {
+            summary.push(format!(
+                "No hop that quoted the options saw the MSS changed, up to {seen_to}."
+            ));
+        }
+        summary.push(format!(
+            "Not visible this way: a rewrite after hop {}, by the last router before the              target or a box right in front of it, as no router after it quotes the SYN.              `mss probe tcp {target} --reflector` (with `mss probe reflect` on the              target) sees the SYN as it arrived.",
+            last_checked.map_or(0, |(ttl, ..)| ttl)
+        ));
+    } else {
+        summary.push(format!(
+            "Target {target} not reached: no SYN-ACK or reset came back within {} hops.              Seen up to {seen_to}; what happens to the MSS beyond it is not known.",
+            hops.last().map_or(args.max_hops, |h| h.ttl)
+        ));
+    }
+    for text in summary {
+        for wrapped in crate::render::wrap(&text, "", "  ") {
+            writeln!(out, "{wrapped}")?;
+        }
+    }
+    Ok(code)
 }
 
-/// A time exceeded for our SYN with this `seq`, parsed into a hop.
-fn read_icmp(fd: &OwnedFd, v6: bool, sport: u16, dport: u16, seq: u32, ttl: u8) -> Option<Hop> {
+/// A time exceeded for one of our SYNs with these `seqs`, parsed into a hop.
+fn read_icmp(fd: &OwnedFd, v6: bool, sport: u16, dport: u16, seqs: &[u32], ttl: u8) -> Option<Hop> {
     let mut buf = [0u8; 2048];
     let (n, from) = socket::recvfrom::<SockaddrStorage>(fd.as_fd().as_raw_fd(), &mut buf).ok()?;
     let data = buf.get(..n)?;
@@ -261,7 +306,7 @@ fn read_icmp(fd: &OwnedFd, v6: bool, sport: u16, dport: u16, seq: u32, ttl: u8) 
     if quoted.src_port != Some(sport) || quoted.dst_port != Some(dport) {
         return None;
     }
-    if quoted.tcp_seq.is_some_and(|s| s != seq) {
+    if quoted.tcp_seq.is_some_and(|s| !seqs.contains(&s)) {
         return None;
     }
     let addr = from.and_then(|f| {
@@ -283,7 +328,7 @@ fn read_icmp(fd: &OwnedFd, v6: bool, sport: u16, dport: u16, seq: u32, ttl: u8) 
 }
 
 /// Whether the target answered our SYN (SYN-ACK or RST) on the raw TCP socket.
-fn got_syn_ack(fd: &OwnedFd, v6: bool, sport: u16, dport: u16, seq: u32) -> bool {
+fn got_syn_ack(fd: &OwnedFd, v6: bool, sport: u16, dport: u16, seqs: &[u32]) -> bool {
     let mut buf = [0u8; 2048];
     while let Ok(n) = socket::recv(fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
         let Some(data) = buf.get(..n) else { continue };
@@ -302,7 +347,11 @@ fn got_syn_ack(fd: &OwnedFd, v6: bool, sport: u16, dport: u16, seq: u32) -> bool
         let ack = u32::from_be_bytes([tcp[8], tcp[9], tcp[10], tcp[11]]);
         // A SYN-ACK (port open) or a RST-ACK (closed): either way the SYN arrived.
         let answered = tcp[13] & 0x12 == 0x12 || tcp[13] & 0x14 == 0x14;
-        if from_port == dport && to_port == sport && answered && ack == seq.wrapping_add(1) {
+        if from_port == dport
+            && to_port == sport
+            && answered
+            && seqs.iter().any(|s| ack == s.wrapping_add(1))
+        {
             return true;
         }
     }

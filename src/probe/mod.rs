@@ -3,18 +3,19 @@
 
 mod hops;
 mod path;
+mod probes;
 mod reflect;
 mod tcp;
 
 use std::io::Write;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 
 use mss_wire::tcp::{Packet, TcpOption};
 use serde_json::{Value, json};
 
 use crate::Failure;
-use crate::cli::ProbeCommand;
+use crate::cli::{ProbeCommand, ProbeFamily};
 
 pub(crate) fn run(command: &ProbeCommand, out: &mut impl Write) -> Result<ExitCode, Failure> {
     match command {
@@ -25,22 +26,134 @@ pub(crate) fn run(command: &ProbeCommand, out: &mut impl Write) -> Result<ExitCo
     }
 }
 
-/// Resolves `HOST:PORT` to its first address (of the preferred family if given).
-fn resolve(target: &str, want_v6: Option<bool>) -> Result<SocketAddr, Failure> {
-    let addrs: Vec<SocketAddr> = target
+/// The address family `-4` / `-6` ask for: `Some(true)` IPv6, `Some(false)` IPv4.
+fn wanted_family(family: &ProbeFamily) -> Option<bool> {
+    if family.ipv6 {
+        Some(true)
+    } else if family.ipv4 {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// `HOST:PORT`, `[ADDR]:PORT`, `[ADDR]`, `HOST` or a bare IPv6 address, split into
+/// the host and the port if one was given. `what` names the form in messages.
+fn split_target<'a>(target: &'a str, what: &str) -> Result<(&'a str, Option<u16>), Failure> {
+    let (host, port) = if let Some(rest) = target.strip_prefix('[') {
+        let Some((host, after)) = rest.split_once(']') else {
+            return Err(Failure::Input(format!(
+                "\"{target}\": no closing ']'; give {what}"
+            )));
+        };
+        match after {
+            "" => (host, None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None => {
+                    return Err(Failure::Input(format!(
+                        "\"{target}\": expected ':PORT' after ']'; give {what}"
+                    )));
+                }
+            },
+        }
+    } else {
+        match target.split_once(':') {
+            // One colon: HOST:PORT. More: a bare IPv6 address.
+            Some((host, port)) if !port.contains(':') => (host, Some(port)),
+            _ => (target, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(Failure::Input(format!(
+            "\"{target}\": no host; give {what}"
+        )));
+    }
+    let port = match port {
+        None => None,
+        Some(text) => match text.parse::<u16>() {
+            Ok(p) if p > 0 => Some(p),
+            _ => {
+                return Err(Failure::Input(format!(
+                    "\"{target}\": port \"{text}\" is not a port number (1 to 65535); give {what}"
+                )));
+            }
+        },
+    };
+    Ok((host, port))
+}
+
+/// Resolves `host` to one address with `port`, of the family `-4`/`-6` ask for
+/// (`want_v6`), refusing an address literal of the other family. `what` names the
+/// form the subcommand takes, for the messages.
+fn resolve(
+    host: &str,
+    port: u16,
+    want_v6: Option<bool>,
+    what: &str,
+) -> Result<SocketAddr, Failure> {
+    let flag = |v6: bool| {
+        if v6 {
+            "-6 asks for IPv6"
+        } else {
+            "-4 asks for IPv4"
+        }
+    };
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        if let Some(v6) = want_v6.filter(|&v6| v6 != ip.is_ipv6()) {
+            return Err(Failure::Input(format!(
+                "{host} is an {} address; {}",
+                if ip.is_ipv6() { "IPv6" } else { "IPv4" },
+                flag(v6)
+            )));
+        }
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
-        .map_err(|e| {
-            Failure::Input(format!(
-                "{target}: {e} (give HOST:PORT, IPv6 as [ADDR]:PORT)"
-            ))
-        })?
+        .map_err(|e| Failure::Input(format!("cannot resolve \"{host}\": {e}; give {what}")))?
         .collect();
-    addrs
-        .iter()
-        .find(|a| want_v6.is_none_or(|v6| a.is_ipv6() == v6))
-        .or(addrs.first())
-        .copied()
-        .ok_or_else(|| Failure::Input(format!("{target}: no address")))
+    let Some(first) = addrs.first() else {
+        return Err(Failure::Input(format!(
+            "\"{host}\" has no address; give {what}"
+        )));
+    };
+    match want_v6 {
+        None => Ok(*first),
+        Some(v6) => addrs
+            .iter()
+            .find(|a| a.is_ipv6() == v6)
+            .copied()
+            .ok_or_else(|| {
+                Failure::Input(format!(
+                    "\"{host}\" has no {} address (only {}); {}",
+                    if v6 { "IPv6" } else { "IPv4" },
+                    first.ip(),
+                    flag(v6)
+                ))
+            }),
+    }
+}
+
+/// `HOST:PORT` (IPv6 `[ADDR]:PORT`) of `probe tcp` and `probe hops`, resolved.
+fn resolve_host_port(target: &str, family: &ProbeFamily) -> Result<SocketAddr, Failure> {
+    const WHAT: &str = "HOST:PORT (IPv6 as [ADDR]:PORT), e.g. 192.0.2.1:443";
+    let (host, port) = split_target(target, WHAT)?;
+    let Some(port) = port else {
+        return Err(Failure::Input(format!(
+            "\"{target}\" has no port; give {WHAT}"
+        )));
+    };
+    resolve(host, port, wanted_family(family), WHAT)
+}
+
+/// Probe counts and other plurals: "1 probe", "2 probes".
+fn plural(n: u32, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// What a SYN carried, from its IP and TCP headers (TCP_SAVED_SYN's bytes): the

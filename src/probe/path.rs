@@ -1,209 +1,38 @@
-//! `mss probe path HOST`: the path MTU hop by hop, unprivileged, as tracepath does
-//! (UDP probes with DF set via IP_PMTUDISC_PROBE, answers read from the socket's
-//! error queue with IP_RECVERR), and through ICMP black holes: when oversized
-//! probes vanish without a "too big" while small ones are answered, the largest
-//! size that gets through is searched for (`mss_rules::plpmtud`, RFC 4821/8899),
-//! and the hop after which ICMP goes missing is named.
+//! `mss probe path HOST`: the path MTU hop by hop, as tracepath does (probes with
+//! DF set via IP_PMTUDISC_PROBE, answers from the socket's error queue), and
+//! through ICMP black holes: when oversized probes vanish without a "too big" while
+//! small ones are answered, the largest size that gets through is searched for
+//! (`mss_rules::plpmtud`, RFC 4821/8899), and the hop after which ICMP goes
+//! missing is named.
 //!
-//! Every probe goes to the named host's closed UDP port (33434 by default); the
-//! host answers "port unreachable", routers on the way "time exceeded" or "too
-//! big". One probe is in flight at a time.
+//! The probes are UDP to a closed port (unprivileged), or where UDP is filtered
+//! TCP SYNs or ICMP echo requests (`probes`). Each hop is printed as soon as it is
+//! known. One probe is in flight at a time, at most 50 a second. A path MTU is only
+//! ever concluded from an answer: when the target stays silent, what is known ends
+//! at the last hop that answered.
 
-use std::io::{IoSliceMut, Write};
-use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd};
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use mss_rules::plpmtud::{Action, Search};
-use nix::sys::socket::{self, ControlMessageOwned, MsgFlags, sockopt};
-use serde_json::json;
+use serde_json::{Value, json};
 
+use super::probes::{Answer, Prober, Sent};
 use crate::Failure;
-use crate::cli::ProbePathArgs;
+use crate::cli::{ProbeMethod, ProbePathArgs};
 
-/// What came back for a probe.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Answer {
-    /// ICMP time exceeded from a router.
-    TimeExceeded(IpAddr),
-    /// ICMP too big (or a local EMSGSIZE, without an address) with the MTU.
-    TooBig(u32, Option<IpAddr>),
-    /// Port unreachable from the destination: it got there.
-    Reached(IpAddr),
-    /// Another unreachable: (address, type, code).
-    Unreachable(IpAddr, u8, u8),
-    /// Nothing within the timeout.
-    Silence,
-}
-
-struct Prober {
-    socket: UdpSocket,
-    v6: bool,
-    next_id: u32,
-    started: Instant,
-    sent: u32,
-}
-
-/// IP and UDP header bytes before the probe's payload.
-fn headers(v6: bool) -> u32 {
-    if v6 { 48 } else { 28 }
-}
-
-impl Prober {
-    fn new(target: SocketAddr) -> Result<Prober, Failure> {
-        let v6 = target.is_ipv6();
-        let bind: SocketAddr = if v6 {
-            "[::]:0".parse().unwrap_or(target)
-        } else {
-            "0.0.0.0:0".parse().unwrap_or(target)
-        };
-        let fail = |what: &str, e: std::io::Error| Failure::Input(format!("{target}: {what}: {e}"));
-        let socket = UdpSocket::bind(bind).map_err(|e| fail("bind", e))?;
-        socket.connect(target).map_err(|e| fail("connect", e))?;
-        mss_net::set_pmtu_probe(&socket, v6).map_err(|e| fail("IP_MTU_DISCOVER", e))?;
-        let recverr = if v6 {
-            socket::setsockopt(&socket.as_fd(), sockopt::Ipv6RecvErr, &true)
-        } else {
-            socket::setsockopt(&socket.as_fd(), sockopt::Ipv4RecvErr, &true)
-        };
-        recverr.map_err(|e| fail("IP_RECVERR", e.into()))?;
-        Ok(Prober {
-            socket,
-            v6,
-            next_id: 1,
-            started: Instant::now(),
-            sent: 0,
-        })
-    }
-
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
-    /// Sends a probe of `size` bytes (IP packet) with `ttl`; returns its id, or the
-    /// MTU when the local interface refuses it.
-    fn send(&mut self, size: u32, ttl: u8) -> Result<Result<u32, u32>, Failure> {
-        let ttl = i32::from(ttl);
-        let set = if self.v6 {
-            socket::setsockopt(&self.socket.as_fd(), sockopt::Ipv6Ttl, &ttl)
-        } else {
-            socket::setsockopt(&self.socket.as_fd(), sockopt::Ipv4Ttl, &ttl)
-        };
-        set.map_err(|e| Failure::Input(format!("setting the TTL: {e}")))?;
-        let id = self.next_id;
-        self.next_id += 1;
-        let len = usize::try_from(size.saturating_sub(headers(self.v6)).max(8)).unwrap_or(8);
-        let mut payload = vec![0u8; len];
-        payload[..4].copy_from_slice(&id.to_be_bytes());
-        // Bounded rate: at most 50 probes a second.
-        std::thread::sleep(Duration::from_millis(20));
-        self.sent += 1;
-        match self.socket.send(&payload) {
-            Ok(_) => Ok(Ok(id)),
-            Err(e) if e.raw_os_error() == Some(nix::libc::EMSGSIZE) => {
-                // The local error carries the device MTU.
-                let mut mtu = None;
-                while let Some((_, answer)) = self.read_error() {
-                    if let Answer::TooBig(m, None) = answer {
-                        mtu = Some(m);
-                    }
-                }
-                Ok(Err(mtu.unwrap_or_else(|| {
-                    mss_net::path_mtu(&self.socket, self.v6).unwrap_or(1280)
-                })))
-            }
-            // ECONNREFUSED and friends report an earlier probe's answer; the error
-            // queue holds the details.
-            Err(_) => Ok(Ok(id)),
-        }
-    }
-
-    /// Reads the error queue until the answer to `id` or `timeout`.
-    fn answer(&self, id: u32, timeout: Duration) -> Answer {
-        let deadline = Instant::now() + timeout;
-        loop {
-            while let Some((for_id, answer)) = self.read_error() {
-                if for_id == id {
-                    return answer;
-                }
-            }
-            if Instant::now() >= deadline {
-                return Answer::Silence;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-
-    /// One message from the error queue: (probe id, answer).
-    fn read_error(&self) -> Option<(u32, Answer)> {
-        let mut data = [0u8; 8];
-        let found = {
-            let mut iov = [IoSliceMut::new(&mut data)];
-            let mut space = nix::cmsg_space!(nix::libc::sock_extended_err, nix::libc::sockaddr_in6);
-            let msg = socket::recvmsg::<()>(
-                self.socket.as_raw_fd(),
-                &mut iov,
-                Some(&mut space),
-                MsgFlags::MSG_ERRQUEUE | MsgFlags::MSG_DONTWAIT,
-            )
-            .ok()?;
-            let mut found = None;
-            for cmsg in msg.cmsgs().ok()? {
-                let (err, from) = match cmsg {
-                    ControlMessageOwned::Ipv4RecvErr(err, addr) => (
-                        err,
-                        addr.map(|a| IpAddr::from(u32::from_be(a.sin_addr.s_addr).to_be_bytes())),
-                    ),
-                    ControlMessageOwned::Ipv6RecvErr(err, addr) => {
-                        (err, addr.map(|a| IpAddr::from(a.sin6_addr.s6_addr)))
-                    }
-                    _ => continue,
-                };
-                found = Some(classify(&err, from, self.v6));
-            }
-            found
-        };
-        let id = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
-        found.map(|answer| (id, answer))
-    }
-
-    /// The MTU of the interface toward the target: a probe too big for any link
-    /// fails locally with EMSGSIZE, and the error queue says the device's MTU
-    /// (the socket's cached path MTU may already be lower).
-    fn interface_mtu(&mut self) -> u32 {
-        if let Ok(Err(mtu)) = self.send(65535, 1) {
-            return mtu;
-        }
-        mss_net::path_mtu(&self.socket, self.v6).unwrap_or(1500)
-    }
-}
-
-/// SO_EE_ORIGIN_LOCAL.
-const ORIGIN_LOCAL: u8 = 1;
-
-fn classify(err: &nix::libc::sock_extended_err, from: Option<IpAddr>, v6: bool) -> Answer {
-    let addr = from.unwrap_or(if v6 {
-        IpAddr::from([0u16; 8])
-    } else {
-        IpAddr::from([0u8; 4])
-    });
-    if err.ee_errno == u32::try_from(nix::libc::EMSGSIZE).unwrap_or(90) {
-        let local = err.ee_origin == ORIGIN_LOCAL;
-        return Answer::TooBig(err.ee_info, (!local).then_some(addr));
-    }
-    match (v6, err.ee_type, err.ee_code) {
-        (false, 11, _) | (true, 3, _) => Answer::TimeExceeded(addr),
-        (false, 3, 3) | (true, 1, 4) => Answer::Reached(addr),
-        (_, t, c) => Answer::Unreachable(addr, t, c),
-    }
-}
+/// Silent hops in a row that end the walk (a silent target behind them).
+const SILENT_HOPS_TO_STOP: u8 = 5;
+/// The longest wait for one probe.
+const MAX_WAIT: Duration = Duration::from_secs(2);
 
 /// One line of the hop list.
 struct Hop {
     ttl: u8,
     addr: Option<IpAddr>,
-    /// The size probes had when this hop answered.
+    /// The size of the probe this hop answered (for a silent hop: the size tried).
     mtu: u32,
     /// An MTU this hop reported in an ICMP too-big.
     reported_mtu: Option<u32>,
@@ -230,114 +59,248 @@ fn timeout(rtt: Option<Duration>) -> Duration {
     })
 }
 
+/// Prints hops as they are found (text), or collects them for one JSON object.
+struct Report<'a, W: Write> {
+    out: &'a mut W,
+    json: bool,
+    hops: Vec<Hop>,
+    too_big: Vec<Value>,
+}
+
+impl<W: Write> Report<'_, W> {
+    fn line(&mut self, text: &str) -> Result<(), Failure> {
+        if !self.json {
+            writeln!(self.out, "{text}")?;
+            // As tracepath: each hop shows as soon as it is known.
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    fn hop(&mut self, hop: Hop) -> Result<(), Failure> {
+        let addr = hop.addr.map_or("*".to_string(), |a| a.to_string());
+        let note = if hop.reached {
+            "  reached"
+        } else if hop.addr.is_none() {
+            "  no answer"
+        } else {
+            ""
+        };
+        let line = format!("  {:>2}  {addr:<28} probes of {}{note}", hop.ttl, hop.mtu);
+        self.line(&line)?;
+        self.hops.push(hop);
+        Ok(())
+    }
+
+    /// A too-big from `from`: noted on the hop that sent it.
+    fn too_big(&mut self, ttl: u8, from: IpAddr, mtu: u32, size: u32) -> Result<(), Failure> {
+        if let Some(hop) = self.hops.iter_mut().rev().find(|h| h.addr == Some(from)) {
+            hop.reported_mtu = Some(mtu);
+        }
+        self.too_big.push(json!({
+            "ttl": ttl,
+            "addr": from.to_string(),
+            "mtu": mtu,
+            "probe_size": size,
+        }));
+        self.line(&format!(
+            "      {from} says too big for probes of {size}: its next hop carries {mtu}"
+        ))
+    }
+}
+
+/// The target and port `probe path` was given: HOST, HOST:PORT or `[ADDR]:PORT`.
+fn target(args: &ProbePathArgs) -> Result<SocketAddr, Failure> {
+    const WHAT: &str = "a host name or address (e.g. 192.0.2.1 or 2001:db8::1), optionally \
+                        HOST:PORT (IPv6 as [ADDR]:PORT)";
+    let (host, port_in_host) = super::split_target(&args.host, WHAT)?;
+    let port = match (args.method, port_in_host, args.port) {
+        (_, Some(a), Some(b)) if a != b => {
+            return Err(Failure::Input(format!(
+                "\"{}\" says port {a} and --port says {b}; give one",
+                args.host
+            )));
+        }
+        (ProbeMethod::Icmp, Some(p), _) | (ProbeMethod::Icmp, None, Some(p)) => {
+            return Err(Failure::Input(format!(
+                "port {p}: ICMP echo probes have no port; drop it, or use --method udp or tcp"
+            )));
+        }
+        (ProbeMethod::Icmp, None, None) => 0,
+        (_, Some(p), _) | (_, None, Some(p)) => p,
+        (ProbeMethod::Udp, None, None) => 33_434,
+        (ProbeMethod::Tcp, None, None) => 80,
+    };
+    super::resolve(host, port, super::wanted_family(&args.family), WHAT)
+}
+
+/// What one TTL gave.
+enum TtlResult {
+    /// An answer to a probe of full size.
+    Full(Answer),
+    /// Only the small probes were answered: full-size ones vanish.
+    SmallOnly,
+    /// The interface toward the target refused the size: its MTU.
+    TooBigHere(u32),
+    Silent,
+}
+
+/// Probes one TTL: two probes of `size`, then (when `size` is above `floor`) two
+/// of `floor`, each waiting longer than the one before. An answer to any of them
+/// counts, however late within the hop's time: on a fresh path the first answers
+/// wait for neighbour discovery and ICMP rate limits on the way back (a hop that
+/// answers late is not a silent hop, as tracepath also retries).
+fn probe_ttl(
+    prober: &mut Prober,
+    ttl: u8,
+    size: u32,
+    floor: u32,
+    rtt: &mut Option<Duration>,
+) -> Result<TtlResult, Failure> {
+    let sizes: &[bool] = if size > floor {
+        &[false, false, true, true]
+    } else {
+        &[false, false, false]
+    };
+    let (mut full, mut small) = (Vec::new(), Vec::new());
+    for (attempt, &is_small) in sizes.iter().enumerate() {
+        let id = match prober.send(if is_small { floor } else { size }, ttl)? {
+            Sent::Probe(id) => id,
+            Sent::TooBigHere(mtu) => return Ok(TtlResult::TooBigHere(mtu)),
+        };
+        if is_small { &mut small } else { &mut full }.push(id);
+        let wait = (timeout(*rtt) * (1 << attempt.min(2))).min(MAX_WAIT);
+        let wanted: Vec<u32> = full.iter().chain(&small).copied().collect();
+        if let Some((id, answer, sample)) = prober.answer(&wanted, wait) {
+            *rtt = Some(rtt.map_or(sample, |r| (r * 7 + sample) / 8));
+            if full.contains(&id) {
+                return Ok(TtlResult::Full(answer));
+            }
+            // A full-size answer may be queued right behind this one.
+            if let Some((_, answer, _)) = prober.answer(&full, Duration::from_millis(50)) {
+                return Ok(TtlResult::Full(answer));
+            }
+            return Ok(TtlResult::SmallOnly);
+        }
+    }
+    Ok(TtlResult::Silent)
+}
+
 pub(crate) fn run(args: &ProbePathArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
-    let target = super::resolve(
-        &format!("{}:{}", bracket(&args.host), args.port),
-        Some(args.ipv6),
-    )?;
-    let mut prober = Prober::new(target)?;
-    let v6 = prober.v6;
+    let target = target(args)?;
+    let mut prober = Prober::new(target, args.method)?;
+    let started = Instant::now();
+    let v6 = target.is_ipv6();
+    // The smallest MTU every link must carry (RFC 791: 576 to be reassembled; RFC
+    // 8200 section 5: 1280), where probing starts when big probes vanish.
     let floor = if v6 { 1280 } else { 576 };
-    let mut size = prober.interface_mtu().min(65535);
-    let mut hops: Vec<Hop> = Vec::new();
+    let mut size = prober.interface_mtu()?.min(65_535);
+    let first_link = size;
+    let mut report = Report {
+        out,
+        json: args.json,
+        hops: Vec::new(),
+        too_big: Vec::new(),
+    };
+    let how_probed = match args.method {
+        ProbeMethod::Udp => format!("UDP to port {}", target.port()),
+        ProbeMethod::Tcp => format!("TCP SYNs to port {}", target.port()),
+        ProbeMethod::Icmp => "ICMP echo".to_string(),
+    };
+    report.line(&format!(
+        "mss probe path {} ({how_probed}, first link {first_link})",
+        target.ip()
+    ))?;
     let mut rtt: Option<Duration> = None;
-    let mut method = "icmp";
+    let mut found_by_search = false;
     let mut blackhole_after: Option<(u8, Option<IpAddr>)> = None;
     let mut reached = false;
     let mut search_probes = 0;
+    let mut silent_in_a_row = 0;
+    let mut ended_by_silence = false;
     'hops: for ttl in 1..=args.max_hops {
-        let mut silences = 0;
         loop {
-            let sent_at = Instant::now();
-            let id = match prober.send(size, ttl)? {
-                Ok(id) => id,
-                Err(mtu) => {
+            match probe_ttl(&mut prober, ttl, size, floor, &mut rtt)? {
+                TtlResult::TooBigHere(mtu) => {
                     size = mtu.min(size.saturating_sub(1)).max(floor);
-                    continue;
                 }
-            };
-            let answer = prober.answer(id, timeout(rtt));
-            if !matches!(answer, Answer::Silence) {
-                let sample = sent_at.elapsed();
-                rtt = Some(rtt.map_or(sample, |r| (r * 7 + sample) / 8));
-            }
-            match answer {
-                Answer::TimeExceeded(addr) => {
-                    hops.push(Hop::at(ttl, Some(addr), size));
-                    continue 'hops;
-                }
-                Answer::TooBig(mtu, from) => {
-                    if let Some(from) = from {
-                        // Noted on the hop that sent it (it is before this TTL).
-                        match hops.iter_mut().rev().find(|h| h.addr == Some(from)) {
-                            Some(hop) => hop.reported_mtu = Some(mtu),
-                            None => hops.push(Hop {
-                                reported_mtu: Some(mtu),
-                                ..Hop::at(ttl.saturating_sub(1).max(1), Some(from), size)
-                            }),
-                        }
-                    }
-                    let next = if mtu >= floor.min(68) && mtu < size {
-                        mtu
-                    } else {
-                        size - 1
-                    };
-                    size = next.max(floor.min(size));
-                    if size <= 68 {
+                TtlResult::Silent => {
+                    report.hop(Hop::at(ttl, None, size))?;
+                    silent_in_a_row += 1;
+                    if silent_in_a_row >= SILENT_HOPS_TO_STOP {
+                        ended_by_silence = true;
                         break 'hops;
                     }
+                    continue 'hops;
                 }
-                Answer::Reached(addr) => {
-                    hops.push(Hop {
-                        reached: true,
-                        ..Hop::at(ttl, Some(addr), size)
-                    });
-                    reached = true;
-                    break 'hops;
+                TtlResult::SmallOnly => {
+                    // The big ones vanish without a "too big": a black hole after the
+                    // previous hop. Search to the target for what gets through.
+                    blackhole_after = Some((
+                        ttl.saturating_sub(1),
+                        report.hops.last().and_then(|h| h.addr),
+                    ));
+                    let (found, probes) = search(&mut prober, floor, size - 1)?;
+                    search_probes += probes;
+                    found_by_search = true;
+                    size = found;
+                    // Walk on with the size that gets through.
                 }
-                Answer::Unreachable(addr, _, _) => {
-                    hops.push(Hop::at(ttl, Some(addr), size));
-                    break 'hops;
-                }
-                Answer::Silence => {
-                    silences += 1;
-                    if silences < 2 {
-                        continue;
-                    }
-                    if size <= floor {
-                        // Nothing answers at this TTL at all: a silent hop.
-                        hops.push(Hop::at(ttl, None, size));
-                        continue 'hops;
-                    }
-                    // Does a small probe get an answer here? Then the big ones vanish
-                    // without a "too big": a black hole after the previous hop.
-                    let Ok(small) = prober.send(floor, ttl)? else {
-                        continue 'hops;
-                    };
-                    match prober.answer(small, timeout(rtt)) {
-                        Answer::Silence => {
-                            hops.push(Hop::at(ttl, None, size));
+                TtlResult::Full(answer) => {
+                    silent_in_a_row = 0;
+                    match answer {
+                        Answer::TimeExceeded(addr) => {
+                            report.hop(Hop::at(ttl, Some(addr), size))?;
                             continue 'hops;
                         }
-                        _ => {
-                            blackhole_after =
-                                Some((ttl.saturating_sub(1), hops.last().and_then(|h| h.addr)));
-                            let (found, probes) = search(&mut prober, floor, size - 1)?;
-                            search_probes = probes;
-                            method = "search";
-                            size = found;
-                            // Walk on with the size that gets through.
-                            silences = 0;
+                        Answer::TooBig(mtu, from) => {
+                            report.too_big(ttl, from, mtu, size)?;
+                            let next = if mtu >= 68 && mtu < size {
+                                mtu
+                            } else {
+                                size - 1
+                            };
+                            size = next.max(floor.min(size));
+                            if size <= 68 {
+                                break 'hops;
+                            }
+                        }
+                        Answer::Reached(addr) => {
+                            report.hop(Hop {
+                                reached: true,
+                                ..Hop::at(ttl, Some(addr), size)
+                            })?;
+                            reached = true;
+                            break 'hops;
+                        }
+                        Answer::Unreachable(addr, kind, code) => {
+                            report.hop(Hop::at(ttl, Some(addr), size))?;
+                            report.line(&format!(
+                                "      {addr} says unreachable (ICMP type {kind} code {code})"
+                            ))?;
+                            break 'hops;
                         }
                     }
                 }
             }
         }
     }
-    let path_mtu = size;
-    let elapsed = prober.started.elapsed();
+    let elapsed = started.elapsed();
+    let last_answer = report
+        .hops
+        .iter()
+        .rev()
+        .find(|h| h.addr.is_some())
+        .map(|h| (h.ttl, h.addr, h.mtu, h.reported_mtu));
+    let method = if found_by_search { "search" } else { "icmp" };
+    let code = if reached {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::EXIT_ERROR)
+    };
     if args.json {
-        let hop_list: Vec<serde_json::Value> = hops
+        let hop_list: Vec<Value> = report
+            .hops
             .iter()
             .map(|h| {
                 json!({
@@ -353,86 +316,102 @@ pub(crate) fn run(args: &ProbePathArgs, out: &mut impl Write) -> Result<ExitCode
             "type": "probe_path",
             "target": target.ip().to_string(),
             "ip_version": if v6 { 6 } else { 4 },
-            "path_mtu": path_mtu,
-            "method": method,
+            "probe_method": format!("{:?}", args.method).to_lowercase(),
+            "port": (args.method != ProbeMethod::Icmp).then_some(target.port()),
             "reached": reached,
+            "path_mtu": reached.then_some(size),
+            "method": reached.then_some(method),
+            "first_link_mtu": first_link,
+            "last_answering_hop": last_answer.map(|(ttl, ..)| ttl),
+            "last_answering_addr": last_answer.and_then(|(_, a, ..)| a).map(|a| a.to_string()),
+            "mtu_to_last_answering_hop": last_answer.map(|(_, _, mtu, _)| mtu),
             "icmp_dropped_after_hop": blackhole_after.map(|(h, _)| h),
             "icmp_dropped_after_addr": blackhole_after.and_then(|(_, a)| a).map(|a| a.to_string()),
             "hops": hop_list,
+            "too_big": report.too_big,
             "probes": prober.sent,
             "search_probes": search_probes,
             "seconds": elapsed.as_secs_f64(),
         });
-        writeln!(out, "{value}")?;
-        return Ok(ExitCode::SUCCESS);
+        writeln!(report.out, "{value}")?;
+        return Ok(code);
     }
-    writeln!(
-        out,
-        "mss probe path {} (UDP port {})",
-        target.ip(),
-        args.port
-    )?;
-    for hop in &hops {
-        let addr = hop.addr.map_or("*".to_string(), |a| a.to_string());
-        let mut note = String::new();
-        if let Some(mtu) = hop.reported_mtu {
-            note = format!("  too big: next hop {mtu}");
-        }
-        if hop.reached {
-            note = "  reached".into();
-        }
-        writeln!(
-            out,
-            "  {:>2}  {addr:<28} probes of {}{note}",
-            hop.ttl, hop.mtu
-        )?;
-    }
-    let how = match (method, blackhole_after) {
-        ("search", Some((hop, addr))) => format!(
-            "found by search: probes above it vanish after hop {hop}{} and no ICMP \
-             \"too big\" comes back (dropped: a PMTUD black hole)",
-            addr.map_or(String::new(), |a| format!(" ({a})"))
-        ),
-        _ if hops.iter().any(|h| h.reported_mtu.is_some()) => "from ICMP too big".into(),
-        _ => "nothing smaller than the first link on the way".into(),
-    };
-    let summary = format!(
-        "path MTU {path_mtu}: {how}; TCP MSS {} ({} with timestamps). {} probes, {:.1} s.",
-        path_mtu.saturating_sub(if v6 { 60 } else { 40 }),
-        path_mtu.saturating_sub(if v6 { 72 } else { 52 }),
-        prober.sent,
+    let probes = format!(
+        "{}, {:.1} s.",
+        super::plural(prober.sent, "probe"),
         elapsed.as_secs_f64()
     );
+    let summary = if reached {
+        let how = match blackhole_after {
+            Some((hop, addr)) if found_by_search => format!(
+                "found by search: probes above it vanish after hop {hop}{} and no ICMP \
+                 \"too big\" comes back (dropped: a PMTUD black hole)",
+                addr.map_or(String::new(), |a| format!(" ({a})"))
+            ),
+            _ if !report.too_big.is_empty() => "from ICMP too big".into(),
+            _ => "nothing smaller than the first link on the way".into(),
+        };
+        format!(
+            "path MTU {size}: {how}; TCP MSS {} ({} with timestamps). {probes}",
+            size.saturating_sub(if v6 { 60 } else { 40 }),
+            size.saturating_sub(if v6 { 72 } else { 52 }),
+        )
+    } else {
+        let why = if ended_by_silence {
+            format!("{SILENT_HOPS_TO_STOP} silent hops in a row ended the walk")
+        } else if report.hops.last().is_some_and(|h| h.addr.is_some()) {
+            "an ICMP unreachable ended the walk".to_string()
+        } else {
+            format!("no answer within {} hops", args.max_hops)
+        };
+        let known = match last_answer {
+            Some((ttl, addr, mtu, reported)) => format!(
+                "Known: probes of {mtu} bytes reach hop {ttl}{}{}; beyond it nothing is \
+                 known (silence is not an MTU), so there is no path MTU to report.",
+                addr.map_or(String::new(), |a| format!(" ({a})")),
+                reported.map_or(String::new(), |r| format!(
+                    ", and that hop said its next link carries {r}"
+                )),
+            ),
+            None => format!(
+                "Nothing answered, so the path MTU is unknown (the first link carries \
+                 {first_link})."
+            ),
+        };
+        let hint = match args.method {
+            ProbeMethod::Udp => " If UDP is filtered on the way, try --method tcp or icmp.",
+            _ => "",
+        };
+        format!(
+            "target {} not reached: {why}. {known}{hint} {probes}",
+            target.ip()
+        )
+    };
     for line in crate::render::wrap(&summary, "", "  ") {
-        writeln!(out, "{line}")?;
+        writeln!(report.out, "{line}")?;
     }
-    if !reached {
-        writeln!(
-            out,
-            "(the host did not answer within {} hops)",
-            args.max_hops
-        )?;
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
-/// The search to the destination (full TTL): port unreachable acknowledges a size.
+/// The search to the destination (full TTL): the target's answer acknowledges a
+/// size.
 fn search(prober: &mut Prober, floor: u32, max: u32) -> Result<(u32, u32), Failure> {
     let mut search = Search::new(floor, max);
     // (id on the wire, the search's id) of the probe in flight.
     let mut in_flight: Option<(u32, u32)> = None;
-    let started = prober.now_ms();
+    let started = Instant::now();
+    let now_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     loop {
-        let now = prober.now_ms();
-        if now.saturating_sub(started) > 60_000 {
+        let now = now_ms();
+        if now > 60_000 {
             // Bounded: a minute at most, then what is confirmed.
             return Ok((search.confirmed(), search.probes));
         }
         match search.poll(now) {
             Action::Done { mtu } => return Ok((mtu, search.probes)),
             Action::Send { id, size } => match prober.send(size, 64)? {
-                Ok(probe) => in_flight = Some((probe, id)),
-                Err(mtu) => search.on_too_big(id, mtu),
+                Sent::Probe(probe) => in_flight = Some((probe, id)),
+                Sent::TooBigHere(mtu) => search.on_too_big(id, mtu),
             },
             Action::Wait { until } => {
                 let wait = Duration::from_millis(until.saturating_sub(now));
@@ -440,22 +419,13 @@ fn search(prober: &mut Prober, floor: u32, max: u32) -> Result<(u32, u32), Failu
                     std::thread::sleep(wait.min(Duration::from_millis(50)));
                     continue;
                 };
-                match prober.answer(probe, wait) {
-                    Answer::Reached(_) => search.on_ack(id, prober.now_ms()),
-                    Answer::TooBig(mtu, _) => search.on_too_big(id, mtu),
+                match prober.answer(&[probe], wait) {
+                    Some((_, Answer::Reached(_), _)) => search.on_ack(id, now_ms()),
+                    Some((_, Answer::TooBig(mtu, _), _)) => search.on_too_big(id, mtu),
                     // Silence: the search times it out at `until`.
                     _ => {}
                 }
             }
         }
-    }
-}
-
-/// `[addr]` for an IPv6 literal, the name otherwise.
-fn bracket(host: &str) -> String {
-    if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]")
-    } else {
-        host.to_string()
     }
 }

@@ -11,9 +11,10 @@ use std::net::{TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::Failure;
 use crate::cli::ProbeReflectArgs;
@@ -23,7 +24,10 @@ pub(crate) const REQUEST: &str = "MSS-REFLECT 1\n";
 /// How long a client has to send it.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 
-fn serve(mut stream: TcpStream) -> std::io::Result<bool> {
+/// Answers one client; returns what was sent, `None` when the client did not ask
+/// properly.
+fn serve(mut stream: TcpStream) -> std::io::Result<Option<Value>> {
+    stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
     stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
     let mut request = [0u8; 32];
@@ -31,12 +35,12 @@ fn serve(mut stream: TcpStream) -> std::io::Result<bool> {
     while got < REQUEST.len() {
         let n = stream.read(&mut request[got..])?;
         if n == 0 {
-            return Ok(false);
+            return Ok(None);
         }
         got += n;
     }
     if &request[..REQUEST.len()] != REQUEST.as_bytes() {
-        return Ok(false);
+        return Ok(None);
     }
     let syn = mss_net::saved_syn(&stream)?;
     let peer = stream.peer_addr()?;
@@ -46,49 +50,101 @@ fn serve(mut stream: TcpStream) -> std::io::Result<bool> {
     let mut line = answer.to_string();
     line.push('\n');
     stream.write_all(line.as_bytes())?;
-    Ok(true)
+    Ok(Some(answer))
+}
+
+/// One log line for an answer, in words.
+fn describe(answer: &Value) -> String {
+    let mss = answer["syn_mss"]
+        .as_u64()
+        .map_or("no MSS option".to_string(), |m| format!("MSS {m}"));
+    let kinds: Vec<String> = answer["option_kinds"]
+        .as_array()
+        .map(|k| k.iter().map(ToString::to_string).collect())
+        .unwrap_or_default();
+    format!(
+        "{}  SYN with {mss}, TTL {}, option kinds [{}]",
+        answer["client"].as_str().unwrap_or("?"),
+        answer["ttl"],
+        kinds.join(",")
+    )
 }
 
 pub(crate) fn run(args: &ProbeReflectArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
-    let listener = TcpListener::bind(&args.listen)
-        .map_err(|e| Failure::Input(format!("--listen {}: {e}", args.listen)))?;
+    let listener = TcpListener::bind(&args.listen).map_err(|e| {
+        Failure::Input(format!(
+            "--listen \"{}\": {e} (give ADDR:PORT, IPv6 as [ADDR]:PORT)",
+            args.listen
+        ))
+    })?;
     mss_net::set_save_syn(&listener)
         .map_err(|e| Failure::Input(format!("TCP_SAVE_SYN: {e} (Linux 4.2 or later)")))?;
     let local = listener
         .local_addr()
         .map_err(|e| Failure::Input(format!("--listen {}: {e}", args.listen)))?;
-    writeln!(out, "mss probe reflect: listening on {local}")?;
+    // Non-blocking, so answers are logged while no new client comes.
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Failure::Input(format!("--listen {}: {e}", args.listen)))?;
+    if args.json {
+        writeln!(
+            out,
+            "{}",
+            json!({"type": "reflect_listening", "listen": local.to_string()})
+        )?;
+    } else {
+        writeln!(out, "mss probe reflect: listening on {local}")?;
+    }
     out.flush()?;
+    let max_clients = usize::try_from(args.max_clients).unwrap_or(usize::MAX);
     let active = Arc::new(AtomicUsize::new(0));
-    let answered = Arc::new(AtomicUsize::new(0));
-    let limit = args.count.map(|c| usize::try_from(c).unwrap_or(usize::MAX));
+    let (sent, answers) = mpsc::channel::<Value>();
+    let mut answered: u64 = 0;
     let mut handles = Vec::new();
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        if active.load(Ordering::Acquire) >= args.max_clients.max(1) {
+    let log = |answer: Value, out: &mut dyn Write| -> std::io::Result<()> {
+        if args.json {
+            writeln!(out, "{answer}")?;
+        } else {
+            writeln!(out, "{}", describe(&answer))?;
+        }
+        out.flush()
+    };
+    loop {
+        while let Ok(answer) = answers.try_recv() {
+            answered += 1;
+            log(answer, out)?;
+        }
+        if args.count.is_some_and(|limit| answered >= limit) {
+            break;
+        }
+        handles.retain(|h: &std::thread::JoinHandle<()>| !h.is_finished());
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            Err(_) => continue,
+        };
+        if active.load(Ordering::Acquire) >= max_clients {
             // Over the limit: close at once, no answer.
             continue;
         }
         active.fetch_add(1, Ordering::AcqRel);
-        let (now_active, now_answered) = (Arc::clone(&active), Arc::clone(&answered));
+        let (now_active, sent) = (Arc::clone(&active), sent.clone());
         handles.push(std::thread::spawn(move || {
-            if let Ok(true) = serve(stream) {
-                now_answered.fetch_add(1, Ordering::AcqRel);
+            if let Ok(Some(answer)) = serve(stream) {
+                let _ = sent.send(answer);
             }
             now_active.fetch_sub(1, Ordering::AcqRel);
         }));
-        handles.retain(|h| !h.is_finished());
-        if let Some(limit) = limit {
-            // Wait for the ones in flight, to count them.
-            if answered.load(Ordering::Acquire) + active.load(Ordering::Acquire) >= limit {
-                for handle in handles.drain(..) {
-                    let _ = handle.join();
-                }
-                if answered.load(Ordering::Acquire) >= limit {
-                    break;
-                }
-            }
-        }
+    }
+    // Clients already connected get their answer (each within CLIENT_TIMEOUT).
+    for handle in handles {
+        let _ = handle.join();
+    }
+    while let Ok(answer) = answers.try_recv() {
+        log(answer, out)?;
     }
     Ok(ExitCode::SUCCESS)
 }

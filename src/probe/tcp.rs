@@ -39,16 +39,68 @@ fn connect(to: SocketAddr, mss: Option<u32>, timeout: Duration) -> Result<TcpStr
     socket::setsockopt(&fd, sockopt::SendTimeout, &TimeVal::new(seconds, 0))
         .map_err(|e| fail("SO_SNDTIMEO", e))?;
     socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(to)).map_err(|e| {
-        Failure::Input(format!(
-            "{to}: cannot connect: {e}{}",
-            if e == nix::Error::EINPROGRESS || e == nix::Error::EAGAIN {
-                " (no answer within the timeout)"
-            } else {
-                ""
+        Failure::Input(match e {
+            // What a blocking connect() says when SO_SNDTIMEO runs out.
+            nix::Error::EINPROGRESS | nix::Error::EAGAIN => format!(
+                "{to}: no answer within {} s (no SYN-ACK or reset came back: the host is \
+                 down, or a firewall drops the SYN); --timeout waits longer",
+                timeout.as_secs()
+            ),
+            nix::Error::ECONNREFUSED => {
+                format!(
+                    "{to}: connection refused (nothing listens on port {})",
+                    to.port()
+                )
             }
-        ))
+            e => format!("{to}: cannot connect: {e}"),
+        })
     })?;
     Ok(TcpStream::from(fd))
+}
+
+/// What keeps the send MSS (`mss_cache`, tcpi_snd_mss) where it is. Linux sets it
+/// in `tcp_sync_mss()`: the path MTU minus headers and options, at most the peer's
+/// MSS (`tcp_mtu_to_mss()`), then at most half the largest window the peer
+/// advertised (`tcp_bound_to_half_wnd()`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum SendMssBound {
+    /// The path MTU (the peer's MSS is no smaller).
+    Path,
+    /// The peer's MSS (or our TCP_MAXSEG) is smaller than the path allows.
+    Peer,
+    /// Half the peer's window: loopback's 65483-byte window gives 32741.
+    HalfWindow,
+}
+
+impl SendMssBound {
+    fn name(self) -> &'static str {
+        match self {
+            SendMssBound::Path => "path_mtu",
+            SendMssBound::Peer => "peer_mss",
+            SendMssBound::HalfWindow => "half_window",
+        }
+    }
+}
+
+fn send_mss_bound(
+    info: &mss_net::TcpInfo,
+    headers: u32,
+    options_bytes: u32,
+    user_mss: Option<u32>,
+) -> SendMssBound {
+    let path_allows = info.pmtu.saturating_sub(headers + options_bytes);
+    if info.snd_mss >= path_allows {
+        SendMssBound::Path
+    } else if info.snd_wnd > 0
+        && info.snd_wnd / 2 == info.snd_mss
+        && user_mss.is_none_or(|m| m > info.snd_mss)
+    {
+        // The window now is at most the largest one; when half of it is exactly
+        // the send MSS, the bound is the window's.
+        SendMssBound::HalfWindow
+    } else {
+        SendMssBound::Peer
+    }
 }
 
 /// Asks a reflector what SYN it received.
@@ -70,7 +122,7 @@ fn ask_reflector(stream: &mut TcpStream, timeout: Duration) -> Result<Value, Fai
 }
 
 pub(crate) fn run(args: &ProbeTcpArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
-    let to = super::resolve(&args.target, None)?;
+    let to = super::resolve_host_port(&args.target, &args.family)?;
     let timeout = Duration::from_secs(args.timeout.max(1));
     let mut stream = connect(to, args.mss, timeout)?;
     let from = stream
@@ -91,6 +143,8 @@ pub(crate) fn run(args: &ProbeTcpArgs, out: &mut impl Write) -> Result<ExitCode,
     // Once timestamps are agreed, Linux takes their 12 bytes off tp->advmss
     // (tcp_rcv_synsent_state_process()): the SYN itself said 12 more.
     let syn_mss = info.advmss + if timestamps { 12 } else { 0 };
+    let options_bytes = if timestamps { 12 } else { 0 };
+    let bound = send_mss_bound(&info, headers, options_bytes, args.mss);
     let received = reflected
         .as_ref()
         .and_then(|r| r["syn_mss"].as_u64())
@@ -106,6 +160,8 @@ pub(crate) fn run(args: &ProbeTcpArgs, out: &mut impl Write) -> Result<ExitCode,
             "rcv_mss": info.rcv_mss,
             "advmss": info.advmss,
             "pmtu": info.pmtu,
+            "snd_wnd": info.snd_wnd,
+            "snd_mss_bound": bound.name(),
             "rtt_ms": f64::from(info.rtt_us) / 1000.0,
             "timestamps": timestamps,
             "syn_mss": syn_mss,
@@ -140,18 +196,42 @@ pub(crate) fn run(args: &ProbeTcpArgs, out: &mut impl Write) -> Result<ExitCode,
             ),
         },
     )?;
+    let ts_note = if timestamps {
+        format!(" - {options_bytes} bytes of timestamps")
+    } else {
+        " (no timestamps)".to_string()
+    };
+    let path_allows = info.pmtu.saturating_sub(headers + options_bytes);
     row(
         "send MSS now",
         info.snd_mss.to_string(),
-        format!(
-            "tcpi_snd_mss, TCP_MAXSEG {maxseg}: the peer's MSS or our path's, whichever is \
-             smaller{}",
-            if timestamps {
-                ", minus 12 bytes of timestamps"
-            } else {
-                " (no timestamps)"
-            }
-        ),
+        match bound {
+            SendMssBound::Path => format!(
+                "tcpi_snd_mss (TCP_MAXSEG {maxseg}): the path MTU {} - {headers} (IP + TCP \
+                 headers){ts_note}; the peer's MSS is no smaller",
+                info.pmtu
+            ),
+            SendMssBound::HalfWindow => format!(
+                "tcpi_snd_mss (TCP_MAXSEG {maxseg}): the path allows {} - {headers}{ts_note} \
+                 = {path_allows}, but Linux sends at most half the largest window the peer \
+                 has advertised (tcp_bound_to_half_wnd() in include/net/tcp.h): its window \
+                 is {} bytes (tcpi_snd_wnd), half of it {}",
+                info.pmtu,
+                info.snd_wnd,
+                info.snd_wnd / 2
+            ),
+            SendMssBound::Peer => format!(
+                "tcpi_snd_mss (TCP_MAXSEG {maxseg}): below what the path allows ({} - \
+                 {headers}{ts_note} = {path_allows}), so the smaller MSS is the {}: {}{ts_note}",
+                info.pmtu,
+                if args.mss.is_some() {
+                    "peer's (its SYN-ACK) or our --mss"
+                } else {
+                    "peer's (its SYN-ACK)"
+                },
+                info.snd_mss + options_bytes
+            ),
+        },
     )?;
     row(
         "peer's send MSS (guess)",

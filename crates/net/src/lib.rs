@@ -37,6 +37,11 @@ pub struct TcpInfo {
     pub rttvar_us: u32,
     /// `tcpi_total_retrans`.
     pub total_retrans: u32,
+    /// `tcpi_snd_wnd` (Linux 5.4+; 0 before): the peer's receive window now, in
+    /// bytes (scaled). Linux sends at most half the largest window the peer has
+    /// advertised (`tcp_bound_to_half_wnd()`), which can keep the send MSS below
+    /// what the MTU allows.
+    pub snd_wnd: u32,
 }
 
 /// `getsockopt(fd, level, name)` into `value`; returns the length the kernel wrote.
@@ -135,6 +140,7 @@ pub fn tcp_info(fd: impl AsFd) -> io::Result<TcpInfo> {
         rtt_us: raw.tcpi_rtt,
         rttvar_us: raw.tcpi_rttvar,
         total_retrans: raw.tcpi_total_retrans,
+        snd_wnd: raw.tcpi_snd_wnd,
     })
 }
 
