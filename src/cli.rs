@@ -331,7 +331,8 @@ pub(crate) enum LabCommand {
     Show(LabShowArgs),
     /// Build the lab, run the traffic, capture at every point, analyze and check.
     Run(LabRunArgs),
-    /// Remove the namespaces of lab runs that were killed before they could clean up.
+    /// Remove what ended lab runs left: the namespaces and temporary capture
+    /// directories of runs killed before they could clean up, or kept with --keep.
     Clean(LabCleanArgs),
 }
 
@@ -383,6 +384,11 @@ pub(crate) struct LabCleanArgs {
     /// Only list what would be removed.
     #[arg(long)]
     pub(crate) dry_run: bool,
+
+    /// Only what the run with this process id left (the number in
+    /// `mss-lab-PID-...`).
+    #[arg(long, value_name = "PID")]
+    pub(crate) run: Option<u32>,
 }
 
 /// `mss analyze` arguments.
