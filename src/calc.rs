@@ -46,12 +46,55 @@ pub(crate) fn run(args: &CalcArgs, out: &mut impl Write) -> Result<ExitCode, Fai
         request.link_mtu = mtu;
     }
     let report = calc::calculate(&request).map_err(|e| Failure::Input(e.to_string()))?;
+    check_room_for_data(&report)?;
     if args.json {
         print_json(out, &report_json(&report))?;
     } else {
         report_text(out, &report, args.explain)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses header bytes that leave a segment no room for data: an effective MSS
+/// of 0 is not an answer but a mistake in the request. The message gives the
+/// range that fits.
+fn check_room_for_data(report: &CalcReport) -> Result<(), Failure> {
+    for family in &report.families {
+        let Ok(n) = &family.outcome else { continue };
+        if n.effective_mss > 0 {
+            continue;
+        }
+        let version = family.version;
+        // What the IP options or extension headers may take: all but one byte of
+        // the advertised MSS after the TCP options, in their unit.
+        let room = u32::from(n.advertised_mss.get()).saturating_sub(n.option_bytes);
+        let (flag, what, unit, cap) = match version {
+            IpVersion::V4 => ("--ip-options", "IPv4 options", 4, 40),
+            IpVersion::V6 => ("--ipv6-ext", "IPv6 extension headers", 8, u32::MAX),
+        };
+        let tcp = if n.option_bytes > 0 {
+            format!(" and {} bytes of TCP options", n.option_bytes)
+        } else {
+            String::new()
+        };
+        let message = if n.ip_option_bytes > 0 {
+            let most = (room.saturating_sub(1) / unit * unit).min(cap);
+            format!(
+                "{flag} {}: {what} of that size leave no room for data in a {}-byte \
+                 {version} packet (with the 20-byte TCP header{tcp}); give 0 to {most} \
+                 (a multiple of {unit})",
+                n.ip_option_bytes, n.ip_mtu
+            )
+        } else {
+            format!(
+                "--options {}: {} bytes of TCP options leave no room for data in a \
+                 {}-byte {version} packet; use fewer options or a larger --mtu",
+                report.request.options, n.option_bytes, n.ip_mtu
+            )
+        };
+        return Err(Failure::Input(message));
+    }
+    Ok(())
 }
 
 fn print_json(out: &mut impl Write, value: &Value) -> std::io::Result<()> {

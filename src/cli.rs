@@ -362,11 +362,11 @@ pub(crate) struct LabRunArgs {
 
     /// Leave the namespaces (and the temporary captures) in place to explore with
     /// `ip netns exec`; `mss lab clean` removes them once this run has ended.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dry_run")]
     pub(crate) keep: bool,
 
     /// Print the result as one JSON object.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dry_run")]
     pub(crate) json: bool,
 
     /// Print the commands a run would execute, and run nothing.
@@ -394,9 +394,9 @@ pub(crate) struct LabCleanArgs {
 /// `mss analyze` arguments.
 #[derive(Debug, Args)]
 pub(crate) struct AnalyzeArgs {
-    /// Capture files (pcap or pcapng); `-` reads standard input.
+    /// Capture files (pcap or pcapng); `-` reads standard input (once).
     #[arg(required = true, value_name = "CAPTURE")]
-    pub(crate) inputs: Vec<String>,
+    pub(crate) inputs: Vec<std::path::PathBuf>,
 
     /// Print JSON Lines: one "connection" record per connection, then a "summary".
     #[arg(long, conflicts_with = "csv")]
@@ -414,7 +414,9 @@ pub(crate) struct AnalyzeArgs {
     #[arg(long, value_name = "PORT")]
     pub(crate) port: Vec<u16>,
 
-    /// Only the connection with this id (the # column; repeatable).
+    /// Only the connection with this id (the # column; repeatable). An id the input
+    /// does not have is named in a warning on standard error; the exit status is
+    /// not changed by it.
     #[arg(long, value_name = "ID")]
     pub(crate) connection: Vec<u64>,
 
@@ -425,8 +427,9 @@ pub(crate) struct AnalyzeArgs {
     #[arg(long, value_name = "KINDS", value_parser = parse_fail_on)]
     pub(crate) fail_on: Option<FailOn>,
 
-    /// When to use colour: auto (on a terminal, unless NO_COLOR is set), always, never.
-    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
+    /// When to use colour in the report: auto (on a terminal, unless NO_COLOR is
+    /// set), always, never. JSON and CSV have none.
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"], conflicts_with_all = ["json", "csv"])]
     pub(crate) color: String,
 
     /// Live connections kept in memory at most; beyond, half-open ones are reported
@@ -503,12 +506,24 @@ pub(crate) struct CalcArgs {
     #[arg(long, value_name = "LIST", default_value = "none", value_parser = parse_options)]
     pub(crate) options: SegmentOptions,
 
-    /// Bytes of IPv4 options on every segment (a multiple of 4, at most 40).
-    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    /// Bytes of IPv4 options on every segment (a multiple of 4, at most 40, and
+    /// leaving room for data).
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 0,
+        conflicts_with = "ipv6"
+    )]
     pub(crate) ip_options: u32,
 
-    /// Bytes of IPv6 extension headers on every segment (a multiple of 8).
-    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    /// Bytes of IPv6 extension headers on every segment (a multiple of 8, leaving
+    /// room for data).
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 0,
+        conflicts_with = "ipv4"
+    )]
     pub(crate) ipv6_ext: u32,
 
     /// Only IPv4.
@@ -519,8 +534,9 @@ pub(crate) struct CalcArgs {
     #[arg(long, short = '6')]
     pub(crate) ipv6: bool,
 
-    /// Spell out every step with its RFC section or kernel function.
-    #[arg(long)]
+    /// Spell out every step with its RFC section or kernel function (--json always
+    /// carries them).
+    #[arg(long, conflicts_with = "mss")]
     pub(crate) explain: bool,
 
     /// Print one JSON object (schema: docs/json.md).
@@ -528,7 +544,7 @@ pub(crate) struct CalcArgs {
     pub(crate) json: bool,
 
     /// List the encapsulation names --encap accepts, one line each.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["encap", "options", "ip_options", "ipv6_ext", "ipv4", "ipv6", "explain"])]
     pub(crate) list_encaps: bool,
 }
 

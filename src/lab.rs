@@ -401,11 +401,7 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
     let observed = observed.map_err(|e| Failure::Input(format!("lab run failed: {e}")))?;
     progress("analyzing the captures");
     let mut analyses = Vec::new();
-    let files: Vec<String> = observed
-        .captures
-        .iter()
-        .map(|(_, p)| p.display().to_string())
-        .collect();
+    let files: Vec<PathBuf> = observed.captures.iter().map(|(_, p)| p.clone()).collect();
     for (point, file) in observed.captures.iter().zip(&files) {
         analyses.push(Analysis {
             at: point.0.clone(),

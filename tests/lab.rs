@@ -549,3 +549,37 @@ fn mss_clamp_on_the_router_writes_checksums_tshark_accepts() {
             .all(|(m, _)| [1360, 1340, 1460, 1440].contains(m))
     );
 }
+
+/// `--json` where a mode prints only text, and flags a dry run would ignore, are
+/// refused by name rather than ignored.
+#[test]
+fn flags_a_mode_would_ignore_are_refused() {
+    for (args, needle) in [
+        (
+            &["lab", "list", "--json"][..],
+            "unexpected argument '--json'",
+        ),
+        (
+            &["lab", "show", "clamp", "--json"][..],
+            "unexpected argument '--json'",
+        ),
+        (
+            &["lab", "clean", "--json"][..],
+            "unexpected argument '--json'",
+        ),
+        (
+            &["lab", "run", "clamp", "--dry-run", "--json"][..],
+            "cannot be used with",
+        ),
+        (
+            &["lab", "run", "clamp", "--dry-run", "--keep"][..],
+            "cannot be used with",
+        ),
+    ] {
+        let out = mss(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
