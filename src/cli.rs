@@ -154,6 +154,39 @@ pub(crate) enum Command {
                       Exit status: 0 fine, 2 unusable arguments or the target unreachable."
     )]
     Probe(ProbeCommand),
+    /// Print the shell completion script for bash, zsh or fish (also elvish,
+    /// powershell).
+    #[command(
+        long_about = "Prints a completion script for the shell, generated from mss's own \
+                      option definitions. Put it where the shell looks (README, Install):\n\n  \
+                      bash: ~/.local/share/bash-completion/completions/mss\n  \
+                      zsh:  a directory in $fpath, as _mss\n  \
+                      fish: ~/.config/fish/completions/mss.fish",
+        after_help = "Examples:\n  \
+                      mss completions bash > ~/.local/share/bash-completion/completions/mss\n  \
+                      mss completions fish > ~/.config/fish/completions/mss.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command into a directory.
+    #[command(hide = true)]
+    Man(ManArgs),
+}
+
+/// `mss completions` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_name = "SHELL")]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+/// `mss man` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// Write mss.1 and a page for every command (mss-calc.1, mss-lab-run.1, ...)
+    /// into this directory instead of printing mss.1.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: Option<std::path::PathBuf>,
 }
 
 /// `mss probe` subcommands.
