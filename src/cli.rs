@@ -467,7 +467,7 @@ pub(crate) struct AnalyzeArgs {
 
     /// Live connections kept in memory at most; beyond, half-open ones are reported
     /// early (marked evicted).
-    #[arg(long, value_name = "N", default_value_t = 500_000)]
+    #[arg(long, value_name = "N", default_value_t = 500_000, value_parser = parse_max_connections)]
     pub(crate) max_connections: usize,
 
     /// No progress bar on standard error.
@@ -579,6 +579,16 @@ pub(crate) struct CalcArgs {
     /// List the encapsulation names --encap accepts, one line each.
     #[arg(long, conflicts_with_all = ["encap", "options", "ip_options", "ipv6_ext", "ipv4", "ipv6", "explain"])]
     pub(crate) list_encaps: bool,
+}
+
+fn parse_max_connections(input: &str) -> Result<usize, String> {
+    match input.trim().parse::<usize>() {
+        Ok(0) | Err(_) => Err(format!(
+            "expected how many connections to keep in memory, 1 or more (e.g. 100000), \
+             got {input:?}"
+        )),
+        Ok(n) => Ok(n),
+    }
 }
 
 fn parse_mtu(input: &str) -> Result<u32, String> {

@@ -386,6 +386,20 @@ fn file_names_need_not_be_utf8() {
     );
 }
 
+/// Regression: `--max-connections 0` was quietly taken as 1.
+#[test]
+fn max_connections_zero_is_refused() {
+    let out = mss(&["analyze", CLIENT, "--max-connections", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'--max-connections <N>'")
+            && err.contains("1 or more")
+            && err.contains("\"0\""),
+        "{err}"
+    );
+}
+
 /// `--color` only colours the human report: with --json or --csv it is refused.
 #[test]
 fn color_with_json_or_csv_is_refused() {

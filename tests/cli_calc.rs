@@ -260,6 +260,12 @@ fn header_bytes_that_leave_no_room_for_data_are_refused_with_the_range() {
         err.contains("12 bytes of TCP options") && err.contains("give 0 to 1424"),
         "{err}"
     );
+    // The reverse question too: which MTU gives MSS 1360, with headers of 100000?
+    let err = usage_error(&["calc", "--mss", "1360", "-6", "--ipv6-ext", "100000"]);
+    assert!(
+        err.contains("1420-byte IPv6 packet") && err.contains("give 0 to 1352"),
+        "{err}"
+    );
     // IPv4 options are at most 40 anyway; on the smallest link 24 is the most.
     let err = usage_error(&["calc", "--mtu", "68", "-4", "--ip-options", "40"]);
     assert!(

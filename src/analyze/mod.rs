@@ -173,7 +173,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
         .map(|path| Input::open(path))
         .collect::<Result<Vec<Input>, Failure>>()?;
     let config = Config {
-        max_connections: args.max_connections.max(1),
+        max_connections: args.max_connections,
         // Captures from several points are merged by time; keep closed connections
         // long enough for the other points' copies (and some clock skew).
         linger_ns: if inputs.len() > 1 {
