@@ -35,6 +35,18 @@ pub(crate) fn run(args: &CalcArgs, out: &mut impl Write) -> Result<ExitCode, Fai
     if let Some(mss) = args.mss {
         let answer =
             calc::reverse(&request, Mss(mss)).map_err(|e| Failure::Input(e.to_string()))?;
+        let rooms: Vec<Room> = answer
+            .iter()
+            .map(|family| Room {
+                version: family.version,
+                ip_mtu: family.ip_mtu,
+                mss: u32::from(mss),
+                tcp_option_bytes: request.options.total_bytes(),
+                ip_option_bytes: ip_option_bytes(&request, family.version),
+                effective_mss: family.effective_mss,
+            })
+            .collect();
+        check_room_for_data(&rooms, &request)?;
         if args.json {
             print_json(out, &reverse_json(&request, mss, &answer))?;
         } else {
@@ -46,12 +58,85 @@ pub(crate) fn run(args: &CalcArgs, out: &mut impl Write) -> Result<ExitCode, Fai
         request.link_mtu = mtu;
     }
     let report = calc::calculate(&request).map_err(|e| Failure::Input(e.to_string()))?;
+    let rooms: Vec<Room> = report
+        .families
+        .iter()
+        .filter_map(|family| {
+            let n = family.outcome.as_ref().ok()?;
+            Some(Room {
+                version: family.version,
+                ip_mtu: n.ip_mtu,
+                mss: u32::from(n.advertised_mss.get()),
+                tcp_option_bytes: n.option_bytes,
+                ip_option_bytes: n.ip_option_bytes,
+                effective_mss: n.effective_mss,
+            })
+        })
+        .collect();
+    check_room_for_data(&rooms, &request)?;
     if args.json {
         print_json(out, &report_json(&report))?;
     } else {
         report_text(out, &report, args.explain)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One family's answer, as far as room for data goes.
+struct Room {
+    version: IpVersion,
+    /// The IP MTU the answer is for.
+    ip_mtu: u32,
+    /// The MSS option value the data and its per-segment headers share.
+    mss: u32,
+    tcp_option_bytes: u32,
+    ip_option_bytes: u32,
+    effective_mss: u32,
+}
+
+/// Refuses header bytes that leave a segment no room for data: an effective MSS
+/// of 0 is not an answer but a mistake in the request. The message gives the
+/// range that fits.
+fn check_room_for_data(rooms: &[Room], request: &CalcRequest) -> Result<(), Failure> {
+    let Some(n) = rooms.iter().find(|r| r.effective_mss == 0) else {
+        return Ok(());
+    };
+    let version = n.version;
+    // What the IP options or extension headers may take: all but one byte of the
+    // MSS after the TCP options, in their unit.
+    let room = n.mss.saturating_sub(n.tcp_option_bytes);
+    let (flag, what, unit, cap) = match version {
+        IpVersion::V4 => ("--ip-options", "IPv4 options", 4, 40),
+        IpVersion::V6 => ("--ipv6-ext", "IPv6 extension headers", 8, u32::MAX),
+    };
+    let tcp = if n.tcp_option_bytes > 0 {
+        format!(" and {} bytes of TCP options", n.tcp_option_bytes)
+    } else {
+        String::new()
+    };
+    let message = if n.ip_option_bytes > 0 {
+        let most = (room.saturating_sub(1) / unit * unit).min(cap);
+        format!(
+            "{flag} {}: {what} of that size leave no room for data in a {}-byte \
+             {version} packet (with the 20-byte TCP header{tcp}); give 0 to {most} \
+             (a multiple of {unit})",
+            n.ip_option_bytes, n.ip_mtu
+        )
+    } else {
+        format!(
+            "--options {}: {} bytes of TCP options leave no room for data in a \
+             {}-byte {version} packet; use fewer options or a larger --mtu",
+            request.options, n.tcp_option_bytes, n.ip_mtu
+        )
+    };
+    Err(Failure::Input(message))
+}
+
+fn ip_option_bytes(request: &CalcRequest, version: IpVersion) -> u32 {
+    match version {
+        IpVersion::V4 => request.ipv4_option_bytes,
+        IpVersion::V6 => request.ipv6_ext_bytes,
+    }
 }
 
 fn print_json(out: &mut impl Write, value: &Value) -> std::io::Result<()> {

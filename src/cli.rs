@@ -162,6 +162,39 @@ pub(crate) enum Command {
                       (not reached: no answer from it)."
     )]
     Probe(ProbeCommand),
+    /// Print the shell completion script for bash, zsh or fish (also elvish,
+    /// powershell).
+    #[command(
+        long_about = "Prints a completion script for the shell, generated from mss's own \
+                      option definitions. Put it where the shell looks (README, Install):\n\n  \
+                      bash: ~/.local/share/bash-completion/completions/mss\n  \
+                      zsh:  a directory in $fpath, as _mss\n  \
+                      fish: ~/.config/fish/completions/mss.fish",
+        after_help = "Examples:\n  \
+                      mss completions bash > ~/.local/share/bash-completion/completions/mss\n  \
+                      mss completions fish > ~/.config/fish/completions/mss.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command into a directory.
+    #[command(hide = true)]
+    Man(ManArgs),
+}
+
+/// `mss completions` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_name = "SHELL")]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+/// `mss man` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// Write mss.1 and a page for every command (mss-calc.1, mss-lab-run.1, ...)
+    /// into this directory instead of printing mss.1.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: Option<std::path::PathBuf>,
 }
 
 /// `mss probe` subcommands.
@@ -407,7 +440,8 @@ pub(crate) enum LabCommand {
     Show(LabShowArgs),
     /// Build the lab, run the traffic, capture at every point, analyze and check.
     Run(LabRunArgs),
-    /// Remove the namespaces of lab runs that were killed before they could clean up.
+    /// Remove what ended lab runs left: the namespaces and temporary capture
+    /// directories of runs killed before they could clean up, or kept with --keep.
     Clean(LabCleanArgs),
 }
 
@@ -437,11 +471,11 @@ pub(crate) struct LabRunArgs {
 
     /// Leave the namespaces (and the temporary captures) in place to explore with
     /// `ip netns exec`; `mss lab clean` removes them once this run has ended.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dry_run")]
     pub(crate) keep: bool,
 
     /// Print the result as one JSON object.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dry_run")]
     pub(crate) json: bool,
 
     /// Print the commands a run would execute, and run nothing.
@@ -459,14 +493,19 @@ pub(crate) struct LabCleanArgs {
     /// Only list what would be removed.
     #[arg(long)]
     pub(crate) dry_run: bool,
+
+    /// Only what the run with this process id left (the number in
+    /// `mss-lab-PID-...`).
+    #[arg(long, value_name = "PID")]
+    pub(crate) run: Option<u32>,
 }
 
 /// `mss analyze` arguments.
 #[derive(Debug, Args)]
 pub(crate) struct AnalyzeArgs {
-    /// Capture files (pcap or pcapng); `-` reads standard input.
+    /// Capture files (pcap or pcapng); `-` reads standard input (once).
     #[arg(required = true, value_name = "CAPTURE")]
-    pub(crate) inputs: Vec<String>,
+    pub(crate) inputs: Vec<std::path::PathBuf>,
 
     /// Print JSON Lines: one "connection" record per connection, then a "summary".
     #[arg(long, conflicts_with = "csv")]
@@ -484,7 +523,9 @@ pub(crate) struct AnalyzeArgs {
     #[arg(long, value_name = "PORT")]
     pub(crate) port: Vec<u16>,
 
-    /// Only the connection with this id (the # column; repeatable).
+    /// Only the connection with this id (the # column; repeatable). An id the input
+    /// does not have is named in a warning on standard error; the exit status is
+    /// not changed by it.
     #[arg(long, value_name = "ID")]
     pub(crate) connection: Vec<u64>,
 
@@ -495,13 +536,14 @@ pub(crate) struct AnalyzeArgs {
     #[arg(long, value_name = "KINDS", value_parser = parse_fail_on)]
     pub(crate) fail_on: Option<FailOn>,
 
-    /// When to use colour: auto (on a terminal, unless NO_COLOR is set), always, never.
-    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
+    /// When to use colour in the report: auto (on a terminal, unless NO_COLOR is
+    /// set), always, never. JSON and CSV have none.
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"], conflicts_with_all = ["json", "csv"])]
     pub(crate) color: String,
 
     /// Live connections kept in memory at most; beyond, half-open ones are reported
     /// early (marked evicted).
-    #[arg(long, value_name = "N", default_value_t = 500_000)]
+    #[arg(long, value_name = "N", default_value_t = 500_000, value_parser = parse_max_connections)]
     pub(crate) max_connections: usize,
 
     /// No progress bar on standard error.
@@ -573,12 +615,24 @@ pub(crate) struct CalcArgs {
     #[arg(long, value_name = "LIST", default_value = "none", value_parser = parse_options)]
     pub(crate) options: SegmentOptions,
 
-    /// Bytes of IPv4 options on every segment (a multiple of 4, at most 40).
-    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    /// Bytes of IPv4 options on every segment (a multiple of 4, at most 40, and
+    /// leaving room for data).
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 0,
+        conflicts_with = "ipv6"
+    )]
     pub(crate) ip_options: u32,
 
-    /// Bytes of IPv6 extension headers on every segment (a multiple of 8).
-    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    /// Bytes of IPv6 extension headers on every segment (a multiple of 8, leaving
+    /// room for data).
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 0,
+        conflicts_with = "ipv4"
+    )]
     pub(crate) ipv6_ext: u32,
 
     /// Only IPv4.
@@ -589,8 +643,9 @@ pub(crate) struct CalcArgs {
     #[arg(long, short = '6')]
     pub(crate) ipv6: bool,
 
-    /// Spell out every step with its RFC section or kernel function.
-    #[arg(long)]
+    /// Spell out every step with its RFC section or kernel function (--json always
+    /// carries them).
+    #[arg(long, conflicts_with = "mss")]
     pub(crate) explain: bool,
 
     /// Print one JSON object (schema: docs/json.md).
@@ -598,8 +653,18 @@ pub(crate) struct CalcArgs {
     pub(crate) json: bool,
 
     /// List the encapsulation names --encap accepts, one line each.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["encap", "options", "ip_options", "ipv6_ext", "ipv4", "ipv6", "explain"])]
     pub(crate) list_encaps: bool,
+}
+
+fn parse_max_connections(input: &str) -> Result<usize, String> {
+    match input.trim().parse::<usize>() {
+        Ok(0) | Err(_) => Err(format!(
+            "expected how many connections to keep in memory, 1 or more (e.g. 100000), \
+             got {input:?}"
+        )),
+        Ok(n) => Ok(n),
+    }
 }
 
 fn parse_mtu(input: &str) -> Result<u32, String> {

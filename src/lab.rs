@@ -216,10 +216,14 @@ fn preflight(plan: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
-/// On SIGINT, SIGTERM or SIGHUP a thread of its own removes the lab and exits.
+/// On SIGINT, SIGTERM or SIGHUP a thread of its own removes the lab (and the
+/// temporary capture directory, if there is one) and exits.
 /// (Handlers, not a blocked signal mask: children would inherit the mask, and
 /// tcpdump must still stop on SIGINT.)
-fn on_signal_clean_up(cleanup: Arc<Mutex<Cleanup>>) -> Result<(), Failure> {
+fn on_signal_clean_up(
+    cleanup: Arc<Mutex<Cleanup>>,
+    temporary: Option<PathBuf>,
+) -> Result<(), Failure> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(|e| Failure::Input(format!("cannot handle signals: {e}")))?;
@@ -230,35 +234,79 @@ fn on_signal_clean_up(cleanup: Arc<Mutex<Cleanup>>) -> Result<(), Failure> {
                 SIGTERM => "SIGTERM",
                 _ => "SIGHUP",
             };
-            let _ = writeln!(
-                io::stderr(),
-                "\nmss lab: {name}: removing the lab's namespaces"
-            );
+            let what = match &temporary {
+                Some(dir) => format!("namespaces and {}", dir.display()),
+                None => "namespaces".into(),
+            };
+            let _ = writeln!(io::stderr(), "\nmss lab: {name}: removing the lab's {what}");
+            // The children are stopped first: nothing writes into the directory
+            // once it goes.
             with_cleanup(&cleanup, Cleanup::run);
+            if let Some(dir) = &temporary {
+                if let Err(e) = lab_run::remove_directory(dir) {
+                    let _ = writeln!(
+                        io::stderr(),
+                        "mss lab: cannot remove {}: {e} (`mss lab clean` tries again)",
+                        dir.display()
+                    );
+                }
+            }
             std::process::exit(128 + signal);
         }
     });
     Ok(())
 }
 
-/// The output directory: given (kept), or temporary (removed unless --keep).
+/// The output directory: given with --out (kept), or temporary (removed when this
+/// value is dropped, on every path out of the run, unless --keep).
 struct OutDir {
     path: PathBuf,
     temporary: bool,
+    keep: bool,
 }
 
 impl OutDir {
-    fn new(args: &LabRunArgs, name: &str) -> Result<OutDir, Failure> {
-        let (path, temporary) = match &args.out {
-            Some(dir) => (dir.clone(), false),
-            None => (
-                std::env::temp_dir().join(format!("mss-lab-{}-{name}", std::process::id())),
-                true,
-            ),
-        };
-        std::fs::create_dir_all(&path)
-            .map_err(|e| Failure::Input(format!("{}: cannot create: {e}", path.display())))?;
-        Ok(OutDir { path, temporary })
+    /// Where the captures go; nothing is created yet.
+    fn choose(args: &LabRunArgs, name: &str) -> OutDir {
+        match &args.out {
+            Some(dir) => OutDir {
+                path: dir.clone(),
+                temporary: false,
+                keep: true,
+            },
+            None => OutDir {
+                path: lab_run::temporary_directory(&std::env::temp_dir(), std::process::id(), name),
+                temporary: true,
+                keep: args.keep,
+            },
+        }
+    }
+
+    /// The directory the signal handler removes, if any.
+    fn removed_on_signal(&self) -> Option<PathBuf> {
+        (!self.keep).then(|| self.path.clone())
+    }
+
+    fn create(&self) -> Result<(), Failure> {
+        std::fs::create_dir_all(&self.path).map_err(|e| {
+            Failure::Input(format!(
+                "{}: cannot create the capture directory: {e}{}",
+                self.path.display(),
+                if self.temporary {
+                    " (set TMPDIR to a writable directory, or give --out DIR)"
+                } else {
+                    " (give --out a directory you can write)"
+                }
+            ))
+        })
+    }
+}
+
+impl Drop for OutDir {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = lab_run::remove_directory(&self.path);
+        }
     }
 }
 
@@ -310,16 +358,18 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
         dry_run(&plan, &scenario, out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let dir = OutDir::new(args, &scenario.name)?;
+    let dir = OutDir::choose(args, &scenario.name);
     let plan = Plan::new(
         &scenario,
         &topology,
         &prefix,
         &dir.path.display().to_string(),
     );
+    // Refused runs leave nothing behind: the checks come before anything is made.
     preflight(&plan)?;
     let cleanup = Cleanup::shared();
-    on_signal_clean_up(Arc::clone(&cleanup))?;
+    on_signal_clean_up(Arc::clone(&cleanup), dir.removed_on_signal())?;
+    dir.create()?;
     let mut progress = |line: &str| {
         let _ = writeln!(io::stderr(), "mss lab: {line}");
     };
@@ -335,8 +385,15 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
     if args.keep {
         with_cleanup(&cleanup, Cleanup::disarm);
         progress(&format!(
-            "kept the namespaces {} (`ip netns exec NAME ...`; `mss lab clean` removes them)",
-            plan.namespaces.join(", ")
+            "kept the namespaces {} (`ip netns exec NAME ...`) and the captures in {}; \
+             `mss lab clean` removes {} once this run has ended",
+            plan.namespaces.join(", "),
+            dir.path.display(),
+            if dir.temporary {
+                "both"
+            } else {
+                "the namespaces"
+            }
         ));
     } else {
         with_cleanup(&cleanup, Cleanup::run);
@@ -344,11 +401,7 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
     let observed = observed.map_err(|e| Failure::Input(format!("lab run failed: {e}")))?;
     progress("analyzing the captures");
     let mut analyses = Vec::new();
-    let files: Vec<String> = observed
-        .captures
-        .iter()
-        .map(|(_, p)| p.display().to_string())
-        .collect();
+    let files: Vec<PathBuf> = observed.captures.iter().map(|(_, p)| p.clone()).collect();
     for (point, file) in observed.captures.iter().zip(&files) {
         analyses.push(Analysis {
             at: point.0.clone(),
@@ -369,7 +422,7 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
     let outcomes = expect::evaluate(&scenario, &observed.connections, &analyses);
     let passed = outcomes.iter().all(|o| o.passed);
     if args.json {
-        let value = json_result(&scenario, &observed, &analyses, &outcomes, &dir, args);
+        let value = json_result(&scenario, &observed, &analyses, &outcomes, &dir);
         writeln!(out, "{value}")?;
     } else {
         story(
@@ -380,14 +433,11 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
             &outcomes,
             &observed.captures,
         )?;
-        if dir.temporary && !args.keep {
-            writeln!(out, "(captures were temporary; keep them with --out DIR)")?;
-        } else {
+        if dir.keep {
             writeln!(out, "Captures in {}", dir.path.display())?;
+        } else {
+            writeln!(out, "(captures were temporary; keep them with --out DIR)")?;
         }
-    }
-    if dir.temporary && !args.keep {
-        let _ = std::fs::remove_dir_all(&dir.path);
     }
     Ok(if passed {
         ExitCode::SUCCESS
@@ -581,7 +631,6 @@ fn json_result(
     analyses: &[Analysis],
     outcomes: &[Outcome],
     dir: &OutDir,
-    args: &LabRunArgs,
 ) -> Value {
     let socket = |v: &mss_lab::expect::SocketView| {
         json!({
@@ -622,7 +671,7 @@ fn json_result(
             })
         })
         .collect();
-    let kept = !dir.temporary || args.keep;
+    let kept = dir.keep;
     json!({
         "type": "lab_run",
         "scenario": scenario.name,
@@ -643,7 +692,17 @@ fn clean(args: &LabCleanArgs, out: &mut impl Write) -> Result<ExitCode, Failure>
             "mss lab clean needs root to delete network namespaces: run it with sudo".into(),
         ));
     }
-    let leftovers = lab_run::leftovers();
+    // Listed first: removing a run's last namespace also removes its directory.
+    let this_run = |pid: Option<u32>| args.run.is_none_or(|run| pid == Some(run));
+    let directories: Vec<lab_run::LeftoverDirectory> =
+        lab_run::leftover_directories(&std::env::temp_dir())
+            .into_iter()
+            .filter(|d| this_run(d.pid))
+            .collect();
+    let leftovers: Vec<(String, Option<u32>, bool)> = lab_run::leftovers()
+        .into_iter()
+        .filter(|(_, pid, _)| this_run(*pid))
+        .collect();
     let mut removed = 0;
     for (name, pid, alive) in &leftovers {
         if *alive && !args.all {
@@ -667,5 +726,43 @@ fn clean(args: &LabCleanArgs, out: &mut impl Write) -> Result<ExitCode, Failure>
     } else if !args.dry_run {
         writeln!(out, "{removed} namespaces removed")?;
     }
+    clean_directories(args, &directories, out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The temporary capture directories of runs that ended (kept with --keep, or left
+/// by a killed run): removed when they hold only captures.
+fn clean_directories(
+    args: &LabCleanArgs,
+    directories: &[lab_run::LeftoverDirectory],
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let mut removed = 0;
+    for dir in directories {
+        let path = dir.path.display();
+        if dir.alive {
+            writeln!(
+                out,
+                "kept    {path} (run {} is still alive)",
+                dir.pid.map_or("?".into(), |p| p.to_string())
+            )?;
+        } else if !dir.foreign.is_empty() {
+            writeln!(
+                out,
+                "kept    {path}: it holds more than captures ({}); remove it yourself",
+                dir.foreign.join(", ")
+            )?;
+        } else if args.dry_run {
+            writeln!(out, "would remove {path}")?;
+        } else {
+            lab_run::remove_directory(&dir.path)
+                .map_err(|e| Failure::Input(format!("{path}: cannot remove: {e}")))?;
+            writeln!(out, "removed {path}")?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        writeln!(out, "{removed} capture directories removed")?;
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@ mod analyze;
 mod calc;
 mod clamp;
 mod cli;
+mod generate;
 mod lab;
 mod outfile;
 mod probe;
@@ -69,6 +70,8 @@ fn run(cli: cli::Cli) -> Result<ExitCode, Failure> {
         cli::Command::Lab(command) => lab::run(&command, &mut out)?,
         cli::Command::Clamp(args) => clamp::run(&args, &mut out)?,
         cli::Command::Probe(command) => probe::run(&command, &mut out)?,
+        cli::Command::Completions(args) => generate::completions(&args, &mut out)?,
+        cli::Command::Man(args) => generate::man(&args, &mut out)?,
     };
     out.flush()?;
     Ok(code)

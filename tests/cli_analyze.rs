@@ -291,3 +291,125 @@ fn unusable_inputs_exit_2_with_a_reason() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// Regression: `analyze - -` read standard input once and then said "the input is
+/// empty"; one file under two names counted as two capture points.
+#[test]
+fn an_input_given_twice_is_refused() {
+    let out = mss(&["analyze", "-", "-"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("- (standard input) is given 2 times: it can be read only once"),
+        "{err}"
+    );
+    let dir = TempDir::new("twice");
+    let link = dir.0.join("same.pcap");
+    std::os::unix::fs::symlink(CLIENT, &link).unwrap_or_else(|e| panic!("{e}"));
+    let out = mss(&["analyze", CLIENT, &link.to_string_lossy()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{CLIENT} and {} are the same file",
+            link.display()
+        )),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+/// Regression: `--connection 99` on a capture of two connections printed nothing
+/// and said nothing.
+#[test]
+fn a_filter_that_selects_nothing_says_so() {
+    for format in [&[][..], &["--json"][..], &["--csv"][..]] {
+        let mut args = vec!["analyze", CLIENT, "--connection", "99", "--connection", "2"];
+        args.extend(format);
+        let out = mss(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        // Not an error: the exit status is what the run found (0 here).
+        assert_eq!(out.status.code(), Some(0), "{format:?}: {err}");
+        assert_eq!(
+            err.trim(),
+            "mss: warning: no connection #99 in the input (ids 1-2)",
+            "{format:?}"
+        );
+    }
+    let out = mss(&["analyze", CLIENT, "--port", "9", "--host", "192.0.2.1"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "mss: warning: no connection matched --host 192.0.2.1 --port 9 (2 connections in the input)"
+    );
+    // A filter that selects something is quiet.
+    let out = mss(&["analyze", CLIENT, "--connection", "1", "--port", "5201"]);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Regression: analyze took its paths as UTF-8 strings and refused names that
+/// `mss clamp` (and the shell) accept.
+#[test]
+fn file_names_need_not_be_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new("latin1");
+    let name = dir.0.join(std::ffi::OsStr::from_bytes(b"caf\xe9.pcap"));
+    std::fs::copy(CLIENT, &name).unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_mss"))
+        .arg("analyze")
+        .arg(&name)
+        .arg("--json")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("\"type\":\"connection\"").count(), 2, "{text}");
+    // Named lossily where a name is shown.
+    assert!(text.contains("caf\u{fffd}.pcap"), "{text}");
+    let missing = dir.0.join(std::ffi::OsStr::from_bytes(b"gone\xe9.pcap"));
+    let out = Command::new(env!("CARGO_BIN_EXE_mss"))
+        .arg("analyze")
+        .arg(&missing)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot open ")
+            && String::from_utf8_lossy(&out.stderr).contains("gone\u{fffd}.pcap"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Regression: `--max-connections 0` was quietly taken as 1.
+#[test]
+fn max_connections_zero_is_refused() {
+    let out = mss(&["analyze", CLIENT, "--max-connections", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'--max-connections <N>'")
+            && err.contains("1 or more")
+            && err.contains("\"0\""),
+        "{err}"
+    );
+}
+
+/// `--color` only colours the human report: with --json or --csv it is refused.
+#[test]
+fn color_with_json_or_csv_is_refused() {
+    for format in ["--json", "--csv"] {
+        let out = mss(&["analyze", CLIENT, format, "--color", "always"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("'{format}' cannot be used with '--color <WHEN>'")),
+            "{err}"
+        );
+    }
+}

@@ -227,3 +227,101 @@ fn help_is_written_for_people() {
     assert!(text.contains("--list-encaps"));
     assert!(text.contains("docs/json.md"));
 }
+
+/// Regression: `--ipv6-ext 100000` printed an effective MSS of 0 and exited 0.
+#[test]
+fn header_bytes_that_leave_no_room_for_data_are_refused_with_the_range() {
+    let err = usage_error(&["calc", "--mtu", "1500", "--ipv6-ext", "100000"]);
+    assert!(
+        err.contains("--ipv6-ext 100000")
+            && err.contains("1500-byte IPv6 packet")
+            && err.contains("give 0 to 1432 (a multiple of 8)"),
+        "{err}"
+    );
+    // The largest value in that range still leaves a byte of data (8 here).
+    let ok = family(
+        &mss_json(&["calc", "--mtu", "1500", "--ipv6-ext", "1432", "--json"]),
+        6,
+    )["effective_mss"]
+        .clone();
+    assert_eq!(ok, 8);
+    // With timestamps the range shrinks by their 12 bytes.
+    let err = usage_error(&[
+        "calc",
+        "--mtu",
+        "1500",
+        "-6",
+        "--options",
+        "ts",
+        "--ipv6-ext",
+        "1432",
+    ]);
+    assert!(
+        err.contains("12 bytes of TCP options") && err.contains("give 0 to 1424"),
+        "{err}"
+    );
+    // The reverse question too: which MTU gives MSS 1360, with headers of 100000?
+    let err = usage_error(&["calc", "--mss", "1360", "-6", "--ipv6-ext", "100000"]);
+    assert!(
+        err.contains("1420-byte IPv6 packet") && err.contains("give 0 to 1352"),
+        "{err}"
+    );
+    // IPv4 options are at most 40 anyway; on the smallest link 24 is the most.
+    let err = usage_error(&["calc", "--mtu", "68", "-4", "--ip-options", "40"]);
+    assert!(
+        err.contains("--ip-options 40") && err.contains("give 0 to 24 (a multiple of 4)"),
+        "{err}"
+    );
+    let err = usage_error(&["calc", "--mtu", "68", "-4", "--options", "md5,ts"]);
+    assert!(
+        err.contains("32 bytes of TCP options leave no room for data"),
+        "{err}"
+    );
+}
+
+/// Flags a mode does not use are refused, not ignored.
+#[test]
+fn flags_the_mode_would_ignore_are_refused() {
+    for (args, needle) in [
+        (
+            &["calc", "--mtu", "1500", "-6", "--ip-options", "8"][..],
+            ("'--ip-options <BYTES>'", "'--ipv6'"),
+        ),
+        (
+            &["calc", "--mtu", "1500", "-4", "--ipv6-ext", "8"][..],
+            ("'--ipv6-ext <BYTES>'", "'--ipv4'"),
+        ),
+        (
+            &["calc", "--mss", "1360", "--explain"][..],
+            ("'--mss <BYTES>'", "'--explain'"),
+        ),
+        (
+            &["calc", "--list-encaps", "--encap", "pppoe"][..],
+            ("'--list-encaps'", "'--encap <LIST>'"),
+        ),
+        (
+            &["calc", "--list-encaps", "--options", "ts"][..],
+            ("'--list-encaps'", "'--options <LIST>'"),
+        ),
+        (
+            &["calc", "--list-encaps", "-6"][..],
+            ("'--list-encaps'", "'--ipv6'"),
+        ),
+        (
+            &["calc", "--list-encaps", "--explain"][..],
+            ("'--list-encaps'", "'--explain'"),
+        ),
+    ] {
+        // clap names the two in the order they were typed.
+        let (one, other) = needle;
+        let err = usage_error(args);
+        assert!(
+            err.contains("cannot be used with") && err.contains(one) && err.contains(other),
+            "{args:?}: {err}"
+        );
+    }
+    // --json is honoured by --list-encaps (list_encaps_names_every_one) and the
+    // family flags still combine with their own header bytes.
+    let v4 = mss_json(&["calc", "--mtu", "1500", "-4", "--ip-options", "8", "--json"]);
+    assert_eq!(family(&v4, 4)["effective_mss"], 1452);
+}

@@ -1,11 +1,14 @@
-//! `mss lab` through the binary: every built-in scenario passes on this kernel,
-//! `--dry-run` touches nothing, an interrupted run removes its namespaces, `mss lab
-//! clean` removes those of a killed one, and bad scenario files are refused with
-//! the line.
+//! `mss lab` through the binary: every built-in scenario passes on this kernel
+//! and leaves nothing behind, `--dry-run` touches nothing, an interrupted run
+//! removes its namespaces and captures, `mss lab clean` removes those of a killed
+//! or kept one, and bad scenario files are refused with the line.
+//!
+//! Each run gets a TMPDIR of its own, so a test sees exactly what the run left.
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::{TempDir, mss, netns_available, tshark_syn_checksums};
@@ -24,12 +27,35 @@ fn namespaces(prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// Runs a built-in scenario with --json and asserts every check passed.
+/// What is in a directory, by name.
+fn entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// `mss ARGS` with TMPDIR set to `tmp`; also returns the pid it ran as.
+fn mss_in(tmp: &Path, args: &[&str]) -> (Output, u32) {
+    let child = Command::new(env!("CARGO_BIN_EXE_mss"))
+        .args(args)
+        .env("TMPDIR", tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mss");
+    let pid = child.id();
+    (child.wait_with_output().expect("wait for mss"), pid)
+}
+
+/// Runs a built-in scenario with --json and asserts every check passed and that
+/// neither its namespaces nor its temporary captures are left.
 fn scenario_passes(name: &str) {
     if !netns_available(name) {
         return;
     }
-    let out = mss(&["lab", "run", name, "--json"]);
+    let tmp = TempDir::new(&format!("lab-{name}"));
+    let (out, pid) = mss_in(&tmp.0, &["lab", "run", name, "--json"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let result: serde_json::Value = serde_json::from_str(stdout.trim())
@@ -48,6 +74,12 @@ fn scenario_passes(name: &str) {
             .as_array()
             .is_none_or(|c| c.is_empty()),
         "{name}: no connection ran"
+    );
+    assert_eq!(entries(&tmp.0), Vec::<String>::new(), "{name}: left files");
+    assert_eq!(
+        namespaces(&format!("mss-lab-{pid}-")),
+        Vec::<String>::new(),
+        "{name}: left namespaces"
     );
 }
 
@@ -101,9 +133,15 @@ fn a_failed_expectation_exits_1_and_says_what_was_seen() {
         .expect("host-mtu")
         .replace("value = 1348", "value = 1300");
     std::fs::write(&file, text).expect("write scenario");
-    let out = mss(&["lab", "run", &file.to_string_lossy()]);
+    let tmp = TempDir::new("lab-fail-tmp");
+    let (out, _) = mss_in(&tmp.0, &["lab", "run", &file.to_string_lossy()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(
+        entries(&tmp.0),
+        Vec::<String>::new(),
+        "a failed run left files"
+    );
     assert!(
         stdout.contains("FAIL  effective_mss of client = 1300 -- port")
             && stdout.contains("kernel TCP_MAXSEG 1348"),
@@ -131,11 +169,12 @@ fn dry_run_prints_the_commands_and_creates_nothing() {
     assert!(namespaces(&prefix).is_empty());
 }
 
-/// Starts `mss lab run NAME` and waits until its namespaces exist and its captures
-/// run; returns the child and its namespace prefix.
-fn start_run(name: &str) -> (std::process::Child, String) {
+/// Starts `mss lab run NAME` with TMPDIR `tmp` and waits until its namespaces
+/// exist and its captures run; returns the child and its namespace prefix.
+fn start_run(name: &str, tmp: &Path) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mss"))
         .args(["lab", "run", name])
+        .env("TMPDIR", tmp)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -162,7 +201,7 @@ fn start_run(name: &str) -> (std::process::Child, String) {
     }
     let _ = child.kill();
     let _ = child.wait();
-    let _ = mss(&["lab", "clean"]);
+    let _ = mss_in(tmp, &["lab", "clean", "--run", &child.id().to_string()]);
     panic!("{name}: the lab did not come up within 20 s");
 }
 
@@ -178,16 +217,29 @@ fn wait_exit(child: &mut std::process::Child, within: Duration) -> std::process:
 }
 
 #[test]
-fn an_interrupted_run_removes_its_namespaces() {
-    if !netns_available("an_interrupted_run_removes_its_namespaces") {
+fn an_interrupted_run_removes_its_namespaces_and_captures() {
+    if !netns_available("an_interrupted_run_removes_its_namespaces_and_captures") {
         return;
     }
     for signal in [
         nix::sys::signal::Signal::SIGINT,
         nix::sys::signal::Signal::SIGTERM,
+        nix::sys::signal::Signal::SIGHUP,
     ] {
+        let tmp = TempDir::new("lab-interrupted");
         // blackhole-probing runs for several seconds: interrupted mid-traffic.
-        let (mut child, prefix) = start_run("blackhole-probing");
+        let (mut child, prefix) = start_run("blackhole-probing", &tmp.0);
+        let captures = format!("mss-lab-{}-blackhole-probing", child.id());
+        assert_eq!(entries(&tmp.0), vec![captures.clone()], "{signal}: mid-run");
+        // tcpdump opens its file a moment after it starts.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while entries(&tmp.0.join(&captures)).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            !entries(&tmp.0.join(&captures)).is_empty(),
+            "{signal}: no capture file mid-run"
+        );
         let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
         nix::sys::signal::kill(pid, signal).expect("signal");
         let status = wait_exit(&mut child, Duration::from_secs(20));
@@ -197,34 +249,116 @@ fn an_interrupted_run_removes_its_namespaces() {
             "{signal}: exit status"
         );
         assert_eq!(namespaces(&prefix), Vec::<String>::new(), "{signal}");
+        assert_eq!(
+            entries(&tmp.0),
+            Vec::<String>::new(),
+            "{signal}: left files"
+        );
     }
 }
 
 #[test]
-fn clean_removes_the_namespaces_of_a_killed_run() {
-    if !netns_available("clean_removes_the_namespaces_of_a_killed_run") {
+fn clean_removes_the_namespaces_and_captures_of_a_killed_run() {
+    if !netns_available("clean_removes_the_namespaces_and_captures_of_a_killed_run") {
         return;
     }
-    let (mut child, prefix) = start_run("blackhole-probing");
+    let tmp = TempDir::new("lab-killed");
+    let (mut child, prefix) = start_run("blackhole-probing", &tmp.0);
+    let run = child.id().to_string();
     child.kill().expect("SIGKILL");
     child.wait().expect("wait");
     assert!(
         !namespaces(&prefix).is_empty(),
         "SIGKILL leaves the namespaces"
     );
-    let listed = mss(&["lab", "clean", "--dry-run"]);
+    let captures = tmp.0.join(format!("mss-lab-{run}-blackhole-probing"));
+    assert!(captures.is_dir(), "SIGKILL leaves the captures");
+    let (listed, _) = mss_in(&tmp.0, &["lab", "clean", "--dry-run", "--run", &run]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
     assert!(
-        String::from_utf8_lossy(&listed.stdout).contains(&format!("would remove {prefix}")),
-        "{}",
-        String::from_utf8_lossy(&listed.stdout)
+        listed.contains(&format!("would remove {prefix}")),
+        "{listed}"
     );
     assert!(
-        !namespaces(&prefix).is_empty(),
+        listed.contains(&format!("would remove {}", captures.display())),
+        "{listed}"
+    );
+    assert!(
+        !namespaces(&prefix).is_empty() && captures.is_dir(),
         "--dry-run removed something"
     );
-    let cleaned = mss(&["lab", "clean"]);
-    assert!(cleaned.status.success());
+    let (cleaned, _) = mss_in(&tmp.0, &["lab", "clean", "--run", &run]);
+    let text = String::from_utf8_lossy(&cleaned.stdout);
+    assert!(cleaned.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("removed {}", captures.display())),
+        "{text}"
+    );
     assert_eq!(namespaces(&prefix), Vec::<String>::new());
+    assert_eq!(entries(&tmp.0), Vec::<String>::new());
+}
+
+#[test]
+fn a_kept_run_says_where_its_captures_are_and_clean_removes_them() {
+    if !netns_available("a_kept_run_says_where_its_captures_are_and_clean_removes_them") {
+        return;
+    }
+    let tmp = TempDir::new("lab-kept");
+    let (out, pid) = mss_in(&tmp.0, &["lab", "run", "baseline", "--keep"]);
+    let run = pid.to_string();
+    let captures = tmp.0.join(format!("mss-lab-{run}-baseline"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("the captures in {}", captures.display()))
+            && stdout.contains(&format!("Captures in {}", captures.display())),
+        "{stderr}{stdout}"
+    );
+    assert!(
+        entries(&captures).iter().any(|f| f.ends_with(".pcap")),
+        "{:?}",
+        entries(&captures)
+    );
+    let prefix = format!("mss-lab-{run}-");
+    assert!(
+        !namespaces(&prefix).is_empty(),
+        "--keep keeps the namespaces"
+    );
+    let (cleaned, _) = mss_in(&tmp.0, &["lab", "clean", "--run", &run]);
+    let text = String::from_utf8_lossy(&cleaned.stdout);
+    assert!(
+        text.contains(&format!("removed {}", captures.display())),
+        "{text}"
+    );
+    assert_eq!(namespaces(&prefix), Vec::<String>::new());
+    assert_eq!(entries(&tmp.0), Vec::<String>::new());
+}
+
+/// tests/probe.rs removes its kept labs namespace by namespace, as
+/// `mss_lab::run::remove_namespace`: the captures go with the last one.
+#[test]
+fn removing_a_kept_runs_last_namespace_removes_its_captures() {
+    if !netns_available("removing_a_kept_runs_last_namespace_removes_its_captures") {
+        return;
+    }
+    // The library looks in this process's temporary directory, as the run did.
+    let (out, pid) = mss_in(&std::env::temp_dir(), &["lab", "run", "baseline", "--keep"]);
+    assert!(out.status.success());
+    let captures = std::env::temp_dir().join(format!("mss-lab-{pid}-baseline"));
+    assert!(captures.is_dir(), "--keep keeps {}", captures.display());
+    let prefix = format!("mss-lab-{pid}-");
+    let names = namespaces(&prefix);
+    assert!(names.len() >= 2, "{names:?}");
+    mss_lab::run::remove_namespace(&names[0]);
+    assert!(
+        captures.is_dir(),
+        "removed while namespaces of the run remain"
+    );
+    for name in &names[1..] {
+        mss_lab::run::remove_namespace(name);
+    }
+    assert!(!captures.exists(), "{} is left", captures.display());
 }
 
 #[test]
@@ -309,8 +443,10 @@ fn readme_lab_transcript_is_a_real_run() {
         .expect("the README shows `# mss lab run clamp`")
         + "```\n# mss lab run clamp\n".len();
     let end = start + readme[start..].find("```").expect("closing fence");
-    let out = mss(&["lab", "run", "clamp"]);
+    let tmp = TempDir::new("lab-readme");
+    let (out, _) = mss_in(&tmp.0, &["lab", "run", "clamp"]);
     assert!(out.status.success());
+    assert_eq!(entries(&tmp.0), Vec::<String>::new(), "the run left files");
     // A terminal shows the progress lines (stderr) first: the story is written at
     // the end.
     let real = format!(
@@ -332,7 +468,7 @@ fn readme_lab_transcript_is_a_real_run() {
 }
 
 #[test]
-fn without_root_it_refuses_and_says_why() {
+fn without_root_it_refuses_says_why_and_leaves_nothing() {
     if !nix::unistd::geteuid().is_root() {
         // Not root already: the plain run must refuse.
         let out = mss(&["lab", "run", "clamp"]);
@@ -340,19 +476,33 @@ fn without_root_it_refuses_and_says_why() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("needs root"));
         return;
     }
-    // As root, drop to nobody (no capabilities) for the run.
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_mss"))
-        .args(["lab", "run", "clamp"])
-        .output()
-        .expect("setpriv (util-linux)");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("needs root") && stderr.contains("--dry-run"),
-        "{stderr}"
-    );
+    // As root, drop to nobody (no capabilities) for the run, in a temporary
+    // directory nobody may write to: a run that creates its directory before it
+    // checks would leave one here.
+    let tmp = TempDir::new("lab-nonroot");
+    std::fs::set_permissions(&tmp.0, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .expect("chmod");
+    let out_dir = tmp.0.join("out");
+    let out_arg = out_dir.to_string_lossy();
+    for args in [
+        &["lab", "run", "clamp"][..],
+        &["lab", "run", "clamp", "--out", &out_arg],
+    ] {
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_mss"))
+            .args(args)
+            .env("TMPDIR", &tmp.0)
+            .output()
+            .expect("setpriv (util-linux)");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("needs root") && stderr.contains("--dry-run"),
+            "{stderr}"
+        );
+        assert_eq!(entries(&tmp.0), Vec::<String>::new(), "{args:?} left files");
+    }
     // The dry run works without privileges.
     let dry = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
@@ -398,4 +548,38 @@ fn mss_clamp_on_the_router_writes_checksums_tshark_accepts() {
             .iter()
             .all(|(m, _)| [1360, 1340, 1460, 1440].contains(m))
     );
+}
+
+/// `--json` where a mode prints only text, and flags a dry run would ignore, are
+/// refused by name rather than ignored.
+#[test]
+fn flags_a_mode_would_ignore_are_refused() {
+    for (args, needle) in [
+        (
+            &["lab", "list", "--json"][..],
+            "unexpected argument '--json'",
+        ),
+        (
+            &["lab", "show", "clamp", "--json"][..],
+            "unexpected argument '--json'",
+        ),
+        (
+            &["lab", "clean", "--json"][..],
+            "unexpected argument '--json'",
+        ),
+        (
+            &["lab", "run", "clamp", "--dry-run", "--json"][..],
+            "cannot be used with",
+        ),
+        (
+            &["lab", "run", "clamp", "--dry-run", "--keep"][..],
+            "cannot be used with",
+        ),
+    ] {
+        let out = mss(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
 }

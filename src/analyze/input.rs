@@ -11,6 +11,8 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::net::IpAddr;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -111,6 +113,43 @@ enum Message {
     End(End),
 }
 
+/// The name that reads standard input.
+pub(crate) const STDIN: &str = "-";
+
+/// Refuses inputs that cannot be read as distinct capture points: standard input
+/// twice (the second would find it empty) or one file under two names (every
+/// connection would seem captured at two points).
+pub(crate) fn check_distinct(paths: &[PathBuf]) -> Result<(), Failure> {
+    let stdin = paths.iter().filter(|p| *p == Path::new(STDIN)).count();
+    if stdin > 1 {
+        return Err(Failure::Input(format!(
+            "- (standard input) is given {stdin} times: it can be read only once; give it \
+             once, and the other captures as files"
+        )));
+    }
+    let mut seen: Vec<((u64, u64), &Path)> = Vec::new();
+    for path in paths.iter().filter(|p| *p != Path::new(STDIN)) {
+        let Ok(meta) = std::fs::metadata(path) else {
+            // Opening it says why.
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let id = (meta.dev(), meta.ino());
+        if let Some((_, first)) = seen.iter().find(|(other, _)| *other == id) {
+            return Err(Failure::Input(format!(
+                "{} and {} are the same file: give each capture once (several captures \
+                 are several capture points of the same traffic)",
+                first.to_string_lossy(),
+                path.to_string_lossy()
+            )));
+        }
+        seen.push((id, path));
+    }
+    Ok(())
+}
+
 /// One capture being read.
 pub(crate) struct Input {
     pub(crate) name: String,
@@ -130,23 +169,25 @@ pub(crate) struct Input {
 }
 
 impl Input {
-    /// Opens a file, or standard input for `-`, and starts reading it.
-    pub(crate) fn open(name: &str) -> Result<Input, Failure> {
-        let (source, size): (Box<dyn Read + Send>, Option<u64>) = if name == "-" {
+    /// Opens a file, or standard input for `-`, and starts reading it. The name
+    /// is shown lossily where it is not UTF-8.
+    pub(crate) fn open(path: &Path) -> Result<Input, Failure> {
+        let stdin = path == Path::new(STDIN);
+        let display = if stdin {
+            "standard input".to_string()
+        } else {
+            path.to_string_lossy().into_owned()
+        };
+        let (source, size): (Box<dyn Read + Send>, Option<u64>) = if stdin {
             (Box::new(io::stdin()), None)
         } else {
-            let file = File::open(name).map_err(|e| {
+            let file = File::open(path).map_err(|e| {
                 Failure::Input(format!(
-                    "cannot open {name}: {e}; give a pcap or pcapng file, or - for standard input"
+                    "cannot open {display}: {e}; give a pcap or pcapng file, or - for standard input"
                 ))
             })?;
             let size = file.metadata().ok().map(|m| m.len());
             (Box::new(file), size)
-        };
-        let display = if name == "-" {
-            "standard input".to_string()
-        } else {
-            name.to_string()
         };
         // The reading runs on its own thread, overlapping with the decoding.
         let reader = Reader::with_reader_thread(source)

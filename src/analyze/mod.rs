@@ -34,6 +34,66 @@ impl Filter {
     }
 }
 
+/// What the analysis reported, to name the requested connections it did not
+/// have (only the requested ids are remembered: memory stays bounded).
+struct IdsSeen {
+    range: Option<(u64, u64)>,
+    reported: u64,
+    shown: u64,
+    /// Per `--connection` id, whether it was reported.
+    requested: Vec<(u64, bool)>,
+}
+
+impl IdsSeen {
+    fn new(filter: &Filter) -> IdsSeen {
+        IdsSeen {
+            range: None,
+            reported: 0,
+            shown: 0,
+            requested: filter.ids.iter().map(|&id| (id, false)).collect(),
+        }
+    }
+
+    fn see(&mut self, id: u64) {
+        self.range = Some(match self.range {
+            Some((low, high)) => (low.min(id), high.max(id)),
+            None => (id, id),
+        });
+        self.reported += 1;
+        for (wanted, found) in &mut self.requested {
+            *found |= *wanted == id;
+        }
+    }
+
+    /// One line per --connection id the input lacks; one for --host/--port
+    /// filters that matched nothing.
+    fn unmatched(&self, filter: &Filter) -> Vec<String> {
+        let range = match self.range {
+            Some((low, high)) if low == high => format!("only #{low}"),
+            Some((low, high)) => format!("ids {low}-{high}"),
+            None => "it has no TCP connections".to_string(),
+        };
+        let mut notes: Vec<String> = self
+            .requested
+            .iter()
+            .filter(|(_, found)| !found)
+            .map(|(id, _)| format!("no connection #{id} in the input ({range})"))
+            .collect();
+        let narrowed = !filter.hosts.is_empty() || !filter.ports.is_empty();
+        if notes.is_empty() && narrowed && self.shown == 0 && self.reported > 0 {
+            let mut given: Vec<String> =
+                filter.hosts.iter().map(|h| format!("--host {h}")).collect();
+            given.extend(filter.ports.iter().map(|p| format!("--port {p}")));
+            notes.push(format!(
+                "no connection matched {} ({} connections in the input)",
+                given.join(" "),
+                self.reported
+            ));
+        }
+        notes
+    }
+}
+
 /// How connections are printed.
 #[derive(Copy, Clone, PartialEq, Eq)]
 enum Format {
@@ -79,7 +139,9 @@ const SHARE_EVERY: usize = 4;
 
 /// The `connection` records `mss analyze --json` prints for these captures (for
 /// `mss lab`, which judges them).
-pub(crate) fn json_records(inputs: &[String]) -> Result<Vec<serde_json::Value>, Failure> {
+pub(crate) fn json_records(
+    inputs: &[std::path::PathBuf],
+) -> Result<Vec<serde_json::Value>, Failure> {
     let args = AnalyzeArgs {
         inputs: inputs.to_vec(),
         json: true,
@@ -104,13 +166,14 @@ pub(crate) fn json_records(inputs: &[String]) -> Result<Vec<serde_json::Value>, 
 }
 
 pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<ExitCode, Failure> {
+    input::check_distinct(&args.inputs)?;
     let mut inputs = args
         .inputs
         .iter()
-        .map(|name| Input::open(name))
+        .map(|path| Input::open(path))
         .collect::<Result<Vec<Input>, Failure>>()?;
     let config = Config {
-        max_connections: args.max_connections.max(1),
+        max_connections: args.max_connections,
         // Captures from several points are merged by time; keep closed connections
         // long enough for the other points' copies (and some clock skew).
         linger_ns: if inputs.len() > 1 {
@@ -138,10 +201,13 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
     let mut failed_on = false;
     let mut progress = Progress::new(&inputs, args.no_progress);
     let mut shown: Vec<ConnectionReport> = Vec::new();
+    let mut ids = IdsSeen::new(&filter);
     let mut keep = |report: &ConnectionReport| {
+        ids.see(report.id);
         if !filter.keeps(report) {
             return false;
         }
+        ids.shown += 1;
         if let Some(fail_on) = &args.fail_on {
             failed_on |= report.findings.iter().any(|f| fail_on.matches(f.kind()));
         }
@@ -248,6 +314,11 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
              whole",
             summary.evicted, config.max_connections
         ));
+    }
+    // Said after the output: a filter that selects nothing is not an error (the
+    // exit status stays), but the user should not have to guess why.
+    for note in ids.unmatched(&filter) {
+        let _ = writeln!(io::stderr(), "mss: warning: {note}");
     }
     let fatal: Vec<String> = inputs
         .iter()

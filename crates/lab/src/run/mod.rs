@@ -255,6 +255,23 @@ pub fn run(
     })
 }
 
+/// The pid of the run that made a namespace or directory called
+/// `mss-lab-PID-...`.
+fn run_pid(name: &str) -> Option<u32> {
+    name.strip_prefix(NAMESPACE_PREFIX)?
+        .split('-')
+        .next()
+        .and_then(|p| p.parse::<u32>().ok())
+}
+
+/// Whether the `mss lab` process with this pid still runs.
+fn run_alive(pid: Option<u32>) -> bool {
+    pid.is_some_and(|p| {
+        std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+            .is_ok_and(|cmd| cmd.split('\0').any(|w| w == "lab"))
+    })
+}
+
 /// Namespaces left by lab runs, as (name, pid of the run, whether that run is still
 /// alive).
 pub fn leftovers() -> Vec<(String, Option<u32>, bool)> {
@@ -266,20 +283,150 @@ pub fn leftovers() -> Vec<(String, Option<u32>, bool)> {
         .filter_map(|line| line.split_whitespace().next())
         .filter(|name| name.starts_with(NAMESPACE_PREFIX))
         .map(|name| {
-            let pid = name[NAMESPACE_PREFIX.len()..]
-                .split('-')
-                .next()
-                .and_then(|p| p.parse::<u32>().ok());
-            let alive = pid.is_some_and(|p| {
-                std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                    .is_ok_and(|cmd| cmd.split('\0').any(|w| w == "lab"))
-            });
-            (name.to_string(), pid, alive)
+            let pid = run_pid(name);
+            (name.to_string(), pid, run_alive(pid))
         })
         .collect()
 }
 
-/// Deletes one leftover namespace (and stops what runs in it).
+/// Deletes one leftover namespace (and stops what runs in it). Once no namespace
+/// of its run is left and that run has ended, the run's temporary capture
+/// directory (kept with `--keep`) goes too: see [`leftover_directories`].
 pub fn remove_namespace(name: &str) {
     delete_namespace(name);
+    let Some(pid) = run_pid(name) else {
+        return;
+    };
+    if run_alive(Some(pid)) {
+        return;
+    }
+    let run = format!("{NAMESPACE_PREFIX}{pid}-");
+    if leftovers()
+        .iter()
+        .any(|(other, _, _)| other.starts_with(&run))
+    {
+        return;
+    }
+    for dir in leftover_directories(&std::env::temp_dir()) {
+        if dir.pid == Some(pid) && dir.removable() {
+            let _ = remove_directory(&dir.path);
+        }
+    }
+}
+
+/// Where a run without `--out` writes its captures: `TMP/mss-lab-PID-SCENARIO`
+/// (the namespaces are `mss-lab-PID-NODE`).
+pub fn temporary_directory(tmp: &Path, pid: u32, scenario: &str) -> PathBuf {
+    tmp.join(format!("{NAMESPACE_PREFIX}{pid}-{scenario}"))
+}
+
+/// A temporary capture directory a lab run left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftoverDirectory {
+    /// The directory.
+    pub path: PathBuf,
+    /// The pid of the run that made it.
+    pub pid: Option<u32>,
+    /// Whether that run is still alive.
+    pub alive: bool,
+    /// Entries that are not capture files (`*.pcap`): someone put them there.
+    pub foreign: Vec<String>,
+}
+
+impl LeftoverDirectory {
+    /// Whether it can go: its run has ended and it holds only captures.
+    pub fn removable(&self) -> bool {
+        !self.alive && self.foreign.is_empty()
+    }
+}
+
+/// The directories named like [`temporary_directory`] in `tmp`, with what is in
+/// them.
+pub fn leftover_directories(tmp: &Path) -> Vec<LeftoverDirectory> {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return Vec::new();
+    };
+    let mut found: Vec<LeftoverDirectory> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            let pid = Some(run_pid(&name)?);
+            let foreign = std::fs::read_dir(e.path())
+                .map(|inside| {
+                    inside
+                        .filter_map(Result::ok)
+                        .filter(|f| {
+                            !(f.file_type().is_ok_and(|t| t.is_file())
+                                && f.path().extension().is_some_and(|x| x == "pcap"))
+                        })
+                        .map(|f| f.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_else(|e| vec![format!("(cannot list: {e})")]);
+            Some(LeftoverDirectory {
+                path: e.path(),
+                pid,
+                alive: run_alive(pid),
+                foreign,
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found
+}
+
+/// Removes a run's capture directory and the captures in it.
+pub fn remove_directory(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run that cannot be alive: above any pid_max.
+    const ENDED: u32 = u32::MAX;
+
+    #[test]
+    fn leftover_directories_are_the_runs_ones_and_only_captures_go() {
+        let tmp = std::env::temp_dir().join(format!("mss-lab-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let captures = temporary_directory(&tmp, ENDED, "clamp-chain");
+        let mixed = temporary_directory(&tmp, ENDED - 1, "clamp");
+        let other = tmp.join("mss-lab-notapid-clamp");
+        for dir in [&captures, &mixed, &other] {
+            std::fs::create_dir_all(dir).expect("mkdir");
+            std::fs::write(dir.join("client-eth0.pcap"), b"").expect("write");
+        }
+        std::fs::write(mixed.join("notes.txt"), b"mine").expect("write");
+
+        let found = leftover_directories(&tmp);
+        assert_eq!(
+            found,
+            vec![
+                LeftoverDirectory {
+                    path: mixed.clone(),
+                    pid: Some(ENDED - 1),
+                    alive: false,
+                    foreign: vec!["notes.txt".into()],
+                },
+                LeftoverDirectory {
+                    path: captures.clone(),
+                    pid: Some(ENDED),
+                    alive: false,
+                    foreign: Vec::new(),
+                },
+            ]
+        );
+        assert!(found[1].removable() && !found[0].removable());
+        remove_directory(&captures).expect("remove");
+        assert!(!captures.exists());
+        // Gone already is not an error: a signal and the normal path may race.
+        remove_directory(&captures).expect("remove again");
+        std::fs::remove_dir_all(&tmp).expect("clean up");
+    }
 }
