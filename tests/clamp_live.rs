@@ -395,8 +395,20 @@ fn odd_offsets_and_two_mss_options_are_clamped_right() {
                     "{ type filter hook forward priority mangle; }",
                 ]);
                 nft(&[
-                    "add", "rule", "inet", "crafted", "clamp_syn", "tcp", "flags", "syn", "tcp",
-                    "option", "maxseg", "size", "set", "1300",
+                    "add",
+                    "rule",
+                    "inet",
+                    "crafted",
+                    "clamp_syn",
+                    "tcp",
+                    "flags",
+                    "syn",
+                    "tcp",
+                    "option",
+                    "maxseg",
+                    "size",
+                    "set",
+                    "1300",
                 ]);
             }
             _ => xt("-A"),

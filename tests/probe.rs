@@ -5,66 +5,11 @@
 mod support;
 
 use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::kept::KeptLab;
 use support::{Netns, mss, netns_available, veth};
-
-/// A built-in scenario kept running (`mss lab run NAME --keep`); its namespaces
-/// are deleted on drop.
-struct KeptLab {
-    prefix: String,
-}
-
-impl KeptLab {
-    fn start(name: &str) -> KeptLab {
-        let child = Command::new(env!("CARGO_BIN_EXE_mss"))
-            .args(["lab", "run", name, "--keep"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mss lab run --keep");
-        let prefix = format!("mss-lab-{}-", child.id());
-        let output = child.wait_with_output().expect("wait");
-        let lab = KeptLab { prefix };
-        assert!(output.status.code().is_some(), "{name}: the run ended");
-        lab
-    }
-
-    fn ns(&self, node: &str) -> String {
-        format!("{}{node}", self.prefix)
-    }
-
-    /// `mss ARGS` inside a node's namespace.
-    fn mss(&self, node: &str, args: &[&str]) -> std::process::Output {
-        Command::new("ip")
-            .args(["netns", "exec", &self.ns(node), env!("CARGO_BIN_EXE_mss")])
-            .args(args)
-            .output()
-            .expect("ip netns exec mss")
-    }
-
-    fn spawn(&self, node: &str, args: &[&str]) -> Child {
-        Command::new("ip")
-            .args(["netns", "exec", &self.ns(node), env!("CARGO_BIN_EXE_mss")])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn in namespace")
-    }
-}
-
-impl Drop for KeptLab {
-    fn drop(&mut self) {
-        // What `mss lab clean` does, for this lab's namespaces only.
-        for (name, _, _) in mss_lab::run::leftovers() {
-            if name.starts_with(&self.prefix) {
-                mss_lab::run::remove_namespace(&name);
-            }
-        }
-    }
-}
 
 fn json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
