@@ -563,7 +563,7 @@ fn clamp_stream(
         let len = scratch.len();
         scratch.resize(len + INSERT_ROOM, 0);
         // A packet grows only where the container can say so.
-        let targets = if resolved.targets.insert && rewriter.can_grow(spot) {
+        let targets = if resolved.targets.insert && rewriter.can_grow(spot, INSERT_ROOM) {
             &resolved.targets
         } else {
             &no_insert

@@ -410,7 +410,9 @@ pub(crate) struct ClampArgs {
     /// With --nfqueue: never let a SYN pass unclamped. The kernel drops SYNs when
     /// the queue overflows, installed rules drop SYNs while no mss listens (no
     /// --queue-bypass), and SYNs mss cannot parse are dropped. Without it
-    /// (fail-open) such SYNs pass unclamped and are counted.
+    /// (fail-open) such SYNs pass unclamped and are counted. A clean stop removes
+    /// installed rules (SYNs then pass unclamped); after a kill or crash they stay
+    /// and drop every SYN until mss runs again or `mss clamp --remove-rules`.
     #[arg(long)]
     pub(crate) fail_closed: bool,
 

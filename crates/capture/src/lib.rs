@@ -342,6 +342,17 @@ impl<R: Read> Reader<R> {
         }
     }
 
+    /// The snaplen that applies to packets of `interface` (the pcap file header's,
+    /// or the pcapng interface's), `None` when the capture sets none (0) or the
+    /// interface is unknown. Readers such as libpcap cut longer packets to it.
+    pub fn snaplen(&self, interface: u32) -> Option<u32> {
+        let snaplen = match &self.state {
+            State::Pcap(s) => Some(s.snaplen),
+            State::PcapNg(s) => s.snaplen(interface),
+        }?;
+        (snaplen > 0).then_some(snaplen)
+    }
+
     /// Bytes consumed so far.
     pub fn offset(&self) -> u64 {
         self.source.offset()

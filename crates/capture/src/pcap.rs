@@ -49,6 +49,8 @@ pub(crate) struct State {
     pub(crate) link_type: LinkType,
     /// Largest record length accepted.
     limit: u64,
+    /// The file header's snaplen.
+    pub(crate) snaplen: u32,
     /// Bytes of the previous record still to consume.
     pub(crate) pending: usize,
 }
@@ -84,6 +86,7 @@ pub(crate) fn read_header<R: Read>(source: &mut Source<R>, header: Header) -> Re
         },
         link_type,
         limit: snaplen.clamp(MAXIMUM_SNAPLEN, MAX_RECORD_LEN),
+        snaplen: u32::try_from(snaplen).unwrap_or(u32::MAX),
         pending: 0,
     })
 }

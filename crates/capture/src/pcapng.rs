@@ -50,6 +50,12 @@ impl State {
     pub(crate) fn first_link_type(&self) -> Option<LinkType> {
         self.first_link_type
     }
+
+    /// The snaplen of an interface of the current section (0: none given).
+    pub(crate) fn snaplen(&self, interface: u32) -> Option<u32> {
+        let index = usize::try_from(interface).ok()?;
+        self.interfaces.get(index).map(|i| i.snaplen)
+    }
 }
 
 fn error(offset: u64, number: u64, kind: ErrorKind) -> Error {

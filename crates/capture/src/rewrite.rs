@@ -35,6 +35,8 @@ pub struct Spot {
     pub len: usize,
     /// Length on the wire.
     pub original_len: u32,
+    /// The interface it was captured on (pcapng; 0 for pcap).
+    pub interface: u32,
 }
 
 impl Record<'_> {
@@ -45,6 +47,7 @@ impl Record<'_> {
             data_offset: self.data_offset,
             len: self.data.len(),
             original_len: self.original_len,
+            interface: self.interface,
         }
     }
 }
@@ -168,10 +171,14 @@ impl<R: Read, W: Write> Rewriter<R, W> {
         Ok(record)
     }
 
-    /// Whether the packet at `spot` may be replaced by a longer one: a pcap record
-    /// or a pcapng Enhanced Packet Block.
-    pub fn can_grow(&self, spot: Spot) -> bool {
-        match self.reader.format() {
+    /// Whether the packet at `spot` may be replaced by one `by` bytes longer: a
+    /// pcap record or a pcapng Enhanced Packet Block, still within the snaplen
+    /// (readers cut a packet to it).
+    pub fn can_grow(&self, spot: Spot, by: usize) -> bool {
+        let fits = self.reader.snaplen(spot.interface).is_none_or(|snaplen| {
+            u64::try_from(spot.len + by).is_ok_and(|len| len <= u64::from(snaplen))
+        });
+        fits && match self.reader.format() {
             Format::Pcap { .. } => true,
             Format::PcapNg => self.block_order(spot).is_some(),
         }
@@ -190,8 +197,9 @@ impl<R: Read, W: Write> Rewriter<R, W> {
 
     /// Replaces the packet at `spot` (the latest record, or one after the last
     /// replaced) with `data`: as long as it was, or longer where
-    /// [`Rewriter::can_grow`] says so. Shorter data, or longer where it cannot
-    /// grow, is refused with [`io::ErrorKind::InvalidInput`].
+    /// [`Rewriter::can_grow`] says so (the caller asks; only the container's
+    /// kind is checked here). Shorter data, or longer where the container cannot
+    /// say so, is refused with [`io::ErrorKind::InvalidInput`].
     pub fn replace(&mut self, spot: Spot, data: &[u8]) -> io::Result<()> {
         if data.len() == spot.len {
             self.write_through(spot.data_offset)?;
@@ -467,6 +475,18 @@ mod tests {
                 assert_eq!(seen[1], (new.to_vec(), want_len));
             }
         }
+    }
+
+    #[test]
+    fn growth_stays_within_the_snaplen() {
+        let mut input = pcap(false, &[b"abc"]);
+        // snaplen 5: "abc" may grow by 2, not by 3.
+        input[16..20].copy_from_slice(&5u32.to_le_bytes());
+        let mut rewriter = Rewriter::new(&input[..], Vec::new()).expect("header");
+        let record = rewriter.next_record().expect("ok").expect("a record");
+        let spot = record.spot();
+        assert!(rewriter.can_grow(spot, 2));
+        assert!(!rewriter.can_grow(spot, 3));
     }
 
     #[test]

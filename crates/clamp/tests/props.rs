@@ -526,3 +526,38 @@ fn first_and_atomic_fragments_are_clamped_like_the_kernel_does() {
         Outcome::Unchanged(Skip::Fragment)
     );
 }
+
+/// Captures too: an Ethernet frame with an IPv6 atomic fragment, and one with an
+/// IPv4 first fragment, are clamped in place (`mss clamp IN -o OUT`).
+#[test]
+fn fragments_in_captured_frames_are_clamped_too() {
+    let options = encode(&[Opt::Mss(1460)]).unwrap();
+    let t = Targets {
+        ipv4: Some(1360),
+        ipv6: Some(1340),
+        insert: false,
+    };
+    let mut v4 = packet(false, 0x02, &options, &[5u8; 40], 0);
+    v4[6] = 0x20;
+    for (ip, ethertype, mss_at, to) in [
+        (
+            with_fragment_header(packet(true, 0x02, &options, &[], 0), false),
+            [0x86, 0xdd],
+            48 + 22,
+            1340u16,
+        ),
+        (v4, [0x08, 0x00], 20 + 22, 1360),
+    ] {
+        let mut frame = vec![0u8; 12];
+        frame.extend(ethertype);
+        frame.extend(&ip);
+        let len = frame.len();
+        let clamped = clamp_frame(&mut frame, len, Link::Ethernet, &t);
+        assert!(
+            matches!(clamped.outcome, Outcome::Lowered { to: got, .. } if got == to),
+            "{:?}",
+            clamped.outcome
+        );
+        assert_eq!(&frame[14 + mss_at..14 + mss_at + 2], &to.to_be_bytes());
+    }
+}

@@ -122,6 +122,19 @@ pub enum EncapError {
         /// What this encapsulation accepts.
         accepted: String,
     },
+    /// A number outside what the encapsulation takes (`vlan:5`).
+    OutOfRange {
+        /// The item as typed.
+        item: String,
+        /// The number given.
+        value: String,
+        /// The smallest and largest accepted.
+        min: u16,
+        /// The largest accepted.
+        max: u16,
+        /// What this encapsulation accepts.
+        accepted: String,
+    },
     /// An empty item in the list (`pppoe,,gre`).
     Empty {
         /// The whole list.
@@ -148,6 +161,17 @@ impl fmt::Display for EncapError {
             } => write!(
                 f,
                 "encapsulation {item:?}: {param:?} is not a parameter it takes; accepted: {accepted}"
+            ),
+            EncapError::OutOfRange {
+                item,
+                value,
+                min,
+                max,
+                accepted,
+            } => write!(
+                f,
+                "encapsulation {item:?}: N = {value} is out of range; {accepted} takes N \
+                 from {min} to {max}"
             ),
             EncapError::Empty { input } => {
                 write!(f, "empty item in encapsulation list {input:?}")
@@ -202,7 +226,13 @@ impl<'a> Params<'a> {
         let raw = self.rest.remove(i);
         match raw.parse::<u16>() {
             Ok(n) if range.contains(&n) => Ok(n),
-            _ => Err(self.error(raw)),
+            _ => Err(EncapError::OutOfRange {
+                item: self.item.to_string(),
+                value: raw.to_string(),
+                min: *range.start(),
+                max: *range.end(),
+                accepted: self.accepted.to_string(),
+            }),
         }
     }
 

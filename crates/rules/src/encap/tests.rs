@@ -265,3 +265,20 @@ fn catalogue_names_all_parse() {
         assert!(entry.summary.len() < 80, "{}", entry.syntax);
     }
 }
+
+/// Regression: `vlan:5` said "\"5\" is not a parameter it takes" without the range.
+#[test]
+fn numbers_out_of_range_say_the_range() {
+    for (input, range) in [
+        ("vlan:5", "vlan[:N] takes N from 1 to 4"),
+        ("mpls:0", "mpls[:N] takes N from 1 to 16"),
+        ("geneve:400", "from 0 to 252"),
+    ] {
+        let err = input.parse::<EncapStack>().expect_err(input).to_string();
+        assert!(err.contains(range), "{input}: {err}");
+        assert!(err.contains("out of range"), "{input}: {err}");
+    }
+    // Words that are no parameter still say so.
+    let err = "vlan:x".parse::<EncapStack>().expect_err("x").to_string();
+    assert!(err.contains("is not a parameter it takes"), "{err}");
+}
