@@ -108,24 +108,31 @@ pub(crate) enum Command {
                       way a router in front of a tunnel must: only ever lowering, with \
                       separate IPv4 and IPv6 targets, finding the option after unknown \
                       kinds, and updating the checksum incrementally (RFC 1624). \
-                      Fragments, truncated and malformed packets are left untouched and \
-                      counted with the reason.\n\n\
+                      Later fragments, truncated and malformed packets are left untouched \
+                      and counted with the reason (a first fragment that holds the whole \
+                      TCP header is clamped, as the kernel's clamps do).\n\n\
                       Targets: --mss (IPv4; IPv6 then gets 20 less unless --mss6 says \
                       otherwise), or --mtu (IPv4 MTU - 40, IPv6 MTU - 60), optionally with \
                       --encap for the MTU left inside tunnels.\n\n\
                       Offline: `mss clamp IN -o OUT` copies every byte of IN unchanged \
-                      except the MSS options (and checksums) it lowers.\n\
+                      except the MSS options (and checksums) it lowers, into a new file \
+                      (an existing one only with --force; `-` reads standard input, `-o -` \
+                      writes standard output).\n\
                       Live: `mss clamp --nfqueue N` clamps SYNs that iptables queues to it; \
                       --install-rules adds those rules for forwarded and local SYNs in both \
-                      families and removes them on exit.\n\
+                      families and removes them on exit. Fail-open by default (SYNs it \
+                      cannot take pass unclamped, and are counted); --fail-closed never \
+                      lets one pass.\n\
                       Config: `--emit PLATFORM` prints the rules that do the same on that \
                       platform.",
         after_help = "Examples:\n  \
                       mss clamp --mtu 1400 trace.pcap -o clamped.pcap\n  \
                       mss clamp --mss 1360 --mss6 1340 trace.pcapng -o clamped.pcapng --json\n  \
+                      tcpdump -i eth0 -w - | mss clamp --mss 1360 - -o - | tcpdump -r -\n  \
                       mss clamp --mtu 1500 --encap wireguard --emit nft\n  \
                       mss clamp --mss 1360 --emit mikrotik\n  \
-                      sudo mss clamp --nfqueue 7 --mtu 1400 --install-rules\n\n\
+                      sudo mss clamp --nfqueue 7 --mtu 1400 --install-rules\n  \
+                      sudo mss clamp --remove-rules   (after a killed --install-rules run)\n\n\
                       Exit status: 0 fine, 2 unusable input or arguments."
     )]
     Clamp(ClampArgs),
