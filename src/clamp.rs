@@ -102,6 +102,9 @@ enum Mode<'a> {
     Offline { input: &'a Path, output: &'a Path },
 }
 
+/// How standard output is named in messages.
+const STDOUT: &str = "standard output";
+
 /// `-` as a path: standard input or output.
 fn is_dash(path: &Path) -> bool {
     path.as_os_str() == "-"
@@ -442,7 +445,7 @@ fn offline(
         input.display().to_string()
     };
     let shown_output = if is_dash(output) {
-        "standard output".to_string()
+        STDOUT.to_string()
     } else {
         output.display().to_string()
     };
@@ -457,10 +460,6 @@ fn offline(
     } else {
         Box::new(File::open(input).map_err(|e| Failure::Input(format!("{name}: {e}")))?)
     };
-    // Checked before reading, created once the input proved to be a capture.
-    if !is_dash(output) {
-        outfile::check(output, args.force).map_err(Failure::Input)?;
-    }
     let mut sink = Sink::open(output, args.force)?;
     let written = {
         let writer = io::BufWriter::with_capacity(1 << 20, sink.writer());
@@ -577,9 +576,12 @@ fn clamp_stream(
         }
     }
     if let Some(e) = failure.as_ref().filter(|e| !e.is_truncation()) {
-        return Err(Failure::Input(format!(
-            "{name}: {e}; nothing was written to {shown_output}"
-        )));
+        let what = if shown_output == STDOUT {
+            "the capture on standard output stops before it".to_string()
+        } else {
+            format!("nothing was written to {shown_output}")
+        };
+        return Err(Failure::Input(format!("{name}: {e}; {what}")));
     }
     let mut warnings: Vec<String> = rewriter
         .warnings()

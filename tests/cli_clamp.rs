@@ -576,6 +576,20 @@ fn standard_input_to_standard_output() {
             .count(),
         4
     );
+    // A corrupt record length in the stream: exit 2, and the message says the
+    // output stops short (what was written is written).
+    let mut corrupt = input.clone();
+    let first_len = u32::from_le_bytes(corrupt[32..36].try_into().expect("4 bytes"));
+    let second = 24 + 16 + usize::try_from(first_len).expect("len");
+    corrupt[second + 8..second + 12].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+    let (code, _, stderr) = mss_with_stdin(&["clamp", "--mss", "1300", "-", "-o", "-"], &corrupt);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("standard input")
+            && stderr.contains("packet 2")
+            && stderr.contains("the capture on standard output stops before it"),
+        "{stderr}"
+    );
     // A second `-` makes no sense for the output of a file input with --force.
     let out = mss(&["clamp", "--mss", "1300", CLIENT, "-o", "-", "--force"]);
     assert_eq!(out.status.code(), Some(2));

@@ -406,9 +406,32 @@ pub(crate) fn run(
         let _ = queue.set_receive_buffer(RECEIVE_BUFFER);
         bound.push(queue);
     }
-    let saved = rules::saved_rules().map_err(Failure::Input)?;
-    let (mine, orphaned) = stale_rules(&saved, &queues);
     let mut notes = Vec::new();
+    let early: u64 = bound.iter().map(Queue::early_packets).sum();
+    if early > 0 {
+        notes.push(format!(
+            "{early} packets were queued while the queue was being set up: {}",
+            if fail_closed {
+                "dropped"
+            } else {
+                "passed unclamped"
+            }
+        ));
+    }
+    // Without iptables (rules of the user's own, e.g. nft queue on kernels that
+    // have it), the clamp still works; only stale rules and overflow go uncounted.
+    let saved = match rules::saved_rules() {
+        Ok(saved) => saved,
+        Err(e) if !args.install_rules => {
+            notes.push(format!(
+                "cannot read the iptables rules ({e}): SYNs that pass unclamped when the \
+                 queue overflows cannot be counted"
+            ));
+            Vec::new()
+        }
+        Err(e) => return Err(Failure::Input(e)),
+    };
+    let (mine, orphaned) = stale_rules(&saved, &queues);
     let mut installed: Vec<SavedRule> = Vec::new();
     if args.install_rules {
         for rule in mine.iter().chain(&orphaned) {
