@@ -47,48 +47,12 @@ const MAX_WARNINGS: usize = 100;
 pub struct LinkType(pub u16);
 
 impl LinkType {
-    /// BSD loopback: a 4-byte address family in the capturing host's byte order.
-    pub const NULL: LinkType = LinkType(0);
-    /// Ethernet.
-    pub const ETHERNET: LinkType = LinkType(1);
-    /// PPP (RFC 1661), optionally with address and control bytes.
-    pub const PPP: LinkType = LinkType(9);
-    /// Raw IP on most systems' DLT_RAW.
-    pub const RAW_12: LinkType = LinkType(12);
-    /// Raw IP as OpenBSD's DLT_RAW.
-    pub const RAW_14: LinkType = LinkType(14);
-    /// PPP in HDLC-like framing (RFC 1662).
-    pub const PPP_HDLC: LinkType = LinkType(50);
-    /// Raw IPv4 or IPv6 (LINKTYPE_RAW).
-    pub const RAW: LinkType = LinkType(101);
-    /// Cisco HDLC.
-    pub const C_HDLC: LinkType = LinkType(104);
-    /// OpenBSD loopback: a 4-byte address family in network byte order.
-    pub const LOOP: LinkType = LinkType(108);
-    /// Linux cooked capture v1 (SLL).
-    pub const LINUX_SLL: LinkType = LinkType(113);
-    /// Raw IPv4.
-    pub const IPV4: LinkType = LinkType(228);
-    /// Raw IPv6.
-    pub const IPV6: LinkType = LinkType(229);
-    /// Linux cooked capture v2 (SLL2).
-    pub const LINUX_SLL2: LinkType = LinkType(276);
-
-    /// A short name for messages.
+    /// A short name for messages, from the wire crate's table of the link types
+    /// mss decodes (`mss_wire::packet::LINK_TYPES`); others by number.
     pub fn name(self) -> String {
-        match self {
-            LinkType::NULL => "BSD loopback".into(),
-            LinkType::ETHERNET => "Ethernet".into(),
-            LinkType::PPP => "PPP".into(),
-            LinkType::RAW_12 | LinkType::RAW_14 | LinkType::RAW => "raw IP".into(),
-            LinkType::PPP_HDLC => "PPP in HDLC framing".into(),
-            LinkType::C_HDLC => "Cisco HDLC".into(),
-            LinkType::LOOP => "OpenBSD loopback".into(),
-            LinkType::LINUX_SLL => "Linux cooked (SLL)".into(),
-            LinkType::IPV4 => "raw IPv4".into(),
-            LinkType::IPV6 => "raw IPv6".into(),
-            LinkType::LINUX_SLL2 => "Linux cooked v2 (SLL2)".into(),
-            LinkType(other) => format!("link type {other}"),
+        match mss_wire::packet::link_type_name(self.0) {
+            Some(name) => name.to_string(),
+            None => format!("link type {}", self.0),
         }
     }
 }

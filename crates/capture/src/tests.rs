@@ -85,11 +85,11 @@ fn pcap_all_variants() {
                         1,
                         24,
                         10_000_000_000 + 5 * scale,
-                        LinkType::ETHERNET,
+                        LinkType(1),
                         b"abcd".to_vec(),
                         60
                     ),
-                    (2, 44, 11_000_000_000, LinkType::ETHERNET, vec![], 0),
+                    (2, 44, 11_000_000_000, LinkType(1), vec![], 0),
                 ]
             );
         }
@@ -292,11 +292,11 @@ fn pcapng_sections_interfaces_and_blocks() {
     assert_eq!(
         summary,
         vec![
-            (1_500_000_000, LinkType::ETHERNET, &b"first"[..]),
-            (12_000_000_000, LinkType::LINUX_SLL, &b"second!"[..]),
-            (0, LinkType::ETHERNET, &b"simple"[..]),
-            (10_000_000_007, LinkType::LINUX_SLL, &b"old"[..]),
-            (2_000_000_000, LinkType::RAW, &b"third section"[..]),
+            (1_500_000_000, LinkType(1), &b"first"[..]),
+            (12_000_000_000, LinkType(113), &b"second!"[..]),
+            (0, LinkType(1), &b"simple"[..]),
+            (10_000_000_007, LinkType(113), &b"old"[..]),
+            (2_000_000_000, LinkType(101), &b"third section"[..]),
         ]
     );
     assert_eq!(

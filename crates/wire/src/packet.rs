@@ -34,23 +34,41 @@ pub enum Link {
     CiscoHdlc,
 }
 
+/// Every tcpdump.org LINKTYPE_ value mss decodes, with its decoder and a name for
+/// messages: the one table (capture names link types from it, the fuzz targets
+/// pick from it). Ethernet first: the common case is found at the first compare.
+pub const LINK_TYPES: [(u16, Link, &str); 13] = [
+    (1, Link::Ethernet, "Ethernet"),
+    (0, Link::Null, "BSD loopback"),
+    (9, Link::Ppp, "PPP"),
+    (12, Link::Raw, "raw IP"),
+    (14, Link::Raw, "raw IP"),
+    (50, Link::Ppp, "PPP in HDLC framing"),
+    (101, Link::Raw, "raw IP"),
+    (104, Link::CiscoHdlc, "Cisco HDLC"),
+    (108, Link::Loop, "OpenBSD loopback"),
+    (113, Link::LinuxSll, "Linux cooked (SLL)"),
+    (228, Link::Ipv4, "raw IPv4"),
+    (229, Link::Ipv6, "raw IPv6"),
+    (276, Link::LinuxSll2, "Linux cooked v2 (SLL2)"),
+];
+
 impl Link {
-    /// The decoder for a LINKTYPE_ value, if supported.
+    /// The decoder for a LINKTYPE_ value, if supported ([`LINK_TYPES`]).
     pub fn from_link_type(link_type: u16) -> Option<Link> {
-        Some(match link_type {
-            0 => Link::Null,
-            1 => Link::Ethernet,
-            9 | 50 => Link::Ppp,
-            12 | 14 | 101 => Link::Raw,
-            104 => Link::CiscoHdlc,
-            108 => Link::Loop,
-            113 => Link::LinuxSll,
-            228 => Link::Ipv4,
-            229 => Link::Ipv6,
-            276 => Link::LinuxSll2,
-            _ => return None,
-        })
+        LINK_TYPES
+            .iter()
+            .find(|(value, _, _)| *value == link_type)
+            .map(|(_, link, _)| *link)
     }
+}
+
+/// A LINKTYPE_ value's name for messages, if mss decodes it ([`LINK_TYPES`]).
+pub fn link_type_name(link_type: u16) -> Option<&'static str> {
+    LINK_TYPES
+        .iter()
+        .find(|(value, _, _)| *value == link_type)
+        .map(|(_, _, name)| *name)
 }
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
