@@ -240,18 +240,24 @@ fn endpoint(
     // direction of an asymmetric path, or a filter), its own MTU and options are
     // unknown, and so is what it sends: unknown, not the peer's bound.
     let sent_anything = near.is_some() || near_syn.is_some();
-    let handshake_send_mss = peer_mss.filter(|_| sent_anything).map(|peer| {
-        let bound = if version == IpVersion::V6 && peer == 65_535 {
-            u32::MAX
-        } else {
-            peer
+    let handshake_send_mss = peer_mss.filter(|_| sent_anything).and_then(|peer| {
+        // An IPv6 peer MSS of 65535 means "no limit" (RFC 2675 section 5, RFC 6691
+        // section 5.3): only this endpoint's own MTU bounds it, which its own MSS
+        // option tells; without one it is unknown.
+        let unlimited = version == IpVersion::V6 && peer == 65_535;
+        let base = match own_mss {
+            Some(own) if unlimited => own,
+            Some(own) => own.min(peer),
+            None if unlimited => return None,
+            None => peer,
         };
-        let base = own_mss.map_or(bound, |own| own.min(bound));
         // __tcp_mtu_to_mss(): IP options off, then the tcp_min_snd_mss floor, then
         // the options on every segment.
-        base.saturating_sub(ip_extra)
-            .max(u32::from(linux::TCP_MIN_SND_MSS))
-            .saturating_sub(option_bytes)
+        Some(
+            base.saturating_sub(ip_extra)
+                .max(u32::from(linux::TCP_MIN_SND_MSS))
+                .saturating_sub(option_bytes),
+        )
     });
     let too_big: Vec<_> = points
         .iter()

@@ -550,3 +550,54 @@ fn own_low_mss_option_does_not_bound_what_a_sender_may_send() {
         reports[0].findings
     );
 }
+
+/// Regression (found by the analyze fuzz target): an IPv6 peer's MSS of 65535 means
+/// "no limit" (RFC 2675 section 5). Where this endpoint's own SYN says no MSS, its
+/// send MSS rests on its own MTU, which the capture does not show: unknown, not
+/// 4294967295.
+#[test]
+fn an_unlimited_ipv6_peer_mss_without_an_own_mss_is_unknown() {
+    let c = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    let s = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+    let build = |from_client: bool, syn: bool, ack: Option<u32>, seq: u32, options: &[Opt]| {
+        let (src, dst, sport, dport) = if from_client {
+            (c, s, 40000, 443)
+        } else {
+            (s, c, 443, 40000)
+        };
+        let mut step = PacketBuilder::ipv6(src, dst, 64).tcp(sport, dport, seq, 65000);
+        if syn {
+            step = step.syn();
+        }
+        if let Some(ack) = ack {
+            step = step.ack(ack);
+        }
+        let step = step.options(options).unwrap_or_else(|e| panic!("{e}"));
+        // Data on the segments after the handshake.
+        let payload = if syn { 0 } else { 100 };
+        let mut out = Vec::new();
+        step.write(&mut out, &vec![0x61; payload])
+            .unwrap_or_else(|e| panic!("{e}"));
+        out
+    };
+    let (reports, _) = analyze_raw(&[
+        (0, build(true, true, None, 1000, &[])),
+        (
+            0,
+            build(
+                false,
+                true,
+                Some(1001),
+                5000,
+                &[Opt::MaximumSegmentSize(65535)],
+            ),
+        ),
+        (0, build(true, false, Some(5001), 1001, &[])),
+    ]);
+    let r = &reports[0];
+    assert_eq!(r.server.syn_mss, MssSeen::Value(65535));
+    assert_eq!(r.client.handshake_send_mss, None, "{:?}", r.client);
+    assert_eq!(r.client.effective_send_mss, None);
+    // The server's side: the client sent no option, so IPv6's default 1220 binds it.
+    assert_eq!(r.server.handshake_send_mss, Some(1220));
+}
