@@ -3,9 +3,9 @@
 //! TTLs and capture points, times that jump back and forth), IP fragments, and raw
 //! frames, fed through the wire decoder as `mss analyze` does. No panic; every
 //! packet counted once; every connection reported once, with an id of its own; no
-//! report claims a send MSS above what the peer announced (or Linux's floor of 48
-//! where the peer announced less, `tcp_min_snd_mss`; an announced 0 counts as
-//! absent, as Linux ignores it).
+//! report of a connection seen at one capture point claims a send MSS above what
+//! the peer announced (or Linux's floor of 48 where the peer announced less,
+//! `tcp_min_snd_mss`; an announced 0 counts as absent, as Linux ignores it).
 #![no_main]
 
 use std::collections::BTreeSet;
@@ -164,7 +164,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(analyzer.live_connections(), 0);
     let ids: BTreeSet<u64> = reports.iter().map(|r| r.id).collect();
     assert_eq!(ids.len(), reports.len(), "each connection reported once");
-    for report in &reports {
+    // The MSS bound where one capture point saw the connection: with several, a
+    // SYN may differ between them in ways the report states only partly (an option
+    // removed on the way is not a finding yet).
+    for report in reports.iter().filter(|r| r.points.len() == 1) {
         for (me, peer) in [(&report.client, &report.server), (&report.server, &report.client)] {
             // An MSS of 0 is ignored, as Linux does (tcp_parse_options()): the
             // default applies, as if absent.
@@ -172,7 +175,7 @@ fuzz_target!(|data: &[u8]| {
             if let (Some(send), Some(announced)) = (me.handshake_send_mss, announced) {
                 assert!(
                     send <= u32::from(announced).max(48),
-                    "#{}: send MSS {send} above the peer's {announced}",
+                    "#{}: send MSS {send} above the peer's {announced}: {report:#?}",
                     report.id
                 );
             }

@@ -35,7 +35,7 @@ impl Key {
 /// the same entry. The addresses are kept as two `u64` halves (high, low) rather
 /// than `u128`: the key is 8-byte aligned, 40 bytes instead of 80, which halves the
 /// table's entries (copied whenever it grows) and each connection's copy of it.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct FlowKey {
     a: [u64; 2],
     b: [u64; 2],
@@ -57,21 +57,6 @@ fn halves(addr: u128) -> [u64; 2] {
 #[inline]
 fn whole([high, low]: [u64; 2]) -> u128 {
     (u128::from(high) << 64) | u128::from(low)
-}
-
-/// Hashes what the derived `Hash` of the former layout (`{a: Key, b: Key, v6}` with
-/// `Key {addr: u128, port: u16}`) hashed, in the same order: the same hash values
-/// keep the table's iteration order, hence the order in which a sweep reports
-/// connections, unchanged.
-impl core::hash::Hash for FlowKey {
-    #[inline]
-    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
-        state.write_u128(whole(self.a));
-        state.write_u16(self.ports[0]);
-        state.write_u128(whole(self.b));
-        state.write_u16(self.ports[1]);
-        state.write_u8(u8::from(self.v6));
-    }
 }
 
 impl FlowKey {
@@ -105,47 +90,6 @@ impl FlowKey {
             ))
         };
         (addr, port)
-    }
-}
-
-#[cfg(test)]
-mod flow_key_tests {
-    use super::*;
-    use core::hash::BuildHasher;
-
-    /// The layout `FlowKey` had, with its derived `Hash`.
-    #[derive(Hash)]
-    struct Former {
-        a: Key,
-        b: Key,
-        v6: bool,
-    }
-
-    #[test]
-    fn hashes_as_the_former_layout() {
-        let build = rustc_hash::FxBuildHasher;
-        let endpoints: [Endpoint; 4] = [
-            ("10.0.0.1".parse().unwrap_or(IpAddr::V4(0.into())), 443),
-            ("10.0.0.2".parse().unwrap_or(IpAddr::V4(0.into())), 50_000),
-            ("2001:db8::1".parse().unwrap_or(IpAddr::V4(0.into())), 80),
-            (
-                "2001:db8:ffff::2".parse().unwrap_or(IpAddr::V4(0.into())),
-                8080,
-            ),
-        ];
-        for (src, dst) in [(0, 1), (1, 0), (2, 3), (3, 2)] {
-            let (key, side) = FlowKey::of(endpoints[src], endpoints[dst]);
-            let (s, d) = (Key::new(endpoints[src]), Key::new(endpoints[dst]));
-            let (a, b) = if s <= d { (s, d) } else { (d, s) };
-            let former = Former {
-                a,
-                b,
-                v6: endpoints[src].0.is_ipv6(),
-            };
-            assert_eq!(build.hash_one(key), build.hash_one(&former));
-            assert_eq!(key.endpoint(side), endpoints[src]);
-            assert_eq!(key.endpoint(1 - side), endpoints[dst]);
-        }
     }
 }
 

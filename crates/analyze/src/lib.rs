@@ -270,11 +270,11 @@ impl Analyzer {
         }
     }
 
-    /// Reports connections closed longer than the linger and idle ones.
+    /// Reports connections closed longer than the linger and idle ones, in id order.
     fn sweep(&mut self) {
         let now = self.now;
         let config = self.config;
-        let done: Vec<FlowKey> = self
+        let mut done: Vec<(u64, FlowKey)> = self
             .live
             .iter()
             .filter(|(_, c)| {
@@ -282,9 +282,11 @@ impl Analyzer {
                     .is_some_and(|closed| now.saturating_sub(closed) >= config.linger_ns)
                     || now.saturating_sub(c.last_ns) >= config.idle_timeout_ns
             })
-            .map(|(k, _)| *k)
+            .map(|(k, c)| (c.id, *k))
             .collect();
-        for key in done {
+        // In the order first seen, whatever the table's order.
+        done.sort_unstable_by_key(|&(id, _)| id);
+        for (_, key) in done {
             if let Some(conn) = self.live.remove(&key) {
                 self.report(&conn, Ending::Open);
             }
