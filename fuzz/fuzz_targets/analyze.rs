@@ -27,7 +27,12 @@ impl Bytes<'_> {
         Some(u16::from_be_bytes([self.u8()?, self.u8()?]))
     }
     fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_be_bytes([self.u8()?, self.u8()?, self.u8()?, self.u8()?]))
+        Some(u32::from_be_bytes([
+            self.u8()?,
+            self.u8()?,
+            self.u8()?,
+            self.u8()?,
+        ]))
     }
 }
 
@@ -37,7 +42,11 @@ fn packet(b: &mut Bytes<'_>) -> Option<Vec<u8>> {
     let v6 = shape & 1 != 0;
     // Two hosts per family; which one sends.
     let forward = shape & 2 != 0;
-    let (sport, dport): (u16, u16) = if forward { (40_000, 443) } else { (443, 40_000) };
+    let (sport, dport): (u16, u16) = if forward {
+        (40_000, 443)
+    } else {
+        (443, 40_000)
+    };
     let port_jitter = u16::from(shape >> 6);
     let flags = b.u8()?;
     let seq = b.u32()?;
@@ -85,7 +94,11 @@ fn packet(b: &mut Bytes<'_>) -> Option<Vec<u8>> {
     let mut ip = if v6 {
         let mut h = vec![0x60, 0, 0, 0];
         let extra = if fragment != 0 { 8 } else { 0 };
-        h.extend(u16::try_from(tcp.len() + extra).unwrap_or(u16::MAX).to_be_bytes());
+        h.extend(
+            u16::try_from(tcp.len() + extra)
+                .unwrap_or(u16::MAX)
+                .to_be_bytes(),
+        );
         h.push(if fragment != 0 { 44 } else { 6 });
         h.push(ttl);
         let (a, z) = if forward { (1, 2) } else { (2, 1) };
@@ -99,7 +112,11 @@ fn packet(b: &mut Bytes<'_>) -> Option<Vec<u8>> {
         h
     } else {
         let mut h = vec![0x45, 0];
-        h.extend(u16::try_from(20 + tcp.len()).unwrap_or(u16::MAX).to_be_bytes());
+        h.extend(
+            u16::try_from(20 + tcp.len())
+                .unwrap_or(u16::MAX)
+                .to_be_bytes(),
+        );
         h.extend(b.u16().unwrap_or(1).to_be_bytes());
         h.extend((fragment & 0x3fff).to_be_bytes());
         h.push(ttl);
@@ -168,7 +185,10 @@ fuzz_target!(|data: &[u8]| {
     // SYN may differ between them in ways the report states only partly (an option
     // removed on the way is not a finding yet).
     for report in reports.iter().filter(|r| r.points.len() == 1) {
-        for (me, peer) in [(&report.client, &report.server), (&report.server, &report.client)] {
+        for (me, peer) in [
+            (&report.client, &report.server),
+            (&report.server, &report.client),
+        ] {
             // An MSS of 0 is ignored, as Linux does (tcp_parse_options()): the
             // default applies, as if absent.
             let announced = peer.syn_mss.value().filter(|&v| v != 0);

@@ -17,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
             Ok(Some(record)) => {
                 let spot = record.spot();
                 let same = record.data.to_vec();
-                rewriter.replace(spot, &same).expect("same-length replacement");
+                rewriter
+                    .replace(spot, &same)
+                    .expect("same-length replacement");
             }
             Ok(None) => break,
             Err(_) => {

@@ -8,7 +8,6 @@ use libfuzzer_sys::fuzz_target;
 use mss_clamp::{INSERT_ROOM, Outcome, Targets, clamp_frame, clamp_ip};
 use mss_wire::packet::LINK_TYPES;
 
-
 fuzz_target!(|data: &[u8]| {
     let [pick, t4a, t4b, t6a, t6b, flags, rest @ ..] = data else {
         return;

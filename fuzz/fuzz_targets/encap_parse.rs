@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use mss_rules::{EncapStack, IpVersion, SegmentOptions};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let (encap, rest) = text.split_once('|').unwrap_or((text, ""));
     if let Ok(stack) = encap.parse::<EncapStack>() {
         let again: EncapStack = stack.to_string().parse().expect("canonical names parse");

@@ -7,7 +7,6 @@ use libfuzzer_sys::fuzz_target;
 use mss_wire::packet::{LINK_TYPES, Transport, decode};
 use mss_wire::tcp::{MssOption, TcpOption};
 
-
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, frame)) = data.split_first() else {
         return;

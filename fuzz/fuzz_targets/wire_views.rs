@@ -7,10 +7,19 @@ use mss_wire::{checksum, ipv4, ipv6, tcp};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(p) = ipv4::Packet::new_checked(data) {
-        let _ = (p.payload(), p.options(), p.verify_checksum(), p.is_fragment());
+        let _ = (
+            p.payload(),
+            p.options(),
+            p.verify_checksum(),
+            p.is_fragment(),
+        );
         if let Ok(t) = tcp::Packet::new_lax(p.payload()) {
             assert!(t.options().count() <= 40);
-            let _ = (t.mss_option(), t.payload(), t.verify_checksum(p.pseudo_header(0)));
+            let _ = (
+                t.mss_option(),
+                t.payload(),
+                t.verify_checksum(p.pseudo_header(0)),
+            );
         }
     }
     if let Ok(p) = ipv6::Packet::new_checked(data) {
