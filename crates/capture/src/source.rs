@@ -97,7 +97,18 @@ impl<R: Read + Send + 'static> Source<R> {
                             }
                         }
                     }
-                    if full_tx.send(Ok(Chunk { buf, len })).is_err() || eof {
+                    if full_tx.send(Ok(Chunk { buf, len })).is_err() {
+                        return;
+                    }
+                    if eof {
+                        // The end, said explicitly: a thread that is just gone
+                        // (a panicking reader) is then an error, not the end.
+                        if len > 0 {
+                            let _ = full_tx.send(Ok(Chunk {
+                                buf: Vec::new(),
+                                len: 0,
+                            }));
+                        }
                         return;
                     }
                 }
@@ -197,10 +208,12 @@ impl<R: Read> Source<R> {
             let chunk = match full.recv() {
                 Ok(Ok(chunk)) => chunk,
                 Ok(Err(e)) => return Err(e),
-                // The thread is done: end of input.
+                // Gone without saying the end: it failed.
                 Err(_) => {
                     self.eof = true;
-                    break;
+                    return Err(io::Error::other(
+                        "the capture's reading thread stopped before the end of the input",
+                    ));
                 }
             };
             if chunk.len == 0 {
@@ -354,5 +367,37 @@ mod tests {
         source.consume(151);
         assert_eq!(source.fill(1).ok(), Some(0));
         assert_eq!(source.offset(), 256);
+    }
+
+    /// A reader that panics after some bytes, as a broken device or a bug in a
+    /// custom `Read` would.
+    struct Panics(usize);
+
+    impl Read for Panics {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0 == 0 {
+                panic!("the reader broke");
+            }
+            let n = buf.len().min(self.0);
+            buf[..n].fill(7);
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+
+    /// Regression: a reading thread that died was taken for the end of the input.
+    #[test]
+    fn a_reading_thread_that_dies_is_an_error_not_the_end() {
+        let mut threaded = Source::threaded(Panics(3 * CHUNK)).unwrap_or_else(|e| panic!("{e}"));
+        let mut result = Ok(0);
+        for _ in 0..10 {
+            result = threaded.fill(CHUNK);
+            match &result {
+                Ok(n) if *n > 0 => threaded.consume(*n),
+                _ => break,
+            }
+        }
+        let err = result.expect_err("the thread died");
+        assert!(err.to_string().contains("stopped before the end"), "{err}");
     }
 }
