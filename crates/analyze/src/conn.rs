@@ -35,7 +35,7 @@ impl Key {
 /// the same entry. The addresses are kept as two `u64` halves (high, low) rather
 /// than `u128`: the key is 8-byte aligned, 40 bytes instead of 80, which halves the
 /// table's entries (copied whenever it grows) and each connection's copy of it.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct FlowKey {
     a: [u64; 2],
     b: [u64; 2],
@@ -57,6 +57,22 @@ fn halves(addr: u128) -> [u64; 2] {
 #[inline]
 fn whole([high, low]: [u64; 2]) -> u128 {
     (u128::from(high) << 64) | u128::from(low)
+}
+
+/// Hashed by hand for speed: the derived `Hash` writes each array's length before
+/// its elements (three more writes per lookup, once per packet; measured with
+/// callgrind at +2.5% instructions for a whole analysis). Iteration order does not
+/// matter: swept connections are reported in id order.
+impl core::hash::Hash for FlowKey {
+    #[inline]
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.a[0]);
+        state.write_u64(self.a[1]);
+        state.write_u64(self.b[0]);
+        state.write_u64(self.b[1]);
+        state.write_u32((u32::from(self.ports[0]) << 16) | u32::from(self.ports[1]));
+        state.write_u8(u8::from(self.v6));
+    }
 }
 
 impl FlowKey {
