@@ -8,8 +8,8 @@ use mss_analyze::explain::{Explanation, explain};
 use mss_analyze::report::{EndpointReport, Finding, Handshake, Role};
 use mss_analyze::{ConnectionReport, Summary};
 
-use super::input::Input;
 use crate::render::{WIDTH, wrap};
+use mss_ingest::Input;
 
 /// ANSI styling, or none.
 struct Style(bool);

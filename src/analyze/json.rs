@@ -15,7 +15,7 @@ use mss_analyze::report::{EndpointReport, Finding, MssSeen, SynOptions};
 use mss_analyze::{ConnectionReport, Summary};
 use serde_json::{Map, Value, json};
 
-use super::input::Input;
+use mss_ingest::Input;
 
 /// A key as `Object` writes it, `,"name":` (keys are ASCII identifiers that need no
 /// escaping).

@@ -2,8 +2,8 @@
 
 mod csv;
 mod human;
-mod input;
 mod json;
+mod progress;
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -13,7 +13,8 @@ use mss_analyze::{Analyzer, Config, ConnectionReport, Summary};
 
 use crate::Failure;
 use crate::cli::AnalyzeArgs;
-use input::{Input, Progress};
+use mss_ingest::{Input, ReadError};
+use progress::Progress;
 
 /// Exit status when a `--fail-on` finding occurred.
 const EXIT_FINDING: u8 = 1;
@@ -166,11 +167,12 @@ pub(crate) fn json_records(
 }
 
 pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<ExitCode, Failure> {
-    input::check_distinct(&args.inputs)?;
+    let failed = |e: mss_ingest::Error| Failure::Input(e.to_string());
+    mss_ingest::check_distinct(&args.inputs).map_err(failed)?;
     let mut inputs = args
         .inputs
         .iter()
-        .map(|path| Input::open(path))
+        .map(|path| Input::open(path).map_err(failed))
         .collect::<Result<Vec<Input>, Failure>>()?;
     let config = Config {
         max_connections: args.max_connections,
@@ -200,6 +202,23 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
     let mut failed_on = false;
     let mut progress = Progress::new(&inputs, args.no_progress);
+    // An input whose thread failed: said once the results so far are out (exit 2).
+    let mut stopped: Option<String> = None;
+    let mut read_all = |inputs: &mut [Input],
+                        analyzer: &mut Analyzer,
+                        emit: &mut dyn FnMut(ConnectionReport) -> io::Result<()>|
+     -> io::Result<()> {
+        let read = mss_ingest::read_all(inputs, analyzer, &mut |tick| progress.tick(tick), emit);
+        progress.clear();
+        match read {
+            Ok(()) => Ok(()),
+            Err(ReadError::Emit(e)) => Err(e),
+            Err(e @ ReadError::Input { .. }) => {
+                stopped = Some(e.to_string());
+                Ok(())
+            }
+        }
+    };
     let mut shown: Vec<ConnectionReport> = Vec::new();
     let mut ids = IdsSeen::new(&filter);
     let mut keep = |report: &ConnectionReport| {
@@ -220,7 +239,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
             }
             Ok(())
         };
-        input::read_all(&mut inputs, &mut analyzer, &mut progress, &mut emit)?;
+        read_all(&mut inputs, &mut analyzer, &mut emit)?;
         let summary = analyzer.finish();
         while let Some(report) = analyzer.poll_finished() {
             emit(report)?;
@@ -276,9 +295,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
                 }
                 Ok(())
             };
-            let read = input::read_all(&mut inputs, &mut analyzer, &mut progress, &mut |r| {
-                emit(r, share)
-            });
+            let read = read_all(&mut inputs, &mut analyzer, &mut |r| emit(r, share));
             share = true;
             // The reports of the connections still open are built one by one as
             // they are taken, so the output thread starts on the first batch at once.
@@ -328,6 +345,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
                 .filter(|e| !e.is_truncation())
                 .map(|e| format!("{}: {e}", i.name))
         })
+        .chain(stopped)
         .collect();
     match format {
         Format::Human => {

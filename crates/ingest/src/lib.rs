@@ -1,0 +1,323 @@
+//! From capture sources to the analyzer: each input (a capture file, standard input,
+//! or any other [`Source`] of records, such as a live interface) is read and decoded
+//! on a thread of its own, several inputs are merged by time, and the analyzer gets
+//! every packet in order; finished connections come back as they finish.
+//!
+//! Each input has a thread that frames its records and decodes them (besides the
+//! capture reader's thread, which copies the bytes in): the caller's thread receives
+//! the packets decoded, in batches, and only analyses them. What a packet's analysis
+//! needs of its bytes (the TCP header, for its options) travels with the batch.
+//!
+//! A thread that fails (a panic, a source that breaks off) is an error naming the
+//! input, never an early end of input: results are not silently cut short.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod decode;
+mod merge;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
+
+use mss_capture::{Format, LinkType, Reader, Record, Warning};
+
+use decode::{Batch, Message, decode_all};
+pub use merge::{ReadError, Tick, read_all};
+
+/// Where records come from: the seam between capture sources and the pipeline. A
+/// capture file's [`Reader`] is one; a live interface is another.
+pub trait Source: Send + 'static {
+    /// The next record, `Ok(None)` at the end.
+    fn next_record(&mut self) -> Result<Option<Record<'_>>, mss_capture::Error>;
+    /// Bytes read so far (for progress).
+    fn offset(&self) -> u64;
+    /// Warnings so far, and how many more were only counted.
+    fn warnings(&self) -> (&[Warning], u64);
+}
+
+impl<R: Read + Send + 'static> Source for Reader<R> {
+    fn next_record(&mut self) -> Result<Option<Record<'_>>, mss_capture::Error> {
+        Reader::next_record(self)
+    }
+    fn offset(&self) -> u64 {
+        Reader::offset(self)
+    }
+    fn warnings(&self) -> (&[Warning], u64) {
+        Reader::warnings(self)
+    }
+}
+
+/// The name that reads standard input.
+pub const STDIN: &str = "-";
+
+/// Why inputs could not be opened or read.
+#[derive(Debug)]
+pub enum Error {
+    /// The file cannot be opened.
+    Open {
+        /// The input as shown.
+        input: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// It is not a capture mss reads (its header), or reading it failed at once.
+    Capture {
+        /// The input as shown.
+        input: String,
+        /// Why.
+        source: mss_capture::Error,
+    },
+    /// Standard input given more than once.
+    StdinTwice {
+        /// How many times.
+        times: usize,
+    },
+    /// One file under two names.
+    SameFile {
+        /// The first name.
+        first: String,
+        /// The second.
+        second: String,
+    },
+    /// A thread could not be started.
+    Thread {
+        /// The input as shown.
+        input: String,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Open { input, source } => write!(
+                f,
+                "cannot open {input}: {source}; give a pcap or pcapng file, or - for \
+                 standard input"
+            ),
+            Error::Capture { input, source } => write!(f, "{input}: {source}"),
+            Error::StdinTwice { times } => write!(
+                f,
+                "- (standard input) is given {times} times: it can be read only once; give \
+                 it once, and the other captures as files"
+            ),
+            Error::SameFile { first, second } => write!(
+                f,
+                "{first} and {second} are the same file: give each capture once (several \
+                 captures are several capture points of the same traffic)"
+            ),
+            Error::Thread { input, source } => write!(f, "{input}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Refuses inputs that cannot be read as distinct capture points: standard input
+/// twice (the second would find it empty) or one file under two names (every
+/// connection would seem captured at two points).
+pub fn check_distinct(paths: &[PathBuf]) -> Result<(), Error> {
+    let times = paths.iter().filter(|p| *p == Path::new(STDIN)).count();
+    if times > 1 {
+        return Err(Error::StdinTwice { times });
+    }
+    let mut seen: Vec<((u64, u64), &Path)> = Vec::new();
+    for path in paths.iter().filter(|p| *p != Path::new(STDIN)) {
+        let Ok(meta) = std::fs::metadata(path) else {
+            // Opening it says why.
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let id = (meta.dev(), meta.ino());
+        if let Some((_, first)) = seen.iter().find(|(other, _)| *other == id) {
+            return Err(Error::SameFile {
+                first: first.to_string_lossy().into_owned(),
+                second: path.to_string_lossy().into_owned(),
+            });
+        }
+        seen.push((id, path));
+    }
+    Ok(())
+}
+
+/// One capture point being read.
+#[derive(Debug)]
+pub struct Input {
+    /// Its name for messages: the path (lossily where not UTF-8), or "standard
+    /// input".
+    pub name: String,
+    /// Batches from the input's thread, and the way back for the used ones.
+    decoded: mpsc::Receiver<Message>,
+    used: mpsc::Sender<Batch>,
+    /// The thread, joined to learn why it ended without its totals.
+    thread: Option<thread::JoinHandle<()>>,
+    /// Its totals came: the input is read.
+    ended: bool,
+    /// Bytes read, as of the latest batch.
+    offset: u64,
+    /// Its size, for progress, when known.
+    pub size: Option<u64>,
+    /// The container format.
+    pub format: Format,
+    /// Link types seen (complete once read).
+    pub link_types: BTreeSet<LinkType>,
+    /// Records read (complete once read).
+    pub packets: u64,
+    warnings: Vec<Warning>,
+    more_warnings: u64,
+    /// The error that ended reading early, if any (a truncated last record, a
+    /// corrupt length, a read error).
+    pub error: Option<mss_capture::Error>,
+}
+
+impl Input {
+    /// Opens a file, or standard input for `-`, and starts reading it. The name
+    /// is shown lossily where it is not UTF-8.
+    pub fn open(path: &Path) -> Result<Input, Error> {
+        let stdin = path == Path::new(STDIN);
+        let name = if stdin {
+            "standard input".to_string()
+        } else {
+            path.to_string_lossy().into_owned()
+        };
+        let (source, size): (Box<dyn Read + Send>, Option<u64>) = if stdin {
+            (Box::new(io::stdin()), None)
+        } else {
+            let file = File::open(path).map_err(|source| Error::Open {
+                input: name.clone(),
+                source,
+            })?;
+            let size = file.metadata().ok().map(|m| m.len());
+            (Box::new(file), size)
+        };
+        // The reading runs on its own thread, overlapping with the decoding.
+        let reader = Reader::with_reader_thread(source).map_err(|source| Error::Capture {
+            input: name.clone(),
+            source,
+        })?;
+        let format = reader.format();
+        Input::start(name, reader, format, size)
+    }
+
+    /// Starts reading any source on a thread of its own.
+    pub fn start(
+        name: String,
+        source: impl Source,
+        format: Format,
+        size: Option<u64>,
+    ) -> Result<Input, Error> {
+        let (decoded_tx, decoded) = mpsc::sync_channel(decode::BATCHES);
+        let (used, used_rx) = mpsc::channel();
+        let thread = thread::Builder::new()
+            .name("mss-decode".into())
+            .spawn(move || decode_all(source, &decoded_tx, &used_rx))
+            .map_err(|source| Error::Thread {
+                input: name.clone(),
+                source,
+            })?;
+        Ok(Input {
+            name,
+            decoded,
+            used,
+            thread: Some(thread),
+            ended: false,
+            offset: 0,
+            format,
+            size,
+            link_types: BTreeSet::new(),
+            packets: 0,
+            warnings: Vec::new(),
+            more_warnings: 0,
+            error: None,
+        })
+    }
+
+    /// Bytes read so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The next batch, `Ok(None)` at the end of the input (its totals then taken
+    /// in), or why the input's thread stopped without them.
+    fn next_batch(&mut self) -> Result<Option<Batch>, merge::Stopped> {
+        if self.ended {
+            return Ok(None);
+        }
+        match self.decoded.recv() {
+            Ok(Message::Batch(batch)) => {
+                self.offset = batch.offset;
+                Ok(Some(batch))
+            }
+            Ok(Message::End(end)) => {
+                self.packets = end.packets;
+                self.link_types = end.link_types;
+                self.warnings = end.warnings;
+                self.more_warnings = end.more_warnings;
+                self.error = end.error;
+                self.ended = true;
+                Ok(None)
+            }
+            // The thread sends its `End` last; without it, it failed.
+            Err(_) => {
+                let why = match self.thread.take().map(thread::JoinHandle::join) {
+                    Some(Err(panic)) => {
+                        let message = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "no message".into());
+                        format!("its decoding thread panicked: {message}")
+                    }
+                    _ => "its decoding thread stopped before the end of the input".into(),
+                };
+                Err(merge::Stopped {
+                    input: self.name.clone(),
+                    why,
+                })
+            }
+        }
+    }
+
+    /// Hands a batch back to the input's thread for reuse.
+    fn recycle(&self, mut batch: Batch) {
+        batch.clear();
+        let _ = self.used.send(batch);
+    }
+
+    /// The reader's warnings, formatted with this input's name.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .warnings
+            .iter()
+            .map(|w| format!("{}: byte {}: {}", self.name, w.offset, w.message))
+            .collect();
+        if self.more_warnings > 0 {
+            out.push(format!(
+                "{}: {} more warnings like these",
+                self.name, self.more_warnings
+            ));
+        }
+        if let Some(e) = &self.error {
+            if e.is_truncation() {
+                out.push(format!(
+                    "{}: {e}; the results cover the {} packets before it",
+                    self.name, self.packets
+                ));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

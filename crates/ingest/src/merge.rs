@@ -1,0 +1,162 @@
+//! Feeding the analyzer from several inputs in time order.
+
+use std::io;
+
+use mss_analyze::{Analyzer, ConnectionReport};
+
+use crate::Input;
+use crate::decode::{Batch, feed};
+
+/// An input's thread stopped without finishing: which input, and why.
+#[derive(Debug)]
+pub(crate) struct Stopped {
+    pub(crate) input: String,
+    pub(crate) why: String,
+}
+
+/// Progress, every 65,536 packets.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Tick {
+    /// Bytes read from all inputs.
+    pub read_bytes: u64,
+    /// Packets analysed.
+    pub packets: u64,
+    /// Connections open now.
+    pub live_connections: usize,
+}
+
+/// Where the merge is in one input: its current batch and the next record in it.
+struct Cursor {
+    batch: Option<Batch>,
+    at: usize,
+}
+
+impl Cursor {
+    /// The timestamp of the input's next record, loading batches as needed; `None`
+    /// once the input is read.
+    fn peek(&mut self, input: &mut Input) -> Result<Option<u64>, Stopped> {
+        loop {
+            if let Some(batch) = &self.batch {
+                if let Some(event) = batch.events.get(self.at) {
+                    return Ok(Some(event.timestamp_ns));
+                }
+            }
+            if let Some(done) = self.batch.take() {
+                input.recycle(done);
+            }
+            self.at = 0;
+            match input.next_batch()? {
+                Some(batch) => self.batch = Some(batch),
+                None => return Ok(None),
+            }
+        }
+    }
+}
+
+/// Why [`read_all`] stopped before the end of the inputs.
+#[derive(Debug)]
+pub enum ReadError {
+    /// `emit` failed (a closed pipe, say).
+    Emit(io::Error),
+    /// An input's thread failed: the results so far are not the whole input.
+    Input {
+        /// The input, as shown.
+        input: String,
+        /// What happened.
+        why: String,
+    },
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Emit(e) => write!(f, "{e}"),
+            ReadError::Input { input, why } => write!(
+                f,
+                "{input}: {why}; the results so far do not cover the whole input"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl From<Stopped> for ReadError {
+    fn from(stopped: Stopped) -> ReadError {
+        ReadError::Input {
+            input: stopped.input,
+            why: stopped.why,
+        }
+    }
+}
+
+/// Reads every input to its end (or first error in its records, which the input
+/// keeps), feeding the analyzer in time order (the earliest first; the first input
+/// first among equal ones), and passes each finished connection to `emit` as soon
+/// as it is done. `progress` hears every 65,536 packets.
+pub fn read_all(
+    inputs: &mut [Input],
+    analyzer: &mut Analyzer,
+    progress: &mut dyn FnMut(Tick),
+    emit: &mut dyn FnMut(ConnectionReport) -> io::Result<()>,
+) -> Result<(), ReadError> {
+    let mut total_packets: u64 = 0;
+    if let [input] = inputs {
+        // One input: its batches in order.
+        while let Some(batch) = input.next_batch()? {
+            for event in &batch.events {
+                feed(analyzer, 0, event, &batch);
+                total_packets += 1;
+                if total_packets % 65_536 == 0 {
+                    progress(Tick {
+                        read_bytes: input.offset(),
+                        packets: total_packets,
+                        live_connections: analyzer.live_connections(),
+                    });
+                }
+            }
+            input.recycle(batch);
+            // Connections that finished during the batch, in the order they did.
+            while let Some(report) = analyzer.poll_finished() {
+                emit(report).map_err(ReadError::Emit)?;
+            }
+        }
+        return Ok(());
+    }
+    let mut cursors: Vec<Cursor> = inputs
+        .iter()
+        .map(|_| Cursor { batch: None, at: 0 })
+        .collect();
+    loop {
+        let mut next: Option<(u64, usize)> = None;
+        for (point, (cursor, input)) in cursors.iter_mut().zip(inputs.iter_mut()).enumerate() {
+            if let Some(ts) = cursor.peek(input)? {
+                if next.is_none_or(|(best, _)| ts < best) {
+                    next = Some((ts, point));
+                }
+            }
+        }
+        let Some((_, point)) = next else { break };
+        let Some(cursor) = cursors.get_mut(point) else {
+            break;
+        };
+        if let Some(batch) = &cursor.batch {
+            if let Some(event) = batch.events.get(cursor.at) {
+                feed(analyzer, point, event, batch);
+            }
+        }
+        cursor.at += 1;
+        total_packets += 1;
+        if total_packets % 65_536 == 0 {
+            progress(Tick {
+                read_bytes: inputs.iter().map(Input::offset).sum(),
+                packets: total_packets,
+                live_connections: analyzer.live_connections(),
+            });
+        }
+        while let Some(report) = analyzer.poll_finished() {
+            emit(report).map_err(ReadError::Emit)?;
+        }
+    }
+    Ok(())
+}
