@@ -1,7 +1,7 @@
 //! From what was seen to what it means: roles, capture positions, effective MSS per
 //! endpoint, and the findings.
 
-use mss_rules::{IpVersion, linux};
+use mss_rules::{IpVersion, Mss, Mtu, linux};
 
 use crate::conn::{Connection, PointState, mss_or_default};
 use crate::report::{
@@ -232,6 +232,14 @@ fn endpoint(
     let ip_extra = stats.map_or(0, |s| s.ip_extra);
 
     let peer_mss = received.and_then(|s| mss_or_default(version, s.mss));
+    // The peer's option as it reached this endpoint: a value (0 counts as absent,
+    // which linux::peer_mss_clamp handles), absent, or not known.
+    let peer_option = received.and_then(|s| match s.mss {
+        MssSeen::Value(v) => Some(Some(Mss(v))),
+        MssSeen::Absent => Some(None),
+        MssSeen::Unknown | MssSeen::NotCaptured => None,
+    });
+    // Its own MSS option tells its MTU (MTU - 40 / MTU - 60).
     let own_mss = own_syn
         .and_then(|s| s.mss.value())
         .filter(|&v| v != 0)
@@ -240,24 +248,27 @@ fn endpoint(
     // direction of an asymmetric path, or a filter), its own MTU and options are
     // unknown, and so is what it sends: unknown, not the peer's bound.
     let sent_anything = near.is_some() || near_syn.is_some();
-    let handshake_send_mss = peer_mss.filter(|_| sent_anything).and_then(|peer| {
-        // An IPv6 peer MSS of 65535 means "no limit" (RFC 2675 section 5, RFC 6691
-        // section 5.3): only this endpoint's own MTU bounds it, which its own MSS
-        // option tells; without one it is unknown.
-        let unlimited = version == IpVersion::V6 && peer == 65_535;
-        let base = match own_mss {
-            Some(own) if unlimited => own,
-            Some(own) => own.min(peer),
+    let handshake_send_mss = peer_option.filter(|_| sent_anything).and_then(|peer| {
+        // Without an own option the MTU is unknown: the peer's MSS bounds it, unless
+        // that is an IPv6 peer's 65535, "no limit" (RFC 2675 section 5, RFC 6691
+        // section 5.3): then nothing known bounds it.
+        let unlimited = version == IpVersion::V6 && peer.is_some_and(|m| m.get() == 65_535);
+        let path_mtu = match own_mss {
+            Some(own) => Mtu(own + version.fixed_overhead()),
             None if unlimited => return None,
-            None => peer,
+            None => Mtu(u32::MAX),
         };
-        // __tcp_mtu_to_mss(): IP options off, then the tcp_min_snd_mss floor, then
-        // the options on every segment.
-        Some(
-            base.saturating_sub(ip_extra)
-                .max(u32::from(linux::TCP_MIN_SND_MSS))
-                .saturating_sub(option_bytes),
-        )
+        Some(linux::send_mss(
+            linux::SendInputs {
+                version,
+                peer_mss: peer,
+                path_mtu,
+                user_mss: None,
+                fixed_option_bytes: option_bytes,
+                ext_header_bytes: ip_extra,
+            },
+            &linux::LinuxTunables::default(),
+        ))
     });
     let too_big: Vec<_> = points
         .iter()
