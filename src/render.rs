@@ -124,38 +124,7 @@ pub(crate) fn rfc3339(ns: u64) -> String {
 /// An RFC 3339 time appended to a buffer, digit by digit (it runs twice per connection
 /// of a JSON report). Civil date from days: H. Hinnant's algorithm.
 pub(crate) fn rfc3339_into(out: &mut Vec<u8>, ns: u64) {
-    let seconds = ns / 1_000_000_000;
-    let micros = (ns % 1_000_000_000) / 1000;
-    let days = i64::try_from(seconds / 86_400).unwrap_or(0);
-    let rem = seconds % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let unsigned = |v: i64| u64::try_from(v).unwrap_or(0);
-    // Filled right to left into a fixed buffer, then appended at once: this runs
-    // twice per connection record.
-    let mut text = *b"0000-00-00T00:00:00.000000Z";
-    for (mut value, end, width) in [
-        (unsigned(year), 4, 4),
-        (unsigned(month), 7, 2),
-        (unsigned(day), 10, 2),
-        (rem / 3600, 13, 2),
-        ((rem / 60) % 60, 16, 2),
-        (rem % 60, 19, 2),
-        (micros, 26, 6),
-    ] {
-        for digit in text[end - width..end].iter_mut().rev() {
-            *digit = b'0' + u8::try_from(value % 10).unwrap_or(0);
-            value /= 10;
-        }
-    }
-    out.extend_from_slice(&text);
+    mss_analyze::record::rfc3339_into(out, ns);
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 mod conn;
 pub mod explain;
 mod finalize;
+pub mod record;
 pub mod report;
 mod side;
 

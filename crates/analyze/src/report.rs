@@ -1,12 +1,14 @@
 //! What the analysis concludes about each connection: plain data for renderers.
 
 use core::net::IpAddr;
+use serde::{Deserialize, Serialize};
 
 use mss_rules::IpVersion;
 use mss_wire::packet::Tunnel;
 
 /// Which endpoint a finding is about.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     /// The endpoint that sent the first SYN.
     Client,
@@ -33,7 +35,8 @@ impl Role {
 }
 
 /// How the client and server roles were decided.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RoleEvidence {
     /// The client sent a SYN that was captured.
     Syn,
@@ -84,7 +87,7 @@ impl MssSeen {
 }
 
 /// The options of a SYN or SYN-ACK.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SynOptions {
     /// Window scale shift.
     pub window_scale: Option<u8>,
@@ -141,7 +144,8 @@ pub struct EndpointReport {
 }
 
 /// The evidence behind an effective send MSS.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EffectiveBasis {
     /// The handshake: the peer's MSS option (or the default), the endpoint's own
     /// option as the evidence of its MTU, the options on its data segments.
@@ -171,7 +175,8 @@ impl EffectiveBasis {
 }
 
 /// Why segments larger than the MSS appear in the capture.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OversizeCause {
     /// Captured at the sender before TCP segmentation offload split the
     /// super-segment (TSO in the NIC, GSO in the kernel).
@@ -337,7 +342,8 @@ impl Finding {
 }
 
 /// How far a connection's handshake got in the capture.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Handshake {
     /// SYN, SYN-ACK and the client's ACK.
     Complete,
@@ -362,7 +368,8 @@ impl Handshake {
 }
 
 /// How a connection ended in the capture.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Ending {
     /// FIN from both sides.
     Closed,
@@ -387,7 +394,8 @@ impl Ending {
 }
 
 /// Where a capture point sits relative to the endpoints, for one connection.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Position {
     /// On the client's host (or its link): the client's TTL is still at its initial
     /// value, or the handshake timing says so.

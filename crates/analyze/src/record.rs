@@ -1,0 +1,427 @@
+//! The `connection` record of `mss analyze --json` (docs/json.md) as a type: a
+//! [`ConnectionReport`] with what a reader of the record needs beside it (the
+//! capture points' names, each finding's explanation, times as RFC 3339). It
+//! serializes with serde to exactly the record the binary writes (its hand-written
+//! writer is faster and is tested against this, record by record), and reads back
+//! with serde, so consumers (`mss lab`, renderers) work with types, not JSON
+//! values.
+
+use core::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::explain::explain;
+use crate::report::{
+    ConnectionReport, EffectiveBasis, Ending, EndpointReport, Finding, Handshake, MssSeen,
+    OversizeCause, Position, Role, RoleEvidence, SynOptions,
+};
+
+/// The record's `type`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordType {
+    /// A connection.
+    Connection,
+}
+
+/// One connection, as `mss analyze --json` writes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionRecord {
+    /// Always `connection`.
+    #[serde(rename = "type")]
+    pub record_type: RecordType,
+    /// Sequential id in the order connections were first seen.
+    pub id: u64,
+    /// 4 or 6.
+    pub ip_version: u8,
+    /// The endpoint that opened the connection.
+    pub client: EndpointRecord,
+    /// The endpoint that accepted it.
+    pub server: EndpointRecord,
+    /// How the roles were decided.
+    pub roles: RoleEvidence,
+    /// Handshake state.
+    pub handshake: Handshake,
+    /// How it ended.
+    pub ending: Ending,
+    /// First packet's time, RFC 3339 UTC with microseconds.
+    pub first_time: String,
+    /// Last packet's time.
+    pub last_time: String,
+    /// Seconds between them.
+    pub duration_s: f64,
+    /// Packet number (in its capture) of the first packet.
+    pub first_packet: u64,
+    /// Capture points that saw it.
+    pub points: Vec<PointRecord>,
+    /// A tunnel it was carried in.
+    pub tunnel: Option<TunnelKind>,
+    /// What is worth explaining.
+    pub findings: Vec<FindingRecord>,
+}
+
+/// Whether a SYN's MSS option was seen, as the record says it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MssState {
+    /// A value (in `syn_mss`).
+    Present,
+    /// Captured whole, without the option.
+    Absent,
+    /// Cut off or malformed.
+    Unknown,
+    /// No SYN of this endpoint was captured.
+    NotCaptured,
+}
+
+/// One endpoint of a connection record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointRecord {
+    /// Address.
+    pub addr: IpAddr,
+    /// Port.
+    pub port: u16,
+    /// The MSS option of its SYN, nearest to it.
+    pub syn_mss: Option<u16>,
+    /// Whether that option was seen.
+    pub syn_mss_state: MssState,
+    /// The other options of that SYN.
+    pub syn_options: Option<SynOptions>,
+    /// TTL or hop limit nearest to it.
+    pub ttl: Option<u8>,
+    /// The send MSS the handshake gives it.
+    pub handshake_send_mss: Option<u32>,
+    /// The send MSS in force at the end.
+    pub effective_send_mss: Option<u32>,
+    /// What that rests on.
+    pub effective_basis: Option<EffectiveBasis>,
+    /// TCP option bytes on its data segments.
+    pub data_option_bytes: u32,
+    /// Largest payload it sent in one packet.
+    pub max_segment: Option<u32>,
+    /// The most common full-size payload.
+    pub typical_segment: Option<u32>,
+    /// Packets with payload.
+    pub data_segments: u64,
+    /// Payload bytes.
+    pub data_bytes: u64,
+    /// Data segments that repeated sequence space.
+    pub retransmissions: u64,
+}
+
+/// A capture point that saw the connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointRecord {
+    /// The capture's name.
+    pub input: Option<String>,
+    /// Its index among the inputs.
+    pub index: usize,
+    /// Where on the path it is.
+    pub position: Position,
+    /// Packets of the connection it holds.
+    pub packets: u64,
+}
+
+/// A tunnel, by name.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TunnelKind {
+    /// GRE.
+    #[serde(rename = "gre")]
+    Gre,
+    /// IP in IP.
+    #[serde(rename = "ipinip")]
+    IpInIp,
+    /// VXLAN.
+    #[serde(rename = "vxlan")]
+    Vxlan,
+    /// Geneve.
+    #[serde(rename = "geneve")]
+    Geneve,
+}
+
+/// A finding with its explanation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingRecord {
+    /// The kind (`kind`) and its numbers.
+    #[serde(flatten)]
+    pub finding: FindingFields,
+    /// One line.
+    pub title: String,
+    /// What it means, in words.
+    pub explanation: String,
+    /// What to do, if anything.
+    pub fix: Option<String>,
+    /// Where the rule comes from.
+    pub source: String,
+}
+
+/// The finding kinds and their numbers, tagged by `kind` (docs/json.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum FindingFields {
+    /// No MSS option: the peer assumes `default`.
+    MssMissing {
+        endpoint: Option<Role>,
+        default: u16,
+    },
+    /// An MSS option below Linux's 88.
+    MssBelowLinuxMin { endpoint: Option<Role>, mss: u16 },
+    /// The SYN's options were cut off.
+    MssCutOff { endpoint: Option<Role> },
+    /// Segments above the MSS, and why.
+    SegmentsExceedMss {
+        endpoint: Option<Role>,
+        cause: OversizeCause,
+        count: u64,
+        largest: u32,
+        mss: u32,
+    },
+    /// The MSS changed between two capture points.
+    MssRewritten {
+        endpoint: Option<Role>,
+        from: u16,
+        to: u16,
+        between: [Option<String>; 2],
+        between_index: [usize; 2],
+    },
+    /// ICMP too big for the flow.
+    IcmpTooBig {
+        endpoint: Option<Role>,
+        mtu: u32,
+        size: u32,
+        count: u32,
+        shrank: Option<bool>,
+    },
+    /// Full-size segments vanish without ICMP.
+    PmtudBlackholeSuspected {
+        endpoint: Option<Role>,
+        size: u32,
+        segment: u32,
+        transmissions: u32,
+        recovered_with: Option<u32>,
+    },
+    /// TCP in IP fragments.
+    IpFragments { endpoint: Option<Role>, count: u32 },
+    /// The directions send with different MSS.
+    AsymmetricMss {
+        endpoint: Option<Role>,
+        client: u32,
+        server: u32,
+    },
+}
+
+impl FindingFields {
+    /// The kind's name (as [`Finding::kind`]).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FindingFields::MssMissing { .. } => "mss_missing",
+            FindingFields::MssBelowLinuxMin { .. } => "mss_below_linux_min",
+            FindingFields::MssCutOff { .. } => "mss_cut_off",
+            FindingFields::SegmentsExceedMss { .. } => "segments_exceed_mss",
+            FindingFields::MssRewritten { .. } => "mss_rewritten",
+            FindingFields::IcmpTooBig { .. } => "icmp_too_big",
+            FindingFields::PmtudBlackholeSuspected { .. } => "pmtud_blackhole_suspected",
+            FindingFields::IpFragments { .. } => "ip_fragments",
+            FindingFields::AsymmetricMss { .. } => "asymmetric_mss",
+        }
+    }
+
+    fn new(finding: &Finding, names: &[String]) -> FindingFields {
+        let endpoint = finding.endpoint();
+        match *finding {
+            Finding::MssMissing { default, .. } => FindingFields::MssMissing { endpoint, default },
+            Finding::MssBelowLinuxMin { mss, .. } => {
+                FindingFields::MssBelowLinuxMin { endpoint, mss }
+            }
+            Finding::MssCutOff { .. } => FindingFields::MssCutOff { endpoint },
+            Finding::SegmentsExceedMss {
+                cause,
+                count,
+                largest,
+                mss,
+                ..
+            } => FindingFields::SegmentsExceedMss {
+                endpoint,
+                cause,
+                count,
+                largest,
+                mss,
+            },
+            Finding::MssRewritten {
+                from,
+                to,
+                before,
+                after,
+                ..
+            } => FindingFields::MssRewritten {
+                endpoint,
+                from,
+                to,
+                between: [names.get(before).cloned(), names.get(after).cloned()],
+                between_index: [before, after],
+            },
+            Finding::IcmpTooBig {
+                mtu,
+                size,
+                count,
+                shrank,
+                ..
+            } => FindingFields::IcmpTooBig {
+                endpoint,
+                mtu,
+                size,
+                count,
+                shrank,
+            },
+            Finding::PmtudBlackholeSuspected {
+                size,
+                segment,
+                transmissions,
+                recovered_with,
+                ..
+            } => FindingFields::PmtudBlackholeSuspected {
+                endpoint,
+                size,
+                segment,
+                transmissions,
+                recovered_with,
+            },
+            Finding::IpFragments { count, .. } => FindingFields::IpFragments { endpoint, count },
+            Finding::AsymmetricMss { client, server } => FindingFields::AsymmetricMss {
+                endpoint,
+                client,
+                server,
+            },
+        }
+    }
+}
+
+impl MssState {
+    fn of(seen: MssSeen) -> MssState {
+        match seen {
+            MssSeen::Value(_) => MssState::Present,
+            MssSeen::Absent => MssState::Absent,
+            MssSeen::Unknown => MssState::Unknown,
+            MssSeen::NotCaptured => MssState::NotCaptured,
+        }
+    }
+}
+
+impl EndpointRecord {
+    fn new(e: &EndpointReport) -> EndpointRecord {
+        EndpointRecord {
+            addr: e.addr,
+            port: e.port,
+            syn_mss: e.syn_mss.value(),
+            syn_mss_state: MssState::of(e.syn_mss),
+            syn_options: e.syn_options.clone(),
+            ttl: e.ttl,
+            handshake_send_mss: e.handshake_send_mss,
+            effective_send_mss: e.effective_send_mss,
+            effective_basis: e.effective_basis,
+            data_option_bytes: e.data_option_bytes,
+            max_segment: e.max_segment,
+            typical_segment: e.typical_segment,
+            data_segments: e.data_segments,
+            data_bytes: e.data_bytes,
+            retransmissions: e.retransmissions,
+        }
+    }
+}
+
+impl ConnectionRecord {
+    /// The record of `report`, whose capture points are named `names` (by input
+    /// index).
+    pub fn new(report: &ConnectionReport, names: &[String]) -> ConnectionRecord {
+        let time = |ns: u64| {
+            let mut text = Vec::with_capacity(27);
+            rfc3339_into(&mut text, ns);
+            String::from_utf8_lossy(&text).into_owned()
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let duration_s = report.last_ns.saturating_sub(report.first_ns) as f64 / 1e9;
+        ConnectionRecord {
+            record_type: RecordType::Connection,
+            id: report.id,
+            ip_version: report.ip_version.number(),
+            client: EndpointRecord::new(&report.client),
+            server: EndpointRecord::new(&report.server),
+            roles: report.roles,
+            handshake: report.handshake,
+            ending: report.ending,
+            first_time: time(report.first_ns),
+            last_time: time(report.last_ns),
+            duration_s,
+            first_packet: report.first_packet,
+            points: report
+                .points
+                .iter()
+                .map(|p| PointRecord {
+                    input: names.get(p.point).cloned(),
+                    index: p.point,
+                    position: p.position,
+                    packets: p.packets,
+                })
+                .collect(),
+            tunnel: report.tunnel.map(|t| match t {
+                mss_wire::packet::Tunnel::Gre => TunnelKind::Gre,
+                mss_wire::packet::Tunnel::IpInIp => TunnelKind::IpInIp,
+                mss_wire::packet::Tunnel::Vxlan => TunnelKind::Vxlan,
+                mss_wire::packet::Tunnel::Geneve => TunnelKind::Geneve,
+            }),
+            findings: report
+                .findings
+                .iter()
+                .map(|f| {
+                    let explained = explain(f, report);
+                    FindingRecord {
+                        finding: FindingFields::new(f, names),
+                        title: explained.title,
+                        explanation: explained.text,
+                        fix: explained.fix,
+                        source: explained.source.to_string(),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Appends `ns` (since the Unix epoch) as RFC 3339 UTC with microseconds,
+/// `2026-12-06T10:09:17.123456Z` (proleptic Gregorian, days from the epoch by
+/// Howard Hinnant's `civil_from_days`).
+pub fn rfc3339_into(out: &mut Vec<u8>, ns: u64) {
+    let seconds = ns / 1_000_000_000;
+    let micros = (ns % 1_000_000_000) / 1000;
+    let days = i64::try_from(seconds / 86_400).unwrap_or(0);
+    let rem = seconds % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let unsigned = |v: i64| u64::try_from(v).unwrap_or(0);
+    // Filled right to left into a fixed buffer, then appended at once: this runs
+    // twice per connection record.
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    for (mut value, end, width) in [
+        (unsigned(year), 4, 4),
+        (unsigned(month), 7, 2),
+        (unsigned(day), 10, 2),
+        (rem / 3600, 13, 2),
+        ((rem / 60) % 60, 16, 2),
+        (rem % 60, 19, 2),
+        (micros, 26, 6),
+    ] {
+        for digit in text.iter_mut().take(end).skip(end - width).rev() {
+            *digit = b'0' + u8::try_from(value % 10).unwrap_or(0);
+            value /= 10;
+        }
+    }
+    out.extend_from_slice(&text);
+}
