@@ -14,7 +14,7 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 
 use mss_analyze::explain::explain;
-use mss_analyze::report::{EndpointReport, Finding, MssSeen, SynOptions};
+use mss_analyze::report::{EndpointReport, Finding, SynOptions};
 use mss_analyze::{ConnectionReport, Summary};
 use serde_json::{Map, Value, json};
 
@@ -186,15 +186,6 @@ fn time(buf: &mut Vec<u8>, ns: u64) {
     buf.push(b'"');
 }
 
-fn mss_state(seen: MssSeen) -> &'static str {
-    match seen {
-        MssSeen::Value(_) => "present",
-        MssSeen::Absent => "absent",
-        MssSeen::Unknown => "unknown",
-        MssSeen::NotCaptured => "not_captured",
-    }
-}
-
 fn syn_options(buf: &mut Vec<u8>, options: &SynOptions) {
     let mut o = Object::open(buf);
     o.opt_int(key!("window_scale"), options.window_scale);
@@ -221,7 +212,7 @@ fn endpoint(buf: &mut Vec<u8>, e: &EndpointReport) {
     addr(o.key(key!("addr")), e.addr);
     o.int(key!("port"), e.port);
     o.opt_int(key!("syn_mss"), e.syn_mss.value());
-    o.name(key!("syn_mss_state"), mss_state(e.syn_mss));
+    o.name(key!("syn_mss_state"), e.syn_mss.state().name());
     match &e.syn_options {
         Some(options) => syn_options(o.key(key!("syn_options")), options),
         None => o.key(key!("syn_options")).extend_from_slice(b"null"),

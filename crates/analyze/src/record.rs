@@ -6,14 +6,12 @@
 //! with serde, so consumers (`mss lab`, renderers) work with types, not JSON
 //! values.
 
-use core::net::IpAddr;
-
 use serde::{Deserialize, Serialize};
 
 use crate::explain::explain;
 use crate::report::{
-    ConnectionReport, EffectiveBasis, Ending, EndpointReport, Finding, Handshake, MssSeen,
-    OversizeCause, Position, Role, RoleEvidence, SynOptions,
+    ConnectionReport, Ending, EndpointReport, Finding, Handshake, OversizeCause, Position, Role,
+    RoleEvidence,
 };
 
 /// The record's `type`.
@@ -35,9 +33,9 @@ pub struct ConnectionRecord {
     /// 4 or 6.
     pub ip_version: u8,
     /// The endpoint that opened the connection.
-    pub client: EndpointRecord,
+    pub client: EndpointReport,
     /// The endpoint that accepted it.
-    pub server: EndpointRecord,
+    pub server: EndpointReport,
     /// How the roles were decided.
     pub roles: RoleEvidence,
     /// Handshake state.
@@ -58,55 +56,6 @@ pub struct ConnectionRecord {
     pub tunnel: Option<TunnelKind>,
     /// What is worth explaining.
     pub findings: Vec<FindingRecord>,
-}
-
-/// Whether a SYN's MSS option was seen, as the record says it.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MssState {
-    /// A value (in `syn_mss`).
-    Present,
-    /// Captured whole, without the option.
-    Absent,
-    /// Cut off or malformed.
-    Unknown,
-    /// No SYN of this endpoint was captured.
-    NotCaptured,
-}
-
-/// One endpoint of a connection record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EndpointRecord {
-    /// Address.
-    pub addr: IpAddr,
-    /// Port.
-    pub port: u16,
-    /// The MSS option of its SYN, nearest to it.
-    pub syn_mss: Option<u16>,
-    /// Whether that option was seen.
-    pub syn_mss_state: MssState,
-    /// The other options of that SYN.
-    pub syn_options: Option<SynOptions>,
-    /// TTL or hop limit nearest to it.
-    pub ttl: Option<u8>,
-    /// The send MSS the handshake gives it.
-    pub handshake_send_mss: Option<u32>,
-    /// The send MSS in force at the end.
-    pub effective_send_mss: Option<u32>,
-    /// What that rests on.
-    pub effective_basis: Option<EffectiveBasis>,
-    /// TCP option bytes on its data segments.
-    pub data_option_bytes: u32,
-    /// Largest payload it sent in one packet.
-    pub max_segment: Option<u32>,
-    /// The most common full-size payload.
-    pub typical_segment: Option<u32>,
-    /// Packets with payload.
-    pub data_segments: u64,
-    /// Payload bytes.
-    pub data_bytes: u64,
-    /// Data segments that repeated sequence space.
-    pub retransmissions: u64,
 }
 
 /// A capture point that saw the connection.
@@ -297,39 +246,6 @@ impl FindingFields {
     }
 }
 
-impl MssState {
-    fn of(seen: MssSeen) -> MssState {
-        match seen {
-            MssSeen::Value(_) => MssState::Present,
-            MssSeen::Absent => MssState::Absent,
-            MssSeen::Unknown => MssState::Unknown,
-            MssSeen::NotCaptured => MssState::NotCaptured,
-        }
-    }
-}
-
-impl EndpointRecord {
-    fn new(e: &EndpointReport) -> EndpointRecord {
-        EndpointRecord {
-            addr: e.addr,
-            port: e.port,
-            syn_mss: e.syn_mss.value(),
-            syn_mss_state: MssState::of(e.syn_mss),
-            syn_options: e.syn_options.clone(),
-            ttl: e.ttl,
-            handshake_send_mss: e.handshake_send_mss,
-            effective_send_mss: e.effective_send_mss,
-            effective_basis: e.effective_basis,
-            data_option_bytes: e.data_option_bytes,
-            max_segment: e.max_segment,
-            typical_segment: e.typical_segment,
-            data_segments: e.data_segments,
-            data_bytes: e.data_bytes,
-            retransmissions: e.retransmissions,
-        }
-    }
-}
-
 impl ConnectionRecord {
     /// The record of `report`, whose capture points are named `names` (by input
     /// index).
@@ -345,8 +261,8 @@ impl ConnectionRecord {
             record_type: RecordType::Connection,
             id: report.id,
             ip_version: report.ip_version.number(),
-            client: EndpointRecord::new(&report.client),
-            server: EndpointRecord::new(&report.server),
+            client: report.client.clone(),
+            server: report.server.clone(),
             roles: report.roles,
             handshake: report.handshake,
             ending: report.ending,

@@ -84,6 +84,75 @@ impl MssSeen {
             _ => None,
         }
     }
+
+    /// Whether the option was seen, in the record's words.
+    pub fn state(self) -> MssState {
+        match self {
+            MssSeen::Value(_) => MssState::Present,
+            MssSeen::Absent => MssState::Absent,
+            MssSeen::Unknown => MssState::Unknown,
+            MssSeen::NotCaptured => MssState::NotCaptured,
+        }
+    }
+}
+
+/// [`MssSeen`] as the JSON record states it: `syn_mss_state`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MssState {
+    /// A value (in `syn_mss`).
+    Present,
+    /// Captured whole, without the option.
+    Absent,
+    /// Cut off or malformed.
+    Unknown,
+    /// No SYN of this endpoint was captured.
+    NotCaptured,
+}
+
+impl MssState {
+    /// The name, a JSON contract.
+    pub fn name(self) -> &'static str {
+        match self {
+            MssState::Present => "present",
+            MssState::Absent => "absent",
+            MssState::Unknown => "unknown",
+            MssState::NotCaptured => "not_captured",
+        }
+    }
+}
+
+/// [`MssSeen`] as two keys of an endpoint record (flattened into it): `syn_mss`,
+/// the value or null, and `syn_mss_state`.
+#[derive(Serialize, Deserialize)]
+struct MssSeenKeys {
+    syn_mss: Option<u16>,
+    syn_mss_state: MssState,
+}
+
+impl Serialize for MssSeen {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        MssSeenKeys {
+            syn_mss: self.value(),
+            syn_mss_state: self.state(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for MssSeen {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<MssSeen, D::Error> {
+        let keys = MssSeenKeys::deserialize(deserializer)?;
+        match (keys.syn_mss_state, keys.syn_mss) {
+            (MssState::Present, Some(value)) => Ok(MssSeen::Value(value)),
+            (MssState::Present, None) => Err(serde::de::Error::custom(
+                "syn_mss_state is \"present\" but syn_mss is null",
+            )),
+            (MssState::Absent, _) => Ok(MssSeen::Absent),
+            (MssState::Unknown, _) => Ok(MssSeen::Unknown),
+            (MssState::NotCaptured, _) => Ok(MssSeen::NotCaptured),
+        }
+    }
 }
 
 /// The options of a SYN or SYN-ACK.
@@ -107,15 +176,16 @@ pub struct SynOptions {
     pub unknown_kinds: Vec<u8>,
 }
 
-/// One endpoint of a connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One endpoint of a connection (also as the JSON record writes it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndpointReport {
     /// Address.
     pub addr: IpAddr,
     /// Port.
     pub port: u16,
     /// The MSS option in this endpoint's SYN or SYN-ACK, at the capture point nearest
-    /// to it.
+    /// to it (in JSON: `syn_mss` and `syn_mss_state`).
+    #[serde(flatten)]
     pub syn_mss: MssSeen,
     /// The other options of that SYN.
     pub syn_options: Option<SynOptions>,
