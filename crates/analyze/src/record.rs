@@ -161,21 +161,6 @@ pub enum FindingFields {
 }
 
 impl FindingFields {
-    /// The kind's name (as [`Finding::kind`]).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            FindingFields::MssMissing { .. } => "mss_missing",
-            FindingFields::MssBelowLinuxMin { .. } => "mss_below_linux_min",
-            FindingFields::MssCutOff { .. } => "mss_cut_off",
-            FindingFields::SegmentsExceedMss { .. } => "segments_exceed_mss",
-            FindingFields::MssRewritten { .. } => "mss_rewritten",
-            FindingFields::IcmpTooBig { .. } => "icmp_too_big",
-            FindingFields::PmtudBlackholeSuspected { .. } => "pmtud_blackhole_suspected",
-            FindingFields::IpFragments { .. } => "ip_fragments",
-            FindingFields::AsymmetricMss { .. } => "asymmetric_mss",
-        }
-    }
-
     fn new(finding: &Finding, names: &[String]) -> FindingFields {
         let endpoint = finding.endpoint();
         match *finding {
