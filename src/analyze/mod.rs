@@ -166,14 +166,84 @@ pub(crate) fn json_records(
     Ok(records)
 }
 
-pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<ExitCode, Failure> {
+/// Which connections are shown, and what the `--fail-on` check has seen.
+struct Selection<'a> {
+    filter: Filter,
+    ids: IdsSeen,
+    fail_on: Option<&'a crate::cli::FailOn>,
+    failed_on: bool,
+}
+
+impl<'a> Selection<'a> {
+    fn new(args: &'a AnalyzeArgs) -> Selection<'a> {
+        let filter = Filter {
+            hosts: args.host.clone(),
+            ports: args.port.clone(),
+            ids: args.connection.clone(),
+        };
+        Selection {
+            ids: IdsSeen::new(&filter),
+            filter,
+            fail_on: args.fail_on.as_ref(),
+            failed_on: false,
+        }
+    }
+
+    /// Whether to show `report`; notes its id and its findings either way.
+    fn keep(&mut self, report: &ConnectionReport) -> bool {
+        self.ids.see(report.id);
+        if !self.filter.keeps(report) {
+            return false;
+        }
+        self.ids.shown += 1;
+        if let Some(fail_on) = self.fail_on {
+            self.failed_on |= report.findings.iter().any(|f| fail_on.matches(f.kind()));
+        }
+        true
+    }
+}
+
+/// The reading: progress on the terminal, and an input whose thread failed (said
+/// once the results so far are out, exit 2).
+struct Reading {
+    progress: Progress,
+    stopped: Option<String>,
+}
+
+impl Reading {
+    /// Reads every input, handing finished connections to `emit`.
+    fn read_all(
+        &mut self,
+        inputs: &mut [Input],
+        analyzer: &mut Analyzer,
+        emit: &mut dyn FnMut(ConnectionReport) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let progress = &mut self.progress;
+        let read = mss_ingest::read_all(inputs, analyzer, &mut |tick| progress.tick(tick), emit);
+        self.progress.clear();
+        match read {
+            Ok(()) => Ok(()),
+            Err(ReadError::Emit(e)) => Err(e),
+            Err(e @ ReadError::Input { .. }) => {
+                self.stopped = Some(e.to_string());
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Opens every capture (refusing the same one twice).
+fn open_inputs(paths: &[std::path::PathBuf]) -> Result<Vec<Input>, Failure> {
     let failed = |e: mss_ingest::Error| Failure::Input(e.to_string());
-    mss_ingest::check_distinct(&args.inputs).map_err(failed)?;
-    let mut inputs = args
-        .inputs
+    mss_ingest::check_distinct(paths).map_err(failed)?;
+    paths
         .iter()
         .map(|path| Input::open(path).map_err(failed))
-        .collect::<Result<Vec<Input>, Failure>>()?;
+        .collect()
+}
+
+pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<ExitCode, Failure> {
+    let mut inputs = open_inputs(&args.inputs)?;
     let config = Config {
         max_connections: args.max_connections,
         // Captures from several points are merged by time; keep closed connections
@@ -186,11 +256,6 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
         ..Config::default()
     };
     let mut analyzer = Analyzer::new(config);
-    let filter = Filter {
-        hosts: args.host.clone(),
-        ports: args.port.clone(),
-        ids: args.connection.clone(),
-    };
     let format = if args.json {
         Format::Json
     } else if args.csv {
@@ -200,62 +265,65 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
         Format::Human
     };
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
-    let mut failed_on = false;
-    let mut progress = Progress::new(&inputs, args.no_progress);
-    // An input whose thread failed: said once the results so far are out (exit 2).
-    let mut stopped: Option<String> = None;
-    let mut read_all = |inputs: &mut [Input],
-                        analyzer: &mut Analyzer,
-                        emit: &mut dyn FnMut(ConnectionReport) -> io::Result<()>|
-     -> io::Result<()> {
-        let read = mss_ingest::read_all(inputs, analyzer, &mut |tick| progress.tick(tick), emit);
-        progress.clear();
-        match read {
-            Ok(()) => Ok(()),
-            Err(ReadError::Emit(e)) => Err(e),
-            Err(e @ ReadError::Input { .. }) => {
-                stopped = Some(e.to_string());
-                Ok(())
-            }
-        }
+    let mut selection = Selection::new(args);
+    let mut reading = Reading {
+        progress: Progress::new(&inputs, args.no_progress),
+        stopped: None,
     };
     let mut shown: Vec<ConnectionReport> = Vec::new();
-    let mut ids = IdsSeen::new(&filter);
-    let mut keep = |report: &ConnectionReport| {
-        ids.see(report.id);
-        if !filter.keeps(report) {
-            return false;
-        }
-        ids.shown += 1;
-        if let Some(fail_on) = &args.fail_on {
-            failed_on |= report.findings.iter().any(|f| fail_on.matches(f.kind()));
-        }
-        true
-    };
     let summary = if format == Format::Human {
         let mut emit = |report: ConnectionReport| -> io::Result<()> {
-            if keep(&report) {
+            if selection.keep(&report) {
                 shown.push(report);
             }
             Ok(())
         };
-        read_all(&mut inputs, &mut analyzer, &mut emit)?;
+        reading.read_all(&mut inputs, &mut analyzer, &mut emit)?;
         let summary = analyzer.finish();
         while let Some(report) = analyzer.poll_finished() {
             emit(report)?;
         }
         summary
     } else {
-        // JSON and CSV records are formatted on a thread of their own while the
-        // analysis goes on; finished connections travel to it in order, in batches so
-        // the two threads hand over rarely. Once the input is read, the analysis
-        // thread is free: it builds the remaining reports as it hands them on and
-        // formats one batch in `SHARE_EVERY` itself. A capture shorter than the
-        // linger (most captures) finishes all its connections at the end, and that
-        // burst then uses both cores.
+        let mut job = Streaming {
+            inputs: &mut inputs,
+            analyzer: &mut analyzer,
+            reading: &mut reading,
+            selection: &mut selection,
+        };
+        job.run(format, &names, out)?
+    };
+    let ending = Ending {
+        summary: &summary,
+        inputs: &inputs,
+        max_connections: config.max_connections,
+        stopped: reading.stopped.take(),
+    };
+    ending.report(args, format, &selection, &shown, out)
+}
+
+/// JSON and CSV: records are formatted on a thread of their own while the analysis
+/// goes on; finished connections travel to it in order, in batches so the two
+/// threads hand over rarely. Once the input is read, the analysis thread is free: it
+/// builds the remaining reports as it hands them on and formats one batch in
+/// `SHARE_EVERY` itself. A capture shorter than the linger (most captures) finishes
+/// all its connections at the end, and that burst then uses both cores.
+struct Streaming<'r, 'a> {
+    inputs: &'r mut [Input],
+    analyzer: &'r mut Analyzer,
+    reading: &'r mut Reading,
+    selection: &'r mut Selection<'a>,
+}
+
+impl Streaming<'_, '_> {
+    fn run(
+        &mut self,
+        format: Format,
+        names: &[String],
+        out: &mut (impl Write + Send),
+    ) -> io::Result<Summary> {
         std::thread::scope(|scope| -> io::Result<Summary> {
             let (tx, rx) = mpsc::sync_channel::<Batch>(WRITER_QUEUE);
-            let names = &names;
             let out = &mut *out;
             let writer = scope.spawn(move || -> io::Result<()> {
                 let mut text = Vec::new();
@@ -277,8 +345,9 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
             let mut share = false;
             // The writer only stops early on a write error, reported below.
             let stopped = |_| io::Error::other("output stopped");
+            let selection = &mut *self.selection;
             let mut emit = |report: ConnectionReport, share: bool| -> io::Result<()> {
-                if keep(&report) {
+                if selection.keep(&report) {
                     batch.push(report);
                     if batch.len() == WRITER_BATCH {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(WRITER_BATCH));
@@ -295,20 +364,22 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
                 }
                 Ok(())
             };
-            let read = read_all(&mut inputs, &mut analyzer, &mut |r| emit(r, share));
+            let read = self
+                .reading
+                .read_all(self.inputs, self.analyzer, &mut |r| emit(r, share));
             share = true;
             // The reports of the connections still open are built one by one as
             // they are taken, so the output thread starts on the first batch at once.
-            analyzer.end();
+            self.analyzer.end();
             let mut drained = read;
-            while let Some(report) = analyzer.poll_finished() {
+            while let Some(report) = self.analyzer.poll_finished() {
                 if drained.is_ok() {
                     if let Err(e) = emit(report, share) {
                         drained = Err(e);
                     }
                 }
             }
-            let mut drained = drained.map(|()| analyzer.summary());
+            let mut drained = drained.map(|()| self.analyzer.summary());
             if drained.is_ok() && !batch.is_empty() {
                 let last = std::mem::take(&mut batch);
                 if let Err(e) = tx.send(Batch::Reports(last)).map_err(stopped) {
@@ -321,59 +392,81 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
                 .unwrap_or_else(|_| Err(io::Error::other("output thread panicked")));
             // A write error (a closed pipe) is the real cause when both failed.
             written.and(drained)
-        })?
-    };
-    let mut warnings: Vec<String> = inputs.iter().flat_map(Input::warnings).collect();
-    if summary.evicted > 0 {
-        warnings.push(format!(
-            "{} connections were reported early (ending \"evicted\", half-open ones first) \
-             because more than {} were open at once; raise --max-connections to keep them \
-             whole",
-            summary.evicted, config.max_connections
-        ));
-    }
-    // Said after the output: a filter that selects nothing is not an error (the
-    // exit status stays), but the user should not have to guess why.
-    for note in ids.unmatched(&filter) {
-        let _ = writeln!(io::stderr(), "mss: warning: {note}");
-    }
-    let fatal: Vec<String> = inputs
-        .iter()
-        .filter_map(|i| {
-            i.error
-                .as_ref()
-                .filter(|e| !e.is_truncation())
-                .map(|e| format!("{}: {e}", i.name))
         })
-        .chain(stopped)
-        .collect();
-    match format {
-        Format::Human => {
-            let color = match args.color.as_str() {
-                "always" => true,
-                "never" => false,
-                _ => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-            };
-            human::report(out, &shown, &summary, &inputs, &warnings, color)?;
+    }
+}
+
+/// What is said once the connections are out: warnings, the report's end, errors.
+struct Ending<'a> {
+    summary: &'a Summary,
+    inputs: &'a [Input],
+    max_connections: usize,
+    stopped: Option<String>,
+}
+
+impl Ending<'_> {
+    fn report(
+        self,
+        args: &AnalyzeArgs,
+        format: Format,
+        selection: &Selection<'_>,
+        shown: &[ConnectionReport],
+        out: &mut impl Write,
+    ) -> Result<ExitCode, Failure> {
+        let summary = self.summary;
+        let inputs = self.inputs;
+        let mut warnings: Vec<String> = inputs.iter().flat_map(Input::warnings).collect();
+        if summary.evicted > 0 {
+            warnings.push(format!(
+                "{} connections were reported early (ending \"evicted\", half-open ones \
+                 first) because more than {} were open at once; raise --max-connections to \
+                 keep them whole",
+                summary.evicted, self.max_connections
+            ));
         }
-        Format::Json => json::summary(out, &summary, &inputs, &warnings)?,
-        Format::Csv => {}
-    }
-    out.flush()?;
-    if format != Format::Human {
-        for warning in &warnings {
-            let _ = writeln!(io::stderr(), "mss: warning: {warning}");
+        // Said after the output: a filter that selects nothing is not an error (the
+        // exit status stays), but the user should not have to guess why.
+        for note in selection.ids.unmatched(&selection.filter) {
+            let _ = writeln!(io::stderr(), "mss: warning: {note}");
         }
+        let fatal: Vec<String> = inputs
+            .iter()
+            .filter_map(|i| {
+                i.error
+                    .as_ref()
+                    .filter(|e| !e.is_truncation())
+                    .map(|e| format!("{}: {e}", i.name))
+            })
+            .chain(self.stopped)
+            .collect();
+        match format {
+            Format::Human => {
+                let color = match args.color.as_str() {
+                    "always" => true,
+                    "never" => false,
+                    _ => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                };
+                human::report(out, shown, summary, inputs, &warnings, color)?;
+            }
+            Format::Json => json::summary(out, summary, inputs, &warnings)?,
+            Format::Csv => {}
+        }
+        out.flush()?;
+        if format != Format::Human {
+            for warning in &warnings {
+                let _ = writeln!(io::stderr(), "mss: warning: {warning}");
+            }
+        }
+        if !fatal.is_empty() {
+            return Err(Failure::Input(format!(
+                "{}; the results above cover the packets before it",
+                fatal.join("; ")
+            )));
+        }
+        Ok(if selection.failed_on {
+            ExitCode::from(EXIT_FINDING)
+        } else {
+            ExitCode::SUCCESS
+        })
     }
-    if !fatal.is_empty() {
-        return Err(Failure::Input(format!(
-            "{}; the results above cover the packets before it",
-            fatal.join("; ")
-        )));
-    }
-    Ok(if failed_on {
-        ExitCode::from(EXIT_FINDING)
-    } else {
-        ExitCode::SUCCESS
-    })
 }
