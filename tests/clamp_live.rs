@@ -247,7 +247,12 @@ fn rules_left_by_a_killed_clamp_are_found_and_removed() {
         "{err}"
     );
     let out = lab.mss("router", &["clamp", "--remove-rules"]);
-    assert!(out.status.success());
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout)
             .matches("removed:")

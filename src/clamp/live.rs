@@ -28,6 +28,8 @@ use mss_clamp::{INSERT_ROOM, Outcome, Skip, clamp_ip};
 use mss_net::nfqueue::{self, Queue, Received, Verdict};
 use mss_rules::IpVersion;
 use serde_json::json;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use super::Resolved;
 use super::rules::{self, SavedRule};
@@ -398,6 +400,10 @@ pub(crate) fn run(
     let last = first.saturating_add(count.saturating_sub(1));
     let queues = first..=last;
     let fail_closed = args.fail_closed;
+    // Before anything changes: a signal from here on ends in the clean stop (rules
+    // removed, summary printed), even one sent right after the first line.
+    let signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| Failure::Input(format!("cannot handle signals: {e}")))?;
     let mut bound = Vec::new();
     for number in queues.clone() {
         let queue =
@@ -542,12 +548,13 @@ pub(crate) fn run(
     for note in &notes {
         let _ = writeln!(io::stderr(), "mss clamp: {note}");
     }
-    supervise(&live, &baseline, &installed, &errors, args, out)
+    supervise(signals, &live, &baseline, &installed, &errors, args, out)
 }
 
 /// Waits for a signal or a thread's error, printing counters on the way; then
 /// removes the installed rules and prints the summary.
 fn supervise(
+    mut signals: Signals,
     live: &Live,
     baseline: &Baseline,
     installed: &[SavedRule],
@@ -555,9 +562,6 @@ fn supervise(
     args: &ClampArgs,
     out: &mut impl Write,
 ) -> Result<ExitCode, Failure> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .map_err(|e| Failure::Input(format!("cannot handle signals: {e}")))?;
     let every = Some(args.stats_every.unwrap_or(10))
         .filter(|s| *s > 0)
         .map(Duration::from_secs);
