@@ -2,13 +2,14 @@
 
 use core::net::IpAddr;
 
-use mss_rules::IpVersion;
+use mss_rules::rfc::{self, SendMssInputs};
+use mss_rules::{IpVersion, Mss, Mtu};
 use mss_wire::icmp;
 use mss_wire::packet::{IpPacket, Tunnel};
 use mss_wire::tcp;
 
 use crate::report::{MssSeen, RoleEvidence};
-use crate::side::{Segment, Side, SynSeen};
+use crate::side::{Pair, Segment, Sent, Side, SynSeen};
 
 /// An endpoint.
 pub(crate) type Endpoint = (IpAddr, u16);
@@ -76,12 +77,16 @@ impl core::hash::Hash for FlowKey {
 }
 
 impl FlowKey {
-    /// The key and the index (0 for `a`, 1 for `b`) of the sender.
+    /// The key and the sender's side (`A` for `a`, `B` for `b`).
     #[inline]
-    pub(crate) fn of(src: Endpoint, dst: Endpoint) -> (FlowKey, usize) {
+    pub(crate) fn of(src: Endpoint, dst: Endpoint) -> (FlowKey, Side) {
         let v6 = src.0.is_ipv6();
         let (s, d) = (Key::new(src), Key::new(dst));
-        let (a, b, side) = if s <= d { (s, d, 0) } else { (d, s, 1) };
+        let (a, b, side) = if s <= d {
+            (s, d, Side::A)
+        } else {
+            (d, s, Side::B)
+        };
         let key = FlowKey {
             a: halves(a.addr),
             b: halves(b.addr),
@@ -91,8 +96,8 @@ impl FlowKey {
         (key, side)
     }
 
-    pub(crate) fn endpoint(&self, side: usize) -> Endpoint {
-        let (addr, port) = if side == 0 {
+    pub(crate) fn endpoint(&self, side: Side) -> Endpoint {
+        let (addr, port) = if side == Side::A {
             (whole(self.a), self.ports[0])
         } else {
             (whole(self.b), self.ports[1])
@@ -112,7 +117,7 @@ impl FlowKey {
 /// What one capture point saw of a connection.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PointState {
-    pub(crate) sides: [Side; 2],
+    pub(crate) sides: Pair<Sent>,
     pub(crate) packets: u64,
     pub(crate) syn_ts: Option<u64>,
     pub(crate) syn_ack_ts: Option<u64>,
@@ -174,10 +179,10 @@ pub(crate) struct Connection {
     pub(crate) first_ns: u64,
     pub(crate) last_ns: u64,
     pub(crate) first_packet: u64,
-    /// Side index of the client, once known, and how.
-    pub(crate) client: Option<(usize, RoleEvidence)>,
-    /// Side that sent the first packet seen.
-    pub(crate) first_sender: usize,
+    /// The client's side, once known, and how.
+    pub(crate) client: Option<(Side, RoleEvidence)>,
+    /// The side that sent the first packet seen.
+    pub(crate) first_sender: Side,
     pub(crate) tunnel: Option<Tunnel>,
     /// When the connection closed (both FINs, or a RST).
     pub(crate) closed_ns: Option<u64>,
@@ -191,7 +196,7 @@ pub(crate) struct Connection {
 pub(crate) fn is_new_connection(
     conn: &Connection,
     segment: &tcp::Packet<&[u8]>,
-    side: usize,
+    side: Side,
 ) -> bool {
     let flags = segment.flags();
     if !flags.is_syn() {
@@ -212,7 +217,7 @@ impl Connection {
         version: IpVersion,
         ts: u64,
         number: u64,
-        sender: usize,
+        sender: Side,
     ) -> Connection {
         Connection {
             id,
@@ -243,7 +248,7 @@ impl Connection {
         ts: u64,
         ip: &IpPacket<'_>,
         segment: &tcp::Packet<&[u8]>,
-        side: usize,
+        side: Side,
     ) {
         self.last_ns = self.last_ns.max(ts);
         if ip.tunnel.is_some() {
@@ -259,7 +264,7 @@ impl Connection {
                 self.client_isn = Some(segment.seq_number());
             }
         } else if flags.is_syn_ack() && self.client.is_none() {
-            self.client = Some((1 - side, RoleEvidence::SynAck));
+            self.client = Some((side.peer(), RoleEvidence::SynAck));
         }
         let client = self.client.map(|(c, _)| c);
         let version = self.version;
@@ -321,7 +326,7 @@ impl Connection {
             if own.max_ack.is_none_or(|m| crate::side::seq_lt(m, ack)) {
                 own.max_ack = Some(ack);
             }
-            state.sides[1 - side].on_peer_ack(ack);
+            state.sides[side.peer()].on_peer_ack(ack);
         }
         if ip.fragment.is_some() {
             state.sides[side].on_fragment();
@@ -333,7 +338,7 @@ impl Connection {
             let both_fin = self
                 .points
                 .iter()
-                .any(|(_, p)| p.sides[0].fin && p.sides[1].fin);
+                .any(|(_, p)| p.sides[Side::A].fin && p.sides[Side::B].fin);
             if both_fin {
                 self.closed_ns = Some(ts);
             }
@@ -347,14 +352,14 @@ impl Connection {
         ts: u64,
         message: &icmp::ErrorMessage,
         size: u32,
-        side: usize,
+        side: Side,
     ) {
         self.last_ns = self.last_ns.max(ts);
         self.point(point).sides[side].on_too_big(message, size);
     }
 
     /// A later IP fragment of one of side `side`'s packets.
-    pub(crate) fn on_fragment(&mut self, point: usize, ts: u64, side: usize) {
+    pub(crate) fn on_fragment(&mut self, point: usize, ts: u64, side: Side) {
         self.last_ns = self.last_ns.max(ts);
         let state = self.point(point);
         state.packets += 1;
@@ -373,36 +378,32 @@ pub(crate) fn version_header(version: IpVersion) -> u32 {
     version.header_len()
 }
 
-/// The MSS a side's SYN showed at this point, with the default for an absent option.
-pub(crate) fn mss_or_default(version: IpVersion, seen: MssSeen) -> Option<u32> {
-    match seen {
-        // Linux ignores an MSS of 0 (tcp_parse_options()): the default applies.
-        MssSeen::Value(0) | MssSeen::Absent => Some(u32::from(version.default_mss().get())),
-        MssSeen::Value(v) => Some(u32::from(v)),
-        MssSeen::Unknown | MssSeen::NotCaptured => None,
-    }
-}
-
 /// RFC 9293 section 3.7.1 (MUST-16) for one segment: what the peer's MSS option (as
 /// captured here; the default without one) allows a segment with these headers to
-/// carry, `SendMSS + 20 - TCPhdrsize - IPoptionsize`. `None` until the peer's SYN
-/// has been seen. The sender's own option is not a bound here: it only hints at the
-/// sender's MTU, and some stacks announce a fixed value below what they can send
-/// (tcpdump's of10_s4810.pcap: MSS 1380 announced, 1500-byte packets sent whole,
-/// within the peer's 1460).
+/// carry ([`rfc::effective_send_mss`] without a path MTU bound). `None` until the
+/// peer's SYN has been seen. The sender's own option is not a bound here: it only
+/// hints at the sender's MTU, and some stacks announce a fixed value below what they
+/// can send (tcpdump's of10_s4810.pcap: MSS 1380 announced, 1500-byte packets sent
+/// whole, within the peer's 1460).
 fn send_limit(
     version: IpVersion,
     state: &PointState,
-    side: usize,
+    side: Side,
     tcp_header: u32,
     ip_extra: u32,
 ) -> Option<u32> {
-    let peer = state.sides[1 - side].syn.as_ref()?;
-    let peer_mss = mss_or_default(version, peer.mss)?;
-    let peer_limit = if version == IpVersion::V6 && peer_mss == 65_535 {
-        u32::MAX
-    } else {
-        peer_mss + 20
+    let peer = state.sides[side.peer()].syn.as_ref()?;
+    let peer_mss = match peer.mss {
+        // Linux ignores an MSS of 0 (tcp_parse_options()): the default applies.
+        MssSeen::Value(0) | MssSeen::Absent => None,
+        MssSeen::Value(v) => Some(Mss(v)),
+        MssSeen::Unknown | MssSeen::NotCaptured => return None,
     };
-    Some(peer_limit.saturating_sub(tcp_header + ip_extra))
+    Some(rfc::effective_send_mss(SendMssInputs {
+        version,
+        peer_mss,
+        path_mtu: Mtu(u32::MAX),
+        tcp_option_bytes: tcp_header.saturating_sub(mss_rules::TCP_HEADER_LEN),
+        ip_option_bytes: ip_extra,
+    }))
 }

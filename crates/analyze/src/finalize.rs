@@ -1,14 +1,14 @@
 //! From what was seen to what it means: roles, capture positions, effective MSS per
 //! endpoint, and the findings.
 
-use mss_rules::{IpVersion, Mss, Mtu, linux};
+use mss_rules::{IpVersion, Mss, Mtu, linux, rfc};
 
-use crate::conn::{Connection, PointState, mss_or_default};
+use crate::conn::{Connection, PointState};
 use crate::report::{
     ConnectionReport, EffectiveBasis, Ending, EndpointReport, Finding, Handshake, MssSeen,
     OversizeCause, PointSeen, Position, Role, RoleEvidence,
 };
-use crate::side::Side;
+use crate::side::{Sent, Side, SynSeen, TooBig};
 
 /// TTLs (hop limits) operating systems start with: a packet that still carries one
 /// was captured on its sender's host or link.
@@ -29,7 +29,7 @@ const BLACKHOLE_TRANSMISSIONS: u32 = 3;
 /// Builds the report of a finished connection.
 pub(crate) fn report(conn: &Connection, ending: Ending) -> ConnectionReport {
     let (client, roles) = roles(conn);
-    let server = 1 - client;
+    let server = client.peer();
     let side_of = |role: Role| if role == Role::Client { client } else { server };
     let points: Vec<(usize, &PointState)> = conn.points.iter().collect();
     let positions: Vec<PointSeen> = points
@@ -110,24 +110,24 @@ pub(crate) fn report(conn: &Connection, ending: Ending) -> ConnectionReport {
     }
 }
 
-/// Client side index and the evidence.
-fn roles(conn: &Connection) -> (usize, RoleEvidence) {
+/// The client's side and the evidence.
+fn roles(conn: &Connection) -> (Side, RoleEvidence) {
     if let Some(known) = conn.client {
         return known;
     }
-    let port = |side: usize| conn.key.endpoint(side).1;
-    match (port(0) < 1024, port(1) < 1024) {
-        (true, false) => (1, RoleEvidence::WellKnownPort),
-        (false, true) => (0, RoleEvidence::WellKnownPort),
+    let port = |side: Side| conn.key.endpoint(side).1;
+    match (port(Side::A) < 1024, port(Side::B) < 1024) {
+        (true, false) => (Side::B, RoleEvidence::WellKnownPort),
+        (false, true) => (Side::A, RoleEvidence::WellKnownPort),
         _ => (conn.first_sender, RoleEvidence::FirstPacket),
     }
 }
 
-fn handshake(points: &[(usize, &PointState)], client: usize) -> Handshake {
+fn handshake(points: &[(usize, &PointState)], client: Side) -> Handshake {
     let syn = points.iter().any(|(_, p)| p.sides[client].syn.is_some());
     let syn_ack = points
         .iter()
-        .any(|(_, p)| p.sides[1 - client].syn.is_some());
+        .any(|(_, p)| p.sides[client.peer()].syn.is_some());
     let ack = points.iter().any(|(_, p)| p.ack_ts.is_some());
     match (syn, syn_ack, ack) {
         (true, true, true) => Handshake::Complete,
@@ -145,9 +145,9 @@ fn is_initial(ttl: Option<u8>) -> bool {
 /// TTL until the first router), else by the handshake timing (near the client the
 /// SYN-ACK comes a round trip after the SYN and the ACK right after it; near the
 /// server the other way round).
-fn position(state: &PointState, client: usize) -> Position {
+fn position(state: &PointState, client: Side) -> Position {
     let client_ttl = state.sides[client].ttl;
-    let server_ttl = state.sides[1 - client].ttl;
+    let server_ttl = state.sides[client.peer()].ttl;
     match (is_initial(client_ttl), is_initial(server_ttl)) {
         (true, false) if server_ttl.is_some() => return Position::AtClient,
         (false, true) if client_ttl.is_some() => return Position::AtServer,
@@ -173,8 +173,8 @@ fn position(state: &PointState, client: usize) -> Position {
 /// The point nearest to `side`: where its packets have the highest TTL.
 fn nearest<'a>(
     points: &[(usize, &'a PointState)],
-    side: usize,
-    want: impl Fn(&Side) -> bool,
+    side: Side,
+    want: impl Fn(&Sent) -> bool,
 ) -> Option<(usize, &'a PointState)> {
     points
         .iter()
@@ -186,9 +186,9 @@ fn nearest<'a>(
 /// Option bytes on every data segment of `side`: timestamps when both SYNs
 /// negotiated them (or, without the handshake, when its data carries them), MD5,
 /// AO.
-fn data_option_bytes(state: &PointState, side: usize) -> u32 {
+fn data_option_bytes(state: &PointState, side: Side) -> u32 {
     let own = &state.sides[side];
-    let peer = &state.sides[1 - side];
+    let peer = &state.sides[side.peer()];
     let timestamps = match (&own.syn, &peer.syn) {
         (Some(a), Some(b)) => a.options.timestamps && b.options.timestamps,
         _ => own.ts_on_data,
@@ -205,106 +205,141 @@ fn data_option_bytes(state: &PointState, side: usize) -> u32 {
         + ao.unwrap_or(0)
 }
 
-fn endpoint(
-    conn: &Connection,
-    points: &[(usize, &PointState)],
-    positions: &[PointSeen],
-    side: usize,
-    role: Role,
-    findings: &mut Vec<Finding>,
-) -> EndpointReport {
-    let version = conn.version;
-    let (addr, port) = conn.key.endpoint(side);
-    let near = nearest(points, side, |s| s.packets > 0);
-    let near_syn = nearest(points, side, |s| s.syn.is_some());
-    // What this endpoint received: the peer's SYN as captured nearest to this
-    // endpoint (after any clamp on the way).
-    let received = points
-        .iter()
-        .filter(|(_, p)| p.sides[1 - side].syn.is_some())
-        .max_by_key(|(i, p)| (p.sides[side].ttl.unwrap_or(0), core::cmp::Reverse(*i)))
-        .and_then(|(_, p)| p.sides[1 - side].syn.as_ref());
-    let own_syn = near_syn.and_then(|(_, p)| p.sides[side].syn.as_ref());
-    let syn_mss = own_syn.map_or(MssSeen::NotCaptured, |s| s.mss);
-    let stats_point = near.or(near_syn);
-    let stats = stats_point.map(|(_, p)| &p.sides[side]);
-    let option_bytes = stats_point.map_or(0, |(_, p)| data_option_bytes(p, side));
-    let ip_extra = stats.map_or(0, |s| s.ip_extra);
+/// What the capture points saw of one endpoint, from where each thing is seen best.
+struct View<'a> {
+    side: Side,
+    /// The point nearest the endpoint that saw it send anything.
+    near: Option<(usize, &'a PointState)>,
+    /// Where its sending is judged: `near`, else where its SYN was seen.
+    stats_point: Option<(usize, &'a PointState)>,
+    /// Its own SYN, captured nearest to it.
+    own_syn: Option<&'a SynSeen>,
+    /// What it received: the peer's SYN as captured nearest to this endpoint
+    /// (after any clamp on the way).
+    received: Option<&'a SynSeen>,
+    /// Option bytes on its data segments.
+    option_bytes: u32,
+    /// IP option / extension header bytes on its data segments.
+    ip_extra: u32,
+    /// ICMP too-big messages about its packets, at every point.
+    too_big: Vec<TooBig>,
+}
 
-    let peer_mss = received.and_then(|s| mss_or_default(version, s.mss));
-    // The peer's option as it reached this endpoint: a value (0 counts as absent,
-    // which linux::peer_mss_clamp handles), absent, or not known.
-    let peer_option = received.and_then(|s| match s.mss {
-        MssSeen::Value(v) => Some(Some(Mss(v))),
-        MssSeen::Absent => Some(None),
-        MssSeen::Unknown | MssSeen::NotCaptured => None,
-    });
-    // Its own MSS option tells its MTU (MTU - 40 / MTU - 60).
-    let own_mss = own_syn
-        .and_then(|s| s.mss.value())
-        .filter(|&v| v != 0)
-        .map(u32::from);
-    // When nothing this endpoint sent was captured (a capture point on one
-    // direction of an asymmetric path, or a filter), its own MTU and options are
-    // unknown, and so is what it sends: unknown, not the peer's bound.
-    let sent_anything = near.is_some() || near_syn.is_some();
-    let handshake_send_mss = peer_option.filter(|_| sent_anything).and_then(|peer| {
-        // Without an own option the MTU is unknown: the peer's MSS bounds it, unless
-        // that is an IPv6 peer's 65535, "no limit" (RFC 2675 section 5, RFC 6691
-        // section 5.3): then nothing known bounds it.
-        let unlimited = version == IpVersion::V6 && peer.is_some_and(|m| m.get() == 65_535);
-        let path_mtu = match own_mss {
-            Some(own) => Mtu(own + version.fixed_overhead()),
-            None if unlimited => return None,
-            None => Mtu(u32::MAX),
-        };
-        Some(linux::send_mss(
+impl<'a> View<'a> {
+    fn new(points: &[(usize, &'a PointState)], side: Side) -> View<'a> {
+        let near = nearest(points, side, |s| s.packets > 0);
+        let near_syn = nearest(points, side, |s| s.syn.is_some());
+        let received = points
+            .iter()
+            .filter(|(_, p)| p.sides[side.peer()].syn.is_some())
+            .max_by_key(|(i, p)| (p.sides[side].ttl.unwrap_or(0), core::cmp::Reverse(*i)))
+            .and_then(|(_, p)| p.sides[side.peer()].syn.as_ref());
+        let stats_point = near.or(near_syn);
+        View {
+            side,
+            near,
+            stats_point,
+            own_syn: near_syn.and_then(|(_, p)| p.sides[side].syn.as_ref()),
+            received,
+            option_bytes: stats_point.map_or(0, |(_, p)| data_option_bytes(p, side)),
+            ip_extra: stats_point.map_or(0, |(_, p)| p.sides[side].ip_extra),
+            too_big: points
+                .iter()
+                .flat_map(|(_, p)| p.sides[side].too_big().0.iter().copied())
+                .collect(),
+        }
+    }
+
+    /// What it sent, where that is judged.
+    fn stats(&self) -> Option<&'a Sent> {
+        self.stats_point.map(|(_, p)| &p.sides[self.side])
+    }
+
+    /// The peer's MSS option as it reached this endpoint: a value (0 counts as
+    /// absent, which Linux's rules handle), absent (`Some(None)`), or not known.
+    fn peer_option(&self) -> Option<Option<Mss>> {
+        self.received.and_then(|s| match s.mss {
+            MssSeen::Value(v) => Some(Some(Mss(v))),
+            MssSeen::Absent => Some(None),
+            MssSeen::Unknown | MssSeen::NotCaptured => None,
+        })
+    }
+
+    /// Linux's send MSS on a path of this MTU, for the peer's option as received
+    /// and the options and IP extras its segments carry.
+    fn linux_send_mss(&self, version: IpVersion, peer: Option<Mss>, path_mtu: Mtu) -> u32 {
+        linux::send_mss(
             linux::SendInputs {
                 version,
                 peer_mss: peer,
                 path_mtu,
                 user_mss: None,
-                fixed_option_bytes: option_bytes,
-                ext_header_bytes: ip_extra,
+                fixed_option_bytes: self.option_bytes,
+                ext_header_bytes: self.ip_extra,
             },
             &linux::LinuxTunables::default(),
-        ))
-    });
-    let too_big: Vec<_> = points
-        .iter()
-        .flat_map(|(_, p)| p.sides[side].too_big().0.iter().copied())
-        .collect();
-    let mut effective = handshake_send_mss.map(|mss| (mss, EffectiveBasis::Handshake));
+        )
+    }
+}
+
+/// The send MSS the handshake allows: Linux's rule with the endpoint's own MSS
+/// option standing for its MTU (MTU - 40 / MTU - 60). When nothing this endpoint
+/// sent was captured (a capture point on one direction of an asymmetric path, or a
+/// filter), its own MTU and options are unknown, and so is what it sends: unknown,
+/// not the peer's bound.
+fn handshake_send_mss(version: IpVersion, view: &View<'_>) -> Option<u32> {
+    // Nothing it sent was seen.
+    view.stats_point?;
+    let peer = view.peer_option()?;
+    let own_mss = view
+        .own_syn
+        .and_then(|s| s.mss.value())
+        .filter(|&v| v != 0)
+        .map(u32::from);
+    // Without an own option the MTU is unknown: the peer's MSS bounds it, unless
+    // that is an IPv6 peer's 65535, "no limit" (RFC 2675 section 5, RFC 6691
+    // section 5.3): then nothing known bounds it.
+    let unlimited = version == IpVersion::V6 && peer.is_some_and(|m| m.get() == 65_535);
+    let path_mtu = match own_mss {
+        Some(own) => Mtu(own + version.fixed_overhead()),
+        None if unlimited => return None,
+        None => Mtu(u32::MAX),
+    };
+    Some(view.linux_send_mss(version, peer, path_mtu))
+}
+
+/// The send MSS in effect at the end and what it rests on: the handshake's, lowered
+/// by ICMP too-big messages, then by what its segments show (after a black hole,
+/// where MTU probing ended; else its bulk segment size).
+fn effective_send_mss(
+    version: IpVersion,
+    view: &View<'_>,
+    handshake: Option<u32>,
+) -> Option<(u32, EffectiveBasis)> {
     /// Lowers the effective MSS to `candidate` if that is lower.
     fn lower(effective: &mut Option<(u32, EffectiveBasis)>, candidate: u32, basis: EffectiveBasis) {
         if effective.is_none_or(|(mss, _)| candidate < mss) {
             *effective = Some((candidate, basis));
         }
     }
-    for t in too_big.iter().filter(|t| t.mtu > 0) {
-        // Linux raises a learned PMTU below route.min_pmtu (552) to it
-        // (__ip_rt_update_pmtu()); IPv6 never goes below 1280.
-        let floor = match version {
-            IpVersion::V4 => linux::IPV4_MIN_PMTU,
-            IpVersion::V6 => IpVersion::V6.min_mtu(),
-        };
-        let mss = t
-            .mtu
-            .max(floor)
-            .saturating_sub(version.fixed_overhead() + ip_extra + option_bytes);
-        if handshake_send_mss.is_some() {
+    let mut effective = handshake.map(|mss| (mss, EffectiveBasis::Handshake));
+    if handshake.is_some() {
+        let peer = view.peer_option().flatten();
+        for t in view.too_big.iter().filter(|t| t.mtu > 0) {
+            let mss = view.linux_send_mss(version, peer, linux::learned_pmtu(version, t.mtu));
             lower(&mut effective, mss, EffectiveBasis::IcmpTooBig);
         }
     }
+    let stats = view.stats();
     let recovered = stats
-        .and_then(|sent| sent.stall())
+        .and_then(Sent::stall)
         .and_then(|s| s.smaller_after)
-        .filter(|_| too_big.is_empty() && handshake_send_mss.is_some());
-    let bulk = stats.and_then(Side::bulk_segment).filter(|&bulk| {
+        .filter(|_| view.too_big.is_empty() && handshake.is_some());
+    let bulk = stats.and_then(Sent::bulk_segment).filter(|&bulk| {
         // Without a handshake, only sizes that fit an Ethernet MTU: a capture at a
         // sender with segmentation offload shows super-segments.
-        handshake_send_mss.is_some()
-            || bulk + version.fixed_overhead() + ip_extra + option_bytes <= 1500
+        handshake.is_some()
+            || bulk + version.fixed_overhead() + view.ip_extra + view.option_bytes <= 1500
     });
     match (recovered, bulk) {
         // After a black hole, MTU probing may have searched back up since the first
@@ -319,7 +354,15 @@ fn endpoint(
             // Its bulk segments are the evidence: below the handshake's value (a
             // path MTU or clamp the handshake did not show) or above it, up to what
             // the peer allows (a stack announcing less than its MTU carries).
-            let peer_allows = peer_mss.map(|peer| peer.saturating_sub(option_bytes + ip_extra));
+            let peer_allows = view.peer_option().map(|peer| {
+                rfc::effective_send_mss(rfc::SendMssInputs {
+                    version,
+                    peer_mss: peer.filter(|m| m.get() != 0),
+                    path_mtu: Mtu(u32::MAX),
+                    tcp_option_bytes: view.option_bytes,
+                    ip_option_bytes: view.ip_extra,
+                })
+            });
             let raises = effective.is_some_and(|(mss, _)| bulk > mss)
                 && peer_allows.is_some_and(|allowed| bulk <= allowed);
             if raises {
@@ -330,10 +373,11 @@ fn endpoint(
         }
         (None, None) => {}
     }
-    let effective_send_mss = effective.map(|(mss, _)| mss);
-    let effective_basis = effective.map(|(_, basis)| basis);
+    effective
+}
 
-    // Findings about this endpoint's SYN.
+/// Findings about an endpoint's SYN MSS option.
+fn syn_findings(version: IpVersion, role: Role, syn_mss: MssSeen, findings: &mut Vec<Finding>) {
     match syn_mss {
         MssSeen::Absent => findings.push(Finding::MssMissing {
             endpoint: role,
@@ -348,73 +392,125 @@ fn endpoint(
         }
         _ => {}
     }
-    if let Some((point, state)) = stats_point {
-        let sent = &state.sides[side];
-        if sent.oversize().count > 0 {
-            let position = positions
-                .iter()
-                .find(|p| p.point == point)
-                .map_or(Position::Unknown, |p| p.position);
-            findings.push(Finding::SegmentsExceedMss {
-                endpoint: role,
-                cause: oversize_cause(sent, position, role, option_bytes),
-                count: sent.oversize().count,
-                largest: sent.oversize().largest,
-                mss: handshake_send_mss.unwrap_or(0),
-            });
-        }
-        let fragments: u32 = points
+}
+
+/// Findings about what an endpoint sent: segments above its MSS, IP fragments, a
+/// suspected black hole.
+fn sending_findings(
+    version: IpVersion,
+    points: &[(usize, &PointState)],
+    positions: &[PointSeen],
+    view: &View<'_>,
+    (role, handshake): (Role, Option<u32>),
+    findings: &mut Vec<Finding>,
+) {
+    let Some((point, state)) = view.stats_point else {
+        return;
+    };
+    let sent = &state.sides[view.side];
+    if sent.oversize().count > 0 {
+        let position = positions
             .iter()
-            .map(|(_, p)| p.sides[side].fragments())
-            .max()
-            .unwrap_or(0);
-        if fragments > 0 {
-            findings.push(Finding::IpFragments {
-                endpoint: role,
-                count: fragments,
-            });
-        }
-        if too_big.is_empty() {
-            if let Some(stall) = sent.stall() {
-                // Every path carries 576-byte IPv4 and 1280-byte IPv6 packets (RFC 791,
-                // RFC 8200): smaller ones that vanish are lost, not too big.
-                let suspect = stall.transmissions >= BLACKHOLE_TRANSMISSIONS
-                    && stall.ip_len > version.min_mtu().max(MIN_DATAGRAM_V4)
-                    && (!stall.acked || stall.smaller_after.is_some());
-                if suspect {
-                    findings.push(Finding::PmtudBlackholeSuspected {
-                        endpoint: role,
-                        size: stall.ip_len,
-                        segment: stall.payload,
-                        transmissions: stall.transmissions,
-                        recovered_with: stall.smaller_after,
-                    });
-                }
-            }
-        }
-    }
-    if let Some(first) = too_big.first() {
-        let mtu = too_big
-            .iter()
-            .map(|t| t.mtu)
-            .filter(|&m| m > 0)
-            .min()
-            .unwrap_or(first.mtu);
-        // Judged where the messages were captured nearest the sender.
-        let near_messages =
-            nearest(points, side, |s| s.too_big().1 > 0).map(|(_, p)| &p.sides[side]);
-        let shrank = near_messages
-            .and_then(Side::after_too_big_max)
-            .map(|largest| mtu > 0 && largest <= mtu);
-        findings.push(Finding::IcmpTooBig {
+            .find(|p| p.point == point)
+            .map_or(Position::Unknown, |p| p.position);
+        findings.push(Finding::SegmentsExceedMss {
             endpoint: role,
-            mtu,
-            size: first.size,
-            count: near_messages.map_or(0, |s| s.too_big().1),
-            shrank,
+            cause: oversize_cause(sent, position, role, view.option_bytes),
+            count: sent.oversize().count,
+            largest: sent.oversize().largest,
+            mss: handshake.unwrap_or(0),
         });
     }
+    let fragments: u32 = points
+        .iter()
+        .map(|(_, p)| p.sides[view.side].fragments())
+        .max()
+        .unwrap_or(0);
+    if fragments > 0 {
+        findings.push(Finding::IpFragments {
+            endpoint: role,
+            count: fragments,
+        });
+    }
+    if !view.too_big.is_empty() {
+        return;
+    }
+    if let Some(stall) = sent.stall() {
+        // Every path carries 576-byte IPv4 and 1280-byte IPv6 packets (RFC 791,
+        // RFC 8200): smaller ones that vanish are lost, not too big.
+        let suspect = stall.transmissions >= BLACKHOLE_TRANSMISSIONS
+            && stall.ip_len > version.min_mtu().max(MIN_DATAGRAM_V4)
+            && (!stall.acked || stall.smaller_after.is_some());
+        if suspect {
+            findings.push(Finding::PmtudBlackholeSuspected {
+                endpoint: role,
+                size: stall.ip_len,
+                segment: stall.payload,
+                transmissions: stall.transmissions,
+                recovered_with: stall.smaller_after,
+            });
+        }
+    }
+}
 
+/// `icmp_too_big`: the smallest MTU reported, and whether the sender adapted.
+fn too_big_finding(
+    points: &[(usize, &PointState)],
+    view: &View<'_>,
+    role: Role,
+    findings: &mut Vec<Finding>,
+) {
+    let Some(first) = view.too_big.first() else {
+        return;
+    };
+    let mtu = view
+        .too_big
+        .iter()
+        .map(|t| t.mtu)
+        .filter(|&m| m > 0)
+        .min()
+        .unwrap_or(first.mtu);
+    // Judged where the messages were captured nearest the sender.
+    let near_messages =
+        nearest(points, view.side, |s| s.too_big().1 > 0).map(|(_, p)| &p.sides[view.side]);
+    let shrank = near_messages
+        .and_then(Sent::after_too_big_max)
+        .map(|largest| mtu > 0 && largest <= mtu);
+    findings.push(Finding::IcmpTooBig {
+        endpoint: role,
+        mtu,
+        size: first.size,
+        count: near_messages.map_or(0, |s| s.too_big().1),
+        shrank,
+    });
+}
+
+/// One endpoint's report, and its findings pushed onto `findings`.
+fn endpoint(
+    conn: &Connection,
+    points: &[(usize, &PointState)],
+    positions: &[PointSeen],
+    side: Side,
+    role: Role,
+    findings: &mut Vec<Finding>,
+) -> EndpointReport {
+    let version = conn.version;
+    let (addr, port) = conn.key.endpoint(side);
+    let view = View::new(points, side);
+    let handshake_send_mss = handshake_send_mss(version, &view);
+    let effective = effective_send_mss(version, &view, handshake_send_mss);
+    let syn_mss = view.own_syn.map_or(MssSeen::NotCaptured, |s| s.mss);
+    syn_findings(version, role, syn_mss, findings);
+    sending_findings(
+        version,
+        points,
+        positions,
+        &view,
+        (role, handshake_send_mss),
+        findings,
+    );
+    too_big_finding(points, &view, role, findings);
+    let stats = view.stats();
     let max_segment = stats.filter(|s| s.data_segments > 0).map(|s| s.max_payload);
     let typical_segment =
         stats.and_then(|s| s.sizes.mode_at_least(s.max_payload / FULL_SIZE_FRACTION));
@@ -422,12 +518,12 @@ fn endpoint(
         addr,
         port,
         syn_mss,
-        syn_options: own_syn.map(|s| s.options.clone()),
-        ttl: near.and_then(|(_, p)| p.sides[side].ttl),
+        syn_options: view.own_syn.map(|s| s.options.clone()),
+        ttl: view.near.and_then(|(_, p)| p.sides[side].ttl),
         handshake_send_mss,
-        effective_send_mss,
-        effective_basis,
-        data_option_bytes: option_bytes,
+        effective_send_mss: effective.map(|(mss, _)| mss),
+        effective_basis: effective.map(|(_, basis)| basis),
+        data_option_bytes: view.option_bytes,
         max_segment,
         typical_segment: typical_segment.filter(|_| max_segment.is_some()),
         data_segments: stats.map_or(0, |s| s.data_segments),
@@ -437,7 +533,7 @@ fn endpoint(
 }
 
 /// Why a sender's segments exceed its MSS.
-fn oversize_cause(sent: &Side, position: Position, sender: Role, options: u32) -> OversizeCause {
+fn oversize_cause(sent: &Sent, position: Position, sender: Role, options: u32) -> OversizeCause {
     let oversize = sent.oversize();
     // A peer announced less than Linux's floor: __tcp_mtu_to_mss()
     // never go below tcp_min_snd_mss (48) bytes of payload and options
@@ -466,12 +562,12 @@ fn oversize_cause(sent: &Side, position: Position, sender: Role, options: u32) -
 
 /// `mss_rewritten`: the same SYN with a different MSS at two capture points, in path
 /// order (highest TTL of the sender first).
-fn rewrites(points: &[(usize, &PointState)], client: usize, findings: &mut Vec<Finding>) {
+fn rewrites(points: &[(usize, &PointState)], client: Side, findings: &mut Vec<Finding>) {
     // It takes two points (most connections are seen at one).
     if points.len() < 2 {
         return;
     }
-    for (side, role) in [(client, Role::Client), (1 - client, Role::Server)] {
+    for (side, role) in [(client, Role::Client), (client.peer(), Role::Server)] {
         let mut seen: Vec<(u8, usize, u16)> = points
             .iter()
             .filter_map(|(i, p)| {

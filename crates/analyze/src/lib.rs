@@ -32,6 +32,7 @@ use rustc_hash::FxHashMap;
 use conn::{Connection, FlowKey, is_new_connection};
 pub use report::ConnectionReport;
 use report::{Ending, MssSeen};
+use side::Side;
 
 /// Limits that keep memory bounded.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -105,7 +106,7 @@ pub struct Analyzer {
     /// Connections left at the end of the input, in the order first seen, whose
     /// reports are built as they are polled (see [`Analyzer::end`]).
     ending: VecDeque<Box<Connection>>,
-    fragments: FxHashMap<(core::net::IpAddr, core::net::IpAddr, u32), (FlowKey, usize)>,
+    fragments: FxHashMap<(core::net::IpAddr, core::net::IpAddr, u32), (FlowKey, Side)>,
     next_id: u64,
     now: u64,
     last_sweep: u64,

@@ -140,7 +140,7 @@ pub(crate) struct Unusual {
 
 /// What one capture point saw one endpoint send.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Side {
+pub(crate) struct Sent {
     pub(crate) syn: Option<SynSeen>,
     pub(crate) packets: u64,
     pub(crate) ttl: Option<u8>,
@@ -174,7 +174,7 @@ pub(crate) struct Side {
     pub(crate) unusual: Option<Box<Unusual>>,
 }
 
-/// The per-segment facts `Side::on_segment` needs.
+/// The per-segment facts `Sent::on_segment` needs.
 pub(crate) struct Segment {
     pub(crate) ttl: u8,
     pub(crate) ip_id: Option<u16>,
@@ -189,7 +189,7 @@ pub(crate) struct Segment {
     pub(crate) psh: bool,
 }
 
-impl Side {
+impl Sent {
     /// Records a segment this endpoint sent. `limit` is its effective send MSS for a
     /// segment with these options, if known.
     pub(crate) fn on_segment(&mut self, s: &Segment, limit: Option<u32>) {
@@ -437,5 +437,52 @@ mod tests {
         }
         assert_eq!(top.mode_at_least(1000), Some(1448));
         assert_eq!(top.mode_at_least(2000), None);
+    }
+}
+
+/// One end of a connection, in its flow key's order: `A` is the endpoint with the
+/// lower (address, port). Which one is the client is found out later.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub(crate) enum Side {
+    A = 0,
+    B = 1,
+}
+
+impl Side {
+    /// The other end.
+    #[inline]
+    pub(crate) fn peer(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+}
+
+/// One value per [`Side`], indexed by it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Pair<T>([T; 2]);
+
+impl<T> Pair<T> {
+    /// Both values, `A`'s first.
+    pub(crate) fn iter(&self) -> core::slice::Iter<'_, T> {
+        self.0.iter()
+    }
+}
+
+impl<T> core::ops::Index<Side> for Pair<T> {
+    type Output = T;
+    #[inline]
+    fn index(&self, side: Side) -> &T {
+        // In bounds by construction (0 or 1): compiled without a check or a branch.
+        &self.0[side as usize]
+    }
+}
+
+impl<T> core::ops::IndexMut<Side> for Pair<T> {
+    #[inline]
+    fn index_mut(&mut self, side: Side) -> &mut T {
+        &mut self.0[side as usize]
     }
 }

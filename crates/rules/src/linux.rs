@@ -47,6 +47,18 @@ pub const IPV6_JUMBO_ADV_MSS: u16 = 65_534;
 /// path MTU below this is raised to it and locked.
 pub const IPV4_MIN_PMTU: u32 = 552;
 
+/// The path MTU Linux learns from an ICMP "too big" that reports `reported`: an IPv4
+/// value below `route.min_pmtu` (552) is raised to it (`__ip_rt_update_pmtu()`); an
+/// IPv6 path never goes below the IPv6 minimum MTU, 1280 (RFC 8200 section 5,
+/// `__ip6_rt_update_pmtu()`).
+pub fn learned_pmtu(version: IpVersion, reported: u32) -> Mtu {
+    let floor = match version {
+        IpVersion::V4 => IPV4_MIN_PMTU,
+        IpVersion::V6 => IpVersion::V6.min_mtu(),
+    };
+    Mtu(reported.max(floor))
+}
+
 /// `net.ipv4.tcp_base_mss` default: where `tcp_mtu_probing` starts its search.
 pub const TCP_BASE_MSS: u16 = 1024;
 
@@ -245,6 +257,14 @@ mod tests {
 
     fn adv(version: IpVersion, mtu: u32) -> u16 {
         advertised_mss(version, Mtu(mtu), None, &LinuxTunables::default()).get()
+    }
+
+    #[test]
+    fn a_learned_pmtu_never_goes_below_the_floor() {
+        assert_eq!(learned_pmtu(IpVersion::V4, 1400), Mtu(1400));
+        assert_eq!(learned_pmtu(IpVersion::V4, 68), Mtu(552));
+        assert_eq!(learned_pmtu(IpVersion::V6, 1280), Mtu(1280));
+        assert_eq!(learned_pmtu(IpVersion::V6, 1000), Mtu(1280));
     }
 
     #[test]
