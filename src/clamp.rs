@@ -117,7 +117,8 @@ impl<'a> Mode<'a> {
         let refuse = |message: String| Err(Failure::Input(message));
         if args.encap.is_some() && args.mtu.is_none() {
             return refuse(
-                "--encap needs --mtu: the targets come from the MTU left inside the                  encapsulations (with --mss, give the target itself)"
+                "--encap needs --mtu: the targets come from the MTU left inside the \
+                 encapsulations (with --mss, give the target itself)"
                     .into(),
             );
         }
@@ -156,7 +157,10 @@ impl<'a> Mode<'a> {
             }
             if !unused.is_empty() {
                 return refuse(format!(
-                    "--emit prints the platform's own configuration and nothing else; it                      does not use {} (those are for clamping a capture or --nfqueue;                      whether a platform inserts a missing option is its own rule, see the                      comments in the output)",
+                    "--emit prints the platform's own configuration and nothing else; it \
+                     does not use {} (those are for clamping a capture or --nfqueue; \
+                     whether a platform inserts a missing option is its own rule, see the \
+                     comments in the output)",
                     unused.join(", ")
                 ));
             }
@@ -194,13 +198,15 @@ impl<'a> Mode<'a> {
         }
         let Some(input) = args.input.as_deref() else {
             return refuse(
-                "give a capture to clamp (or - for standard input) with -o FILE, or                  --nfqueue N to clamp live, or --emit PLATFORM for configuration"
+                "give a capture to clamp (or - for standard input) with -o FILE, or \
+                 --nfqueue N to clamp live, or --emit PLATFORM for configuration"
                     .into(),
             );
         };
         let Some(output) = args.output.as_deref() else {
             return refuse(
-                "give the clamped capture's file with -o FILE (or -o - for standard                  output); the input is never changed"
+                "give the clamped capture's file with -o FILE (or -o - for standard \
+                 output); the input is never changed"
                     .into(),
             );
         };
@@ -238,11 +244,15 @@ fn target_warnings(resolved: &Resolved) -> Vec<String> {
         let floor = mss_rules::linux::TCP_MIN_SND_MSS;
         if value < floor {
             warnings.push(format!(
-                "{family} target {value} is below {floor}, the least Linux sends                  (net.ipv4.tcp_min_snd_mss): Linux peers will send segments larger than                  the clamp says, and other stacks may refuse the connection; no path                  needs this"
+                "{family} target {value} is below {floor}, the least Linux sends \
+                 (net.ipv4.tcp_min_snd_mss): Linux peers will send segments larger than \
+                 the clamp says, and other stacks may refuse the connection; no path \
+                 needs this"
             ));
         } else if value < default {
             warnings.push(format!(
-                "{family} target {value} is below {default}, {why}: no working path needs                  a smaller MSS, and segments this small cost throughput"
+                "{family} target {value} is below {default}, {why}: no working path needs \
+                 a smaller MSS, and segments this small cost throughput"
             ));
         }
     }

@@ -683,10 +683,13 @@ fn flags_a_mode_does_not_use_are_refused() {
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("IPv4 target 1 is below 48"), "{err}");
+    // Regression: a lost line continuation ran the words apart with spaces.
+    assert!(!err.contains("  "), "{err}");
     let out = mss(&["clamp", "--mss", "500", "--mss6", "1200", "--emit", "nft"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("IPv4 target 500 is below 536"), "{err}");
     assert!(err.contains("IPv6 target 1200 is below 1220"), "{err}");
+    assert!(!err.contains("  "), "{err}");
     let out = mss(&["clamp", "--mss", "1360", "--emit", "nft"]);
     assert!(
         out.stderr.is_empty(),

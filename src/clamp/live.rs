@@ -399,11 +399,38 @@ pub(crate) fn run(
     let count = args.queues.unwrap_or(1);
     let last = first.saturating_add(count.saturating_sub(1));
     let queues = first..=last;
-    let fail_closed = args.fail_closed;
     // Before anything changes: a signal from here on ends in the clean stop (rules
     // removed, summary printed), even one sent right after the first line.
     let signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(|e| Failure::Input(format!("cannot handle signals: {e}")))?;
+    let mut notes = Vec::new();
+    let bound = bind_queues(queues.clone(), args.fail_closed, &mut notes)?;
+    let installed = set_up_rules(queues.clone(), args, &mut notes)?;
+    let live = Arc::new(Live {
+        resolved: Resolved {
+            targets: resolved.targets,
+            origin: resolved.origin.clone(),
+        },
+        fail_closed: args.fail_closed,
+        counters: Counters::default(),
+    });
+    let baseline = Baseline::take(queues.clone());
+    let errors = start_threads(queues.clone(), bound, &live)?;
+    writeln!(out, "{}", first_line(&queues, resolved, args))?;
+    out.flush()?;
+    for note in &notes {
+        let _ = writeln!(io::stderr(), "mss clamp: {note}");
+    }
+    supervise(signals, &live, &baseline, &installed, &errors, args, out)
+}
+
+/// Binds every queue (fail-open unless fail-closed), noting packets that were
+/// queued while it was being set up.
+fn bind_queues(
+    queues: RangeInclusive<u16>,
+    fail_closed: bool,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Queue>, Failure> {
     let mut bound = Vec::new();
     for number in queues.clone() {
         let queue =
@@ -412,7 +439,6 @@ pub(crate) fn run(
         let _ = queue.set_receive_buffer(RECEIVE_BUFFER);
         bound.push(queue);
     }
-    let mut notes = Vec::new();
     let early: u64 = bound.iter().map(Queue::early_packets).sum();
     if early > 0 {
         notes.push(format!(
@@ -424,6 +450,18 @@ pub(crate) fn run(
             }
         ));
     }
+    Ok(bound)
+}
+
+/// Reads the iptables rules; with `--install-rules` replaces stale ones and
+/// installs this run's (returned), else notes what is already there.
+fn set_up_rules(
+    queues: RangeInclusive<u16>,
+    args: &ClampArgs,
+    notes: &mut Vec<String>,
+) -> Result<Vec<SavedRule>, Failure> {
+    let (first, last) = (*queues.start(), *queues.end());
+    let fail_closed = args.fail_closed;
     // Without iptables (rules of the user's own, e.g. nft queue on kernels that
     // have it), the clamp still works; only stale rules and overflow go uncounted.
     let saved = match rules::saved_rules() {
@@ -491,18 +529,18 @@ pub(crate) fn run(
             rules::TAG
         ));
     }
-    let live = Arc::new(Live {
-        resolved: Resolved {
-            targets: resolved.targets,
-            origin: resolved.origin.clone(),
-        },
-        fail_closed,
-        counters: Counters::default(),
-    });
-    let baseline = Baseline::take(queues.clone());
+    Ok(installed)
+}
+
+/// A thread per queue; their errors come back on the returned channel.
+fn start_threads(
+    queues: RangeInclusive<u16>,
+    bound: Vec<Queue>,
+    live: &Arc<Live>,
+) -> Result<mpsc::Receiver<(u16, io::Error)>, Failure> {
     let (errors_tx, errors) = mpsc::channel::<(u16, io::Error)>();
     for (number, queue) in queues.clone().zip(bound) {
-        let live = Arc::clone(&live);
+        let live = Arc::clone(live);
         let errors = errors_tx.clone();
         std::thread::Builder::new()
             .name(format!("nfqueue-{number}"))
@@ -513,6 +551,14 @@ pub(crate) fn run(
             })
             .map_err(|e| Failure::Input(format!("cannot start a thread: {e}")))?;
     }
+    Ok(errors)
+}
+
+/// The line that says the clamp runs: queues, targets and how SYNs reach it.
+fn first_line(queues: &RangeInclusive<u16>, resolved: &Resolved, args: &ClampArgs) -> String {
+    let (first, last) = (*queues.start(), *queues.end());
+    let count = args.queues.unwrap_or(1);
+    let fail_closed = args.fail_closed;
     let shown_queues = if count == 1 {
         String::new()
     } else {
@@ -537,18 +583,12 @@ pub(crate) fn run(
             if fail_closed { "" } else { " --queue-bypass" }
         )
     };
-    writeln!(
-        out,
+    format!(
         "mss clamp: queue {first}: IPv4 target {}, IPv6 target {} ({}){shown_queues}{rules_note}",
         resolved.v4(),
         resolved.v6(),
         resolved.origin
-    )?;
-    out.flush()?;
-    for note in &notes {
-        let _ = writeln!(io::stderr(), "mss clamp: {note}");
-    }
-    supervise(signals, &live, &baseline, &installed, &errors, args, out)
+    )
 }
 
 /// Waits for a signal or a thread's error, printing counters on the way; then

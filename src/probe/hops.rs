@@ -266,12 +266,16 @@ pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode
             ));
         }
         summary.push(format!(
-            "Not visible this way: a rewrite after hop {}, by the last router before the              target or a box right in front of it, as no router after it quotes the SYN.              `mss probe tcp {target} --reflector` (with `mss probe reflect` on the              target) sees the SYN as it arrived.",
+            "Not visible this way: a rewrite after hop {}, by the last router before the \
+             target or a box right in front of it, as no router after it quotes the SYN. \
+             `mss probe tcp {target} --reflector` (with `mss probe reflect` on the \
+             target) sees the SYN as it arrived.",
             last_checked.map_or(0, |(ttl, ..)| ttl)
         ));
     } else {
         summary.push(format!(
-            "Target {target} not reached: no SYN-ACK or reset came back within {} hops.              Seen up to {seen_to}; what happens to the MSS beyond it is not known.",
+            "Target {target} not reached: no SYN-ACK or reset came back within {} hops. \
+             Seen up to {seen_to}; what happens to the MSS beyond it is not known.",
             hops.last().map_or(args.max_hops, |h| h.ttl)
         ));
     }

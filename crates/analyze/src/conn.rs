@@ -255,17 +255,7 @@ impl Connection {
             self.tunnel = ip.tunnel;
         }
         let flags = segment.flags();
-        if flags.is_syn() {
-            if self
-                .client
-                .is_none_or(|(_, evidence)| evidence != RoleEvidence::Syn)
-            {
-                self.client = Some((side, RoleEvidence::Syn));
-                self.client_isn = Some(segment.seq_number());
-            }
-        } else if flags.is_syn_ack() && self.client.is_none() {
-            self.client = Some((side.peer(), RoleEvidence::SynAck));
-        }
+        self.note_role(segment, side);
         let client = self.client.map(|(c, _)| c);
         let version = self.version;
         let state = self.point(point);
@@ -331,10 +321,35 @@ impl Connection {
         if ip.fragment.is_some() {
             state.sides[side].on_fragment();
         }
-        if record.rst {
+        if record.rst || record.fin {
+            self.note_close(record.rst, ts);
+        }
+    }
+
+    /// Who is the client: the sender of a SYN, else the receiver of a SYN-ACK.
+    #[inline]
+    fn note_role(&mut self, segment: &tcp::Packet<&[u8]>, side: Side) {
+        let flags = segment.flags();
+        if flags.is_syn() {
+            if self
+                .client
+                .is_none_or(|(_, evidence)| evidence != RoleEvidence::Syn)
+            {
+                self.client = Some((side, RoleEvidence::Syn));
+                self.client_isn = Some(segment.seq_number());
+            }
+        } else if flags.is_syn_ack() && self.client.is_none() {
+            self.client = Some((side.peer(), RoleEvidence::SynAck));
+        }
+    }
+
+    /// A RST closes the connection; a FIN does once both sides have sent one.
+    #[cold]
+    fn note_close(&mut self, rst: bool, ts: u64) {
+        if rst {
             self.reset = true;
             self.closed_ns.get_or_insert(ts);
-        } else if record.fin && self.closed_ns.is_none() {
+        } else if self.closed_ns.is_none() {
             let both_fin = self
                 .points
                 .iter()

@@ -26,62 +26,9 @@ fn syn_name(role: Role) -> &'static str {
 /// Explains `finding`, which belongs to `conn`.
 pub fn explain(finding: &Finding, conn: &ConnectionReport) -> Explanation {
     match *finding {
-        Finding::MssMissing { endpoint, default } => Explanation {
-            title: format!(
-                "{} {} without MSS option",
-                endpoint.name(),
-                syn_name(endpoint)
-            ),
-            text: format!(
-                "The {}'s {} carries no MSS option, so the {} must assume {default} bytes \
-                 (RFC 9293: 536 for IPv4, 1220 for IPv6) and never sends larger segments, \
-                 however large the path's MTU.",
-                endpoint.name(),
-                syn_name(endpoint),
-                endpoint.peer().name()
-            ),
-            source: "RFC 9293 section 3.7.1 (MUST-15)",
-            fix: Some(
-                "Every common stack sends an MSS option: look for a firewall or a broken \
-                 clamp that strips TCP options between the hosts."
-                    .to_string(),
-            ),
-        },
-        Finding::MssBelowLinuxMin { endpoint, mss } => Explanation {
-            title: format!("{} announced MSS {mss}, below Linux's 88", endpoint.name()),
-            text: format!(
-                "The {} announced an MSS of {mss}. Linux accepts it from a peer but never \
-                 sends segments smaller than tcp_min_snd_mss (48) minus options, and its own \
-                 TCP_MAXSEG refuses values below TCP_MIN_MSS = 88 = (60 + 60 + 8) - (20 + \
-                 20): a maximal IP and TCP header plus the 8 bytes every fragment carries, \
-                 minus the fixed headers.",
-                endpoint.name()
-            ),
-            source: "include/net/tcp.h TCP_MIN_MSS; net.ipv4.tcp_min_snd_mss (CVE-2019-11479)",
-            fix: Some(
-                "A Linux host does not announce this by itself: look for a clamp set to a \
-                 tiny value or a non-Linux stack."
-                    .to_string(),
-            ),
-        },
-        Finding::MssCutOff { endpoint } => Explanation {
-            title: format!(
-                "{} {} cut by the snaplen",
-                endpoint.name(),
-                syn_name(endpoint)
-            ),
-            text: format!(
-                "The capture cut the {}'s {} before its TCP options were complete: its MSS \
-                 is unknown, not absent.",
-                endpoint.name(),
-                syn_name(endpoint)
-            ),
-            source: "pcap snaplen",
-            fix: Some(
-                "Capture with the full packet (tcpdump -s 0, the default of current tcpdump)."
-                    .to_string(),
-            ),
-        },
+        Finding::MssMissing { endpoint, default } => mss_missing(endpoint, default),
+        Finding::MssBelowLinuxMin { endpoint, mss } => below_linux_min(endpoint, mss),
+        Finding::MssCutOff { endpoint } => cut_off(endpoint),
         Finding::SegmentsExceedMss {
             endpoint,
             cause,
@@ -109,90 +56,175 @@ pub fn explain(finding: &Finding, conn: &ConnectionReport) -> Explanation {
             segment,
             transmissions,
             recovered_with,
-        } => {
-            let outcome = match recovered_with {
-                Some(smaller) => format!(
-                    " It then got through with {smaller}-byte segments: the sender searched \
-                     for a size that fits (Linux tcp_mtu_probing, PLPMTUD per RFC 4821)."
-                ),
-                None => " The connection stalled.".to_string(),
-            };
-            Explanation {
-                title: format!(
-                    "{} stalled on {size}-byte packets: PMTU black hole suspected",
-                    endpoint.name()
-                ),
-                text: format!(
-                    "The {} sent the same {segment}-byte segment ({size}-byte IP packet) \
-                     {transmissions} times without acknowledgment, and no ICMP too-big \
-                     message reached the capture: packets of that size are dropped silently \
-                     on the path, so path MTU discovery cannot work.{outcome}",
-                    endpoint.name()
-                ),
-                source: "RFC 2923 section 2.1; RFC 4821; RFC 8899",
-                fix: Some(format!(
-                    "Let ICMP 'fragmentation needed' (IPv4 type 3 code 4) and ICMPv6 'packet \
-                     too big' (type 2) through every firewall on the path; or clamp the MSS on \
-                     the router before the small link (mss calc --mtu <link MTU> gives the \
-                     value); or set net.ipv4.tcp_mtu_probing=1 on the {}.",
-                    endpoint.name()
-                )),
-            }
-        }
-        Finding::IpFragments { endpoint, count } => Explanation {
-            title: format!(
-                "{count} IP fragments of the {}'s TCP segments",
-                endpoint.name()
+        } => blackhole(endpoint, size, segment, transmissions, recovered_with),
+        Finding::IpFragments { endpoint, count } => fragments(endpoint, count),
+        Finding::AsymmetricMss { client, server } => asymmetric(conn, client, server),
+    }
+}
+
+/// `mss_missing`.
+fn mss_missing(endpoint: Role, default: u16) -> Explanation {
+    Explanation {
+        title: format!(
+            "{} {} without MSS option",
+            endpoint.name(),
+            syn_name(endpoint)
+        ),
+        text: format!(
+            "The {}'s {} carries no MSS option, so the {} must assume {default} bytes \
+             (RFC 9293: 536 for IPv4, 1220 for IPv6) and never sends larger segments, \
+             however large the path's MTU.",
+            endpoint.name(),
+            syn_name(endpoint),
+            endpoint.peer().name()
+        ),
+        source: "RFC 9293 section 3.7.1 (MUST-15)",
+        fix: Some(
+            "Every common stack sends an MSS option: look for a firewall or a broken \
+             clamp that strips TCP options between the hosts."
+                .to_string(),
+        ),
+    }
+}
+
+/// `mss_below_linux_min`.
+fn below_linux_min(endpoint: Role, mss: u16) -> Explanation {
+    Explanation {
+        title: format!("{} announced MSS {mss}, below Linux's 88", endpoint.name()),
+        text: format!(
+            "The {} announced an MSS of {mss}. Linux accepts it from a peer but never \
+             sends segments smaller than tcp_min_snd_mss (48) minus options, and its own \
+             TCP_MAXSEG refuses values below TCP_MIN_MSS = 88 = (60 + 60 + 8) - (20 + \
+             20): a maximal IP and TCP header plus the 8 bytes every fragment carries, \
+             minus the fixed headers.",
+            endpoint.name()
+        ),
+        source: "include/net/tcp.h TCP_MIN_MSS; net.ipv4.tcp_min_snd_mss (CVE-2019-11479)",
+        fix: Some(
+            "A Linux host does not announce this by itself: look for a clamp set to a \
+             tiny value or a non-Linux stack."
+                .to_string(),
+        ),
+    }
+}
+
+/// `mss_cut_off`.
+fn cut_off(endpoint: Role) -> Explanation {
+    Explanation {
+        title: format!(
+            "{} {} cut by the snaplen",
+            endpoint.name(),
+            syn_name(endpoint)
+        ),
+        text: format!(
+            "The capture cut the {}'s {} before its TCP options were complete: its MSS \
+             is unknown, not absent.",
+            endpoint.name(),
+            syn_name(endpoint)
+        ),
+        source: "pcap snaplen",
+        fix: Some(
+            "Capture with the full packet (tcpdump -s 0, the default of current tcpdump)."
+                .to_string(),
+        ),
+    }
+}
+
+/// `pmtud_blackhole_suspected`.
+fn blackhole(
+    endpoint: Role,
+    size: u32,
+    segment: u32,
+    transmissions: u32,
+    recovered_with: Option<u32>,
+) -> Explanation {
+    let outcome = match recovered_with {
+        Some(smaller) => format!(
+            " It then got through with {smaller}-byte segments: the sender searched \
+             for a size that fits (Linux tcp_mtu_probing, PLPMTUD per RFC 4821)."
+        ),
+        None => " The connection stalled.".to_string(),
+    };
+    Explanation {
+        title: format!(
+            "{} stalled on {size}-byte packets: PMTU black hole suspected",
+            endpoint.name()
+        ),
+        text: format!(
+            "The {} sent the same {segment}-byte segment ({size}-byte IP packet) \
+             {transmissions} times without acknowledgment, and no ICMP too-big \
+             message reached the capture: packets of that size are dropped silently \
+             on the path, so path MTU discovery cannot work.{outcome}",
+            endpoint.name()
+        ),
+        source: "RFC 2923 section 2.1; RFC 4821; RFC 8899",
+        fix: Some(format!(
+            "Let ICMP 'fragmentation needed' (IPv4 type 3 code 4) and ICMPv6 'packet \
+             too big' (type 2) through every firewall on the path; or clamp the MSS on \
+             the router before the small link (mss calc --mtu <link MTU> gives the \
+             value); or set net.ipv4.tcp_mtu_probing=1 on the {}.",
+            endpoint.name()
+        )),
+    }
+}
+
+/// `ip_fragments`.
+fn fragments(endpoint: Role, count: u32) -> Explanation {
+    Explanation {
+        title: format!(
+            "{count} IP fragments of the {}'s TCP segments",
+            endpoint.name()
+        ),
+        text: format!(
+            "The {}'s TCP segments were fragmented at the IP layer: a packet was larger \
+             than a link's MTU and did not have Don't Fragment set (or IPv6 fragmented at \
+             the source). Every lost fragment loses the whole segment.",
+            endpoint.name()
+        ),
+        source: "RFC 8900; RFC 1191",
+        fix: Some(
+            "Lower the MSS to fit the smallest MTU (clamp it), and keep DF set so PMTUD works."
+                .to_string(),
+        ),
+    }
+}
+
+/// `asymmetric_mss`.
+fn asymmetric(conn: &ConnectionReport, client: u32, server: u32) -> Explanation {
+    let lower = if client < server {
+        Role::Client
+    } else {
+        Role::Server
+    };
+    let lower_end = conn.endpoint(lower);
+    let why = match (lower_end.effective_basis, lower_end.handshake_send_mss) {
+        (Some(EffectiveBasis::Segments), Some(handshake)) => format!(
+            " The {} kept sending {}-byte segments although its handshake allows {handshake}: \
+                 its send MSS was lowered after the handshake, by an ICMP too-big message \
+                 this capture did not see or by a clamp or MTU on the far side of this \
+                 capture point.",
+            lower.name(),
+            lower_end.effective_send_mss.unwrap_or(0)
+        ),
+        _ => match (conn.client.syn_mss, conn.server.syn_mss) {
+            (MssSeen::Value(c), MssSeen::Value(s)) if c != s => format!(
+                " The SYNs differ: the client announced {c}, the server {s}; each side \
+                     sends at most what the other announced, and at most what its own MTU \
+                     allows. When only the hosts' MTUs differ, both directions end up with \
+                     the smaller value; different values mean one side's limit is hidden \
+                     from the other (a clamp on one path, TCP_MAXSEG on one host, or a path \
+                     MTU learned one way)."
             ),
-            text: format!(
-                "The {}'s TCP segments were fragmented at the IP layer: a packet was larger \
-                 than a link's MTU and did not have Don't Fragment set (or IPv6 fragmented at \
-                 the source). Every lost fragment loses the whole segment.",
-                endpoint.name()
-            ),
-            source: "RFC 8900; RFC 1191",
-            fix: Some(
-                "Lower the MSS to fit the smallest MTU (clamp it), and keep DF set so PMTUD works."
-                    .to_string(),
-            ),
+            _ => " Each side sends at most what the other announced, and at most what its \
+                      own MTU or learned path MTU allows."
+                .to_string(),
         },
-        Finding::AsymmetricMss { client, server } => {
-            let lower = if client < server {
-                Role::Client
-            } else {
-                Role::Server
-            };
-            let lower_end = conn.endpoint(lower);
-            let why = match (lower_end.effective_basis, lower_end.handshake_send_mss) {
-                (Some(EffectiveBasis::Segments), Some(handshake)) => format!(
-                    " The {} kept sending {}-byte segments although its handshake allows {handshake}: \
-                     its send MSS was lowered after the handshake, by an ICMP too-big message \
-                     this capture did not see or by a clamp or MTU on the far side of this \
-                     capture point.",
-                    lower.name(),
-                    lower_end.effective_send_mss.unwrap_or(0)
-                ),
-                _ => match (conn.client.syn_mss, conn.server.syn_mss) {
-                    (MssSeen::Value(c), MssSeen::Value(s)) if c != s => format!(
-                        " The SYNs differ: the client announced {c}, the server {s}; each side \
-                         sends at most what the other announced, and at most what its own MTU \
-                         allows. When only the hosts' MTUs differ, both directions end up with \
-                         the smaller value; different values mean one side's limit is hidden \
-                         from the other (a clamp on one path, TCP_MAXSEG on one host, or a path \
-                         MTU learned one way)."
-                    ),
-                    _ => " Each side sends at most what the other announced, and at most what its \
-                          own MTU or learned path MTU allows."
-                        .to_string(),
-                },
-            };
-            Explanation {
-                title: format!("client sends {client}, server sends {server}"),
-                text: format!("The two directions use different effective MSS.{why}"),
-                source: "RFC 9293 section 3.7.1",
-                fix: None,
-            }
-        }
+    };
+    Explanation {
+        title: format!("client sends {client}, server sends {server}"),
+        text: format!("The two directions use different effective MSS.{why}"),
+        source: "RFC 9293 section 3.7.1",
+        fix: None,
     }
 }
 
