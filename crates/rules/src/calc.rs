@@ -176,34 +176,9 @@ fn family(request: &CalcRequest, version: IpVersion) -> FamilyReport {
     let mut steps = Vec::new();
     let mut notes = Vec::new();
     link_step(request, &mut steps);
-    let layers = match request.encaps.walk(request.link_mtu, version) {
-        Ok(layers) => layers,
-        Err(NotCarried::WrongFamily { layer, carries }) => {
-            return not_possible(version, steps, format!("{layer} carries only {carries}"));
-        }
-        Err(NotCarried::NoRoom { layer, available }) => {
-            return not_possible(
-                version,
-                steps,
-                format!("{layer} needs more than the {available} bytes left"),
-            );
-        }
-    };
-    for layer in layers.iter().filter(|l| !l.frame_only) {
-        steps.push(layer_step(layer, version));
-    }
-    let ip_mtu = layers.last().map_or(request.link_mtu, |l| l.inner_mtu);
-    let advertised = match rfc::advertised_mss(version, Mtu(ip_mtu)) {
-        Ok(mss) => mss,
-        Err(e) => {
-            let reason = match version {
-                IpVersion::V6 => format!(
-                    "IPv6 needs an MTU of at least 1280 (RFC 8200 section 5); {ip_mtu} is left"
-                ),
-                IpVersion::V4 => e.to_string(),
-            };
-            return not_possible(version, steps, reason);
-        }
+    let (layers, ip_mtu, advertised) = match carried(request, version, &mut steps) {
+        Ok(carried) => carried,
+        Err(reason) => return not_possible(version, steps, reason),
     };
     let ip_option_bytes = request.ip_option_bytes(version);
     let option_bytes = request.options.total_bytes();
@@ -245,18 +220,7 @@ fn family(request: &CalcRequest, version: IpVersion) -> FamilyReport {
     ));
     if linux_effective != effective {
         let fits = ip_mtu.saturating_sub(version.fixed_overhead() + option_bytes + ip_option_bytes);
-        let note = if linux_effective > fits {
-            format!(
-                "Linux sends {linux_effective}-byte segments here, more than the {fits} that fit: \
-                 its send MSS never drops below tcp_min_snd_mss ({}) before options, so these \
-                 packets exceed the MTU",
-                request.tunables.tcp_min_snd_mss
-            )
-        } else {
-            format!(
-                "Linux sends {linux_effective}-byte segments here (its floors differ from the RFC arithmetic)"
-            )
-        };
+        let note = linux_differs(request, linux_effective, fits);
         notes.push(note.clone());
         steps.push(Step {
             text: note,
@@ -296,6 +260,54 @@ fn family(request: &CalcRequest, version: IpVersion) -> FamilyReport {
         }),
         steps,
         notes,
+    }
+}
+
+/// The layers the request's encapsulations take, the MTU left for the inner IP
+/// packet and the MSS the RFC advertises on it; the steps of each layer are pushed.
+/// An error says why the family cannot be carried.
+fn carried(
+    request: &CalcRequest,
+    version: IpVersion,
+    steps: &mut Vec<Step>,
+) -> Result<(Vec<LayerUse>, u32, Mss), String> {
+    let layers = request
+        .encaps
+        .walk(request.link_mtu, version)
+        .map_err(|e| match e {
+            NotCarried::WrongFamily { layer, carries } => {
+                format!("{layer} carries only {carries}")
+            }
+            NotCarried::NoRoom { layer, available } => {
+                format!("{layer} needs more than the {available} bytes left")
+            }
+        })?;
+    for layer in layers.iter().filter(|l| !l.frame_only) {
+        steps.push(layer_step(layer, version));
+    }
+    let ip_mtu = layers.last().map_or(request.link_mtu, |l| l.inner_mtu);
+    let advertised = rfc::advertised_mss(version, Mtu(ip_mtu)).map_err(|e| match version {
+        IpVersion::V6 => {
+            format!("IPv6 needs an MTU of at least 1280 (RFC 8200 section 5); {ip_mtu} is left")
+        }
+        IpVersion::V4 => e.to_string(),
+    })?;
+    Ok((layers, ip_mtu, advertised))
+}
+
+/// Why Linux's segments differ from the RFC's arithmetic.
+fn linux_differs(request: &CalcRequest, linux_effective: u32, fits: u32) -> String {
+    if linux_effective > fits {
+        format!(
+            "Linux sends {linux_effective}-byte segments here, more than the {fits} that fit: \
+             its send MSS never drops below tcp_min_snd_mss ({}) before options, so these \
+             packets exceed the MTU",
+            request.tunables.tcp_min_snd_mss
+        )
+    } else {
+        format!(
+            "Linux sends {linux_effective}-byte segments here (its floors differ from the RFC arithmetic)"
+        )
     }
 }
 
