@@ -186,6 +186,106 @@ fn probe_ttl(
     Ok(TtlResult::Silent)
 }
 
+/// What the hop-by-hop walk found.
+struct Walk {
+    /// The size that got through last: the path MTU when the target was reached.
+    size: u32,
+    found_by_search: bool,
+    /// The hop (and its address) after which big probes vanished without ICMP.
+    blackhole_after: Option<(u8, Option<IpAddr>)>,
+    reached: bool,
+    search_probes: u32,
+    ended_by_silence: bool,
+}
+
+/// Walks the path hop by hop from `first_link` bytes down, printing each hop.
+fn walk<W: Write>(
+    prober: &mut Prober,
+    report: &mut Report<'_, W>,
+    first_link: u32,
+    floor: u32,
+    max_hops: u8,
+) -> Result<Walk, Failure> {
+    let mut rtt: Option<Duration> = None;
+    let mut walk = Walk {
+        size: first_link,
+        found_by_search: false,
+        blackhole_after: None,
+        reached: false,
+        search_probes: 0,
+        ended_by_silence: false,
+    };
+    let mut silent_in_a_row = 0;
+    'hops: for ttl in 1..=max_hops {
+        loop {
+            match probe_ttl(prober, ttl, walk.size, floor, &mut rtt)? {
+                TtlResult::TooBigHere(mtu) => {
+                    walk.size = mtu.min(walk.size.saturating_sub(1)).max(floor);
+                }
+                TtlResult::Silent => {
+                    report.hop(Hop::at(ttl, None, walk.size))?;
+                    silent_in_a_row += 1;
+                    if silent_in_a_row >= SILENT_HOPS_TO_STOP {
+                        walk.ended_by_silence = true;
+                        break 'hops;
+                    }
+                    continue 'hops;
+                }
+                TtlResult::SmallOnly => {
+                    // The big ones vanish without a "too big": a black hole after the
+                    // previous hop. Search to the target for what gets through.
+                    walk.blackhole_after = Some((
+                        ttl.saturating_sub(1),
+                        report.hops.last().and_then(|h| h.addr),
+                    ));
+                    let (found, probes) = search(prober, floor, walk.size - 1)?;
+                    walk.search_probes += probes;
+                    walk.found_by_search = true;
+                    walk.size = found;
+                    // Walk on with the walk.size that gets through.
+                }
+                TtlResult::Full(answer) => {
+                    silent_in_a_row = 0;
+                    match answer {
+                        Answer::TimeExceeded(addr) => {
+                            report.hop(Hop::at(ttl, Some(addr), walk.size))?;
+                            continue 'hops;
+                        }
+                        Answer::TooBig(mtu, from) => {
+                            report.too_big(ttl, from, mtu, walk.size)?;
+                            let next = if mtu >= 68 && mtu < walk.size {
+                                mtu
+                            } else {
+                                walk.size - 1
+                            };
+                            walk.size = next.max(floor.min(walk.size));
+                            if walk.size <= 68 {
+                                break 'hops;
+                            }
+                        }
+                        Answer::Reached(addr) => {
+                            report.hop(Hop {
+                                reached: true,
+                                ..Hop::at(ttl, Some(addr), walk.size)
+                            })?;
+                            walk.reached = true;
+                            break 'hops;
+                        }
+                        Answer::Unreachable(addr, kind, code) => {
+                            report.hop(Hop::at(ttl, Some(addr), walk.size))?;
+                            report.line(&format!(
+                                "      {addr} says unreachable (ICMP type {kind} code {code})"
+                            ))?;
+                            break 'hops;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(walk)
+}
+
 pub(crate) fn run(args: &ProbePathArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     let target = target(args)?;
     let mut prober = Prober::new(target, args.method)?;
@@ -194,8 +294,7 @@ pub(crate) fn run(args: &ProbePathArgs, out: &mut impl Write) -> Result<ExitCode
     // The smallest MTU every link must carry (RFC 791: 576 to be reassembled; RFC
     // 8200 section 5: 1280), where probing starts when big probes vanish.
     let floor = if v6 { 1280 } else { 576 };
-    let mut size = prober.interface_mtu()?.min(65_535);
-    let first_link = size;
+    let first_link = prober.interface_mtu()?.min(65_535);
     let mut report = Report {
         out,
         json: args.json,
@@ -211,94 +310,69 @@ pub(crate) fn run(args: &ProbePathArgs, out: &mut impl Write) -> Result<ExitCode
         "mss probe path {} ({how_probed}, first link {first_link})",
         target.ip()
     ))?;
-    let mut rtt: Option<Duration> = None;
-    let mut found_by_search = false;
-    let mut blackhole_after: Option<(u8, Option<IpAddr>)> = None;
-    let mut reached = false;
-    let mut search_probes = 0;
-    let mut silent_in_a_row = 0;
-    let mut ended_by_silence = false;
-    'hops: for ttl in 1..=args.max_hops {
-        loop {
-            match probe_ttl(&mut prober, ttl, size, floor, &mut rtt)? {
-                TtlResult::TooBigHere(mtu) => {
-                    size = mtu.min(size.saturating_sub(1)).max(floor);
-                }
-                TtlResult::Silent => {
-                    report.hop(Hop::at(ttl, None, size))?;
-                    silent_in_a_row += 1;
-                    if silent_in_a_row >= SILENT_HOPS_TO_STOP {
-                        ended_by_silence = true;
-                        break 'hops;
-                    }
-                    continue 'hops;
-                }
-                TtlResult::SmallOnly => {
-                    // The big ones vanish without a "too big": a black hole after the
-                    // previous hop. Search to the target for what gets through.
-                    blackhole_after = Some((
-                        ttl.saturating_sub(1),
-                        report.hops.last().and_then(|h| h.addr),
-                    ));
-                    let (found, probes) = search(&mut prober, floor, size - 1)?;
-                    search_probes += probes;
-                    found_by_search = true;
-                    size = found;
-                    // Walk on with the size that gets through.
-                }
-                TtlResult::Full(answer) => {
-                    silent_in_a_row = 0;
-                    match answer {
-                        Answer::TimeExceeded(addr) => {
-                            report.hop(Hop::at(ttl, Some(addr), size))?;
-                            continue 'hops;
-                        }
-                        Answer::TooBig(mtu, from) => {
-                            report.too_big(ttl, from, mtu, size)?;
-                            let next = if mtu >= 68 && mtu < size {
-                                mtu
-                            } else {
-                                size - 1
-                            };
-                            size = next.max(floor.min(size));
-                            if size <= 68 {
-                                break 'hops;
-                            }
-                        }
-                        Answer::Reached(addr) => {
-                            report.hop(Hop {
-                                reached: true,
-                                ..Hop::at(ttl, Some(addr), size)
-                            })?;
-                            reached = true;
-                            break 'hops;
-                        }
-                        Answer::Unreachable(addr, kind, code) => {
-                            report.hop(Hop::at(ttl, Some(addr), size))?;
-                            report.line(&format!(
-                                "      {addr} says unreachable (ICMP type {kind} code {code})"
-                            ))?;
-                            break 'hops;
-                        }
-                    }
-                }
-            }
-        }
-    }
+    let walk = walk(&mut prober, &mut report, first_link, floor, args.max_hops)?;
     let elapsed = started.elapsed();
-    let last_answer = report
-        .hops
-        .iter()
-        .rev()
-        .find(|h| h.addr.is_some())
-        .map(|h| (h.ttl, h.addr, h.mtu, h.reported_mtu));
-    let method = if found_by_search { "search" } else { "icmp" };
-    let code = if reached {
+    let code = if walk.reached {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(crate::EXIT_ERROR)
     };
+    let ended = Ended {
+        args,
+        target,
+        first_link,
+        walk,
+        probes: prober.sent,
+        elapsed,
+    };
     if args.json {
+        let value = ended.json(&report);
+        writeln!(report.out, "{value}")?;
+        return Ok(code);
+    }
+    for line in crate::render::wrap(&ended.summary(&report), "", "  ") {
+        writeln!(report.out, "{line}")?;
+    }
+    Ok(code)
+}
+
+/// A finished walk, for the closing summary.
+struct Ended<'a> {
+    args: &'a ProbePathArgs,
+    target: SocketAddr,
+    first_link: u32,
+    walk: Walk,
+    probes: u32,
+    elapsed: Duration,
+}
+
+impl Ended<'_> {
+    /// The last hop that answered: (hop, address, probe size, reported MTU).
+    fn last_answer<W: Write>(
+        report: &Report<'_, W>,
+    ) -> Option<(u8, Option<IpAddr>, u32, Option<u32>)> {
+        report
+            .hops
+            .iter()
+            .rev()
+            .find(|h| h.addr.is_some())
+            .map(|h| (h.ttl, h.addr, h.mtu, h.reported_mtu))
+    }
+
+    fn method(&self) -> &'static str {
+        if self.walk.found_by_search {
+            "search"
+        } else {
+            "icmp"
+        }
+    }
+
+    /// The `--json` result.
+    fn json<W: Write>(&self, report: &Report<'_, W>) -> Value {
+        let walk = &self.walk;
+        let (args, target, first_link) = (self.args, self.target, self.first_link);
+        let v6 = target.is_ipv6();
+        let last_answer = Self::last_answer(report);
         let hop_list: Vec<Value> = report
             .hops
             .iter()
@@ -312,85 +386,88 @@ pub(crate) fn run(args: &ProbePathArgs, out: &mut impl Write) -> Result<ExitCode
                 })
             })
             .collect();
-        let value = json!({
+        json!({
             "type": "probe_path",
             "target": target.ip().to_string(),
             "ip_version": if v6 { 6 } else { 4 },
             "probe_method": format!("{:?}", args.method).to_lowercase(),
             "port": (args.method != ProbeMethod::Icmp).then_some(target.port()),
-            "reached": reached,
-            "path_mtu": reached.then_some(size),
-            "method": reached.then_some(method),
+            "reached": walk.reached,
+            "path_mtu": walk.reached.then_some(walk.size),
+            "method": walk.reached.then_some(self.method()),
             "first_link_mtu": first_link,
             "last_answering_hop": last_answer.map(|(ttl, ..)| ttl),
             "last_answering_addr": last_answer.and_then(|(_, a, ..)| a).map(|a| a.to_string()),
             "mtu_to_last_answering_hop": last_answer.map(|(_, _, mtu, _)| mtu),
-            "icmp_dropped_after_hop": blackhole_after.map(|(h, _)| h),
-            "icmp_dropped_after_addr": blackhole_after.and_then(|(_, a)| a).map(|a| a.to_string()),
+            "icmp_dropped_after_hop": walk.blackhole_after.map(|(h, _)| h),
+            "icmp_dropped_after_addr": walk.blackhole_after.and_then(|(_, a)| a).map(|a| a.to_string()),
             "hops": hop_list,
             "too_big": report.too_big,
-            "probes": prober.sent,
-            "search_probes": search_probes,
-            "seconds": elapsed.as_secs_f64(),
-        });
-        writeln!(report.out, "{value}")?;
-        return Ok(code);
+            "probes": self.probes,
+            "search_probes": walk.search_probes,
+            "seconds": self.elapsed.as_secs_f64(),
+        })
     }
-    let probes = format!(
-        "{}, {:.1} s.",
-        super::plural(prober.sent, "probe"),
-        elapsed.as_secs_f64()
-    );
-    let summary = if reached {
-        let how = match blackhole_after {
-            Some((hop, addr)) if found_by_search => format!(
-                "found by search: probes above it vanish after hop {hop}{} and no ICMP \
-                 \"too big\" comes back (dropped: a PMTUD black hole)",
-                addr.map_or(String::new(), |a| format!(" ({a})"))
-            ),
-            _ if !report.too_big.is_empty() => "from ICMP too big".into(),
-            _ => "nothing smaller than the first link on the way".into(),
-        };
-        format!(
-            "path MTU {size}: {how}; TCP MSS {} ({} with timestamps). {probes}",
-            size.saturating_sub(if v6 { 60 } else { 40 }),
-            size.saturating_sub(if v6 { 72 } else { 52 }),
-        )
-    } else {
-        let why = if ended_by_silence {
-            format!("{SILENT_HOPS_TO_STOP} silent hops in a row ended the walk")
-        } else if report.hops.last().is_some_and(|h| h.addr.is_some()) {
-            "an ICMP unreachable ended the walk".to_string()
+
+    /// The closing summary in words.
+    fn summary<W: Write>(&self, report: &Report<'_, W>) -> String {
+        let walk = &self.walk;
+        let (args, target, first_link) = (self.args, self.target, self.first_link);
+        let v6 = target.is_ipv6();
+        let last_answer = Self::last_answer(report);
+        let probes = format!(
+            "{}, {:.1} s.",
+            super::plural(self.probes, "probe"),
+            self.elapsed.as_secs_f64()
+        );
+        if walk.reached {
+            let how = match walk.blackhole_after {
+                Some((hop, addr)) if walk.found_by_search => format!(
+                    "found by search: probes above it vanish after hop {hop}{} and no ICMP \
+                     \"too big\" comes back (dropped: a PMTUD black hole)",
+                    addr.map_or(String::new(), |a| format!(" ({a})"))
+                ),
+                _ if !report.too_big.is_empty() => "from ICMP too big".into(),
+                _ => "nothing smaller than the first link on the way".into(),
+            };
+            format!(
+                "path MTU {}: {how}; TCP MSS {} ({} with timestamps). {probes}",
+                walk.size,
+                walk.size.saturating_sub(if v6 { 60 } else { 40 }),
+                walk.size.saturating_sub(if v6 { 72 } else { 52 }),
+            )
         } else {
-            format!("no answer within {} hops", args.max_hops)
-        };
-        let known = match last_answer {
-            Some((ttl, addr, mtu, reported)) => format!(
-                "Known: probes of {mtu} bytes reach hop {ttl}{}{}; beyond it nothing is \
-                 known (silence is not an MTU), so there is no path MTU to report.",
-                addr.map_or(String::new(), |a| format!(" ({a})")),
-                reported.map_or(String::new(), |r| format!(
-                    ", and that hop said its next link carries {r}"
-                )),
-            ),
-            None => format!(
-                "Nothing answered, so the path MTU is unknown (the first link carries \
-                 {first_link})."
-            ),
-        };
-        let hint = match args.method {
-            ProbeMethod::Udp => " If UDP is filtered on the way, try --method tcp or icmp.",
-            _ => "",
-        };
-        format!(
-            "target {} not reached: {why}. {known}{hint} {probes}",
-            target.ip()
-        )
-    };
-    for line in crate::render::wrap(&summary, "", "  ") {
-        writeln!(report.out, "{line}")?;
+            let why = if walk.ended_by_silence {
+                format!("{SILENT_HOPS_TO_STOP} silent hops in a row ended the walk")
+            } else if report.hops.last().is_some_and(|h| h.addr.is_some()) {
+                "an ICMP unreachable ended the walk".to_string()
+            } else {
+                format!("no answer within {} hops", args.max_hops)
+            };
+            let known = match last_answer {
+                Some((ttl, addr, mtu, reported)) => format!(
+                    "Known: probes of {mtu} bytes reach hop {ttl}{}{}; beyond it nothing is \
+                     known (silence is not an MTU), so there is no path MTU to report.",
+                    addr.map_or(String::new(), |a| format!(" ({a})")),
+                    reported.map_or(String::new(), |r| format!(
+                        ", and that hop said its next link carries {r}"
+                    )),
+                ),
+                None => format!(
+                    "Nothing answered, so the path MTU is unknown (the first link carries \
+                     {first_link})."
+                ),
+            };
+            let hint = match args.method {
+                ProbeMethod::Udp => " If UDP is filtered on the way, try --method tcp or icmp.",
+                _ => "",
+            };
+            format!(
+                "target {} not reached: {why}. {known}{hint} {probes}",
+                target.ip()
+            )
+        }
     }
-    Ok(code)
 }
 
 /// The search to the destination (full TTL): the target's answer acknowledges a
