@@ -374,4 +374,6 @@ impl Analyzer {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
