@@ -215,7 +215,7 @@ struct View<'a> {
     /// Its own SYN, captured nearest to it.
     own_syn: Option<&'a SynSeen>,
     /// What it received: the peer's SYN as captured nearest to this endpoint
-    /// (after any clamp on the way).
+    /// (after any clamp on the way), by the SYN's TTL.
     received: Option<&'a SynSeen>,
     /// Option bytes on its data segments.
     option_bytes: u32,
@@ -229,11 +229,20 @@ impl<'a> View<'a> {
     fn new(points: &[(usize, &'a PointState)], side: Side) -> View<'a> {
         let near = nearest(points, side, |s| s.packets > 0);
         let near_syn = nearest(points, side, |s| s.syn.is_some());
+        // The peer's SYN loses a TTL at every router on its way here: where it was
+        // captured with the lowest TTL is nearest this endpoint, also on an
+        // asymmetric path, where this endpoint's own packets pass other points.
         let received = points
             .iter()
-            .filter(|(_, p)| p.sides[side.peer()].syn.is_some())
-            .max_by_key(|(i, p)| (p.sides[side].ttl.unwrap_or(0), core::cmp::Reverse(*i)))
-            .and_then(|(_, p)| p.sides[side.peer()].syn.as_ref());
+            .filter_map(|(i, p)| Some((*i, p.sides[side.peer()].syn.as_ref()?, p)))
+            .min_by_key(|(i, syn, p)| {
+                (
+                    syn.ttl,
+                    core::cmp::Reverse(p.sides[side].ttl.unwrap_or(0)),
+                    *i,
+                )
+            })
+            .map(|(_, syn, _)| syn);
         let stats_point = near.or(near_syn);
         View {
             side,

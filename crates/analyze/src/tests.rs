@@ -382,6 +382,35 @@ fn clamp_between_two_capture_points() {
     assert_eq!(r.points.iter().map(|p| p.point).collect::<Vec<_>>(), [0, 1]);
 }
 
+/// Regression (lab scenario asymmetric-clamp with little data): every point saw
+/// only one direction. The server's own packets pass points 2 and 3, so it was
+/// judged by the client's SYN as first captured (1460 at point 0), not as it
+/// reached the server (clamped to 1360 at point 1).
+#[test]
+fn the_peer_syn_as_received_is_the_one_with_the_lowest_ttl() {
+    let packets = vec![
+        // Client -> server: at the client (0), then behind the clamp (1).
+        (0, seg(true, "S", 1000, 0, 0).opts(syn_opts(1460))),
+        (1, seg(true, "S", 1000, 0, 0).ttl(63).opts(syn_opts(1360))),
+        // Server -> client, another path: at the server (2), at the client (3).
+        (2, seg(false, "SA", 5000, 1001, 0).opts(syn_opts(1460))),
+        (
+            3,
+            seg(false, "SA", 5000, 1001, 0).ttl(63).opts(syn_opts(1460)),
+        ),
+        (0, seg(true, "A", 1001, 5001, 100).id(5).opts(ts())),
+        (1, seg(true, "A", 1001, 5001, 100).id(5).ttl(63).opts(ts())),
+        (2, seg(false, "A", 5001, 1101, 100).id(6).opts(ts())),
+        (3, seg(false, "A", 5001, 1101, 100).id(6).ttl(63).opts(ts())),
+    ];
+    let (reports, _) = analyze(&packets);
+    let r = &reports[0];
+    assert_eq!(
+        (r.client.handshake_send_mss, r.server.handshake_send_mss),
+        (Some(1448), Some(1348))
+    );
+}
+
 #[test]
 fn asymmetric_clamp_shows_one_rewrite_and_different_mss() {
     // Only the client's SYN is clamped; the server's SYN-ACK takes another path.
