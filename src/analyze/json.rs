@@ -14,10 +14,9 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 
 use mss_analyze::explain::explain;
+use mss_analyze::record::{InputRecord, SummaryRecord};
 use mss_analyze::report::{EndpointReport, Finding, SynOptions};
 use mss_analyze::{ConnectionReport, Summary};
-use serde_json::{Map, Value, json};
-
 use mss_ingest::Input;
 
 /// A key as `Object` writes it, `,"name":` (keys are ASCII identifiers that need no
@@ -379,49 +378,26 @@ pub(super) fn summary(
     inputs: &[Input],
     warnings: &[String],
 ) -> io::Result<()> {
-    let inputs: Vec<Value> = inputs
+    let inputs = inputs
         .iter()
-        .map(|i| {
-            json!({
-                "name": i.name,
-                "format": match i.format {
-                    mss_capture::Format::PcapNg => "pcapng",
-                    mss_capture::Format::Pcap { .. } => "pcap",
-                },
-                "link_types": i.link_types.iter().map(|l| l.name()).collect::<Vec<_>>(),
-                "packets": i.packets,
-                "error": i.error.as_ref().map(ToString::to_string),
-            })
+        .map(|i| InputRecord {
+            name: i.name.clone(),
+            format: match i.format {
+                mss_capture::Format::PcapNg => "pcapng",
+                mss_capture::Format::Pcap { .. } => "pcap",
+            }
+            .to_string(),
+            link_types: i.link_types.iter().map(|l| l.name()).collect(),
+            packets: i.packets,
+            error: i.error.as_ref().map(ToString::to_string),
         })
         .collect();
-    let syn_mss: Map<String, Value> = summary
-        .syn_mss
-        .iter()
-        .map(|(k, v)| (k.to_string(), json!(v)))
-        .collect();
-    let unsupported: Map<String, Value> = summary
-        .unsupported_links
-        .iter()
-        .map(|(k, v)| (mss_capture::LinkType(*k).name(), json!(v)))
-        .collect();
-    let record = json!({
-        "type": "summary",
-        "inputs": inputs,
-        "packets": summary.packets,
-        "ip_packets": summary.ip_packets,
-        "tcp_packets": summary.tcp_packets,
-        "connections": summary.connections,
-        "findings": summary.findings,
-        "syn_mss": syn_mss,
-        "not_ip": summary.not_ip,
-        "undecodable": summary.undecodable,
-        "tcp_header_cut": summary.tcp_header_cut,
-        "unsupported_link_types": unsupported,
-        "evicted": summary.evicted,
-        "unmatched_icmp": summary.unmatched_icmp,
-        "unmatched_fragments": summary.unmatched_fragments,
-        "warnings": warnings,
-    });
+    let record = SummaryRecord::new(
+        summary,
+        inputs,
+        |link| mss_capture::LinkType(link).name(),
+        warnings.to_vec(),
+    );
     serde_json::to_writer(&mut *out, &record)?;
     out.write_all(b"\n")
 }

@@ -6,8 +6,11 @@
 //! with serde, so consumers (`mss lab`, renderers) work with types, not JSON
 //! values.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
+use crate::Summary;
 use crate::explain::explain;
 use crate::report::{
     ConnectionReport, Ending, EndpointReport, Finding, Handshake, OversizeCause, Position, Role,
@@ -20,6 +23,8 @@ use crate::report::{
 pub enum RecordType {
     /// A connection.
     Connection,
+    /// The summary that ends the output.
+    Summary,
 }
 
 /// One connection, as `mss analyze --json` writes it.
@@ -325,4 +330,95 @@ pub fn rfc3339_into(out: &mut Vec<u8>, ns: u64) {
         }
     }
     out.extend_from_slice(&text);
+}
+
+/// The `summary` record that ends `mss analyze --json`: the totals of the whole
+/// analysis and what each input held.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryRecord {
+    /// Always `summary`.
+    #[serde(rename = "type")]
+    pub record_type: RecordType,
+    /// Each input, in the order given.
+    pub inputs: Vec<InputRecord>,
+    /// Packets seen.
+    pub packets: u64,
+    /// Packets with an IP header.
+    pub ip_packets: u64,
+    /// TCP segments (first fragments included).
+    pub tcp_packets: u64,
+    /// Connections reported.
+    pub connections: u64,
+    /// Findings by kind.
+    pub findings: BTreeMap<String, u64>,
+    /// SYNs and SYN-ACKs by MSS option value (at the point nearest the sender).
+    pub syn_mss: BTreeMap<u16, u64>,
+    /// Frames that carry no IP.
+    pub not_ip: u64,
+    /// Frames that could not be decoded.
+    pub undecodable: u64,
+    /// TCP packets whose header the snaplen cut.
+    pub tcp_header_cut: u64,
+    /// Frames of link types that are not decoded, by the link type's name.
+    pub unsupported_link_types: BTreeMap<String, u64>,
+    /// Connections reported early to bound memory.
+    pub evicted: u64,
+    /// ICMP too-big messages for flows not in the capture.
+    pub unmatched_icmp: u64,
+    /// Later IP fragments whose first fragment was not seen.
+    pub unmatched_fragments: u64,
+    /// Warnings (a truncated input, say).
+    pub warnings: Vec<String>,
+}
+
+/// One input in the [`SummaryRecord`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputRecord {
+    /// Its name: the path as given, or "standard input".
+    pub name: String,
+    /// `pcap` or `pcapng`.
+    pub format: String,
+    /// The names of its link types.
+    pub link_types: Vec<String>,
+    /// Packets read from it.
+    pub packets: u64,
+    /// Why reading it stopped early, if it did.
+    pub error: Option<String>,
+}
+
+impl SummaryRecord {
+    /// The record of `summary`; `link_name` names a link type number.
+    pub fn new(
+        summary: &Summary,
+        inputs: Vec<InputRecord>,
+        link_name: impl Fn(u16) -> String,
+        warnings: Vec<String>,
+    ) -> SummaryRecord {
+        SummaryRecord {
+            record_type: RecordType::Summary,
+            inputs,
+            packets: summary.packets,
+            ip_packets: summary.ip_packets,
+            tcp_packets: summary.tcp_packets,
+            connections: summary.connections,
+            findings: summary
+                .findings
+                .iter()
+                .map(|(kind, n)| ((*kind).to_string(), *n))
+                .collect(),
+            syn_mss: summary.syn_mss.clone(),
+            not_ip: summary.not_ip,
+            undecodable: summary.undecodable,
+            tcp_header_cut: summary.tcp_header_cut,
+            unsupported_link_types: summary
+                .unsupported_links
+                .iter()
+                .map(|(link, n)| (link_name(*link), *n))
+                .collect(),
+            evicted: summary.evicted,
+            unmatched_icmp: summary.unmatched_icmp,
+            unmatched_fragments: summary.unmatched_fragments,
+            warnings,
+        }
+    }
 }
