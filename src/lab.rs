@@ -405,7 +405,7 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
     for (point, file) in observed.captures.iter().zip(&files) {
         analyses.push(Analysis {
             at: point.0.clone(),
-            records: crate::analyze::json_records(std::slice::from_ref(file))?,
+            records: crate::analyze::records(std::slice::from_ref(file))?,
             checksums: Some(
                 lab_run::tcp_checksums(&point.1)
                     .map_err(|e| Failure::Input(format!("{}: {e}", point.1.display())))?,
@@ -415,7 +415,7 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
     if !files.is_empty() {
         analyses.push(Analysis {
             at: "all".into(),
-            records: crate::analyze::json_records(&files)?,
+            records: crate::analyze::records(&files)?,
             checksums: None,
         });
     }
@@ -446,11 +446,9 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
     })
 }
 
-fn number(value: &Value) -> String {
-    match value {
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
+/// A number the analysis may not know: `-` then.
+fn number(value: Option<impl std::fmt::Display>) -> String {
+    value.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
 /// The human story of a run, as seed 003 tells it by hand.
@@ -501,8 +499,8 @@ fn story(
                     out,
                     "  {:<width$}  {:>11}  {:>11}",
                     analysis.at,
-                    number(&r["client"]["syn_mss"]),
-                    number(&r["server"]["syn_mss"])
+                    number(r.client.syn_mss.value()),
+                    number(r.server.syn_mss.value())
                 )?,
                 None => writeln!(out, "  {:<width$}  {:>11}  {:>11}", analysis.at, "-", "-")?,
             }
@@ -538,8 +536,8 @@ fn story(
                     out,
                     "  {:<width$}  {:>11}  {:>11}",
                     label,
-                    number(&r["client"]["effective_send_mss"]),
-                    number(&r["server"]["effective_send_mss"])
+                    number(r.client.effective_send_mss),
+                    number(r.server.effective_send_mss)
                 )?;
             }
         }
@@ -560,14 +558,12 @@ fn story(
             .find(|a| a.at == "all")
             .and_then(|a| a.record(connection))
         {
-            let findings = r["findings"].as_array().cloned().unwrap_or_default();
-            if findings.is_empty() {
+            if r.findings.is_empty() {
                 writeln!(out, "  findings (all captures): none")?;
             } else {
                 writeln!(out, "  findings (all captures):")?;
-                for f in &findings {
-                    let title = f["title"].as_str().unwrap_or("?");
-                    for line in wrap(title, "    - ", "      ") {
+                for f in &r.findings {
+                    for line in wrap(&f.title, "    - ", "      ") {
                         writeln!(out, "{line}")?;
                     }
                 }
@@ -649,7 +645,10 @@ fn json_result(
         .map(|c| {
             let analysis: serde_json::Map<String, Value> = analyses
                 .iter()
-                .map(|a| (a.at.clone(), a.record(c).cloned().unwrap_or(Value::Null)))
+                .map(|a| {
+                    let record = a.record(c).map(serde_json::to_value);
+                    (a.at.clone(), record.and_then(Result::ok).unwrap_or(Value::Null))
+                })
                 .collect();
             json!({
                 "family": c.family.name(),

@@ -6,7 +6,8 @@
 //! all points together, `effective_send_mss` of both endpoints must equal the
 //! sending socket's `getsockopt(TCP_MAXSEG)` at the end.
 
-use serde_json::Value;
+use mss_analyze::record::{ConnectionRecord, FindingRecord};
+use mss_analyze::report::Role;
 
 use crate::scenario::{Expect, Family, Scenario};
 
@@ -88,30 +89,29 @@ pub struct Connection {
     pub server: SocketView,
 }
 
-/// `mss analyze --json` connection records of one analysis: one capture point
-/// (`NODE-IFACE`) or `all` of them together.
+/// The connections `mss analyze` found in one analysis: of one capture point
+/// (`NODE-IFACE`) or of `all` of them together.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Analysis {
     /// `NODE-IFACE` or `all`.
     pub at: String,
-    /// Connection records (docs/json.md).
-    pub records: Vec<Value>,
+    /// Its connections, as `mss analyze --json` records them (docs/json.md).
+    pub records: Vec<ConnectionRecord>,
     /// TCP checksums verified in this capture: (right, wrong); `None` for `all`.
     pub checksums: Option<(u64, u64)>,
 }
 
 impl Analysis {
     /// The record of a connection, matched by ports and IP version.
-    pub fn record(&self, connection: &Connection) -> Option<&Value> {
+    pub fn record(&self, connection: &Connection) -> Option<&ConnectionRecord> {
         let version = match connection.family {
             Family::Ipv4 => 4,
             Family::Ipv6 => 6,
         };
         self.records.iter().find(|r| {
-            r["type"] == "connection"
-                && r["ip_version"] == version
-                && r["client"]["port"] == connection.client_port
-                && r["server"]["port"] == connection.server_port
+            r.ip_version == version
+                && r.client.port == connection.client_port
+                && r.server.port == connection.server_port
         })
     }
 }
@@ -133,11 +133,13 @@ pub struct Outcome {
     pub declared: bool,
 }
 
-fn role_view(connection: &Connection, role: &str) -> SocketView {
-    if role == "server" {
-        connection.server
-    } else {
-        connection.client
+impl Connection {
+    /// The socket of one end.
+    pub fn socket(&self, role: Role) -> &SocketView {
+        match role {
+            Role::Client => &self.client,
+            Role::Server => &self.server,
+        }
     }
 }
 
@@ -194,42 +196,53 @@ fn toml_text(value: &toml::Value) -> String {
 }
 
 /// `kind` or `kind:endpoint` of each finding of a record.
-pub fn finding_names(record: &Value) -> Vec<String> {
-    record["findings"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .map(|f| {
-                    let kind = f["kind"].as_str().unwrap_or("?");
-                    match f["endpoint"].as_str() {
-                        Some(endpoint) => format!("{kind}:{endpoint}"),
-                        None => kind.to_string(),
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+pub fn finding_names(record: &ConnectionRecord) -> Vec<String> {
+    record.findings.iter().map(finding_name).collect()
 }
 
-/// A TOML value equal to a JSON one (numbers, strings, booleans, arrays of them).
-fn same(toml: &toml::Value, json: &Value) -> bool {
-    match toml {
-        toml::Value::Integer(i) => json.as_i64() == Some(*i),
-        toml::Value::Float(f) => json.as_f64() == Some(*f),
-        toml::Value::String(s) => json.as_str() == Some(s.as_str()),
-        toml::Value::Boolean(b) => json.as_bool() == Some(*b),
-        toml::Value::Array(items) => json.as_array().is_some_and(|j| {
-            j.len() == items.len() && items.iter().zip(j).all(|(t, j)| same(t, j))
-        }),
+/// `kind` or `kind:endpoint`.
+fn finding_name(finding: &FindingRecord) -> String {
+    let kind = finding.finding.kind();
+    match finding.finding.endpoint() {
+        Some(endpoint) => format!("{kind}:{}", endpoint.name()),
+        None => kind.to_string(),
+    }
+}
+
+/// Whether a finding carries every one of `fields` with that value. The finding
+/// is compared as its JSON object (docs/json.md), turned into a TOML table: a key
+/// that is null there is absent here, and equal to nothing a scenario can write.
+fn carries(
+    finding: &FindingRecord,
+    fields: &std::collections::BTreeMap<String, toml::Value>,
+) -> bool {
+    let Ok(table) = toml::Table::try_from(finding) else {
+        return false;
+    };
+    fields.iter().all(|(key, want)| same(want, table.get(key)))
+}
+
+/// A value written in a scenario equal to a finding's (numbers, strings, booleans,
+/// arrays of them); an integer field equals the same number written as a float.
+fn same(want: &toml::Value, got: Option<&toml::Value>) -> bool {
+    use toml::Value::{Array, Boolean, Float, Integer, String};
+    match (want, got) {
+        (Integer(w), Some(Integer(g))) => w == g,
+        #[allow(clippy::cast_precision_loss)]
+        (Float(w), Some(Integer(g))) => *g as f64 == *w,
+        (Float(w), Some(Float(g))) => w == g,
+        (String(w), Some(String(g))) => w == g,
+        (Boolean(w), Some(Boolean(g))) => w == g,
+        (Array(w), Some(Array(g))) => {
+            w.len() == g.len() && w.iter().zip(g).all(|(w, g)| same(w, Some(g)))
+        }
         _ => false,
     }
 }
 
-fn brief(value: &Value) -> String {
-    match value {
-        Value::Null => "none".into(),
-        other => other.to_string(),
-    }
+/// A number the analysis may not know: `none` then.
+fn brief(value: Option<impl std::fmt::Display>) -> String {
+    value.map_or_else(|| "none".to_string(), |v| v.to_string())
 }
 
 /// Judges every expectation of `scenario` and the kernel/analysis agreement.
@@ -244,21 +257,22 @@ pub fn evaluate(
             let Some(record) = analysis.record(connection) else {
                 continue;
             };
-            for role in ["client", "server"] {
-                let kernel = role_view(connection, role).maxseg_end;
-                let inferred = &record[role]["effective_send_mss"];
+            for role in [Role::Client, Role::Server] {
+                let kernel = connection.socket(role).maxseg_end;
+                let inferred = record.endpoint(role).effective_send_mss;
                 // A capture point that saw too little to tell is not a
                 // disagreement; it is shown as unknown.
-                let passed = inferred.is_null() || inferred.as_u64() == Some(u64::from(kernel));
+                let passed = inferred.is_none_or(|mss| mss == kernel);
                 outcomes.push(Outcome {
                     check: format!(
-                        "{} {role} effective MSS: kernel {kernel}, mss analyze at {} {}",
+                        "{} {} effective MSS: kernel {kernel}, mss analyze at {} {}",
                         connection.family.name(),
+                        role.name(),
                         analysis.at,
                         brief(inferred)
                     ),
                     passed,
-                    seen: if inferred.is_null() {
+                    seen: if inferred.is_none() {
                         UNKNOWN.to_string()
                     } else if passed {
                         String::new()
@@ -278,7 +292,10 @@ pub fn evaluate(
             .collect();
         let at = e.at.as_deref().unwrap_or("all");
         let analysis = analyses.iter().find(|a| a.at == at);
-        let role = e.of.as_deref().unwrap_or("client");
+        let role = match e.of.as_deref() {
+            Some("server") => Role::Server,
+            _ => Role::Client,
+        };
         let mut failures: Vec<String> = Vec::new();
         let mut seen: Vec<String> = Vec::new();
         if e.what == "checksums" {
@@ -315,72 +332,74 @@ pub fn evaluate(
         for connection in &chosen {
             let port = connection.client_port;
             let record = analysis.and_then(|a| a.record(connection));
-            if e.what != "completed" && record.is_none() {
-                failures.push(format!("connection from port {port} not seen at {at}"));
+            if e.what == "completed" {
+                if Some(connection.completed) != e.completed {
+                    failures.push(format!(
+                        "port {port}: {}",
+                        if connection.completed {
+                            "completed"
+                        } else {
+                            "stalled"
+                        }
+                    ));
+                }
                 continue;
             }
-            let record = record.unwrap_or(&Value::Null);
-            let value = e.value.map(u64::from);
+            let Some(record) = record else {
+                failures.push(format!("connection from port {port} not seen at {at}"));
+                continue;
+            };
+            let value = e.value;
             match e.what.as_str() {
                 "syn_mss" => {
-                    let got = &record[role]["syn_mss"];
+                    let got = record.endpoint(role).syn_mss.value();
                     seen.push(brief(got));
-                    if got.as_u64() != value {
+                    if got.map(u32::from) != value {
                         failures.push(format!("port {port}: syn_mss {}", brief(got)));
                     }
                 }
                 "handshake_mss" | "effective_mss" => {
-                    let view = role_view(connection, role);
-                    let (kernel, key) = if e.what == "handshake_mss" {
-                        (view.maxseg_start, "handshake_send_mss")
+                    let view = connection.socket(role);
+                    let end = record.endpoint(role);
+                    let (kernel, key, got) = if e.what == "handshake_mss" {
+                        (
+                            view.maxseg_start,
+                            "handshake_send_mss",
+                            end.handshake_send_mss,
+                        )
                     } else {
-                        (view.maxseg_end, "effective_send_mss")
+                        (
+                            view.maxseg_end,
+                            "effective_send_mss",
+                            end.effective_send_mss,
+                        )
                     };
-                    let got = &record[role][key];
                     seen.push(format!("kernel {kernel}, analysis {}", brief(got)));
-                    if Some(u64::from(kernel)) != value {
+                    if Some(kernel) != value {
                         failures.push(format!("port {port}: kernel TCP_MAXSEG {kernel}"));
                     }
-                    if got.as_u64() != value {
+                    if got != value {
                         failures.push(format!("port {port}: mss analyze {key} {}", brief(got)));
                     }
                 }
                 "finding" => {
                     let kind = e.kind.as_deref().unwrap_or("");
-                    let matching: Vec<&Value> = record["findings"]
-                        .as_array()
-                        .map(|list| {
-                            list.iter()
-                                .filter(|f| f["kind"] == kind)
-                                .filter(|f| e.of.is_none() || f["endpoint"] == role)
-                                .filter(|f| {
-                                    e.fields.as_ref().is_none_or(|fields| {
-                                        fields.iter().all(|(k, v)| same(v, &f[k.as_str()]))
-                                    })
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let of_kind = || record.findings.iter().filter(|f| f.finding.kind() == kind);
+                    let matching = of_kind()
+                        .filter(|f| e.of.is_none() || f.finding.endpoint() == Some(role))
+                        .filter(|f| e.fields.as_ref().is_none_or(|fields| carries(f, fields)))
+                        .count();
                     let want = e.present.unwrap_or(true);
-                    if matching.is_empty() == want {
+                    if (matching == 0) == want {
                         let all = finding_names(record);
                         failures.push(format!(
                             "port {port}: findings [{}]{}",
                             all.join(", "),
                             if want && e.fields.is_some() {
-                                format!(
-                                    " ({})",
-                                    record["findings"]
-                                        .as_array()
-                                        .map(|l| {
-                                            l.iter()
-                                                .filter(|f| f["kind"] == kind)
-                                                .map(Value::to_string)
-                                                .collect::<Vec<_>>()
-                                                .join("; ")
-                                        })
-                                        .unwrap_or_default()
-                                )
+                                let shown: Vec<String> = of_kind()
+                                    .map(|f| serde_json::to_string(f).unwrap_or_default())
+                                    .collect();
+                                format!(" ({})", shown.join("; "))
                             } else {
                                 String::new()
                             }
@@ -394,18 +413,6 @@ pub fn evaluate(
                     want.sort();
                     if got != want {
                         failures.push(format!("port {port}: findings [{}]", got.join(", ")));
-                    }
-                }
-                "completed" => {
-                    if Some(connection.completed) != e.completed {
-                        failures.push(format!(
-                            "port {port}: {}",
-                            if connection.completed {
-                                "completed"
-                            } else {
-                                "stalled"
-                            }
-                        ));
                     }
                 }
                 _ => failures.push(format!("unknown check {:?}", e.what)),
