@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use mss_lab::expect::{self, Analysis, Connection, Outcome};
 use mss_lab::run::{self as lab_run, Cleanup, with_cleanup};
+use mss_lab::scenario::Place;
 use mss_lab::{BUILTIN, Plan, Scenario, Topology};
 use serde_json::{Value, json};
 
@@ -121,7 +122,7 @@ fn show(args: &LabShowArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     if !scenario.expects.is_empty() {
         writeln!(out, "Expectations:")?;
         for e in &scenario.expects {
-            writeln!(out, "  {}", expect::describe(e.get_ref()))?;
+            writeln!(out, "  {}", expect::describe(&e.get_ref().0))?;
         }
         writeln!(
             out,
@@ -404,7 +405,7 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
     let files: Vec<PathBuf> = observed.captures.iter().map(|(_, p)| p.clone()).collect();
     for (point, file) in observed.captures.iter().zip(&files) {
         analyses.push(Analysis {
-            at: point.0.clone(),
+            at: Place::Point(point.0.clone()),
             records: crate::analyze::records(std::slice::from_ref(file))?,
             checksums: Some(
                 lab_run::tcp_checksums(&point.1)
@@ -414,7 +415,7 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
     }
     if !files.is_empty() {
         analyses.push(Analysis {
-            at: "all".into(),
+            at: Place::All,
             records: crate::analyze::records(&files)?,
             checksums: None,
         });
@@ -493,7 +494,7 @@ fn story(
             "  {:<width$}  {:>11}  {:>11}",
             "SYN MSS seen at", "client SYN", "SYN-ACK"
         )?;
-        for analysis in analyses.iter().filter(|a| a.at != "all") {
+        for analysis in analyses.iter().filter(|a| a.at != Place::All) {
             match analysis.record(connection) {
                 Some(r) => writeln!(
                     out,
@@ -523,11 +524,11 @@ fn story(
         // All captures together first, then each point in path order.
         let order = analyses
             .iter()
-            .filter(|a| a.at == "all")
-            .chain(analyses.iter().filter(|a| a.at != "all"));
+            .filter(|a| a.at == Place::All)
+            .chain(analyses.iter().filter(|a| a.at != Place::All));
         for analysis in order {
             if let Some(r) = analysis.record(connection) {
-                let label = if analysis.at == "all" {
+                let label = if analysis.at == Place::All {
                     "mss analyze, all".to_string()
                 } else {
                     format!("  at {}", analysis.at)
@@ -555,7 +556,7 @@ fn story(
         writeln!(out, "  TCP_INFO server: {}", info(&connection.server))?;
         if let Some(r) = analyses
             .iter()
-            .find(|a| a.at == "all")
+            .find(|a| a.at == Place::All)
             .and_then(|a| a.record(connection))
         {
             if r.findings.is_empty() {
@@ -647,7 +648,7 @@ fn json_result(
                 .iter()
                 .map(|a| {
                     let record = a.record(c).map(serde_json::to_value);
-                    (a.at.clone(), record.and_then(Result::ok).unwrap_or(Value::Null))
+                    (a.at.to_string(), record.and_then(Result::ok).unwrap_or(Value::Null))
                 })
                 .collect();
             json!({

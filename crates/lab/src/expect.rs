@@ -6,10 +6,12 @@
 //! all points together, `effective_send_mss` of both endpoints must equal the
 //! sending socket's `getsockopt(TCP_MAXSEG)` at the end.
 
+use std::collections::BTreeMap;
+
 use mss_analyze::record::{ConnectionRecord, FindingRecord};
 use mss_analyze::report::Role;
 
-use crate::scenario::{Expect, Family, Scenario};
+use crate::scenario::{Expect, Family, FindingKind, FindingName, Place, Scenario};
 
 /// TCP_INFO fields as `ss -ti` prints them.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -93,8 +95,8 @@ pub struct Connection {
 /// (`NODE-IFACE`) or of `all` of them together.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Analysis {
-    /// `NODE-IFACE` or `all`.
-    pub at: String,
+    /// One capture point, or all together.
+    pub at: Place,
     /// Its connections, as `mss analyze --json` records them (docs/json.md).
     pub records: Vec<ConnectionRecord>,
     /// TCP checksums verified in this capture: (right, wrong); `None` for `all`.
@@ -145,37 +147,79 @@ impl Connection {
 
 /// An expectation in words (`effective_mss of client = 1348`).
 pub fn describe(e: &Expect) -> String {
-    let mut text = e.what.clone();
-    if let Some(kind) = &e.kind {
-        text.push_str(&format!(" {kind}"));
+    match e {
+        Expect::SynMss {
+            of,
+            at,
+            family,
+            value,
+        } => format!(
+            "syn_mss{} = {value}",
+            qualifiers(Some(*of), Some(at), *family)
+        ),
+        Expect::HandshakeMss {
+            of,
+            at,
+            family,
+            value,
+        }
+        | Expect::EffectiveMss {
+            of,
+            at,
+            family,
+            value,
+        } => format!(
+            "{}{} = {value}",
+            e.what(),
+            qualifiers(Some(*of), at.as_ref(), *family)
+        ),
+        Expect::Finding {
+            kind,
+            of,
+            at,
+            family,
+            present,
+            fields,
+        } => {
+            let mut text = format!("finding {kind}{}", qualifiers(*of, at.as_ref(), *family));
+            if let Some(fields) = fields {
+                let list: Vec<String> = fields
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", toml_text(v)))
+                    .collect();
+                text.push_str(&format!(" with {}", list.join(", ")));
+            }
+            if !present {
+                text.push_str(" is absent");
+            }
+            text
+        }
+        Expect::Findings { at, family, kinds } => {
+            let kinds: Vec<String> = kinds.iter().map(ToString::to_string).collect();
+            format!(
+                "findings{} = [{}]",
+                qualifiers(None, at.as_ref(), *family),
+                kinds.join(", ")
+            )
+        }
+        Expect::Completed { family, completed } => {
+            format!("completed{} = {completed}", qualifiers(None, None, *family))
+        }
+        Expect::Checksums { at } => format!("checksums{}", qualifiers(None, at.as_ref(), None)),
     }
-    if let Some(of) = &e.of {
-        text.push_str(&format!(" of {of}"));
+}
+
+/// ` of client at r1-eth0 (ipv6)`, each part only when given.
+fn qualifiers(of: Option<Role>, at: Option<&Place>, family: Option<Family>) -> String {
+    let mut text = String::new();
+    if let Some(of) = of {
+        text.push_str(&format!(" of {}", of.name()));
     }
-    if let Some(at) = &e.at {
+    if let Some(at) = at {
         text.push_str(&format!(" at {at}"));
     }
-    if let Some(family) = e.family {
+    if let Some(family) = family {
         text.push_str(&format!(" ({})", family.name()));
-    }
-    if let Some(value) = e.value {
-        text.push_str(&format!(" = {value}"));
-    }
-    if let Some(fields) = &e.fields {
-        let list: Vec<String> = fields
-            .iter()
-            .map(|(k, v)| format!("{k}={}", toml_text(v)))
-            .collect();
-        text.push_str(&format!(" with {}", list.join(", ")));
-    }
-    if e.present == Some(false) {
-        text.push_str(" is absent");
-    }
-    if let Some(kinds) = &e.kinds {
-        text.push_str(&format!(" = [{}]", kinds.join(", ")));
-    }
-    if let Some(completed) = e.completed {
-        text.push_str(&format!(" = {completed}"));
     }
     text
 }
@@ -212,10 +256,7 @@ fn finding_name(finding: &FindingRecord) -> String {
 /// Whether a finding carries every one of `fields` with that value. The finding
 /// is compared as its JSON object (docs/json.md), turned into a TOML table: a key
 /// that is null there is absent here, and equal to nothing a scenario can write.
-fn carries(
-    finding: &FindingRecord,
-    fields: &std::collections::BTreeMap<String, toml::Value>,
-) -> bool {
+fn carries(finding: &FindingRecord, fields: &BTreeMap<String, toml::Value>) -> bool {
     let Ok(table) = toml::Table::try_from(finding) else {
         return false;
     };
@@ -251,6 +292,16 @@ pub fn evaluate(
     connections: &[Connection],
     analyses: &[Analysis],
 ) -> Vec<Outcome> {
+    let mut outcomes = agreement(connections, analyses);
+    for expect in &scenario.expects {
+        outcomes.push(judge(&expect.get_ref().0, connections, analyses));
+    }
+    outcomes
+}
+
+/// For each connection, each analysis that saw it and both endpoints: the
+/// kernel's TCP_MAXSEG at the end equals `mss analyze`'s effective send MSS.
+fn agreement(connections: &[Connection], analyses: &[Analysis]) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
     for connection in connections {
         for analysis in analyses {
@@ -284,151 +335,208 @@ pub fn evaluate(
             }
         }
     }
-    for expect in &scenario.expects {
-        let e = expect.get_ref();
-        let chosen: Vec<&Connection> = connections
-            .iter()
-            .filter(|c| e.family.is_none_or(|f| f == c.family))
-            .collect();
-        let at = e.at.as_deref().unwrap_or("all");
-        let analysis = analyses.iter().find(|a| a.at == at);
-        let role = match e.of.as_deref() {
-            Some("server") => Role::Server,
-            _ => Role::Client,
-        };
-        let mut failures: Vec<String> = Vec::new();
-        let mut seen: Vec<String> = Vec::new();
-        if e.what == "checksums" {
-            let points: Vec<&Analysis> = analyses
-                .iter()
-                .filter(|a| a.at != "all" && (at == "all" || a.at == at))
-                .collect();
-            for point in &points {
-                match point.checksums {
-                    Some((good, 0)) if good > 0 => seen.push(format!("{}: {good} right", point.at)),
-                    Some((0, 0)) | None => {
-                        failures.push(format!("{}: no TCP segment checked", point.at))
-                    }
-                    Some((good, bad)) => {
-                        failures.push(format!("{}: {bad} wrong, {good} right", point.at))
-                    }
-                }
-            }
-            outcomes.push(Outcome {
-                check: describe(e),
-                passed: failures.is_empty() && !points.is_empty(),
-                seen: if failures.is_empty() {
-                    seen.join("; ")
-                } else {
-                    failures.join("; ")
-                },
-                declared: true,
-            });
-            continue;
-        }
-        if chosen.is_empty() {
-            failures.push("no connection of that family ran".into());
-        }
-        for connection in &chosen {
-            let port = connection.client_port;
-            let record = analysis.and_then(|a| a.record(connection));
-            if e.what == "completed" {
-                if Some(connection.completed) != e.completed {
-                    failures.push(format!(
-                        "port {port}: {}",
-                        if connection.completed {
-                            "completed"
-                        } else {
-                            "stalled"
-                        }
-                    ));
-                }
-                continue;
-            }
-            let Some(record) = record else {
-                failures.push(format!("connection from port {port} not seen at {at}"));
-                continue;
-            };
-            let value = e.value;
-            match e.what.as_str() {
-                "syn_mss" => {
-                    let got = record.endpoint(role).syn_mss.value();
-                    seen.push(brief(got));
-                    if got.map(u32::from) != value {
-                        failures.push(format!("port {port}: syn_mss {}", brief(got)));
-                    }
-                }
-                "handshake_mss" | "effective_mss" => {
-                    let view = connection.socket(role);
-                    let end = record.endpoint(role);
-                    let (kernel, key, got) = if e.what == "handshake_mss" {
-                        (
-                            view.maxseg_start,
-                            "handshake_send_mss",
-                            end.handshake_send_mss,
-                        )
-                    } else {
-                        (
-                            view.maxseg_end,
-                            "effective_send_mss",
-                            end.effective_send_mss,
-                        )
-                    };
-                    seen.push(format!("kernel {kernel}, analysis {}", brief(got)));
-                    if Some(kernel) != value {
-                        failures.push(format!("port {port}: kernel TCP_MAXSEG {kernel}"));
-                    }
-                    if got != value {
-                        failures.push(format!("port {port}: mss analyze {key} {}", brief(got)));
-                    }
-                }
-                "finding" => {
-                    let kind = e.kind.as_deref().unwrap_or("");
-                    let of_kind = || record.findings.iter().filter(|f| f.finding.kind() == kind);
-                    let matching = of_kind()
-                        .filter(|f| e.of.is_none() || f.finding.endpoint() == Some(role))
-                        .filter(|f| e.fields.as_ref().is_none_or(|fields| carries(f, fields)))
-                        .count();
-                    let want = e.present.unwrap_or(true);
-                    if (matching == 0) == want {
-                        let all = finding_names(record);
-                        failures.push(format!(
-                            "port {port}: findings [{}]{}",
-                            all.join(", "),
-                            if want && e.fields.is_some() {
-                                let shown: Vec<String> = of_kind()
-                                    .map(|f| serde_json::to_string(f).unwrap_or_default())
-                                    .collect();
-                                format!(" ({})", shown.join("; "))
-                            } else {
-                                String::new()
-                            }
-                        ));
-                    }
-                }
-                "findings" => {
-                    let mut got = finding_names(record);
-                    got.sort();
-                    let mut want = e.kinds.clone().unwrap_or_default();
-                    want.sort();
-                    if got != want {
-                        failures.push(format!("port {port}: findings [{}]", got.join(", ")));
-                    }
-                }
-                _ => failures.push(format!("unknown check {:?}", e.what)),
-            }
-        }
-        seen.dedup();
-        outcomes.push(Outcome {
-            check: describe(e),
-            passed: failures.is_empty(),
-            seen: if failures.is_empty() {
-                seen.join("; ")
-            } else {
-                failures.join("; ")
-            },
-            declared: true,
-        });
-    }
     outcomes
+}
+
+/// The verdict on one declared expectation.
+fn judge(e: &Expect, connections: &[Connection], analyses: &[Analysis]) -> Outcome {
+    if let Expect::Checksums { at } = e {
+        return checksums(describe(e), at.as_ref(), analyses);
+    }
+    let mut verdict = Verdict::default();
+    let chosen: Vec<&Connection> = connections
+        .iter()
+        .filter(|c| e.family().is_none_or(|f| f == c.family))
+        .collect();
+    if chosen.is_empty() {
+        verdict.fail("no connection of that family ran".into());
+    }
+    let at = e.at().unwrap_or(&Place::All);
+    let analysis = analyses.iter().find(|a| a.at == *at);
+    for connection in chosen {
+        verdict.connection(e, connection, analysis, at);
+    }
+    verdict.seen.dedup();
+    let passed = verdict.failures.is_empty();
+    verdict.outcome(describe(e), passed)
+}
+
+/// `checksums`: every TCP checksum right at the point (or at every point), and
+/// some checked.
+fn checksums(check: String, at: Option<&Place>, analyses: &[Analysis]) -> Outcome {
+    let mut verdict = Verdict::default();
+    let points: Vec<&Analysis> = analyses
+        .iter()
+        .filter(|a| a.at != Place::All && at.is_none_or(|at| *at == Place::All || a.at == *at))
+        .collect();
+    for point in &points {
+        match point.checksums {
+            Some((good, 0)) if good > 0 => verdict.saw(format!("{}: {good} right", point.at)),
+            Some((0, 0)) | None => verdict.fail(format!("{}: no TCP segment checked", point.at)),
+            Some((good, bad)) => verdict.fail(format!("{}: {bad} wrong, {good} right", point.at)),
+        }
+    }
+    let passed = verdict.failures.is_empty() && !points.is_empty();
+    verdict.outcome(check, passed)
+}
+
+/// What an expectation found, connection by connection.
+#[derive(Debug, Default)]
+struct Verdict {
+    /// What was seen (shown when it held).
+    seen: Vec<String>,
+    /// Why it failed, if it did.
+    failures: Vec<String>,
+}
+
+impl Verdict {
+    fn saw(&mut self, what: String) {
+        self.seen.push(what);
+    }
+
+    fn fail(&mut self, why: String) {
+        self.failures.push(why);
+    }
+
+    fn outcome(self, check: String, passed: bool) -> Outcome {
+        let seen = if self.failures.is_empty() {
+            self.seen.join("; ")
+        } else {
+            self.failures.join("; ")
+        };
+        Outcome {
+            check,
+            passed,
+            seen,
+            declared: true,
+        }
+    }
+
+    /// Judges one connection against `e` (any but `checksums`), with the record
+    /// of the analysis at `at`.
+    fn connection(
+        &mut self,
+        e: &Expect,
+        connection: &Connection,
+        analysis: Option<&Analysis>,
+        at: &Place,
+    ) {
+        let port = connection.client_port;
+        if let Expect::Completed { completed, .. } = e {
+            if connection.completed != *completed {
+                let what = if connection.completed {
+                    "completed"
+                } else {
+                    "stalled"
+                };
+                self.fail(format!("port {port}: {what}"));
+            }
+            return;
+        }
+        let Some(record) = analysis.and_then(|a| a.record(connection)) else {
+            self.fail(format!("connection from port {port} not seen at {at}"));
+            return;
+        };
+        match e {
+            Expect::SynMss { of, value, .. } => {
+                let got = record.endpoint(*of).syn_mss.value();
+                self.saw(brief(got));
+                if got.map(u32::from) != Some(*value) {
+                    self.fail(format!("port {port}: syn_mss {}", brief(got)));
+                }
+            }
+            Expect::HandshakeMss { of, value, .. } => {
+                let kernel = connection.socket(*of).maxseg_start;
+                let inferred = record.endpoint(*of).handshake_send_mss;
+                self.send_mss(port, kernel, ("handshake_send_mss", inferred), *value);
+            }
+            Expect::EffectiveMss { of, value, .. } => {
+                let kernel = connection.socket(*of).maxseg_end;
+                let inferred = record.endpoint(*of).effective_send_mss;
+                self.send_mss(port, kernel, ("effective_send_mss", inferred), *value);
+            }
+            Expect::Finding {
+                kind,
+                of,
+                present,
+                fields,
+                ..
+            } => self.finding(port, record, (*kind, *of, fields.as_ref()), *present),
+            Expect::Findings { kinds, .. } => self.findings(port, record, kinds),
+            // Judged above.
+            Expect::Completed { .. } | Expect::Checksums { .. } => {}
+        }
+    }
+
+    /// The kernel's send MSS and the analysis's (`key` in the record) both equal
+    /// `value`.
+    fn send_mss(
+        &mut self,
+        port: u16,
+        kernel: u32,
+        (key, inferred): (&str, Option<u32>),
+        value: u32,
+    ) {
+        self.saw(format!("kernel {kernel}, analysis {}", brief(inferred)));
+        if kernel != value {
+            self.fail(format!("port {port}: kernel TCP_MAXSEG {kernel}"));
+        }
+        if inferred != Some(value) {
+            self.fail(format!(
+                "port {port}: mss analyze {key} {}",
+                brief(inferred)
+            ));
+        }
+    }
+
+    /// A finding of `kind` (about `of`, carrying `fields`) is there, or, with
+    /// `present` false, is not.
+    fn finding(
+        &mut self,
+        port: u16,
+        record: &ConnectionRecord,
+        (kind, of, fields): (
+            FindingKind,
+            Option<Role>,
+            Option<&BTreeMap<String, toml::Value>>,
+        ),
+        present: bool,
+    ) {
+        let of_kind = || {
+            record
+                .findings
+                .iter()
+                .filter(move |f| f.finding.kind() == kind.name())
+        };
+        let matching = of_kind()
+            .filter(|f| of.is_none_or(|of| f.finding.endpoint() == Some(of)))
+            .filter(|f| fields.is_none_or(|fields| carries(f, fields)))
+            .count();
+        if (matching == 0) != present {
+            return;
+        }
+        let mut failure = format!(
+            "port {port}: findings [{}]",
+            finding_names(record).join(", ")
+        );
+        if present && fields.is_some() {
+            // The findings of that kind in full, to show which field differs.
+            let shown: Vec<String> = of_kind()
+                .map(|f| serde_json::to_string(f).unwrap_or_default())
+                .collect();
+            failure.push_str(&format!(" ({})", shown.join("; ")));
+        }
+        self.fail(failure);
+    }
+
+    /// The record's findings are exactly `kinds`, in any order.
+    fn findings(&mut self, port: u16, record: &ConnectionRecord, kinds: &[FindingName]) {
+        let mut got = finding_names(record);
+        got.sort();
+        let mut want: Vec<String> = kinds.iter().map(ToString::to_string).collect();
+        want.sort();
+        if got != want {
+            self.fail(format!("port {port}: findings [{}]", got.join(", ")));
+        }
+    }
 }

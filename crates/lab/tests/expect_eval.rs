@@ -9,7 +9,7 @@ use mss_lab::Scenario;
 use mss_lab::expect::{
     Analysis, Connection, Outcome, SocketView, TcpInfo, UNKNOWN, describe, evaluate, finding_names,
 };
-use mss_lab::scenario::Family;
+use mss_lab::scenario::{Family, Place};
 
 const NODES: &str = r#"name = "t"
 title = "t"
@@ -129,7 +129,11 @@ fn agreeing(connection: &Connection, findings: Vec<FindingRecord>) -> Connection
 
 fn analysis(at: &str, records: Vec<ConnectionRecord>) -> Analysis {
     Analysis {
-        at: at.into(),
+        at: if at == "all" {
+            Place::All
+        } else {
+            Place::Point(at.into())
+        },
         records,
         checksums: None,
     }
@@ -750,7 +754,7 @@ fn descriptions() {
          \n[[expect]]\nwhat = \"finding\"\nkind = \"icmp_too_big\"\nof = \"client\"\nfields = { mtu = 1400, shrank = true, between = [\"a\", \"b\"] }\n\
          \n[[expect]]\nwhat = \"completed\"\ncompleted = false\n",
     );
-    let texts: Vec<String> = s.expects.iter().map(|e| describe(e.get_ref())).collect();
+    let texts: Vec<String> = s.expects.iter().map(|e| describe(&e.get_ref().0)).collect();
     assert_eq!(
         texts,
         [
