@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use mss_lab::expect::{self, Analysis, Connection, Outcome};
+use mss_lab::expect::{self, Outcome};
+use mss_lab::observed::{Analysis, Connection, SocketView};
 use mss_lab::run::{self as lab_run, Cleanup, with_cleanup};
-use mss_lab::scenario::Place;
-use mss_lab::{BUILTIN, Plan, Scenario, Topology};
+use mss_lab::scenario::Load;
+use mss_lab::spec::{Family, Place};
+use mss_lab::{BUILTIN, Plan, Scenario};
 use serde_json::{Value, json};
 
 use crate::Failure;
@@ -66,13 +68,7 @@ fn list(out: &mut impl Write) -> Result<ExitCode, Failure> {
                 s.title.clone(),
                 s.families
                     .iter()
-                    .map(|f| {
-                        if *f == mss_lab::scenario::Family::Ipv4 {
-                            "4"
-                        } else {
-                            "6"
-                        }
-                    })
+                    .map(|f| if *f == Family::Ipv4 { "4" } else { "6" })
                     .collect::<Vec<_>>()
                     .join("+"),
             ),
@@ -99,7 +95,6 @@ fn show(args: &LabShowArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
         out.write_all(text.as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
-    let topology = Topology::new(&scenario);
     writeln!(out, "{}: {}\n", scenario.name, scenario.title)?;
     for paragraph in scenario.description.split("\n\n") {
         for line in wrap(paragraph, "", "") {
@@ -107,13 +102,13 @@ fn show(args: &LabShowArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
         }
     }
     writeln!(out)?;
-    out.write_all(mss_lab::draw::draw(&scenario, &topology).as_bytes())?;
+    out.write_all(mss_lab::draw::draw(&scenario).as_bytes())?;
     writeln!(out)?;
     for line in wrap(&traffic_words(&scenario), "Traffic: ", "         ") {
         writeln!(out, "{line}")?;
     }
     for line in wrap(
-        &scenario.capture_points().join(", "),
+        &scenario.capture_points.join(", "),
         "Captures: ",
         "          ",
     ) {
@@ -122,7 +117,7 @@ fn show(args: &LabShowArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     if !scenario.expects.is_empty() {
         writeln!(out, "Expectations:")?;
         for e in &scenario.expects {
-            writeln!(out, "  {}", expect::describe(&e.get_ref().0))?;
+            writeln!(out, "  {}", expect::describe(e))?;
         }
         writeln!(
             out,
@@ -143,26 +138,25 @@ fn bytes_words(n: u64) -> String {
 }
 
 fn traffic_words(scenario: &Scenario) -> String {
-    let t = scenario.traffic.get_ref();
+    let t = &scenario.traffic;
     let families: Vec<&str> = scenario.families.iter().map(|f| f.name()).collect();
-    let what = match (t.bulk, t.short) {
-        (Some(b), _) => format!(
+    let what = match t.load {
+        Load::Bulk(b) => format!(
             "one connection, {} up then {} down",
             bytes_words(b.up),
             bytes_words(b.down)
         ),
-        (None, Some(s)) => format!(
+        Load::Short(s) => format!(
             "{} connections of {} up and {} down",
             s.count,
             bytes_words(s.up),
             bytes_words(s.down)
         ),
-        (None, None) => "none".into(),
     };
     let mut words = format!(
         "{} -> {} port {}, {what}, over {}",
-        scenario.client(),
-        scenario.server(),
+        t.client,
+        t.server,
         lab_run::traffic::SERVER_PORT,
         families.join(" and ")
     );
@@ -347,7 +341,6 @@ fn dry_run(plan: &Plan, scenario: &Scenario, out: &mut impl Write) -> io::Result
 
 fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     let (scenario, _, source) = load(&args.scenario)?;
-    let topology = Topology::new(&scenario);
     let prefix = format!("{}{}", mss_lab::plan::NAMESPACE_PREFIX, std::process::id());
     if args.dry_run {
         let dir = args
@@ -355,17 +348,12 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
             .as_ref()
             .map(|d| d.display().to_string())
             .unwrap_or_else(|| "OUT".into());
-        let plan = Plan::new(&scenario, &topology, &prefix, &dir);
+        let plan = Plan::new(&scenario, &prefix, &dir);
         dry_run(&plan, &scenario, out)?;
         return Ok(ExitCode::SUCCESS);
     }
     let dir = OutDir::choose(args, &scenario.name);
-    let plan = Plan::new(
-        &scenario,
-        &topology,
-        &prefix,
-        &dir.path.display().to_string(),
-    );
+    let plan = Plan::new(&scenario, &prefix, &dir.path.display().to_string());
     // Refused runs leave nothing behind: the checks come before anything is made.
     preflight(&plan)?;
     let cleanup = Cleanup::shared();
@@ -375,14 +363,7 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
         let _ = writeln!(io::stderr(), "mss lab: {line}");
     };
     progress(&format!("{} ({source})", scenario.name));
-    let observed = lab_run::run(
-        &scenario,
-        &topology,
-        &plan,
-        &dir.path,
-        &cleanup,
-        &mut progress,
-    );
+    let observed = lab_run::run(&scenario, &plan, &dir.path, &cleanup, &mut progress);
     if args.keep {
         with_cleanup(&cleanup, Cleanup::disarm);
         progress(&format!(
@@ -542,7 +523,7 @@ fn story(
                 )?;
             }
         }
-        let info = |view: &mss_lab::expect::SocketView| match view.info {
+        let info = |view: &SocketView| match view.info {
             Some(i) => format!(
                 "snd_mss {} rcv_mss {} advmss {} pmtu {}",
                 i.snd_mss.map_or("-".into(), |v| v.to_string()),
@@ -629,7 +610,7 @@ fn json_result(
     outcomes: &[Outcome],
     dir: &OutDir,
 ) -> Value {
-    let socket = |v: &mss_lab::expect::SocketView| {
+    let socket = |v: &SocketView| {
         json!({
             "maxseg_start": v.maxseg_start,
             "maxseg_end": v.maxseg_end,

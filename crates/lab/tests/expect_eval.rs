@@ -6,10 +6,9 @@ use mss_analyze::report::{
     EffectiveBasis, Ending, EndpointReport, Handshake, MssSeen, Role, RoleEvidence,
 };
 use mss_lab::Scenario;
-use mss_lab::expect::{
-    Analysis, Connection, Outcome, SocketView, TcpInfo, UNKNOWN, describe, evaluate, finding_names,
-};
-use mss_lab::scenario::{Family, Place};
+use mss_lab::expect::{Outcome, UNKNOWN, describe, evaluate, finding_names};
+use mss_lab::observed::{Analysis, Connection, SocketView, TcpInfo};
+use mss_lab::spec::{Family, Place};
 
 const NODES: &str = r#"name = "t"
 title = "t"
@@ -754,7 +753,7 @@ fn descriptions() {
          \n[[expect]]\nwhat = \"finding\"\nkind = \"icmp_too_big\"\nof = \"client\"\nfields = { mtu = 1400, shrank = true, between = [\"a\", \"b\"] }\n\
          \n[[expect]]\nwhat = \"completed\"\ncompleted = false\n",
     );
-    let texts: Vec<String> = s.expects.iter().map(|e| describe(&e.get_ref().0)).collect();
+    let texts: Vec<String> = s.expects.iter().map(describe).collect();
     assert_eq!(
         texts,
         [

@@ -12,7 +12,8 @@
 //!   array.
 
 use mss_analyze::report::Role;
-use mss_lab::scenario::{Expect, FINDING_KINDS, FindingKind, MAX_NODE_NAME, Place};
+use mss_lab::scenario::MAX_NODE_NAME;
+use mss_lab::spec::{Expect, FINDING_KINDS, FindingKind, Place};
 use mss_lab::{BUILTIN, Scenario, ScenarioError};
 
 /// A valid scenario; the tests change one thing in it. Line numbers:
@@ -95,8 +96,8 @@ fn plus(extra: &str) -> String {
 #[test]
 fn base_is_valid_and_its_lines_are_as_documented() {
     let s = Scenario::parse(BASE).expect("BASE parses");
-    assert_eq!(s.client(), "client");
-    assert_eq!(s.server(), "server");
+    assert_eq!(s.traffic.client, "client");
+    assert_eq!(s.traffic.server, "server");
     assert_eq!(line_no(BASE, "[[node]]", 1), 4);
     assert_eq!(line_no(BASE, "[[node]]", 2), 7);
     assert_eq!(line_no(BASE, "[[node]]", 3), 11);
@@ -793,7 +794,7 @@ fn every_kind_of_expectation_parses() {
          \n[[expect]]\nwhat = \"checksums\"\nat = \"client-eth0\"\n",
     );
     let s = Scenario::parse(&text).unwrap_or_else(|e| panic!("{e}"));
-    let whats: Vec<&str> = s.expects.iter().map(|e| e.get_ref().0.what()).collect();
+    let whats: Vec<&str> = s.expects.iter().map(Expect::what).collect();
     assert_eq!(
         whats,
         [
@@ -811,7 +812,7 @@ fn every_kind_of_expectation_parses() {
         ("largest".to_string(), toml::Value::from(2896)),
     ];
     assert_eq!(
-        s.expects[3].get_ref().0,
+        s.expects[3],
         Expect::Finding {
             kind: FindingKind::named("segments_exceed_mss").expect("a kind"),
             of: Some(Role::Client),
@@ -821,7 +822,7 @@ fn every_kind_of_expectation_parses() {
             fields: Some(fields.into_iter().collect()),
         }
     );
-    let Expect::Findings { at, kinds, .. } = &s.expects[4].get_ref().0 else {
+    let Expect::Findings { at, kinds, .. } = &s.expects[4] else {
         panic!("findings");
     };
     assert_eq!(at, &Some(Place::Point("server-eth0".into())));

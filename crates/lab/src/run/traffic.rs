@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrStorage, sockopt};
 use nix::sys::time::TimeVal;
 
-use crate::expect::{Connection, SocketView, TcpInfo};
-use crate::scenario::Family;
+use crate::observed::{Connection, SocketView, TcpInfo};
+use crate::spec::Family;
 
 /// The port the server listens on (iperf3's, familiar in captures).
 pub const SERVER_PORT: u16 = 5201;
