@@ -169,7 +169,7 @@ fn traffic_words(scenario: &Scenario) -> String {
 /// The Debian package that provides a program the lab runs.
 fn package(program: &str) -> &'static str {
     match program {
-        "ip" | "ss" => "iproute2",
+        "ip" => "iproute2",
         "nft" => "nftables",
         "iptables" | "ip6tables" => "iptables",
         "ethtool" => "ethtool",
@@ -329,7 +329,7 @@ fn dry_run(plan: &Plan, scenario: &Scenario, out: &mut impl Write) -> io::Result
     )?;
     writeln!(
         out,
-        "# then: getsockopt(TCP_MAXSEG) and `ss -N NS -tinH` for each socket, \
+        "# then: getsockopt(TCP_MAXSEG) and getsockopt(TCP_INFO) for each socket, \
          `mss analyze --json` on each capture and on all together"
     )?;
     writeln!(out, "# teardown")?;

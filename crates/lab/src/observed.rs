@@ -7,49 +7,32 @@ use mss_analyze::report::Role;
 
 use crate::spec::{Family, Place};
 
-/// TCP_INFO fields as `ss -ti` prints them.
+/// The TCP_INFO fields the lab reports (`struct tcp_info`), each `None` where the
+/// kernel says 0, as `ss -ti` leaves such a field out.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct TcpInfo {
-    /// `mss:` (tcpi_snd_mss).
+    /// `tcpi_snd_mss` (`mss:` in `ss -ti`).
     pub snd_mss: Option<u32>,
-    /// `rcvmss:` (tcpi_rcv_mss).
+    /// `tcpi_rcv_mss` (`rcvmss:`).
     pub rcv_mss: Option<u32>,
-    /// `advmss:` (tcpi_advmss).
+    /// `tcpi_advmss` (`advmss:`).
     pub advmss: Option<u32>,
-    /// `pmtu:` (tcpi_pmtu).
+    /// `tcpi_pmtu` (`pmtu:`).
     pub pmtu: Option<u32>,
-    /// `rtt:` smoothed RTT in milliseconds.
+    /// `tcpi_rtt`, the smoothed RTT, in milliseconds (`rtt:`).
     pub rtt_ms: Option<f64>,
 }
 
-impl TcpInfo {
-    /// Reads the fields from `ss -tin` output (the first socket in it: its state
-    /// line and the indented lines after it).
-    pub fn from_ss(text: &str) -> TcpInfo {
-        let mut info = TcpInfo::default();
-        let first: Vec<&str> = text
-            .lines()
-            .enumerate()
-            .take_while(|(i, line)| *i == 0 || line.starts_with(char::is_whitespace))
-            .map(|(_, line)| line)
-            .collect();
-        for word in first.iter().flat_map(|line| line.split_whitespace()) {
-            let Some((key, value)) = word.split_once(':') else {
-                continue;
-            };
-            let number = || value.parse::<u32>().ok();
-            match key {
-                "mss" if info.snd_mss.is_none() => info.snd_mss = number(),
-                "rcvmss" if info.rcv_mss.is_none() => info.rcv_mss = number(),
-                "advmss" if info.advmss.is_none() => info.advmss = number(),
-                "pmtu" if info.pmtu.is_none() => info.pmtu = number(),
-                "rtt" if info.rtt_ms.is_none() => {
-                    info.rtt_ms = value.split('/').next().and_then(|v| v.parse().ok());
-                }
-                _ => {}
-            }
+impl From<mss_net::TcpInfo> for TcpInfo {
+    fn from(info: mss_net::TcpInfo) -> TcpInfo {
+        let given = |value: u32| (value != 0).then_some(value);
+        TcpInfo {
+            snd_mss: given(info.snd_mss),
+            rcv_mss: given(info.rcv_mss),
+            advmss: given(info.advmss),
+            pmtu: given(info.pmtu),
+            rtt_ms: given(info.rtt_us).map(|us| f64::from(us) / 1000.0),
         }
-        info
     }
 }
 
@@ -60,7 +43,9 @@ pub struct SocketView {
     pub maxseg_start: u32,
     /// `getsockopt(TCP_MAXSEG)` at the end.
     pub maxseg_end: u32,
-    /// TCP_INFO at the end, when `ss` found the socket.
+    /// `getsockopt(TCP_INFO)` at the end, unless the kernel refused it. Read from
+    /// the socket itself, so it is there also when the peer reset the connection
+    /// (a stalled one), which `ss` no longer lists.
     pub info: Option<TcpInfo>,
 }
 

@@ -176,10 +176,6 @@ impl Plan {
             }
         }
         programs.retain(|p| *p != "mss");
-        if !programs.contains(&"ss") {
-            // The traffic reads each socket's TCP_INFO with `ss -ti`.
-            programs.push("ss");
-        }
         programs
     }
 }

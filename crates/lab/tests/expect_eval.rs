@@ -1,5 +1,5 @@
-//! `expect::evaluate` on synthetic observations, and `TcpInfo::from_ss` on real
-//! `ss -tinH` output.
+//! `expect::evaluate` on synthetic observations, and the kernel's TCP_INFO as the
+//! lab reports it.
 
 use mss_analyze::record::{ConnectionRecord, FindingFields, FindingRecord, RecordType};
 use mss_analyze::report::{
@@ -765,101 +765,48 @@ fn descriptions() {
     );
 }
 
-// ---- TcpInfo::from_ss ----
+// ---- TCP_INFO as the lab reports it ----
 
 #[test]
-fn from_ss_ipv4_established() {
-    let text = "ESTAB 0      0      10.81.1.1:40022 10.81.2.2:5201\n\t cubic wscale:10,10 \
-                rto:204 rtt:0.05/0.025 ato:40 mss:1348 pmtu:1500 rcvmss:1348 advmss:1448 \
-                cwnd:10 bytes_sent:1048576 bytes_acked:1048577 bytes_received:262144 \
-                segs_out:800 segs_in:420 data_segs_out:778 data_segs_in:195 send 2.16Gbps \
-                lastsnd:4 lastrcv:4 lastack:4 pacing_rate 4.31Gbps delivery_rate 1.9Gbps \
-                delivered:779 app_limited busy:40ms rcv_rtt:1 rcv_space:14480 \
-                rcv_ssthresh:64088 minrtt:0.02 snd_wnd:65536\n";
-    let info = TcpInfo::from_ss(text);
+fn tcp_info_keeps_what_the_kernel_gives() {
+    let kernel = mss_net::TcpInfo {
+        state: 1,
+        snd_mss: 1348,
+        rcv_mss: 1348,
+        advmss: 1448,
+        pmtu: 1500,
+        rtt_us: 191,
+        rttvar_us: 95,
+        ..mss_net::TcpInfo::default()
+    };
     assert_eq!(
-        info,
+        TcpInfo::from(kernel),
         TcpInfo {
             snd_mss: Some(1348),
             rcv_mss: Some(1348),
             advmss: Some(1448),
             pmtu: Some(1500),
-            rtt_ms: Some(0.05),
+            rtt_ms: Some(0.191),
         }
     );
 }
 
 #[test]
-fn from_ss_ipv6_with_options() {
-    let text = "ESTAB 0 0 [fd00:81:1::1]:40022 [fd00:81:2::2]:5201\n\t ts sack cubic \
-                wscale:7,7 rto:201 rtt:0.532/0.266 ato:40 mss:1328 pmtu:1400 rcvmss:1208 \
-                advmss:1428 cwnd:10 ssthresh:7 bytes_sent:1000\n";
-    let info = TcpInfo::from_ss(text);
-    assert_eq!(info.snd_mss, Some(1328));
-    assert_eq!(info.rcv_mss, Some(1208));
-    assert_eq!(info.advmss, Some(1428));
-    assert_eq!(info.pmtu, Some(1400));
-    assert_eq!(info.rtt_ms, Some(0.532));
-}
-
-#[test]
-fn from_ss_missing_fields() {
-    assert_eq!(TcpInfo::from_ss(""), TcpInfo::default());
-    // A header-less line without the info part (ss found the socket but printed
-    // no TCP_INFO).
-    let info = TcpInfo::from_ss("TIME-WAIT 0 0 10.81.1.1:40022 10.81.2.2:5201\n");
-    assert_eq!(info, TcpInfo::default());
-    // Some fields only.
-    let info = TcpInfo::from_ss(
-        "SYN-SENT 0 1 10.81.1.1:40022 10.81.2.2:5201\n\t cubic rto:1000 mss:524 rcvmss:88 \
-         advmss:1448 cwnd:1\n",
+fn tcp_info_zero_is_not_known() {
+    // As `ss -ti` leaves out a field the kernel reports as 0 (a socket that never
+    // measured an RTT, say).
+    assert_eq!(
+        TcpInfo::from(mss_net::TcpInfo::default()),
+        TcpInfo::default()
     );
+    let info = TcpInfo::from(mss_net::TcpInfo {
+        snd_mss: 524,
+        rcv_mss: 88,
+        advmss: 1448,
+        ..mss_net::TcpInfo::default()
+    });
     assert_eq!(info.snd_mss, Some(524));
     assert_eq!(info.rcv_mss, Some(88));
-    assert_eq!(info.advmss, Some(1448));
     assert_eq!(info.pmtu, None);
     assert_eq!(info.rtt_ms, None);
-    // Unparsable numbers are None.
-    let info = TcpInfo::from_ss("mss:abc pmtu: rtt:x/y advmss:-1 rcvmss:1.5");
-    assert_eq!(info, TcpInfo::default());
-    // rtt without the variance part.
-    assert_eq!(TcpInfo::from_ss("rtt:1.25").rtt_ms, Some(1.25));
-}
-
-#[test]
-fn from_ss_ignores_look_alike_keys() {
-    // minrtt, rcv_rtt, rcv_space, snd_wnd... are not rtt/mss.
-    let info = TcpInfo::from_ss(
-        "ESTAB 0 0 10.81.1.1:1 10.81.2.2:2\n\t minrtt:9 rcv_rtt:8 rcv_mss:7 snd_mss:6 \
-         mss:1448 rtt:0.1/0.05",
-    );
-    assert_eq!(info.snd_mss, Some(1448));
-    assert_eq!(info.rcv_mss, None);
-    assert_eq!(info.rtt_ms, Some(0.1));
-}
-
-#[test]
-fn from_ss_takes_the_first_socket() {
-    let text = "ESTAB 0 0 10.81.1.1:40022 10.81.2.2:5201\n\t cubic rtt:0.05/0.025 mss:1348 \
-                pmtu:1500 rcvmss:536 advmss:1448\n\
-                ESTAB 0 0 10.81.1.1:40024 10.81.2.2:5201\n\t cubic rtt:9/4 mss:88 pmtu:9000 \
-                rcvmss:88 advmss:88\n";
-    let info = TcpInfo::from_ss(text);
-    assert_eq!(info.snd_mss, Some(1348));
-    assert_eq!(info.pmtu, Some(1500));
-    assert_eq!(info.rcv_mss, Some(536));
-    assert_eq!(info.advmss, Some(1448));
-    assert_eq!(info.rtt_ms, Some(0.05));
-}
-
-#[test]
-fn from_ss_does_not_mix_sockets() {
-    let text = "SYN-SENT 0 1 10.81.1.1:40022 10.81.2.2:5201\n\t cubic mss:524 rcvmss:88 \
-                advmss:1448\n\
-                ESTAB 0 0 10.81.1.1:40024 10.81.2.2:5201\n\t cubic rtt:9/4 mss:88 pmtu:9000 \
-                rcvmss:88 advmss:88\n";
-    let info = TcpInfo::from_ss(text);
-    assert_eq!(info.snd_mss, Some(524));
-    assert_eq!(info.pmtu, None, "pmtu of the second socket");
-    assert_eq!(info.rtt_ms, None, "rtt of the second socket");
 }
