@@ -7,9 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use mss_lab::expect::{self, Analysis, Connection, Outcome};
+use mss_lab::expect::{self, Outcome};
+use mss_lab::observed::{Analysis, Connection, SocketView};
 use mss_lab::run::{self as lab_run, Cleanup, with_cleanup};
-use mss_lab::{BUILTIN, Plan, Scenario, Topology};
+use mss_lab::scenario::Load;
+use mss_lab::spec::{Family, Place};
+use mss_lab::{BUILTIN, Plan, Scenario};
 use serde_json::{Value, json};
 
 use crate::Failure;
@@ -65,13 +68,7 @@ fn list(out: &mut impl Write) -> Result<ExitCode, Failure> {
                 s.title.clone(),
                 s.families
                     .iter()
-                    .map(|f| {
-                        if *f == mss_lab::scenario::Family::Ipv4 {
-                            "4"
-                        } else {
-                            "6"
-                        }
-                    })
+                    .map(|f| if *f == Family::Ipv4 { "4" } else { "6" })
                     .collect::<Vec<_>>()
                     .join("+"),
             ),
@@ -98,7 +95,6 @@ fn show(args: &LabShowArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
         out.write_all(text.as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
-    let topology = Topology::new(&scenario);
     writeln!(out, "{}: {}\n", scenario.name, scenario.title)?;
     for paragraph in scenario.description.split("\n\n") {
         for line in wrap(paragraph, "", "") {
@@ -106,13 +102,13 @@ fn show(args: &LabShowArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
         }
     }
     writeln!(out)?;
-    out.write_all(mss_lab::draw::draw(&scenario, &topology).as_bytes())?;
+    out.write_all(mss_lab::draw::draw(&scenario).as_bytes())?;
     writeln!(out)?;
     for line in wrap(&traffic_words(&scenario), "Traffic: ", "         ") {
         writeln!(out, "{line}")?;
     }
     for line in wrap(
-        &scenario.capture_points().join(", "),
+        &scenario.capture_points.join(", "),
         "Captures: ",
         "          ",
     ) {
@@ -121,7 +117,7 @@ fn show(args: &LabShowArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     if !scenario.expects.is_empty() {
         writeln!(out, "Expectations:")?;
         for e in &scenario.expects {
-            writeln!(out, "  {}", expect::describe(e.get_ref()))?;
+            writeln!(out, "  {}", expect::describe(e))?;
         }
         writeln!(
             out,
@@ -142,26 +138,25 @@ fn bytes_words(n: u64) -> String {
 }
 
 fn traffic_words(scenario: &Scenario) -> String {
-    let t = scenario.traffic.get_ref();
+    let t = &scenario.traffic;
     let families: Vec<&str> = scenario.families.iter().map(|f| f.name()).collect();
-    let what = match (t.bulk, t.short) {
-        (Some(b), _) => format!(
+    let what = match t.load {
+        Load::Bulk(b) => format!(
             "one connection, {} up then {} down",
             bytes_words(b.up),
             bytes_words(b.down)
         ),
-        (None, Some(s)) => format!(
+        Load::Short(s) => format!(
             "{} connections of {} up and {} down",
             s.count,
             bytes_words(s.up),
             bytes_words(s.down)
         ),
-        (None, None) => "none".into(),
     };
     let mut words = format!(
         "{} -> {} port {}, {what}, over {}",
-        scenario.client(),
-        scenario.server(),
+        t.client,
+        t.server,
         lab_run::traffic::SERVER_PORT,
         families.join(" and ")
     );
@@ -174,7 +169,7 @@ fn traffic_words(scenario: &Scenario) -> String {
 /// The Debian package that provides a program the lab runs.
 fn package(program: &str) -> &'static str {
     match program {
-        "ip" | "ss" => "iproute2",
+        "ip" => "iproute2",
         "nft" => "nftables",
         "iptables" | "ip6tables" => "iptables",
         "ethtool" => "ethtool",
@@ -334,7 +329,7 @@ fn dry_run(plan: &Plan, scenario: &Scenario, out: &mut impl Write) -> io::Result
     )?;
     writeln!(
         out,
-        "# then: getsockopt(TCP_MAXSEG) and `ss -N NS -tinH` for each socket, \
+        "# then: getsockopt(TCP_MAXSEG) and getsockopt(TCP_INFO) for each socket, \
          `mss analyze --json` on each capture and on all together"
     )?;
     writeln!(out, "# teardown")?;
@@ -346,7 +341,6 @@ fn dry_run(plan: &Plan, scenario: &Scenario, out: &mut impl Write) -> io::Result
 
 fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
     let (scenario, _, source) = load(&args.scenario)?;
-    let topology = Topology::new(&scenario);
     let prefix = format!("{}{}", mss_lab::plan::NAMESPACE_PREFIX, std::process::id());
     if args.dry_run {
         let dir = args
@@ -354,17 +348,12 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
             .as_ref()
             .map(|d| d.display().to_string())
             .unwrap_or_else(|| "OUT".into());
-        let plan = Plan::new(&scenario, &topology, &prefix, &dir);
+        let plan = Plan::new(&scenario, &prefix, &dir);
         dry_run(&plan, &scenario, out)?;
         return Ok(ExitCode::SUCCESS);
     }
     let dir = OutDir::choose(args, &scenario.name);
-    let plan = Plan::new(
-        &scenario,
-        &topology,
-        &prefix,
-        &dir.path.display().to_string(),
-    );
+    let plan = Plan::new(&scenario, &prefix, &dir.path.display().to_string());
     // Refused runs leave nothing behind: the checks come before anything is made.
     preflight(&plan)?;
     let cleanup = Cleanup::shared();
@@ -374,14 +363,7 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
         let _ = writeln!(io::stderr(), "mss lab: {line}");
     };
     progress(&format!("{} ({source})", scenario.name));
-    let observed = lab_run::run(
-        &scenario,
-        &topology,
-        &plan,
-        &dir.path,
-        &cleanup,
-        &mut progress,
-    );
+    let observed = lab_run::run(&scenario, &plan, &dir.path, &cleanup, &mut progress);
     if args.keep {
         with_cleanup(&cleanup, Cleanup::disarm);
         progress(&format!(
@@ -404,8 +386,8 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
     let files: Vec<PathBuf> = observed.captures.iter().map(|(_, p)| p.clone()).collect();
     for (point, file) in observed.captures.iter().zip(&files) {
         analyses.push(Analysis {
-            at: point.0.clone(),
-            records: crate::analyze::json_records(std::slice::from_ref(file))?,
+            at: Place::Point(point.0.clone()),
+            records: crate::analyze::records(std::slice::from_ref(file))?,
             checksums: Some(
                 lab_run::tcp_checksums(&point.1)
                     .map_err(|e| Failure::Input(format!("{}: {e}", point.1.display())))?,
@@ -414,8 +396,8 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
     }
     if !files.is_empty() {
         analyses.push(Analysis {
-            at: "all".into(),
-            records: crate::analyze::json_records(&files)?,
+            at: Place::All,
+            records: crate::analyze::records(&files)?,
             checksums: None,
         });
     }
@@ -446,11 +428,9 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
     })
 }
 
-fn number(value: &Value) -> String {
-    match value {
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
+/// A number the analysis may not know: `-` then.
+fn number(value: Option<impl std::fmt::Display>) -> String {
+    value.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
 /// The human story of a run, as seed 003 tells it by hand.
@@ -495,14 +475,14 @@ fn story(
             "  {:<width$}  {:>11}  {:>11}",
             "SYN MSS seen at", "client SYN", "SYN-ACK"
         )?;
-        for analysis in analyses.iter().filter(|a| a.at != "all") {
+        for analysis in analyses.iter().filter(|a| a.at != Place::All) {
             match analysis.record(connection) {
                 Some(r) => writeln!(
                     out,
                     "  {:<width$}  {:>11}  {:>11}",
                     analysis.at,
-                    number(&r["client"]["syn_mss"]),
-                    number(&r["server"]["syn_mss"])
+                    number(r.client.syn_mss.value()),
+                    number(r.server.syn_mss.value())
                 )?,
                 None => writeln!(out, "  {:<width$}  {:>11}  {:>11}", analysis.at, "-", "-")?,
             }
@@ -525,11 +505,11 @@ fn story(
         // All captures together first, then each point in path order.
         let order = analyses
             .iter()
-            .filter(|a| a.at == "all")
-            .chain(analyses.iter().filter(|a| a.at != "all"));
+            .filter(|a| a.at == Place::All)
+            .chain(analyses.iter().filter(|a| a.at != Place::All));
         for analysis in order {
             if let Some(r) = analysis.record(connection) {
-                let label = if analysis.at == "all" {
+                let label = if analysis.at == Place::All {
                     "mss analyze, all".to_string()
                 } else {
                     format!("  at {}", analysis.at)
@@ -538,12 +518,12 @@ fn story(
                     out,
                     "  {:<width$}  {:>11}  {:>11}",
                     label,
-                    number(&r["client"]["effective_send_mss"]),
-                    number(&r["server"]["effective_send_mss"])
+                    number(r.client.effective_send_mss),
+                    number(r.server.effective_send_mss)
                 )?;
             }
         }
-        let info = |view: &mss_lab::expect::SocketView| match view.info {
+        let info = |view: &SocketView| match view.info {
             Some(i) => format!(
                 "snd_mss {} rcv_mss {} advmss {} pmtu {}",
                 i.snd_mss.map_or("-".into(), |v| v.to_string()),
@@ -557,17 +537,15 @@ fn story(
         writeln!(out, "  TCP_INFO server: {}", info(&connection.server))?;
         if let Some(r) = analyses
             .iter()
-            .find(|a| a.at == "all")
+            .find(|a| a.at == Place::All)
             .and_then(|a| a.record(connection))
         {
-            let findings = r["findings"].as_array().cloned().unwrap_or_default();
-            if findings.is_empty() {
+            if r.findings.is_empty() {
                 writeln!(out, "  findings (all captures): none")?;
             } else {
                 writeln!(out, "  findings (all captures):")?;
-                for f in &findings {
-                    let title = f["title"].as_str().unwrap_or("?");
-                    for line in wrap(title, "    - ", "      ") {
+                for f in &r.findings {
+                    for line in wrap(&f.title, "    - ", "      ") {
                         writeln!(out, "{line}")?;
                     }
                 }
@@ -632,7 +610,7 @@ fn json_result(
     outcomes: &[Outcome],
     dir: &OutDir,
 ) -> Value {
-    let socket = |v: &mss_lab::expect::SocketView| {
+    let socket = |v: &SocketView| {
         json!({
             "maxseg_start": v.maxseg_start,
             "maxseg_end": v.maxseg_end,
@@ -649,7 +627,10 @@ fn json_result(
         .map(|c| {
             let analysis: serde_json::Map<String, Value> = analyses
                 .iter()
-                .map(|a| (a.at.clone(), a.record(c).cloned().unwrap_or(Value::Null)))
+                .map(|a| {
+                    let record = a.record(c).map(serde_json::to_value);
+                    (a.at.to_string(), record.and_then(Result::ok).unwrap_or(Value::Null))
+                })
                 .collect();
             json!({
                 "family": c.family.name(),

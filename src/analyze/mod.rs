@@ -6,9 +6,11 @@ mod json;
 mod progress;
 
 use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::mpsc;
 
+use mss_analyze::record::ConnectionRecord;
 use mss_analyze::{Analyzer, Config, ConnectionReport, Summary};
 
 use crate::Failure;
@@ -138,32 +140,59 @@ const WRITER_QUEUE: usize = 16;
 /// itself; it also builds every report, so the output thread takes the rest.
 const SHARE_EVERY: usize = 4;
 
-/// The `connection` records `mss analyze --json` prints for these captures (for
-/// `mss lab`, which judges them).
-pub(crate) fn json_records(
-    inputs: &[std::path::PathBuf],
-) -> Result<Vec<serde_json::Value>, Failure> {
-    let args = AnalyzeArgs {
-        inputs: inputs.to_vec(),
-        json: true,
-        csv: false,
-        host: Vec::new(),
-        port: Vec::new(),
-        connection: Vec::new(),
-        fail_on: None,
-        color: "never".into(),
-        max_connections: 500_000,
-        no_progress: true,
+/// The connections of these captures analysed together, as the records `mss analyze
+/// --json` prints for them, in the same order, with the same warnings on standard
+/// error and the same error for an input that could not be read whole: for `mss
+/// lab`, which judges them.
+pub(crate) fn records(paths: &[PathBuf]) -> Result<Vec<ConnectionRecord>, Failure> {
+    let mut inputs = open_inputs(paths)?;
+    let config = config(&inputs, LAB_MAX_CONNECTIONS);
+    let mut analyzer = Analyzer::new(config);
+    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+    let mut reading = Reading {
+        progress: Progress::new(&inputs, true),
+        stopped: None,
     };
-    let mut text = Vec::new();
-    run(&args, &mut text)?;
-    let records = text
-        .split(|&b| b == b'\n')
-        .filter(|line| !line.is_empty())
-        .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
-        .filter(|record| record["type"] == "connection")
-        .collect();
+    let mut records = Vec::new();
+    let mut emit = |report: ConnectionReport| -> io::Result<()> {
+        records.push(ConnectionRecord::new(&report, &names));
+        Ok(())
+    };
+    reading.read_all(&mut inputs, &mut analyzer, &mut emit)?;
+    analyzer.end();
+    while let Some(report) = analyzer.poll_finished() {
+        emit(report)?;
+    }
+    let summary = analyzer.summary();
+    let ending = Ending {
+        summary: &summary,
+        inputs: &inputs,
+        max_connections: config.max_connections,
+        stopped: reading.stopped.take(),
+    };
+    for warning in ending.warnings() {
+        let _ = writeln!(io::stderr(), "mss: warning: {warning}");
+    }
+    ending.fatal()?;
     Ok(records)
+}
+
+/// The connection limit of [`records`]: the lab's captures hold a few dozen.
+const LAB_MAX_CONNECTIONS: usize = 500_000;
+
+/// The analysis settings for these inputs.
+fn config(inputs: &[Input], max_connections: usize) -> Config {
+    Config {
+        max_connections,
+        // Captures from several points are merged by time; keep closed connections
+        // long enough for the other points' copies (and some clock skew).
+        linger_ns: if inputs.len() > 1 {
+            60_000_000_000
+        } else {
+            Config::default().linger_ns
+        },
+        ..Config::default()
+    }
 }
 
 /// Which connections are shown, and what the `--fail-on` check has seen.
@@ -244,17 +273,7 @@ fn open_inputs(paths: &[std::path::PathBuf]) -> Result<Vec<Input>, Failure> {
 
 pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<ExitCode, Failure> {
     let mut inputs = open_inputs(&args.inputs)?;
-    let config = Config {
-        max_connections: args.max_connections,
-        // Captures from several points are merged by time; keep closed connections
-        // long enough for the other points' copies (and some clock skew).
-        linger_ns: if inputs.len() > 1 {
-            60_000_000_000
-        } else {
-            Config::default().linger_ns
-        },
-        ..Config::default()
-    };
+    let config = config(&inputs, args.max_connections);
     let mut analyzer = Analyzer::new(config);
     let format = if args.json {
         Format::Json
@@ -405,6 +424,44 @@ struct Ending<'a> {
 }
 
 impl Ending<'_> {
+    /// The inputs' warnings and the connections reported early.
+    fn warnings(&self) -> Vec<String> {
+        let mut warnings: Vec<String> = self.inputs.iter().flat_map(Input::warnings).collect();
+        if self.summary.evicted > 0 {
+            warnings.push(format!(
+                "{} connections were reported early (ending \"evicted\", half-open ones \
+                 first) because more than {} were open at once; raise --max-connections to \
+                 keep them whole",
+                self.summary.evicted, self.max_connections
+            ));
+        }
+        warnings
+    }
+
+    /// An error naming every input that could not be read to its end (a truncated
+    /// last record is a warning instead).
+    fn fatal(&self) -> Result<(), Failure> {
+        let fatal: Vec<String> = self
+            .inputs
+            .iter()
+            .filter_map(|i| {
+                i.error
+                    .as_ref()
+                    .filter(|e| !e.is_truncation())
+                    .map(|e| format!("{}: {e}", i.name))
+            })
+            .chain(self.stopped.clone())
+            .collect();
+        if fatal.is_empty() {
+            Ok(())
+        } else {
+            Err(Failure::Input(format!(
+                "{}; the results above cover the packets before it",
+                fatal.join("; ")
+            )))
+        }
+    }
+
     fn report(
         self,
         args: &AnalyzeArgs,
@@ -415,30 +472,12 @@ impl Ending<'_> {
     ) -> Result<ExitCode, Failure> {
         let summary = self.summary;
         let inputs = self.inputs;
-        let mut warnings: Vec<String> = inputs.iter().flat_map(Input::warnings).collect();
-        if summary.evicted > 0 {
-            warnings.push(format!(
-                "{} connections were reported early (ending \"evicted\", half-open ones \
-                 first) because more than {} were open at once; raise --max-connections to \
-                 keep them whole",
-                summary.evicted, self.max_connections
-            ));
-        }
+        let warnings = self.warnings();
         // Said after the output: a filter that selects nothing is not an error (the
         // exit status stays), but the user should not have to guess why.
         for note in selection.ids.unmatched(&selection.filter) {
             let _ = writeln!(io::stderr(), "mss: warning: {note}");
         }
-        let fatal: Vec<String> = inputs
-            .iter()
-            .filter_map(|i| {
-                i.error
-                    .as_ref()
-                    .filter(|e| !e.is_truncation())
-                    .map(|e| format!("{}: {e}", i.name))
-            })
-            .chain(self.stopped)
-            .collect();
         match format {
             Format::Human => {
                 let color = match args.color.as_str() {
@@ -457,12 +496,7 @@ impl Ending<'_> {
                 let _ = writeln!(io::stderr(), "mss: warning: {warning}");
             }
         }
-        if !fatal.is_empty() {
-            return Err(Failure::Input(format!(
-                "{}; the results above cover the packets before it",
-                fatal.join("; ")
-            )));
-        }
+        self.fatal()?;
         Ok(if selection.failed_on {
             ExitCode::from(EXIT_FINDING)
         } else {

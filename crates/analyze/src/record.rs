@@ -166,6 +166,37 @@ pub enum FindingFields {
 }
 
 impl FindingFields {
+    /// The kind's name, `kind` in the record: the same as [`Finding::kind`].
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FindingFields::MssMissing { .. } => "mss_missing",
+            FindingFields::MssBelowLinuxMin { .. } => "mss_below_linux_min",
+            FindingFields::MssCutOff { .. } => "mss_cut_off",
+            FindingFields::SegmentsExceedMss { .. } => "segments_exceed_mss",
+            FindingFields::MssRewritten { .. } => "mss_rewritten",
+            FindingFields::IcmpTooBig { .. } => "icmp_too_big",
+            FindingFields::PmtudBlackholeSuspected { .. } => "pmtud_blackhole_suspected",
+            FindingFields::IpFragments { .. } => "ip_fragments",
+            FindingFields::AsymmetricMss { .. } => "asymmetric_mss",
+        }
+    }
+
+    /// The endpoint it is about, `endpoint` in the record: the same as
+    /// [`Finding::endpoint`].
+    pub fn endpoint(&self) -> Option<Role> {
+        match *self {
+            FindingFields::MssMissing { endpoint, .. }
+            | FindingFields::MssBelowLinuxMin { endpoint, .. }
+            | FindingFields::MssCutOff { endpoint }
+            | FindingFields::SegmentsExceedMss { endpoint, .. }
+            | FindingFields::MssRewritten { endpoint, .. }
+            | FindingFields::IcmpTooBig { endpoint, .. }
+            | FindingFields::PmtudBlackholeSuspected { endpoint, .. }
+            | FindingFields::IpFragments { endpoint, .. }
+            | FindingFields::AsymmetricMss { endpoint, .. } => endpoint,
+        }
+    }
+
     fn new(finding: &Finding, names: &[String]) -> FindingFields {
         let endpoint = finding.endpoint();
         match *finding {
@@ -237,6 +268,14 @@ impl FindingFields {
 }
 
 impl ConnectionRecord {
+    /// The endpoint with a role.
+    pub fn endpoint(&self, role: Role) -> &EndpointReport {
+        match role {
+            Role::Client => &self.client,
+            Role::Server => &self.server,
+        }
+    }
+
     /// The record of `report`, whose capture points are named `names` (by input
     /// index).
     pub fn new(report: &ConnectionReport, names: &[String]) -> ConnectionRecord {
@@ -419,6 +458,75 @@ impl SummaryRecord {
             unmatched_icmp: summary.unmatched_icmp,
             unmatched_fragments: summary.unmatched_fragments,
             warnings,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One finding of every kind.
+    fn every_kind() -> Vec<Finding> {
+        let endpoint = Role::Server;
+        vec![
+            Finding::MssMissing {
+                endpoint,
+                default: 536,
+            },
+            Finding::MssBelowLinuxMin { endpoint, mss: 40 },
+            Finding::MssCutOff { endpoint },
+            Finding::SegmentsExceedMss {
+                endpoint,
+                cause: OversizeCause::GroLro,
+                count: 3,
+                largest: 2896,
+                mss: 1448,
+            },
+            Finding::MssRewritten {
+                endpoint,
+                from: 1460,
+                to: 1360,
+                before: 0,
+                after: 1,
+            },
+            Finding::IcmpTooBig {
+                endpoint,
+                mtu: 1400,
+                size: 1500,
+                count: 1,
+                shrank: Some(true),
+            },
+            Finding::PmtudBlackholeSuspected {
+                endpoint,
+                size: 1500,
+                segment: 1448,
+                transmissions: 6,
+                recovered_with: None,
+            },
+            Finding::IpFragments { endpoint, count: 2 },
+            Finding::AsymmetricMss {
+                client: 1448,
+                server: 1348,
+            },
+        ]
+    }
+
+    #[test]
+    fn finding_fields_name_their_kind_and_endpoint_as_the_finding_does() {
+        let findings = every_kind();
+        let kinds: Vec<&str> = findings.iter().map(Finding::kind).collect();
+        assert_eq!(kinds, Finding::KINDS, "one finding of every kind, in order");
+        let names = ["a.pcap".to_string(), "b.pcap".to_string()];
+        for finding in &findings {
+            let fields = FindingFields::new(finding, &names);
+            assert_eq!(fields.kind(), finding.kind());
+            assert_eq!(fields.endpoint(), finding.endpoint());
+            // And as the record writes them.
+            let written = serde_json::to_value(&fields).unwrap_or_default();
+            assert_eq!(written["kind"], fields.kind());
+            let endpoint = fields.endpoint().map(Role::name);
+            assert_eq!(written["endpoint"].as_str(), endpoint);
         }
     }
 }

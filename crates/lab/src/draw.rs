@@ -3,51 +3,26 @@
 //! link between its two interfaces; any other shape lists its links after the
 //! boxes. Fits 80 columns.
 
-use crate::scenario::{ClampMethod, Scenario};
-use crate::topology::{Iface, Topology};
+use crate::scenario::Scenario;
+use crate::spec::{ClampMethod, Node};
+use crate::topology::Iface;
 
-fn node_lines(scenario: &Scenario, topology: &Topology, index: usize) -> Vec<String> {
-    let node = &topology.nodes[index];
+/// The lines in a node's box: its name and role, then its settings.
+fn node_lines(scenario: &Scenario, index: usize) -> Vec<String> {
+    let node = &scenario.topology.nodes[index];
+    let traffic = &scenario.traffic;
     let mut role = if node.router { "router" } else { "host" }.to_string();
-    if scenario.client() == node.name {
+    if traffic.client == node.name {
         role.push_str(", traffic client");
     }
-    if scenario.server() == node.name {
+    if traffic.server == node.name {
         role.push_str(", traffic server");
     }
     let mut lines = vec![format!("{}  ({role})", node.name)];
     let Some(spec) = scenario.node(&node.name) else {
         return lines;
     };
-    if let Some(clamp) = &spec.clamp {
-        let toward = clamp
-            .toward
-            .as_ref()
-            .map(|t| format!(", only on the interface toward {t}"))
-            .unwrap_or_default();
-        match clamp.method {
-            ClampMethod::NftRtmtu => lines.push(format!(
-                "clamp (nft rt mtu): SYN MSS to route MTU - 40/60{toward}"
-            )),
-            method => {
-                let tool = match method {
-                    ClampMethod::Iptables => "iptables TCPMSS",
-                    ClampMethod::Mss => "mss clamp --nfqueue",
-                    _ => "nft",
-                };
-                lines.push(format!(
-                    "clamp ({tool}): SYN MSS > {} -> {}, IPv6 > {} -> {}",
-                    clamp.mss.unwrap_or(0),
-                    clamp.mss.unwrap_or(0),
-                    clamp.mss6.unwrap_or(0),
-                    clamp.mss6.unwrap_or(0)
-                ));
-                if !toward.is_empty() {
-                    lines.push(toward.trim_start_matches(", ").to_string());
-                }
-            }
-        }
-    }
+    lines.extend(clamp_lines(spec));
     if spec.drop_icmp_too_big {
         lines.push("drops ICMP frag-needed / packet-too-big (black hole)".into());
     }
@@ -63,10 +38,40 @@ fn node_lines(scenario: &Scenario, topology: &Topology, index: usize) -> Vec<Str
     for (key, value) in &spec.sysctls {
         lines.push(format!("{key}={value}"));
     }
-    if scenario.client() == node.name {
-        if let Some(mss) = scenario.traffic.get_ref().client_mss {
+    if traffic.client == node.name {
+        if let Some(mss) = traffic.client_mss {
             lines.push(format!("client socket TCP_MAXSEG {mss}"));
         }
+    }
+    lines
+}
+
+/// The lines that describe a node's clamp (none without one).
+fn clamp_lines(spec: &Node) -> Vec<String> {
+    let Some(clamp) = &spec.clamp else {
+        return Vec::new();
+    };
+    let toward = clamp
+        .toward
+        .as_ref()
+        .map(|t| format!(", only on the interface toward {t}"))
+        .unwrap_or_default();
+    let tool = match clamp.method {
+        ClampMethod::NftRtmtu => {
+            return vec![format!(
+                "clamp (nft rt mtu): SYN MSS to route MTU - 40/60{toward}"
+            )];
+        }
+        ClampMethod::Iptables => "iptables TCPMSS",
+        ClampMethod::Mss => "mss clamp --nfqueue",
+        ClampMethod::Nft => "nft",
+    };
+    let (mss, mss6) = (clamp.mss.unwrap_or(0), clamp.mss6.unwrap_or(0));
+    let mut lines = vec![format!(
+        "clamp ({tool}): SYN MSS > {mss} -> {mss}, IPv6 > {mss6} -> {mss6}"
+    )];
+    if !toward.is_empty() {
+        lines.push(toward.trim_start_matches(", ").to_string());
     }
     lines
 }
@@ -95,9 +100,10 @@ fn iface_line(iface: &Iface) -> String {
 }
 
 /// The drawing, ending with a newline.
-pub fn draw(scenario: &Scenario, topology: &Topology) -> String {
+pub fn draw(scenario: &Scenario) -> String {
+    let topology = &scenario.topology;
     let all: Vec<Vec<String>> = (0..topology.nodes.len())
-        .map(|i| node_lines(scenario, topology, i))
+        .map(|i| node_lines(scenario, i))
         .collect();
     let width = all
         .iter()
@@ -139,10 +145,7 @@ pub fn draw(scenario: &Scenario, topology: &Topology) -> String {
     let explicit: Vec<String> = scenario
         .routes
         .iter()
-        .map(|r| {
-            let r = r.get_ref();
-            format!("  route: {} reaches {} via {}", r.node, r.to, r.via)
-        })
+        .map(|r| format!("  route: {} reaches {} via {}", r.node, r.to, r.via))
         .collect();
     if !explicit.is_empty() {
         out.push('\n');

@@ -1,120 +1,20 @@
-//! What a run observed, and the verdict on each expectation. Pure: the runner and
-//! `mss analyze` supply the observations.
+//! The verdict on each expectation of a scenario, given what the run observed
+//! ([`crate::observed`]). Pure: the runner and `mss analyze` supply the
+//! observations.
 //!
 //! Besides the scenario's own `[[expect]]` lines, every run checks that the kernel
 //! and the analysis agree: for each connection, each capture point that saw it and
 //! all points together, `effective_send_mss` of both endpoints must equal the
 //! sending socket's `getsockopt(TCP_MAXSEG)` at the end.
 
-use serde_json::Value;
+use std::collections::BTreeMap;
 
-use crate::scenario::{Expect, Family, Scenario};
+use mss_analyze::record::{ConnectionRecord, FindingRecord};
+use mss_analyze::report::Role;
 
-/// TCP_INFO fields as `ss -ti` prints them.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct TcpInfo {
-    /// `mss:` (tcpi_snd_mss).
-    pub snd_mss: Option<u32>,
-    /// `rcvmss:` (tcpi_rcv_mss).
-    pub rcv_mss: Option<u32>,
-    /// `advmss:` (tcpi_advmss).
-    pub advmss: Option<u32>,
-    /// `pmtu:` (tcpi_pmtu).
-    pub pmtu: Option<u32>,
-    /// `rtt:` smoothed RTT in milliseconds.
-    pub rtt_ms: Option<f64>,
-}
-
-impl TcpInfo {
-    /// Reads the fields from `ss -tin` output (the first socket in it: its state
-    /// line and the indented lines after it).
-    pub fn from_ss(text: &str) -> TcpInfo {
-        let mut info = TcpInfo::default();
-        let first: Vec<&str> = text
-            .lines()
-            .enumerate()
-            .take_while(|(i, line)| *i == 0 || line.starts_with(char::is_whitespace))
-            .map(|(_, line)| line)
-            .collect();
-        for word in first.iter().flat_map(|line| line.split_whitespace()) {
-            let Some((key, value)) = word.split_once(':') else {
-                continue;
-            };
-            let number = || value.parse::<u32>().ok();
-            match key {
-                "mss" if info.snd_mss.is_none() => info.snd_mss = number(),
-                "rcvmss" if info.rcv_mss.is_none() => info.rcv_mss = number(),
-                "advmss" if info.advmss.is_none() => info.advmss = number(),
-                "pmtu" if info.pmtu.is_none() => info.pmtu = number(),
-                "rtt" if info.rtt_ms.is_none() => {
-                    info.rtt_ms = value.split('/').next().and_then(|v| v.parse().ok());
-                }
-                _ => {}
-            }
-        }
-        info
-    }
-}
-
-/// What one socket reported.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct SocketView {
-    /// `getsockopt(TCP_MAXSEG)` right after connect / accept.
-    pub maxseg_start: u32,
-    /// `getsockopt(TCP_MAXSEG)` at the end.
-    pub maxseg_end: u32,
-    /// TCP_INFO at the end, when `ss` found the socket.
-    pub info: Option<TcpInfo>,
-}
-
-/// One connection of the traffic, as the kernels saw it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Connection {
-    /// Its family.
-    pub family: Family,
-    /// Client's port.
-    pub client_port: u16,
-    /// Server's port.
-    pub server_port: u16,
-    /// Client address.
-    pub client_addr: String,
-    /// Server address.
-    pub server_addr: String,
-    /// Whether all data got through in time.
-    pub completed: bool,
-    /// The client's socket.
-    pub client: SocketView,
-    /// The server's socket.
-    pub server: SocketView,
-}
-
-/// `mss analyze --json` connection records of one analysis: one capture point
-/// (`NODE-IFACE`) or `all` of them together.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Analysis {
-    /// `NODE-IFACE` or `all`.
-    pub at: String,
-    /// Connection records (docs/json.md).
-    pub records: Vec<Value>,
-    /// TCP checksums verified in this capture: (right, wrong); `None` for `all`.
-    pub checksums: Option<(u64, u64)>,
-}
-
-impl Analysis {
-    /// The record of a connection, matched by ports and IP version.
-    pub fn record(&self, connection: &Connection) -> Option<&Value> {
-        let version = match connection.family {
-            Family::Ipv4 => 4,
-            Family::Ipv6 => 6,
-        };
-        self.records.iter().find(|r| {
-            r["type"] == "connection"
-                && r["ip_version"] == version
-                && r["client"]["port"] == connection.client_port
-                && r["server"]["port"] == connection.server_port
-        })
-    }
-}
+use crate::observed::{Analysis, Connection};
+use crate::scenario::Scenario;
+use crate::spec::{Expect, Family, FindingKind, FindingName, Place};
 
 /// [`Outcome::seen`] of an agreement check where the capture point saw nothing
 /// the endpoint sent, so the analysis could not tell.
@@ -133,47 +33,81 @@ pub struct Outcome {
     pub declared: bool,
 }
 
-fn role_view(connection: &Connection, role: &str) -> SocketView {
-    if role == "server" {
-        connection.server
-    } else {
-        connection.client
+/// An expectation in words (`effective_mss of client = 1348`).
+pub fn describe(e: &Expect) -> String {
+    match e {
+        Expect::SynMss {
+            of,
+            at,
+            family,
+            value,
+        } => format!(
+            "syn_mss{} = {value}",
+            qualifiers(Some(*of), Some(at), *family)
+        ),
+        Expect::HandshakeMss {
+            of,
+            at,
+            family,
+            value,
+        }
+        | Expect::EffectiveMss {
+            of,
+            at,
+            family,
+            value,
+        } => format!(
+            "{}{} = {value}",
+            e.what(),
+            qualifiers(Some(*of), at.as_ref(), *family)
+        ),
+        Expect::Finding {
+            kind,
+            of,
+            at,
+            family,
+            present,
+            fields,
+        } => {
+            let mut text = format!("finding {kind}{}", qualifiers(*of, at.as_ref(), *family));
+            if let Some(fields) = fields {
+                let list: Vec<String> = fields
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", toml_text(v)))
+                    .collect();
+                text.push_str(&format!(" with {}", list.join(", ")));
+            }
+            if !present {
+                text.push_str(" is absent");
+            }
+            text
+        }
+        Expect::Findings { at, family, kinds } => {
+            let kinds: Vec<String> = kinds.iter().map(ToString::to_string).collect();
+            format!(
+                "findings{} = [{}]",
+                qualifiers(None, at.as_ref(), *family),
+                kinds.join(", ")
+            )
+        }
+        Expect::Completed { family, completed } => {
+            format!("completed{} = {completed}", qualifiers(None, None, *family))
+        }
+        Expect::Checksums { at } => format!("checksums{}", qualifiers(None, at.as_ref(), None)),
     }
 }
 
-/// An expectation in words (`effective_mss of client = 1348`).
-pub fn describe(e: &Expect) -> String {
-    let mut text = e.what.clone();
-    if let Some(kind) = &e.kind {
-        text.push_str(&format!(" {kind}"));
+/// ` of client at r1-eth0 (ipv6)`, each part only when given.
+fn qualifiers(of: Option<Role>, at: Option<&Place>, family: Option<Family>) -> String {
+    let mut text = String::new();
+    if let Some(of) = of {
+        text.push_str(&format!(" of {}", of.name()));
     }
-    if let Some(of) = &e.of {
-        text.push_str(&format!(" of {of}"));
-    }
-    if let Some(at) = &e.at {
+    if let Some(at) = at {
         text.push_str(&format!(" at {at}"));
     }
-    if let Some(family) = e.family {
+    if let Some(family) = family {
         text.push_str(&format!(" ({})", family.name()));
-    }
-    if let Some(value) = e.value {
-        text.push_str(&format!(" = {value}"));
-    }
-    if let Some(fields) = &e.fields {
-        let list: Vec<String> = fields
-            .iter()
-            .map(|(k, v)| format!("{k}={}", toml_text(v)))
-            .collect();
-        text.push_str(&format!(" with {}", list.join(", ")));
-    }
-    if e.present == Some(false) {
-        text.push_str(" is absent");
-    }
-    if let Some(kinds) = &e.kinds {
-        text.push_str(&format!(" = [{}]", kinds.join(", ")));
-    }
-    if let Some(completed) = e.completed {
-        text.push_str(&format!(" = {completed}"));
     }
     text
 }
@@ -194,42 +128,50 @@ fn toml_text(value: &toml::Value) -> String {
 }
 
 /// `kind` or `kind:endpoint` of each finding of a record.
-pub fn finding_names(record: &Value) -> Vec<String> {
-    record["findings"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .map(|f| {
-                    let kind = f["kind"].as_str().unwrap_or("?");
-                    match f["endpoint"].as_str() {
-                        Some(endpoint) => format!("{kind}:{endpoint}"),
-                        None => kind.to_string(),
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+pub fn finding_names(record: &ConnectionRecord) -> Vec<String> {
+    record.findings.iter().map(finding_name).collect()
 }
 
-/// A TOML value equal to a JSON one (numbers, strings, booleans, arrays of them).
-fn same(toml: &toml::Value, json: &Value) -> bool {
-    match toml {
-        toml::Value::Integer(i) => json.as_i64() == Some(*i),
-        toml::Value::Float(f) => json.as_f64() == Some(*f),
-        toml::Value::String(s) => json.as_str() == Some(s.as_str()),
-        toml::Value::Boolean(b) => json.as_bool() == Some(*b),
-        toml::Value::Array(items) => json.as_array().is_some_and(|j| {
-            j.len() == items.len() && items.iter().zip(j).all(|(t, j)| same(t, j))
-        }),
+/// `kind` or `kind:endpoint`.
+fn finding_name(finding: &FindingRecord) -> String {
+    let kind = finding.finding.kind();
+    match finding.finding.endpoint() {
+        Some(endpoint) => format!("{kind}:{}", endpoint.name()),
+        None => kind.to_string(),
+    }
+}
+
+/// Whether a finding carries every one of `fields` with that value. The finding
+/// is compared as its JSON object (docs/json.md), turned into a TOML table: a key
+/// that is null there is absent here, and equal to nothing a scenario can write.
+fn carries(finding: &FindingRecord, fields: &BTreeMap<String, toml::Value>) -> bool {
+    let Ok(table) = toml::Table::try_from(finding) else {
+        return false;
+    };
+    fields.iter().all(|(key, want)| same(want, table.get(key)))
+}
+
+/// A value written in a scenario equal to a finding's (numbers, strings, booleans,
+/// arrays of them); an integer field equals the same number written as a float.
+fn same(want: &toml::Value, got: Option<&toml::Value>) -> bool {
+    use toml::Value::{Array, Boolean, Float, Integer, String};
+    match (want, got) {
+        (Integer(w), Some(Integer(g))) => w == g,
+        #[allow(clippy::cast_precision_loss)]
+        (Float(w), Some(Integer(g))) => *g as f64 == *w,
+        (Float(w), Some(Float(g))) => w == g,
+        (String(w), Some(String(g))) => w == g,
+        (Boolean(w), Some(Boolean(g))) => w == g,
+        (Array(w), Some(Array(g))) => {
+            w.len() == g.len() && w.iter().zip(g).all(|(w, g)| same(w, Some(g)))
+        }
         _ => false,
     }
 }
 
-fn brief(value: &Value) -> String {
-    match value {
-        Value::Null => "none".into(),
-        other => other.to_string(),
-    }
+/// A number the analysis may not know: `none` then.
+fn brief(value: Option<impl std::fmt::Display>) -> String {
+    value.map_or_else(|| "none".to_string(), |v| v.to_string())
 }
 
 /// Judges every expectation of `scenario` and the kernel/analysis agreement.
@@ -238,27 +180,38 @@ pub fn evaluate(
     connections: &[Connection],
     analyses: &[Analysis],
 ) -> Vec<Outcome> {
+    let mut outcomes = agreement(connections, analyses);
+    for expect in &scenario.expects {
+        outcomes.push(judge(expect, connections, analyses));
+    }
+    outcomes
+}
+
+/// For each connection, each analysis that saw it and both endpoints: the
+/// kernel's TCP_MAXSEG at the end equals `mss analyze`'s effective send MSS.
+fn agreement(connections: &[Connection], analyses: &[Analysis]) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
     for connection in connections {
         for analysis in analyses {
             let Some(record) = analysis.record(connection) else {
                 continue;
             };
-            for role in ["client", "server"] {
-                let kernel = role_view(connection, role).maxseg_end;
-                let inferred = &record[role]["effective_send_mss"];
+            for role in [Role::Client, Role::Server] {
+                let kernel = connection.socket(role).maxseg_end;
+                let inferred = record.endpoint(role).effective_send_mss;
                 // A capture point that saw too little to tell is not a
                 // disagreement; it is shown as unknown.
-                let passed = inferred.is_null() || inferred.as_u64() == Some(u64::from(kernel));
+                let passed = inferred.is_none_or(|mss| mss == kernel);
                 outcomes.push(Outcome {
                     check: format!(
-                        "{} {role} effective MSS: kernel {kernel}, mss analyze at {} {}",
+                        "{} {} effective MSS: kernel {kernel}, mss analyze at {} {}",
                         connection.family.name(),
+                        role.name(),
                         analysis.at,
                         brief(inferred)
                     ),
                     passed,
-                    seen: if inferred.is_null() {
+                    seen: if inferred.is_none() {
                         UNKNOWN.to_string()
                     } else if passed {
                         String::new()
@@ -270,158 +223,208 @@ pub fn evaluate(
             }
         }
     }
-    for expect in &scenario.expects {
-        let e = expect.get_ref();
-        let chosen: Vec<&Connection> = connections
-            .iter()
-            .filter(|c| e.family.is_none_or(|f| f == c.family))
-            .collect();
-        let at = e.at.as_deref().unwrap_or("all");
-        let analysis = analyses.iter().find(|a| a.at == at);
-        let role = e.of.as_deref().unwrap_or("client");
-        let mut failures: Vec<String> = Vec::new();
-        let mut seen: Vec<String> = Vec::new();
-        if e.what == "checksums" {
-            let points: Vec<&Analysis> = analyses
-                .iter()
-                .filter(|a| a.at != "all" && (at == "all" || a.at == at))
-                .collect();
-            for point in &points {
-                match point.checksums {
-                    Some((good, 0)) if good > 0 => seen.push(format!("{}: {good} right", point.at)),
-                    Some((0, 0)) | None => {
-                        failures.push(format!("{}: no TCP segment checked", point.at))
-                    }
-                    Some((good, bad)) => {
-                        failures.push(format!("{}: {bad} wrong, {good} right", point.at))
-                    }
-                }
-            }
-            outcomes.push(Outcome {
-                check: describe(e),
-                passed: failures.is_empty() && !points.is_empty(),
-                seen: if failures.is_empty() {
-                    seen.join("; ")
-                } else {
-                    failures.join("; ")
-                },
-                declared: true,
-            });
-            continue;
-        }
-        if chosen.is_empty() {
-            failures.push("no connection of that family ran".into());
-        }
-        for connection in &chosen {
-            let port = connection.client_port;
-            let record = analysis.and_then(|a| a.record(connection));
-            if e.what != "completed" && record.is_none() {
-                failures.push(format!("connection from port {port} not seen at {at}"));
-                continue;
-            }
-            let record = record.unwrap_or(&Value::Null);
-            let value = e.value.map(u64::from);
-            match e.what.as_str() {
-                "syn_mss" => {
-                    let got = &record[role]["syn_mss"];
-                    seen.push(brief(got));
-                    if got.as_u64() != value {
-                        failures.push(format!("port {port}: syn_mss {}", brief(got)));
-                    }
-                }
-                "handshake_mss" | "effective_mss" => {
-                    let view = role_view(connection, role);
-                    let (kernel, key) = if e.what == "handshake_mss" {
-                        (view.maxseg_start, "handshake_send_mss")
-                    } else {
-                        (view.maxseg_end, "effective_send_mss")
-                    };
-                    let got = &record[role][key];
-                    seen.push(format!("kernel {kernel}, analysis {}", brief(got)));
-                    if Some(u64::from(kernel)) != value {
-                        failures.push(format!("port {port}: kernel TCP_MAXSEG {kernel}"));
-                    }
-                    if got.as_u64() != value {
-                        failures.push(format!("port {port}: mss analyze {key} {}", brief(got)));
-                    }
-                }
-                "finding" => {
-                    let kind = e.kind.as_deref().unwrap_or("");
-                    let matching: Vec<&Value> = record["findings"]
-                        .as_array()
-                        .map(|list| {
-                            list.iter()
-                                .filter(|f| f["kind"] == kind)
-                                .filter(|f| e.of.is_none() || f["endpoint"] == role)
-                                .filter(|f| {
-                                    e.fields.as_ref().is_none_or(|fields| {
-                                        fields.iter().all(|(k, v)| same(v, &f[k.as_str()]))
-                                    })
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let want = e.present.unwrap_or(true);
-                    if matching.is_empty() == want {
-                        let all = finding_names(record);
-                        failures.push(format!(
-                            "port {port}: findings [{}]{}",
-                            all.join(", "),
-                            if want && e.fields.is_some() {
-                                format!(
-                                    " ({})",
-                                    record["findings"]
-                                        .as_array()
-                                        .map(|l| {
-                                            l.iter()
-                                                .filter(|f| f["kind"] == kind)
-                                                .map(Value::to_string)
-                                                .collect::<Vec<_>>()
-                                                .join("; ")
-                                        })
-                                        .unwrap_or_default()
-                                )
-                            } else {
-                                String::new()
-                            }
-                        ));
-                    }
-                }
-                "findings" => {
-                    let mut got = finding_names(record);
-                    got.sort();
-                    let mut want = e.kinds.clone().unwrap_or_default();
-                    want.sort();
-                    if got != want {
-                        failures.push(format!("port {port}: findings [{}]", got.join(", ")));
-                    }
-                }
-                "completed" => {
-                    if Some(connection.completed) != e.completed {
-                        failures.push(format!(
-                            "port {port}: {}",
-                            if connection.completed {
-                                "completed"
-                            } else {
-                                "stalled"
-                            }
-                        ));
-                    }
-                }
-                _ => failures.push(format!("unknown check {:?}", e.what)),
-            }
-        }
-        seen.dedup();
-        outcomes.push(Outcome {
-            check: describe(e),
-            passed: failures.is_empty(),
-            seen: if failures.is_empty() {
-                seen.join("; ")
-            } else {
-                failures.join("; ")
-            },
-            declared: true,
-        });
-    }
     outcomes
+}
+
+/// The verdict on one declared expectation.
+fn judge(e: &Expect, connections: &[Connection], analyses: &[Analysis]) -> Outcome {
+    if let Expect::Checksums { at } = e {
+        return checksums(describe(e), at.as_ref(), analyses);
+    }
+    let mut verdict = Verdict::default();
+    let chosen: Vec<&Connection> = connections
+        .iter()
+        .filter(|c| e.family().is_none_or(|f| f == c.family))
+        .collect();
+    if chosen.is_empty() {
+        verdict.fail("no connection of that family ran".into());
+    }
+    let at = e.at().unwrap_or(&Place::All);
+    let analysis = analyses.iter().find(|a| a.at == *at);
+    for connection in chosen {
+        verdict.connection(e, connection, analysis, at);
+    }
+    verdict.seen.dedup();
+    let passed = verdict.failures.is_empty();
+    verdict.outcome(describe(e), passed)
+}
+
+/// `checksums`: every TCP checksum right at the point (or at every point), and
+/// some checked.
+fn checksums(check: String, at: Option<&Place>, analyses: &[Analysis]) -> Outcome {
+    let mut verdict = Verdict::default();
+    let points: Vec<&Analysis> = analyses
+        .iter()
+        .filter(|a| a.at != Place::All && at.is_none_or(|at| *at == Place::All || a.at == *at))
+        .collect();
+    for point in &points {
+        match point.checksums {
+            Some((good, 0)) if good > 0 => verdict.saw(format!("{}: {good} right", point.at)),
+            Some((0, 0)) | None => verdict.fail(format!("{}: no TCP segment checked", point.at)),
+            Some((good, bad)) => verdict.fail(format!("{}: {bad} wrong, {good} right", point.at)),
+        }
+    }
+    let passed = verdict.failures.is_empty() && !points.is_empty();
+    verdict.outcome(check, passed)
+}
+
+/// What an expectation found, connection by connection.
+#[derive(Debug, Default)]
+struct Verdict {
+    /// What was seen (shown when it held).
+    seen: Vec<String>,
+    /// Why it failed, if it did.
+    failures: Vec<String>,
+}
+
+impl Verdict {
+    fn saw(&mut self, what: String) {
+        self.seen.push(what);
+    }
+
+    fn fail(&mut self, why: String) {
+        self.failures.push(why);
+    }
+
+    fn outcome(self, check: String, passed: bool) -> Outcome {
+        let seen = if self.failures.is_empty() {
+            self.seen.join("; ")
+        } else {
+            self.failures.join("; ")
+        };
+        Outcome {
+            check,
+            passed,
+            seen,
+            declared: true,
+        }
+    }
+
+    /// Judges one connection against `e` (any but `checksums`), with the record
+    /// of the analysis at `at`.
+    fn connection(
+        &mut self,
+        e: &Expect,
+        connection: &Connection,
+        analysis: Option<&Analysis>,
+        at: &Place,
+    ) {
+        let port = connection.client_port;
+        if let Expect::Completed { completed, .. } = e {
+            if connection.completed != *completed {
+                let what = if connection.completed {
+                    "completed"
+                } else {
+                    "stalled"
+                };
+                self.fail(format!("port {port}: {what}"));
+            }
+            return;
+        }
+        let Some(record) = analysis.and_then(|a| a.record(connection)) else {
+            self.fail(format!("connection from port {port} not seen at {at}"));
+            return;
+        };
+        match e {
+            Expect::SynMss { of, value, .. } => {
+                let got = record.endpoint(*of).syn_mss.value();
+                self.saw(brief(got));
+                if got.map(u32::from) != Some(*value) {
+                    self.fail(format!("port {port}: syn_mss {}", brief(got)));
+                }
+            }
+            Expect::HandshakeMss { of, value, .. } => {
+                let kernel = connection.socket(*of).maxseg_start;
+                let inferred = record.endpoint(*of).handshake_send_mss;
+                self.send_mss(port, kernel, ("handshake_send_mss", inferred), *value);
+            }
+            Expect::EffectiveMss { of, value, .. } => {
+                let kernel = connection.socket(*of).maxseg_end;
+                let inferred = record.endpoint(*of).effective_send_mss;
+                self.send_mss(port, kernel, ("effective_send_mss", inferred), *value);
+            }
+            Expect::Finding {
+                kind,
+                of,
+                present,
+                fields,
+                ..
+            } => self.finding(port, record, (*kind, *of, fields.as_ref()), *present),
+            Expect::Findings { kinds, .. } => self.findings(port, record, kinds),
+            // Judged above.
+            Expect::Completed { .. } | Expect::Checksums { .. } => {}
+        }
+    }
+
+    /// The kernel's send MSS and the analysis's (`key` in the record) both equal
+    /// `value`.
+    fn send_mss(
+        &mut self,
+        port: u16,
+        kernel: u32,
+        (key, inferred): (&str, Option<u32>),
+        value: u32,
+    ) {
+        self.saw(format!("kernel {kernel}, analysis {}", brief(inferred)));
+        if kernel != value {
+            self.fail(format!("port {port}: kernel TCP_MAXSEG {kernel}"));
+        }
+        if inferred != Some(value) {
+            self.fail(format!(
+                "port {port}: mss analyze {key} {}",
+                brief(inferred)
+            ));
+        }
+    }
+
+    /// A finding of `kind` (about `of`, carrying `fields`) is there, or, with
+    /// `present` false, is not.
+    fn finding(
+        &mut self,
+        port: u16,
+        record: &ConnectionRecord,
+        (kind, of, fields): (
+            FindingKind,
+            Option<Role>,
+            Option<&BTreeMap<String, toml::Value>>,
+        ),
+        present: bool,
+    ) {
+        let of_kind = || {
+            record
+                .findings
+                .iter()
+                .filter(move |f| f.finding.kind() == kind.name())
+        };
+        let matching = of_kind()
+            .filter(|f| of.is_none_or(|of| f.finding.endpoint() == Some(of)))
+            .filter(|f| fields.is_none_or(|fields| carries(f, fields)))
+            .count();
+        if (matching == 0) != present {
+            return;
+        }
+        let mut failure = format!(
+            "port {port}: findings [{}]",
+            finding_names(record).join(", ")
+        );
+        if present && fields.is_some() {
+            // The findings of that kind in full, to show which field differs.
+            let shown: Vec<String> = of_kind()
+                .map(|f| serde_json::to_string(f).unwrap_or_default())
+                .collect();
+            failure.push_str(&format!(" ({})", shown.join("; ")));
+        }
+        self.fail(failure);
+    }
+
+    /// The record's findings are exactly `kinds`, in any order.
+    fn findings(&mut self, port: u16, record: &ConnectionRecord, kinds: &[FindingName]) {
+        let mut got = finding_names(record);
+        got.sort();
+        let mut want: Vec<String> = kinds.iter().map(ToString::to_string).collect();
+        want.sort();
+        if got != want {
+            self.fail(format!("port {port}: findings [{}]", got.join(", ")));
+        }
+    }
 }

@@ -1,25 +1,29 @@
 //! `mss lab`: MSS and path-MTU scenarios reproduced on the real Linux kernel.
 //!
-//! A [`Scenario`] is data (TOML): hosts and routers, links with their MTUs,
-//! clamps, ICMP filters, TCP settings, traffic, capture points and expectations.
-//! [`Topology`] resolves it into interfaces, addresses and routes, and [`Plan`]
-//! into the exact commands (`ip`, `nft`, `iptables`, `ethtool`, `tcpdump`) — pure
-//! data, printed by `--dry-run` and snapshot-tested. [`run`] executes a plan in
-//! network namespaces and runs real kernel TCP through it; [`expect::evaluate`]
-//! judges what the kernels reported and what `mss analyze` inferred from the
-//! captures.
+//! A scenario is data (TOML): hosts and routers, links with their MTUs, clamps,
+//! ICMP filters, TCP settings, traffic, capture points and expectations. The file
+//! is read into [`spec`]'s types, whose shape serde checks; [`Scenario::parse`]
+//! checks the rest and resolves the [`Topology`] (interfaces, addresses, routes),
+//! which the scenario owns. [`Plan`] turns it into the exact commands (`ip`,
+//! `nft`, `iptables`, `ethtool`, `tcpdump`) — pure data, printed by `--dry-run`
+//! and snapshot-tested. [`run`] executes a plan in network namespaces and runs
+//! real kernel TCP through it; [`expect::evaluate`] judges what the kernels
+//! reported and what `mss analyze` found in the captures ([`observed`]).
 //!
-//! Layers: `scenario`, `topology`, `plan`, `draw` and `expect` are pure; only
-//! `run` spawns processes, enters namespaces and opens sockets.
+//! Layers, each using only those before it: `spec`, `topology`, `scenario`, then
+//! `plan`, `draw`, `observed` and `expect`, all pure; only `run` spawns processes,
+//! enters namespaces and opens sockets.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod draw;
 pub mod expect;
+pub mod observed;
 pub mod plan;
 pub mod run;
 pub mod scenario;
+pub mod spec;
 pub mod topology;
 
 pub use plan::Plan;

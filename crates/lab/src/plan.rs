@@ -7,8 +7,9 @@
 
 use std::fmt;
 
-use crate::scenario::{ClampMethod, Scenario};
-use crate::topology::Topology;
+use crate::scenario::Scenario;
+use crate::spec::{Clamp, ClampMethod, Node};
+use crate::topology::{self, Topology};
 
 /// One command: an argument vector and, for `nft -f -`, its standard input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,319 +117,27 @@ pub const NAMESPACE_PREFIX: &str = "mss-lab-";
 impl Plan {
     /// The plan for a checked scenario. `prefix` starts every namespace name
     /// (`mss-lab-PID`); capture files are written under `out_dir`.
-    pub fn new(scenario: &Scenario, topology: &Topology, prefix: &str, out_dir: &str) -> Plan {
-        let namespaces: Vec<String> = topology
+    pub fn new(scenario: &Scenario, prefix: &str, out_dir: &str) -> Plan {
+        let namespaces: Vec<String> = scenario
+            .topology
             .nodes
             .iter()
             .map(|n| format!("{prefix}-{}", n.name))
             .collect();
-        let mut setup = Vec::new();
-        let exec = |ns: &str, rest: &[&str]| {
-            let mut argv = vec!["ip", "netns", "exec", ns];
-            argv.extend_from_slice(rest);
-            Cmd::new(argv)
+        let steps = Steps {
+            scenario,
+            topology: &scenario.topology,
+            namespaces: &namespaces,
         };
-        for ns in &namespaces {
-            setup.push(Cmd::new(["ip", "netns", "add", ns]));
-            setup.push(Cmd::new(["ip", "-n", ns, "link", "set", "lo", "up"]));
-        }
-        // sysctls: reverse-path filtering off (asymmetric routes are allowed),
-        // forwarding on routers, then the node's TCP settings.
-        for (node, ns) in topology.nodes.iter().zip(&namespaces) {
-            let Some(spec) = scenario.node(&node.name) else {
-                continue;
-            };
-            let mut sysctls: Vec<(String, String)> = vec![
-                ("net.ipv4.conf.all.rp_filter".into(), "0".into()),
-                ("net.ipv4.conf.default.rp_filter".into(), "0".into()),
-            ];
-            if node.router {
-                sysctls.push(("net.ipv4.ip_forward".into(), "1".into()));
-                sysctls.push(("net.ipv6.conf.all.forwarding".into(), "1".into()));
-            }
-            if let Some(on) = spec.tcp_timestamps {
-                sysctls.push(("net.ipv4.tcp_timestamps".into(), u8::from(on).to_string()));
-            }
-            if let Some(mode) = spec.tcp_mtu_probing {
-                sysctls.push(("net.ipv4.tcp_mtu_probing".into(), mode.to_string()));
-            }
-            sysctls.extend(spec.sysctls.iter().map(|(k, v)| (k.clone(), v.clone())));
-            for (key, value) in sysctls {
-                setup.push(exec(ns, &["sysctl", "-qw", &format!("{key}={value}")]));
-            }
-        }
-        // Links: each veth pair is created inside the first node's namespace with
-        // its peer moved straight into the second's.
-        for (link, subnet) in topology.subnets.iter().enumerate() {
-            let [a, b] = subnet.nodes;
-            let (Some(ia), Some(ib)) = (
-                topology.nodes[a].ifaces.iter().find(|i| i.link == link),
-                topology.nodes[b].ifaces.iter().find(|i| i.link == link),
-            ) else {
-                continue;
-            };
-            setup.push(Cmd::new([
-                "ip",
-                "-n",
-                &namespaces[a],
-                "link",
-                "add",
-                &ia.name,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &ib.name,
-                "netns",
-                &namespaces[b],
-            ]));
-        }
-        for (node, ns) in topology.nodes.iter().zip(&namespaces) {
-            // Offloads off unless asked: segmentation (captures show wire sizes) and
-            // checksumming (captures show final checksums, and a receiver checks
-            // them in software: a bad checksum is dropped, not passed by veth).
-            let offloads = scenario.node(&node.name).is_some_and(|n| n.offloads);
-            for iface in &node.ifaces {
-                setup.push(Cmd::new([
-                    "ip",
-                    "-n",
-                    ns,
-                    "link",
-                    "set",
-                    &iface.name,
-                    "mtu",
-                    &iface.mtu.to_string(),
-                ]));
-                if !offloads {
-                    setup.push(exec(
-                        ns,
-                        &[
-                            "ethtool",
-                            "-K",
-                            &iface.name,
-                            "tso",
-                            "off",
-                            "gso",
-                            "off",
-                            "gro",
-                            "off",
-                            "tx",
-                            "off",
-                            "rx",
-                            "off",
-                        ],
-                    ));
-                }
-                setup.push(Cmd::new([
-                    "ip",
-                    "-n",
-                    ns,
-                    "addr",
-                    "add",
-                    &format!("{}/24", iface.v4),
-                    "dev",
-                    &iface.name,
-                ]));
-                setup.push(Cmd::new([
-                    "ip",
-                    "-n",
-                    ns,
-                    "-6",
-                    "addr",
-                    "add",
-                    &format!("{}/64", iface.v6),
-                    "dev",
-                    &iface.name,
-                    "nodad",
-                ]));
-                setup.push(Cmd::new(["ip", "-n", ns, "link", "set", &iface.name, "up"]));
-            }
-        }
-        // A transmit limit replaces the connected routes of that interface with
-        // locked-MTU ones. IPv6: the connected route itself (proto kernel, metric
-        // 256), or the kernel's copy keeps winning over one with metric 1024.
-        for (node, ns) in topology.nodes.iter().zip(&namespaces) {
-            for iface in &node.ifaces {
-                let Some(mtu) = iface.tx_mtu else { continue };
-                let subnet = &topology.subnets[iface.link];
-                let mtu = mtu.to_string();
-                setup.push(Cmd::new([
-                    "ip",
-                    "-n",
-                    ns,
-                    "route",
-                    "replace",
-                    &format!("{}/24", subnet.v4),
-                    "dev",
-                    &iface.name,
-                    "mtu",
-                    "lock",
-                    &mtu,
-                ]));
-                setup.push(Cmd::new([
-                    "ip",
-                    "-n",
-                    ns,
-                    "-6",
-                    "route",
-                    "replace",
-                    &format!("{}/64", subnet.v6),
-                    "dev",
-                    &iface.name,
-                    "proto",
-                    "kernel",
-                    "metric",
-                    "256",
-                    "mtu",
-                    "lock",
-                    &mtu,
-                ]));
-            }
-        }
-        for route in &topology.routes {
-            let ns = &namespaces[route.node];
-            let subnet = &topology.subnets[route.link];
-            for (family, dest, via) in [
-                ("-4", format!("{}/24", subnet.v4), route.via4.to_string()),
-                ("-6", format!("{}/64", subnet.v6), route.via6.to_string()),
-            ] {
-                let mut argv = vec![
-                    "ip".to_string(),
-                    "-n".into(),
-                    ns.clone(),
-                    family.into(),
-                    "route".into(),
-                    "add".into(),
-                    dest,
-                    "via".into(),
-                    via,
-                    "dev".into(),
-                    route.dev.clone(),
-                ];
-                if let Some(mtu) = route.mtu_lock {
-                    argv.extend(["mtu".into(), "lock".into(), mtu.to_string()]);
-                }
-                setup.push(Cmd::new(argv));
-            }
-        }
-        for (node, ns) in topology.nodes.iter().zip(&namespaces) {
-            let Some(spec) = scenario.node(&node.name) else {
-                continue;
-            };
-            let toward = spec
-                .clamp
-                .as_ref()
-                .and_then(|c| c.toward.as_deref())
-                .and_then(|peer| topology.index(peer))
-                .and_then(|peer| node.ifaces.iter().find(|i| i.peer == peer))
-                .map(|i| i.name.clone());
-            if let Some(rules) = nft_rules(spec, toward.as_deref()) {
-                let mut cmd = exec(ns, &["nft", "-f", "-"]);
-                cmd.stdin = Some(rules);
-                setup.push(cmd);
-            }
-            if let Some(clamp) = spec
-                .clamp
-                .as_ref()
-                .filter(|c| c.method == ClampMethod::Iptables)
-            {
-                for (tool, mss) in [("iptables", clamp.mss), ("ip6tables", clamp.mss6)] {
-                    let Some(mss) = mss else { continue };
-                    let matches: Vec<Vec<&str>> = match toward.as_deref() {
-                        Some(dev) => vec![vec!["-i", dev], vec!["-o", dev]],
-                        None => vec![vec![]],
-                    };
-                    for m in matches {
-                        let mut argv = vec![tool, "-t", "mangle", "-A", "FORWARD"];
-                        argv.extend(m);
-                        let mss = mss.to_string();
-                        argv.extend([
-                            "-p",
-                            "tcp",
-                            "--tcp-flags",
-                            "SYN,RST",
-                            "SYN",
-                            "-j",
-                            "TCPMSS",
-                            "--set-mss",
-                            &mss,
-                        ]);
-                        setup.push(exec(ns, &argv));
-                    }
-                }
-            }
-        }
-        let mut daemons = Vec::new();
-        for (node, ns) in topology.nodes.iter().zip(&namespaces) {
-            let Some(clamp) = scenario
-                .node(&node.name)
-                .and_then(|n| n.clamp.as_ref())
-                .filter(|c| c.method == ClampMethod::Mss)
-            else {
-                continue;
-            };
-            let queue = CLAMP_QUEUE.to_string();
-            let (mss, mss6) = (
-                clamp.mss.unwrap_or(0).to_string(),
-                clamp.mss6.unwrap_or(0).to_string(),
-            );
-            daemons.push(Daemon {
-                node: node.name.clone(),
-                cmd: exec(
-                    ns,
-                    &[
-                        "mss",
-                        "clamp",
-                        "--nfqueue",
-                        &queue,
-                        "--mss",
-                        &mss,
-                        "--mss6",
-                        &mss6,
-                        "--install-rules",
-                        "--stats-every",
-                        "0",
-                    ],
-                ),
-                ready: format!("mss clamp: queue {queue}:"),
-            });
-        }
-        let points = scenario.capture_points();
-        let mut captures = Vec::new();
-        for (node, ns) in topology.nodes.iter().zip(&namespaces) {
-            for iface in &node.ifaces {
-                let point = format!("{}-{}", node.name, iface.name);
-                if !points.contains(&point) {
-                    continue;
-                }
-                let file = format!("{point}.pcap");
-                let path = format!("{}/{file}", out_dir.trim_end_matches('/'));
-                captures.push(CapturePlan {
-                    point,
-                    file,
-                    cmd: exec(
-                        ns,
-                        &[
-                            "tcpdump",
-                            "-i",
-                            &iface.name,
-                            "-nn",
-                            // Every packet straight to the file: without it the
-                            // last ring-buffer block is lost when tcpdump stops.
-                            "--immediate-mode",
-                            "-U",
-                            "-s",
-                            "0",
-                            "-Z",
-                            "root",
-                            "-w",
-                            &path,
-                            CAPTURE_FILTER,
-                        ],
-                    ),
-                });
-            }
-        }
+        let mut setup = steps.namespaces();
+        setup.extend(steps.sysctls());
+        setup.extend(steps.links());
+        setup.extend(steps.interfaces());
+        setup.extend(steps.transmit_limits());
+        setup.extend(steps.routes());
+        setup.extend(steps.filters());
+        let daemons = steps.daemons();
+        let captures = steps.captures(out_dir);
         let teardown = namespaces
             .iter()
             .rev()
@@ -467,18 +176,348 @@ impl Plan {
             }
         }
         programs.retain(|p| *p != "mss");
-        if !programs.contains(&"ss") {
-            // The traffic reads each socket's TCP_INFO with `ss -ti`.
-            programs.push("ss");
-        }
         programs
     }
+}
+
+/// `ip netns exec NS ...`.
+fn exec(ns: &str, rest: &[&str]) -> Cmd {
+    let mut argv = vec!["ip", "netns", "exec", ns];
+    argv.extend_from_slice(rest);
+    Cmd::new(argv)
+}
+
+/// The parts of a plan, each from the scenario and the namespace of each node.
+struct Steps<'a> {
+    scenario: &'a Scenario,
+    topology: &'a Topology,
+    /// By node, in topology order.
+    namespaces: &'a [String],
+}
+
+impl Steps<'_> {
+    /// Each node of the topology with its namespace.
+    fn nodes(&self) -> impl Iterator<Item = (&topology::Node, &str)> {
+        self.topology
+            .nodes
+            .iter()
+            .zip(self.namespaces.iter().map(String::as_str))
+    }
+
+    /// The namespaces, each with its loopback up.
+    fn namespaces(&self) -> Vec<Cmd> {
+        self.namespaces
+            .iter()
+            .flat_map(|ns| {
+                [
+                    Cmd::new(["ip", "netns", "add", ns]),
+                    Cmd::new(["ip", "-n", ns, "link", "set", "lo", "up"]),
+                ]
+            })
+            .collect()
+    }
+
+    /// sysctls: reverse-path filtering off (asymmetric routes are allowed),
+    /// forwarding on routers, then the node's TCP settings.
+    fn sysctls(&self) -> Vec<Cmd> {
+        let mut cmds = Vec::new();
+        for (node, ns) in self.nodes() {
+            let Some(spec) = self.scenario.node(&node.name) else {
+                continue;
+            };
+            let mut sysctls: Vec<(String, String)> = vec![
+                ("net.ipv4.conf.all.rp_filter".into(), "0".into()),
+                ("net.ipv4.conf.default.rp_filter".into(), "0".into()),
+            ];
+            if node.router {
+                sysctls.push(("net.ipv4.ip_forward".into(), "1".into()));
+                sysctls.push(("net.ipv6.conf.all.forwarding".into(), "1".into()));
+            }
+            if let Some(on) = spec.tcp_timestamps {
+                sysctls.push(("net.ipv4.tcp_timestamps".into(), u8::from(on).to_string()));
+            }
+            if let Some(mode) = spec.tcp_mtu_probing {
+                sysctls.push(("net.ipv4.tcp_mtu_probing".into(), mode.to_string()));
+            }
+            sysctls.extend(spec.sysctls.iter().map(|(k, v)| (k.clone(), v.clone())));
+            for (key, value) in sysctls {
+                cmds.push(exec(ns, &["sysctl", "-qw", &format!("{key}={value}")]));
+            }
+        }
+        cmds
+    }
+
+    /// Links: each veth pair is created inside the first node's namespace with its
+    /// peer moved straight into the second's.
+    fn links(&self) -> Vec<Cmd> {
+        let mut cmds = Vec::new();
+        for (link, subnet) in self.topology.subnets.iter().enumerate() {
+            let [a, b] = subnet.nodes;
+            let nodes = &self.topology.nodes;
+            let (Some(ia), Some(ib)) = (
+                nodes[a].ifaces.iter().find(|i| i.link == link),
+                nodes[b].ifaces.iter().find(|i| i.link == link),
+            ) else {
+                continue;
+            };
+            cmds.push(Cmd::new([
+                "ip",
+                "-n",
+                &self.namespaces[a],
+                "link",
+                "add",
+                &ia.name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &ib.name,
+                "netns",
+                &self.namespaces[b],
+            ]));
+        }
+        cmds
+    }
+
+    /// Each interface: its MTU, offloads off (unless the node asks), its addresses,
+    /// up.
+    fn interfaces(&self) -> Vec<Cmd> {
+        let mut cmds = Vec::new();
+        for (node, ns) in self.nodes() {
+            // Offloads off unless asked: segmentation (captures show wire sizes) and
+            // checksumming (captures show final checksums, and a receiver checks
+            // them in software: a bad checksum is dropped, not passed by veth).
+            let offloads = self.scenario.node(&node.name).is_some_and(|n| n.offloads);
+            for iface in &node.ifaces {
+                let name = iface.name.as_str();
+                let mtu = iface.mtu.to_string();
+                cmds.push(Cmd::new(["ip", "-n", ns, "link", "set", name, "mtu", &mtu]));
+                if !offloads {
+                    cmds.push(exec(
+                        ns,
+                        &[
+                            "ethtool", "-K", name, "tso", "off", "gso", "off", "gro", "off", "tx",
+                            "off", "rx", "off",
+                        ],
+                    ));
+                }
+                let v4 = format!("{}/24", iface.v4);
+                cmds.push(Cmd::new(["ip", "-n", ns, "addr", "add", &v4, "dev", name]));
+                let v6 = format!("{}/64", iface.v6);
+                cmds.push(Cmd::new([
+                    "ip", "-n", ns, "-6", "addr", "add", &v6, "dev", name, "nodad",
+                ]));
+                cmds.push(Cmd::new(["ip", "-n", ns, "link", "set", name, "up"]));
+            }
+        }
+        cmds
+    }
+
+    /// A transmit limit replaces the connected routes of that interface with
+    /// locked-MTU ones. IPv6: the connected route itself (proto kernel, metric
+    /// 256), or the kernel's copy keeps winning over one with metric 1024.
+    fn transmit_limits(&self) -> Vec<Cmd> {
+        let mut cmds = Vec::new();
+        for (node, ns) in self.nodes() {
+            for iface in &node.ifaces {
+                let Some(mtu) = iface.tx_mtu else { continue };
+                let subnet = &self.topology.subnets[iface.link];
+                let (mtu, dev) = (mtu.to_string(), iface.name.as_str());
+                let v4 = format!("{}/24", subnet.v4);
+                cmds.push(Cmd::new([
+                    "ip", "-n", ns, "route", "replace", &v4, "dev", dev, "mtu", "lock", &mtu,
+                ]));
+                let v6 = format!("{}/64", subnet.v6);
+                cmds.push(Cmd::new([
+                    "ip", "-n", ns, "-6", "route", "replace", &v6, "dev", dev, "proto", "kernel",
+                    "metric", "256", "mtu", "lock", &mtu,
+                ]));
+            }
+        }
+        cmds
+    }
+
+    /// The routes toward every subnet a node is not on, both families.
+    fn routes(&self) -> Vec<Cmd> {
+        let mut cmds = Vec::new();
+        for route in &self.topology.routes {
+            let ns = &self.namespaces[route.node];
+            let subnet = &self.topology.subnets[route.link];
+            for (family, dest, via) in [
+                ("-4", format!("{}/24", subnet.v4), route.via4.to_string()),
+                ("-6", format!("{}/64", subnet.v6), route.via6.to_string()),
+            ] {
+                let mut argv = vec![
+                    "ip".to_string(),
+                    "-n".into(),
+                    ns.clone(),
+                    family.into(),
+                    "route".into(),
+                    "add".into(),
+                    dest,
+                    "via".into(),
+                    via,
+                    "dev".into(),
+                    route.dev.clone(),
+                ];
+                if let Some(mtu) = route.mtu_lock {
+                    argv.extend(["mtu".into(), "lock".into(), mtu.to_string()]);
+                }
+                cmds.push(Cmd::new(argv));
+            }
+        }
+        cmds
+    }
+
+    /// Each node's nftables ruleset (an nft clamp, dropped ICMP) and iptables
+    /// TCPMSS rules.
+    fn filters(&self) -> Vec<Cmd> {
+        let mut cmds = Vec::new();
+        for (node, ns) in self.nodes() {
+            let Some(spec) = self.scenario.node(&node.name) else {
+                continue;
+            };
+            let toward = spec
+                .clamp
+                .as_ref()
+                .and_then(|c| c.toward.as_deref())
+                .and_then(|peer| self.topology.index(peer))
+                .and_then(|peer| node.ifaces.iter().find(|i| i.peer == peer))
+                .map(|i| i.name.as_str());
+            if let Some(rules) = nft_rules(spec, toward) {
+                let mut cmd = exec(ns, &["nft", "-f", "-"]);
+                cmd.stdin = Some(rules);
+                cmds.push(cmd);
+            }
+            if let Some(clamp) = spec
+                .clamp
+                .as_ref()
+                .filter(|c| c.method == ClampMethod::Iptables)
+            {
+                cmds.extend(iptables_clamp(ns, clamp, toward));
+            }
+        }
+        cmds
+    }
+
+    /// mss's own clamp on each router that asks for it.
+    fn daemons(&self) -> Vec<Daemon> {
+        let mut daemons = Vec::new();
+        for (node, ns) in self.nodes() {
+            let Some(clamp) = self
+                .scenario
+                .node(&node.name)
+                .and_then(|n| n.clamp.as_ref())
+                .filter(|c| c.method == ClampMethod::Mss)
+            else {
+                continue;
+            };
+            let queue = CLAMP_QUEUE.to_string();
+            let (mss, mss6) = (
+                clamp.mss.unwrap_or(0).to_string(),
+                clamp.mss6.unwrap_or(0).to_string(),
+            );
+            daemons.push(Daemon {
+                node: node.name.clone(),
+                cmd: exec(
+                    ns,
+                    &[
+                        "mss",
+                        "clamp",
+                        "--nfqueue",
+                        &queue,
+                        "--mss",
+                        &mss,
+                        "--mss6",
+                        &mss6,
+                        "--install-rules",
+                        "--stats-every",
+                        "0",
+                    ],
+                ),
+                ready: format!("mss clamp: queue {queue}:"),
+            });
+        }
+        daemons
+    }
+
+    /// A tcpdump at each capture point, writing under `out_dir`.
+    fn captures(&self, out_dir: &str) -> Vec<CapturePlan> {
+        let points = &self.scenario.capture_points;
+        let mut captures = Vec::new();
+        for (node, ns) in self.nodes() {
+            for iface in &node.ifaces {
+                let point = format!("{}-{}", node.name, iface.name);
+                if !points.contains(&point) {
+                    continue;
+                }
+                let file = format!("{point}.pcap");
+                let path = format!("{}/{file}", out_dir.trim_end_matches('/'));
+                captures.push(CapturePlan {
+                    point,
+                    file,
+                    cmd: exec(
+                        ns,
+                        &[
+                            "tcpdump",
+                            "-i",
+                            &iface.name,
+                            "-nn",
+                            // Every packet straight to the file: without it the
+                            // last ring-buffer block is lost when tcpdump stops.
+                            "--immediate-mode",
+                            "-U",
+                            "-s",
+                            "0",
+                            "-Z",
+                            "root",
+                            "-w",
+                            &path,
+                            CAPTURE_FILTER,
+                        ],
+                    ),
+                });
+            }
+        }
+        captures
+    }
+}
+
+/// iptables/ip6tables TCPMSS rules for a clamp, on both directions of the
+/// interface `toward` a neighbour, or on every forwarded SYN.
+fn iptables_clamp(ns: &str, clamp: &Clamp, toward: Option<&str>) -> Vec<Cmd> {
+    let mut cmds = Vec::new();
+    for (tool, mss) in [("iptables", clamp.mss), ("ip6tables", clamp.mss6)] {
+        let Some(mss) = mss else { continue };
+        let mss = mss.to_string();
+        let matches: Vec<Vec<&str>> = match toward {
+            Some(dev) => vec![vec!["-i", dev], vec!["-o", dev]],
+            None => vec![vec![]],
+        };
+        for m in matches {
+            let mut argv = vec![tool, "-t", "mangle", "-A", "FORWARD"];
+            argv.extend(m);
+            argv.extend([
+                "-p",
+                "tcp",
+                "--tcp-flags",
+                "SYN,RST",
+                "SYN",
+                "-j",
+                "TCPMSS",
+                "--set-mss",
+                &mss,
+            ]);
+            cmds.push(exec(ns, &argv));
+        }
+    }
+    cmds
 }
 
 /// The nftables ruleset of one node, if it needs one: a clamp (`nft`, `nft-rtmtu`)
 /// and dropped ICMP too-big messages. The table is `inet mss_lab`; chain names
 /// avoid nft keywords (`fwd`, `out`).
-fn nft_rules(node: &crate::scenario::Node, toward: Option<&str>) -> Option<String> {
+fn nft_rules(node: &Node, toward: Option<&str>) -> Option<String> {
     let clamp = node
         .clamp
         .as_ref()

@@ -14,7 +14,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::scenario::Scenario;
+use crate::spec::ScenarioFile;
 
 /// An interface of a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,11 +102,12 @@ pub fn parse_subnet6(text: &str) -> Option<Ipv6Addr> {
 }
 
 impl Topology {
-    /// Resolves a scenario. Names are assumed checked ([`Scenario::parse`]); unknown
-    /// names are skipped.
-    pub fn new(scenario: &Scenario) -> Topology {
-        let index = |name: &str| scenario.nodes.iter().position(|n| n.get_ref().name == name);
-        let mut nodes: Vec<Node> = scenario
+    /// Resolves a scenario file. Its names are checked as far as links go (by
+    /// [`crate::Scenario::parse`], which keeps the result); unknown names are
+    /// skipped.
+    pub(crate) fn new(file: &ScenarioFile) -> Topology {
+        let index = |name: &str| file.nodes.iter().position(|n| n.get_ref().name == name);
+        let mut nodes: Vec<Node> = file
             .nodes
             .iter()
             .map(|n| Node {
@@ -116,7 +117,7 @@ impl Topology {
             })
             .collect();
         let mut subnets = Vec::new();
-        for (i, link) in scenario.links.iter().enumerate() {
+        for (i, link) in file.links.iter().enumerate() {
             let link = link.get_ref();
             let (Some(a), Some(b)) = (index(&link.between[0]), index(&link.between[1])) else {
                 continue;
@@ -177,7 +178,7 @@ impl Topology {
             subnets,
             routes: Vec::new(),
         };
-        topology.routes = topology.compute_routes(scenario);
+        topology.routes = topology.compute_routes(file);
         topology
     }
 
@@ -208,7 +209,7 @@ impl Topology {
         self.nodes.get(node)?.ifaces.first()
     }
 
-    fn compute_routes(&self, scenario: &Scenario) -> Vec<Route> {
+    fn compute_routes(&self, file: &ScenarioFile) -> Vec<Route> {
         let mut routes = Vec::new();
         for node in 0..self.nodes.len() {
             // Breadth first from `node`: the order nodes are reached in (nearest
@@ -242,7 +243,7 @@ impl Topology {
                 if subnet.nodes.contains(&node) {
                     continue;
                 }
-                let override_via = scenario.routes.iter().map(|r| r.get_ref()).find_map(|r| {
+                let override_via = file.routes.iter().map(|r| r.get_ref()).find_map(|r| {
                     let to = self.index(&r.to)?;
                     (self.index(&r.node) == Some(node) && subnet.nodes.contains(&to))
                         .then(|| self.index(&r.via))

@@ -11,7 +11,9 @@
 //!   at its `[[...]]` / `[...]` header); for `capture = [...]`, the line of the
 //!   array.
 
-use mss_lab::scenario::{FINDING_KINDS, MAX_NODE_NAME};
+use mss_analyze::report::Role;
+use mss_lab::scenario::MAX_NODE_NAME;
+use mss_lab::spec::{Expect, FINDING_KINDS, FindingKind, Place};
 use mss_lab::{BUILTIN, Scenario, ScenarioError};
 
 /// A valid scenario; the tests change one thing in it. Line numbers:
@@ -94,8 +96,8 @@ fn plus(extra: &str) -> String {
 #[test]
 fn base_is_valid_and_its_lines_are_as_documented() {
     let s = Scenario::parse(BASE).expect("BASE parses");
-    assert_eq!(s.client(), "client");
-    assert_eq!(s.server(), "server");
+    assert_eq!(s.traffic.client, "client");
+    assert_eq!(s.traffic.server, "server");
     assert_eq!(line_no(BASE, "[[node]]", 1), 4);
     assert_eq!(line_no(BASE, "[[node]]", 2), 7);
     assert_eq!(line_no(BASE, "[[node]]", 3), 11);
@@ -162,9 +164,17 @@ fn unknown_field_elsewhere() {
         "router = true\nclamp = { method = \"nft\", mss = 1360, mss6 = 1340, to = \"server\" }",
     );
     assert_err(&text, Some(10), &["unknown field `to`", "`toward`"]);
-    // [[expect]].
+    // [[expect]]: the line of its header (serde reads an expectation whole, then
+    // by its `what`), and the keys it takes.
     let text = plus("\n[[expect]]\nwhat = \"completed\"\ncompleted = true\nfound = 1\n");
-    assert_err(&text, Some(26), &["unknown field `found`"]);
+    assert_err(
+        &text,
+        Some(23),
+        &[
+            "expect: completed: unknown field `found`",
+            "`family` or `completed`",
+        ],
+    );
 }
 
 #[test]
@@ -569,8 +579,9 @@ fn expect_with_unknown_what() {
         &text,
         Some(23),
         &[
-            "expect: what = \"mss\"",
-            "syn_mss, handshake_mss, effective_mss, finding, findings, completed",
+            "expect: mss: unknown variant `mss`",
+            "`syn_mss`, `handshake_mss`, `effective_mss`, `finding`, `findings`, `completed`, \
+             `checksums`",
         ],
     );
 }
@@ -592,7 +603,7 @@ fn expect_finding_with_unknown_kind() {
 #[test]
 fn expect_syn_mss_without_at() {
     let text = plus("\n[[expect]]\nwhat = \"syn_mss\"\nof = \"client\"\nvalue = 1460\n");
-    assert_err(&text, Some(23), &["expect: syn_mss", "at = \"NODE-IFACE\""]);
+    assert_err(&text, Some(23), &["expect: syn_mss: missing field `at`"]);
 }
 
 #[test]
@@ -607,65 +618,216 @@ fn several_expectations_point_at_the_right_one() {
     assert_err(
         &text,
         Some(line),
-        &["effective_mss: give the MSS with value = N"],
+        &["expect: effective_mss: missing field `value`"],
     );
 }
 
+/// Each `[[expect]]` body with the words its error must contain; the line is always
+/// the table's header, and every message starts with `expect: ` and the `what`.
+const EXPECT_MISTAKES: &[(&str, &[&str])] = &[
+    // Missing keys, variant by variant.
+    ("value = 1", &["expect: missing field `what`"]),
+    (
+        "what = \"handshake_mss\"\nvalue = 1",
+        &["expect: handshake_mss: missing field `of`"],
+    ),
+    (
+        "what = \"syn_mss\"\nof = \"client\"\nat = \"client-eth0\"",
+        &["expect: syn_mss: missing field `value`"],
+    ),
+    (
+        "what = \"effective_mss\"\nvalue = 1348",
+        &["expect: effective_mss: missing field `of`"],
+    ),
+    (
+        "what = \"finding\"",
+        &["expect: finding: missing field `kind`"],
+    ),
+    (
+        "what = \"findings\"",
+        &["expect: findings: missing field `kinds`"],
+    ),
+    (
+        "what = \"completed\"",
+        &["expect: completed: missing field `completed`"],
+    ),
+    // Keys a variant does not take: serde lists the ones it does.
+    (
+        "what = \"syn_mss\"\nof = \"client\"\nat = \"client-eth0\"\nvalue = 1\nkind = \"mss_missing\"",
+        &[
+            "expect: syn_mss: unknown field `kind`",
+            "`of`, `at`, `family`, `value`",
+        ],
+    ),
+    (
+        "what = \"finding\"\nkind = \"mss_missing\"\nvalue = 3",
+        &[
+            "expect: finding: unknown field `value`",
+            "`present`, `fields`",
+        ],
+    ),
+    (
+        "what = \"findings\"\nof = \"client\"\nkinds = []",
+        &[
+            "expect: findings: unknown field `of`",
+            "`at`, `family`, `kinds`",
+        ],
+    ),
+    (
+        "what = \"completed\"\ncompleted = true\nat = \"all\"",
+        &[
+            "expect: completed: unknown field `at`",
+            "`family` or `completed`",
+        ],
+    ),
+    (
+        "what = \"completed\"\ncompleted = true\nkinds = []",
+        &["expect: completed: unknown field `kinds`"],
+    ),
+    (
+        "what = \"checksums\"\nof = \"client\"",
+        &["expect: checksums: unknown field `of`", "expected `at`"],
+    ),
+    (
+        "what = \"checksums\"\nfamily = \"ipv4\"",
+        &["expect: checksums: unknown field `family`"],
+    ),
+    // Values of the wrong kind.
+    (
+        "what = \"effective_mss\"\nof = \"peer\"\nvalue = 1",
+        &[
+            "expect: effective_mss: unknown variant `peer`",
+            "`client` or `server`",
+        ],
+    ),
+    (
+        "what = \"effective_mss\"\nof = \"client\"\nvalue = \"1348\"",
+        &["expect: effective_mss: invalid type: string \"1348\", expected u32"],
+    ),
+    (
+        "what = \"effective_mss\"\nof = \"client\"\nvalue = -1",
+        &["expect: effective_mss: invalid value: integer `-1`, expected u32"],
+    ),
+    (
+        "what = \"effective_mss\"\nof = \"client\"\nfamily = \"ipv5\"\nvalue = 1",
+        &[
+            "expect: effective_mss: unknown variant `ipv5`",
+            "`ipv4` or `ipv6`",
+        ],
+    ),
+    (
+        "what = \"completed\"\ncompleted = \"yes\"",
+        &["expect: completed: invalid type: string \"yes\", expected a boolean"],
+    ),
+    (
+        "what = \"finding\"\nkind = \"mss_missing\"\npresent = 0",
+        &["expect: finding: invalid type: integer `0`, expected a boolean"],
+    ),
+    (
+        "what = \"findings\"\nkinds = \"mss_missing\"",
+        &["expect: findings: invalid type: string \"mss_missing\", expected a sequence"],
+    ),
+    (
+        "what = 3",
+        &["expect: invalid type: integer `3`", "variant identifier"],
+    ),
+    // Finding names.
+    (
+        "what = \"finding\"\nkind = \"mss_rewritten:client\"",
+        &[
+            "expect: finding: unknown finding kind \"mss_rewritten:client\"",
+            "the kinds are mss_missing",
+        ],
+    ),
+    (
+        "what = \"findings\"\nkinds = [\"mss_rewritten:peer\"]",
+        &[
+            "expect: findings: \"mss_rewritten:peer\": the endpoint after ':' is client or \
+             server, not \"peer\"",
+        ],
+    ),
+    // What serde cannot know: the capture points of the run.
+    (
+        "what = \"syn_mss\"\nof = \"client\"\nat = \"client-eth9\"\nvalue = 1",
+        &[
+            "expect: at = \"client-eth9\" is not a capture point of this run",
+            "\"all\" or one of client-eth0, router-eth0, router-eth1, server-eth0",
+        ],
+    ),
+    (
+        "what = \"checksums\"\nat = \"client-eth9\"",
+        &["expect: at = \"client-eth9\" is not a capture point of this run"],
+    ),
+];
+
 #[test]
 fn other_expect_mistakes() {
-    let cases: &[(&str, &[&str])] = &[
-        (
-            "what = \"effective_mss\"\nof = \"peer\"\nvalue = 1",
-            &["of = \"peer\"", "\"client\" or \"server\""],
-        ),
-        (
-            "what = \"handshake_mss\"\nvalue = 1",
-            &["handshake_mss: say whose with of ="],
-        ),
-        (
-            "what = \"syn_mss\"\nof = \"client\"\nat = \"client-eth0\"",
-            &["syn_mss: give the MSS"],
-        ),
-        (
-            "what = \"syn_mss\"\nof = \"client\"\nat = \"client-eth0\"\nvalue = 1\nkind = \"mss_missing\"",
-            &["syn_mss does not take `kind`"],
-        ),
-        (
-            "what = \"syn_mss\"\nof = \"client\"\nat = \"client-eth9\"\nvalue = 1",
-            &[
-                "at = \"client-eth9\" is not a capture point of this run",
-                "\"all\" or one of client-eth0, router-eth0, router-eth1, server-eth0",
-            ],
-        ),
-        ("what = \"finding\"", &["finding: give kind = "]),
-        (
-            "what = \"finding\"\nkind = \"mss_missing\"\nvalue = 3",
-            &["finding does not take `value`"],
-        ),
-        (
-            "what = \"findings\"\nof = \"client\"\nkinds = []",
-            &["findings: the list is per connection", "`kind:client`"],
-        ),
-        ("what = \"findings\"", &["findings: give the exact list"]),
-        (
-            "what = \"completed\"",
-            &["completed: give completed = true or false"],
-        ),
-        (
-            "what = \"completed\"\ncompleted = true\nat = \"all\"",
-            &["completed: takes neither `of` nor `at`"],
-        ),
-        (
-            "what = \"completed\"\ncompleted = true\nkinds = []",
-            &["completed does not take `kinds`"],
-        ),
-    ];
-    for (body, needles) in cases {
+    for (body, needles) in EXPECT_MISTAKES {
         let text = plus(&format!("\n[[expect]]\n{body}\n"));
-        let mut all = vec!["expect: "];
-        all.extend_from_slice(needles);
-        assert_err(&text, Some(23), &all);
+        assert_err(&text, Some(23), needles);
     }
+}
+
+#[test]
+fn expect_mistakes_are_placed_at_their_own_table() {
+    // After two valid expectations, each mistake is reported at the third
+    // table's header, not at the first (where the array of them starts).
+    let valid = "\n[[expect]]\nwhat = \"completed\"\ncompleted = true\n\
+                 \n[[expect]]\nwhat = \"checksums\"\n";
+    for (body, needles) in EXPECT_MISTAKES {
+        let text = plus(&format!("{valid}\n[[expect]]\n{body}\n"));
+        assert_eq!(line_no(&text, "[[expect]]", 3), 30);
+        assert_err(&text, Some(30), needles);
+    }
+}
+
+#[test]
+fn every_kind_of_expectation_parses() {
+    let text = plus(
+        "\n[[expect]]\nwhat = \"syn_mss\"\nof = \"server\"\nat = \"router-eth1\"\nfamily = \"ipv4\"\nvalue = 1460\n\
+         \n[[expect]]\nwhat = \"handshake_mss\"\nof = \"client\"\nat = \"all\"\nvalue = 1448\n\
+         \n[[expect]]\nwhat = \"effective_mss\"\nof = \"server\"\nvalue = 1448\n\
+         \n[[expect]]\nwhat = \"finding\"\nkind = \"segments_exceed_mss\"\nof = \"client\"\n\
+         present = false\nfields = { cause = \"gro_lro\", largest = 2896 }\n\
+         \n[[expect]]\nwhat = \"findings\"\nat = \"server-eth0\"\nkinds = [\"asymmetric_mss\", \"icmp_too_big:client\"]\n\
+         \n[[expect]]\nwhat = \"completed\"\nfamily = \"ipv6\"\ncompleted = false\n\
+         \n[[expect]]\nwhat = \"checksums\"\nat = \"client-eth0\"\n",
+    );
+    let s = Scenario::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let whats: Vec<&str> = s.expects.iter().map(Expect::what).collect();
+    assert_eq!(
+        whats,
+        [
+            "syn_mss",
+            "handshake_mss",
+            "effective_mss",
+            "finding",
+            "findings",
+            "completed",
+            "checksums"
+        ]
+    );
+    let fields = [
+        ("cause".to_string(), toml::Value::from("gro_lro")),
+        ("largest".to_string(), toml::Value::from(2896)),
+    ];
+    assert_eq!(
+        s.expects[3],
+        Expect::Finding {
+            kind: FindingKind::named("segments_exceed_mss").expect("a kind"),
+            of: Some(Role::Client),
+            at: None,
+            family: None,
+            present: false,
+            fields: Some(fields.into_iter().collect()),
+        }
+    );
+    let Expect::Findings { at, kinds, .. } = &s.expects[4] else {
+        panic!("findings");
+    };
+    assert_eq!(at, &Some(Place::Point("server-eth0".into())));
+    assert_eq!(kinds[1].endpoint, Some(Role::Client));
+    assert_eq!(kinds[1].to_string(), "icmp_too_big:client");
 }
 
 #[test]

@@ -67,7 +67,7 @@ fn chain4() -> (Scenario, Topology) {
         ],
         "",
     ));
-    let t = Topology::new(&s);
+    let t = s.topology.clone();
     (s, t)
 }
 
@@ -119,7 +119,7 @@ fn second_end_takes_dot_two_even_when_listed_first_in_nodes() {
         ],
         "",
     ));
-    let t = Topology::new(&s);
+    let t = s.topology.clone();
     let client = &t.nodes[t.index("client").expect("client")];
     assert_eq!(client.ifaces[0].v4, Ipv4Addr::new(10, 81, 1, 2));
     let server = &t.nodes[t.index("server").expect("server")];
@@ -143,7 +143,7 @@ fn interfaces_are_named_in_link_order() {
         ],
         "\n[traffic]\nclient = \"a\"\nserver = \"c\"\nbulk = { up = 1, down = 1 }\n",
     ));
-    let t = Topology::new(&s);
+    let t = s.topology.clone();
     let hub = &t.nodes[t.index("hub").expect("hub")];
     let names: Vec<(&str, usize, &str)> = hub
         .ifaces
@@ -199,7 +199,7 @@ fn explicit_subnets_and_mtus() {
         ],
         "",
     ));
-    let t = Topology::new(&s);
+    let t = s.topology.clone();
     assert_eq!(t.subnets[0].v4, Ipv4Addr::new(192, 168, 7, 0));
     assert_eq!(t.subnets[0].v6.to_string(), "2001:db8:7::");
     // The other link keeps its automatic numbers (by position, not by count of
@@ -276,7 +276,7 @@ fn routes_in_a_four_router_chain_every_node_every_subnet() {
         ],
         "",
     ));
-    let t = Topology::new(&s);
+    let t = s.topology.clone();
     let order = ["client", "r1", "r2", "r3", "r4", "server"];
     for (position, node) in order.iter().enumerate() {
         for link in 0..t.subnets.len() {
@@ -349,7 +349,7 @@ fn a_host_in_the_middle_does_not_forward() {
         ],
         "\n[traffic]\nclient = \"client\"\nserver = \"server\"\nbulk = { up = 1, down = 1 }\n",
     ));
-    let t = Topology::new(&s);
+    let t = s.topology.clone();
     // Nothing beyond the host is reachable: no route to the far side's subnets.
     assert!(
         route(&t, "client", 3).is_none(),
@@ -385,7 +385,7 @@ fn a_host_in_the_middle_does_not_forward() {
 fn no_route_ever_transits_a_host_in_any_builtin() {
     for (name, text) in BUILTIN {
         let s = parse(text);
-        let t = Topology::new(&s);
+        let t = s.topology.clone();
         for r in &t.routes {
             let gw = gateway_node(&t, r);
             let gi = t.index(&gw).expect("gateway");
@@ -403,7 +403,7 @@ fn no_route_ever_transits_a_host_in_any_builtin() {
 
 fn square() -> (Scenario, Topology) {
     let s = parse(mss_lab::builtin("asymmetric-clamp").expect("built-in"));
-    let t = Topology::new(&s);
+    let t = s.topology.clone();
     (s, t)
 }
 
@@ -439,7 +439,7 @@ fn route_override_changes_only_its_node_and_destination() {
         "",
     );
     assert_ne!(without, text, "the override was removed");
-    let t0 = Topology::new(&parse(&without));
+    let t0 = parse(&without).topology;
     let (_, t1) = square();
     // Shortest path (ties to the link listed first): through r1.
     assert_eq!(next_hop(&t0, "server", 0), "r1");
@@ -476,9 +476,9 @@ fn ties_go_to_the_link_listed_first() {
             "",
         ))
     };
-    let t = Topology::new(&diamond("r1", "r2"));
+    let t = diamond("r1", "r2").topology;
     assert_eq!(next_hop(&t, "client", 4), "r1");
-    let t = Topology::new(&diamond("r2", "r1"));
+    let t = diamond("r2", "r1").topology;
     assert_eq!(next_hop(&t, "client", 4), "r2");
     // The way back ties too: r3 reaches the client's links through the attached
     // router; link 0 is r2's side in this second layout.
@@ -514,7 +514,7 @@ fn chain_order_and_none_for_the_square() {
         ],
         "\n[traffic]\nclient = \"client\"\nserver = \"server\"\nbulk = { up = 1, down = 1 }\n",
     ));
-    let t2 = Topology::new(&s);
+    let t2 = s.topology.clone();
     let order: Vec<&str> = t2
         .chain()
         .expect("a chain")
@@ -532,20 +532,20 @@ fn chain_order_and_none_for_the_square() {
         ],
         "",
     ));
-    assert_eq!(Topology::new(&star).chain(), None);
+    assert_eq!(star.topology.chain(), None);
     // Two parallel links between the same nodes: not a chain either.
     let parallel = parse(&scenario_text(
         &[("a", false), ("b", false)],
         &["between = [\"a\", \"b\"]", "between = [\"b\", \"a\"]"],
         "",
     ));
-    assert_eq!(Topology::new(&parallel).chain(), None);
+    assert_eq!(parallel.topology.chain(), None);
 }
 
 #[test]
 fn every_builtin_but_the_square_is_a_chain() {
     for (name, text) in BUILTIN {
-        let t = Topology::new(&parse(text));
+        let t = parse(text).topology;
         if *name == "asymmetric-clamp" {
             assert_eq!(t.chain(), None, "{name}");
         } else {
@@ -567,7 +567,7 @@ fn every_builtin_but_the_square_is_a_chain() {
 
 #[test]
 fn pmtud_tx_mtu_belongs_to_the_router_side_only() {
-    let t = Topology::new(&parse(mss_lab::builtin("pmtud").expect("built-in")));
+    let t = parse(mss_lab::builtin("pmtud").expect("built-in")).topology;
     let router = &t.nodes[t.index("router").expect("router")];
     assert_eq!(router.ifaces[1].tx_mtu, Some(1400));
     assert_eq!(router.ifaces[1].mtu, 1500);

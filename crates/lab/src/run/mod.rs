@@ -16,10 +16,10 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::expect::Connection;
+use crate::observed::Connection;
 use crate::plan::{Cmd, NAMESPACE_PREFIX, Plan};
-use crate::scenario::{Family, Scenario};
-use crate::topology::Topology;
+use crate::scenario::{Load, Scenario};
+use crate::spec::Family;
 
 pub use capture::{Capture, Daemon};
 pub use checksums::tcp_checksums;
@@ -153,12 +153,41 @@ pub struct Observed {
 /// `--keep`). `progress` hears one line per stage.
 pub fn run(
     scenario: &Scenario,
-    topology: &Topology,
     plan: &Plan,
     out_dir: &Path,
     cleanup: &Mutex<Cleanup>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Observed, RunError> {
+    build(plan, cleanup, progress)?;
+    let daemons = start_daemons(plan, cleanup, progress)?;
+    let captures = start_captures(plan, out_dir, cleanup, progress)?;
+    let connections = run_traffic(scenario, plan, progress)?;
+    progress("stopping the captures");
+    // A moment for the last packets in flight, then all stop together.
+    std::thread::sleep(Duration::from_millis(300));
+    for (_, capture) in &captures {
+        capture.interrupt();
+    }
+    let files = captures
+        .into_iter()
+        .map(|(point, capture)| (point, capture.wait()))
+        .collect();
+    for daemon in daemons {
+        daemon.stop();
+    }
+    Ok(Observed {
+        connections,
+        captures: files,
+    })
+}
+
+/// The namespaces (registered for cleanup before they exist) and everything in
+/// them.
+fn build(
+    plan: &Plan,
+    cleanup: &Mutex<Cleanup>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), RunError> {
     with_cleanup(cleanup, |c| {
         c.namespaces.extend(plan.namespaces.iter().cloned());
     });
@@ -172,6 +201,15 @@ pub fn run(
     }
     // Neighbour discovery and the routes settle (DAD is off).
     std::thread::sleep(Duration::from_millis(200));
+    Ok(())
+}
+
+/// The plan's daemons, each running once it said it is ready.
+fn start_daemons(
+    plan: &Plan,
+    cleanup: &Mutex<Cleanup>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<Daemon>, RunError> {
     let mut daemons = Vec::new();
     for daemon in &plan.daemons {
         progress(&format!("starting on {}: {}", daemon.node, daemon.cmd));
@@ -180,6 +218,16 @@ pub fn run(
         with_cleanup(cleanup, |c| c.children.push(running.pid()));
         daemons.push(running);
     }
+    Ok(daemons)
+}
+
+/// A tcpdump at every capture point, by point.
+fn start_captures(
+    plan: &Plan,
+    out_dir: &Path,
+    cleanup: &Mutex<Cleanup>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<(String, Capture)>, RunError> {
     progress(&format!("capturing at {} points", plan.captures.len()));
     let mut captures = Vec::new();
     for capture in &plan.captures {
@@ -188,32 +236,43 @@ pub fn run(
         with_cleanup(cleanup, |c| c.children.push(running.pid()));
         captures.push((capture.point.clone(), running));
     }
-    let client = topology.index(scenario.client());
-    let server = topology.index(scenario.server());
-    let (Some(client), Some(server)) = (client, server) else {
+    Ok(captures)
+}
+
+/// The scenario's connections, family by family, between the traffic hosts'
+/// first addresses.
+fn run_traffic(
+    scenario: &Scenario,
+    plan: &Plan,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<Connection>, RunError> {
+    let topology = &scenario.topology;
+    let traffic = &scenario.traffic;
+    let (Some(client), Some(server)) = (
+        topology.index(&traffic.client),
+        topology.index(&traffic.server),
+    ) else {
         return Err(RunError(
             "traffic client or server not in the topology".into(),
         ));
     };
-    let traffic = scenario.traffic.get_ref();
-    let exchanges: Vec<traffic::Exchange> = match (traffic.bulk, traffic.short) {
-        (Some(bulk), _) => vec![traffic::Exchange {
+    let (Some(c), Some(s)) = (topology.primary(client), topology.primary(server)) else {
+        return Err(RunError("a traffic host has no interface".into()));
+    };
+    let exchanges: Vec<traffic::Exchange> = match traffic.load {
+        Load::Bulk(bulk) => vec![traffic::Exchange {
             up: bulk.up,
             down: bulk.down,
         }],
-        (None, Some(short)) => (0..short.count)
+        Load::Short(short) => (0..short.count)
             .map(|_| traffic::Exchange {
                 up: short.up,
                 down: short.down,
             })
             .collect(),
-        (None, None) => Vec::new(),
     };
     let mut connections = Vec::new();
     for &family in &scenario.families {
-        let (Some(c), Some(s)) = (topology.primary(client), topology.primary(server)) else {
-            return Err(RunError("a traffic host has no interface".into()));
-        };
         let (client_addr, server_addr): (IpAddr, IpAddr) = match family {
             Family::Ipv4 => (c.v4.into(), s.v4.into()),
             Family::Ipv6 => (c.v6.into(), s.v6.into()),
@@ -232,27 +291,11 @@ pub fn run(
             family,
             exchanges: exchanges.clone(),
             client_mss: traffic.client_mss,
-            timeout: Duration::from_secs(scenario.timeout_s()),
+            timeout: Duration::from_secs(traffic.timeout_s),
         };
         connections.extend(traffic::run(&plan).map_err(RunError)?);
     }
-    progress("stopping the captures");
-    // A moment for the last packets in flight, then all stop together.
-    std::thread::sleep(Duration::from_millis(300));
-    for (_, capture) in &captures {
-        capture.interrupt();
-    }
-    let files = captures
-        .into_iter()
-        .map(|(point, capture)| (point, capture.wait()))
-        .collect();
-    for daemon in daemons {
-        daemon.stop();
-    }
-    Ok(Observed {
-        connections,
-        captures: files,
-    })
+    Ok(connections)
 }
 
 /// The pid of the run that made a namespace or directory called

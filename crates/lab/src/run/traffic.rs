@@ -1,12 +1,13 @@
 //! The lab's own client and server: real kernel TCP between two namespaces, each
 //! socket's `getsockopt(TCP_MAXSEG)` read after the handshake and at the end, and
-//! its TCP_INFO read with `ss -ti` before it closes.
+//! its `getsockopt(TCP_INFO)` at the end, before it closes. The sockets are mss's
+//! own (threads that entered the namespaces), so both are read from the socket
+//! itself.
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -14,8 +15,8 @@ use std::time::{Duration, Instant};
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrStorage, sockopt};
 use nix::sys::time::TimeVal;
 
-use crate::expect::{Connection, SocketView, TcpInfo};
-use crate::scenario::Family;
+use crate::observed::{Connection, SocketView, TcpInfo};
+use crate::spec::Family;
 
 /// The port the server listens on (iperf3's, familiar in captures).
 pub const SERVER_PORT: u16 = 5201;
@@ -71,20 +72,9 @@ fn maxseg(stream: &TcpStream) -> Result<u32, String> {
         .map_err(|e| format!("getsockopt(TCP_MAXSEG): {e}"))
 }
 
-/// TCP_INFO of the socket `local` -> `remote` in namespace `ns`, read by `ss`.
-fn tcp_info(ns: &str, local: SocketAddr, remote: SocketAddr) -> Option<TcpInfo> {
-    let output = Command::new("ss")
-        .args(["-N", ns, "-tinH", "state", "all"])
-        .args(["sport", "=", &format!(":{}", local.port())])
-        .args(["and", "dport", "=", &format!(":{}", remote.port())])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    output
-        .status
-        .success()
-        .then(|| TcpInfo::from_ss(&text))
-        .filter(|info| info.snd_mss.is_some())
+/// The socket's TCP_INFO; `None` if the kernel would not give it.
+fn tcp_info(stream: &TcpStream) -> Option<TcpInfo> {
+    mss_net::tcp_info(stream).ok().map(TcpInfo::from)
 }
 
 fn read_exactly(stream: &mut TcpStream, want: u64) -> u64 {
@@ -116,7 +106,6 @@ fn write_bytes(stream: &mut TcpStream, count: u64, byte: u8) -> bool {
 pub fn run(plan: &Plan) -> Result<Vec<Connection>, String> {
     let server_addr = SocketAddr::new(plan.server_addr, SERVER_PORT);
     let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
-    let server_ns = plan.server_ns.clone();
     let exchanges = plan.exchanges.clone();
     let linger = plan.timeout + Duration::from_secs(2);
     let server = in_namespace(&plan.server_ns.clone(), move || {
@@ -131,7 +120,7 @@ pub fn run(plan: &Plan) -> Result<Vec<Connection>, String> {
         let _ = ready_tx.send(Ok(()));
         let mut views = Vec::new();
         for exchange in exchanges {
-            let (mut stream, peer) = listener
+            let (mut stream, _) = listener
                 .accept()
                 .map_err(|e| format!("accept on {server_addr}: {e}"))?;
             stream
@@ -149,7 +138,7 @@ pub fn run(plan: &Plan) -> Result<Vec<Connection>, String> {
             let mut rest = [0u8; 4096];
             while matches!(stream.read(&mut rest), Ok(n) if n > 0) {}
             let end = maxseg(&stream)?;
-            let info = tcp_info(&server_ns, server_addr, peer);
+            let info = tcp_info(&stream);
             views.push(SocketView {
                 maxseg_start: start,
                 maxseg_end: end,
@@ -239,7 +228,7 @@ fn client_connection(
         completed = read_exactly(&mut stream, exchange.down) >= exchange.down;
     }
     let end = maxseg(&stream)?;
-    let info = tcp_info(&plan.client_ns, local, server);
+    let info = tcp_info(&stream);
     if !completed {
         // Stalled: reset rather than queue a FIN behind data that cannot get
         // through, so the server stops waiting now.
