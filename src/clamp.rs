@@ -143,52 +143,10 @@ impl<'a> Mode<'a> {
             return Ok(Mode::RemoveRules);
         }
         if let Some(platform) = args.emit.as_deref() {
-            let mut unused: Vec<&str> = given_live.clone();
-            for (name, given) in [
-                ("CAPTURE", args.input.is_some()),
-                ("-o", args.output.is_some()),
-                ("--force", args.force),
-                ("--json", args.json),
-                ("--insert", args.insert),
-            ] {
-                if given {
-                    unused.push(name);
-                }
-            }
-            if !unused.is_empty() {
-                return refuse(format!(
-                    "--emit prints the platform's own configuration and nothing else; it \
-                     does not use {} (those are for clamping a capture or --nfqueue; \
-                     whether a platform inserts a missing option is its own rule, see the \
-                     comments in the output)",
-                    unused.join(", ")
-                ));
-            }
-            return Ok(Mode::Emit(platform));
+            return Self::emit(args, platform, given_live);
         }
         if let Some(queue) = args.nfqueue {
-            for (name, given) in [
-                ("CAPTURE", args.input.is_some()),
-                ("-o", args.output.is_some()),
-                ("--force", args.force),
-            ] {
-                if given {
-                    return refuse(format!(
-                        "{name} is for clamping a capture file; --nfqueue clamps live packets"
-                    ));
-                }
-            }
-            if args.queues == Some(0) {
-                return refuse("--queues 0: give at least 1".into());
-            }
-            let last = u32::from(queue) + u32::from(args.queues.unwrap_or(1)) - 1;
-            if last > u32::from(u16::MAX) {
-                return refuse(format!(
-                    "--nfqueue {queue} --queues {}: queue numbers end at 65535",
-                    args.queues.unwrap_or(1)
-                ));
-            }
-            return Ok(Mode::Live(queue));
+            return Self::live(args, queue);
         }
         if !given_live.is_empty() {
             return refuse(format!(
@@ -216,6 +174,63 @@ impl<'a> Mode<'a> {
             );
         }
         Ok(Mode::Offline { input, output })
+    }
+
+    /// `--emit PLATFORM`: nothing else may be given.
+    fn emit(
+        args: &'a ClampArgs,
+        platform: &'a str,
+        given_live: Vec<&'static str>,
+    ) -> Result<Mode<'a>, Failure> {
+        let mut unused = given_live;
+        for (name, given) in [
+            ("CAPTURE", args.input.is_some()),
+            ("-o", args.output.is_some()),
+            ("--force", args.force),
+            ("--json", args.json),
+            ("--insert", args.insert),
+        ] {
+            if given {
+                unused.push(name);
+            }
+        }
+        if !unused.is_empty() {
+            return Err(Failure::Input(format!(
+                "--emit prints the platform's own configuration and nothing else; it \
+                     does not use {} (those are for clamping a capture or --nfqueue; \
+                     whether a platform inserts a missing option is its own rule, see the \
+                     comments in the output)",
+                unused.join(", ")
+            )));
+        }
+        Ok(Mode::Emit(platform))
+    }
+
+    /// `--nfqueue N [--queues K]`: no files, and queue numbers that exist.
+    fn live(args: &'a ClampArgs, queue: u16) -> Result<Mode<'a>, Failure> {
+        let refuse = |message: String| Err(Failure::Input(message));
+        for (name, given) in [
+            ("CAPTURE", args.input.is_some()),
+            ("-o", args.output.is_some()),
+            ("--force", args.force),
+        ] {
+            if given {
+                return refuse(format!(
+                    "{name} is for clamping a capture file; --nfqueue clamps live packets"
+                ));
+            }
+        }
+        if args.queues == Some(0) {
+            return refuse("--queues 0: give at least 1".into());
+        }
+        let last = u32::from(queue) + u32::from(args.queues.unwrap_or(1)) - 1;
+        if last > u32::from(u16::MAX) {
+            return refuse(format!(
+                "--nfqueue {queue} --queues {}: queue numbers end at 65535",
+                args.queues.unwrap_or(1)
+            ));
+        }
+        Ok(Mode::Live(queue))
     }
 }
 

@@ -450,108 +450,125 @@ fn story(
         .unwrap_or(10)
         .max(22);
     for connection in connections {
-        writeln!(out)?;
-        let addr = |a: &str, p: u16| {
-            if a.contains(':') {
-                format!("[{a}]:{p}")
-            } else {
-                format!("{a}:{p}")
-            }
-        };
-        writeln!(
-            out,
-            "{} {} -> {}{}",
-            connection.family.name(),
-            addr(&connection.client_addr, connection.client_port),
-            addr(&connection.server_addr, connection.server_port),
-            if connection.completed {
-                ""
-            } else {
-                "  (stalled: data not through in time)"
-            }
-        )?;
-        writeln!(
-            out,
-            "  {:<width$}  {:>11}  {:>11}",
-            "SYN MSS seen at", "client SYN", "SYN-ACK"
-        )?;
-        for analysis in analyses.iter().filter(|a| a.at != Place::All) {
-            match analysis.record(connection) {
-                Some(r) => writeln!(
-                    out,
-                    "  {:<width$}  {:>11}  {:>11}",
-                    analysis.at,
-                    number(r.client.syn_mss.value()),
-                    number(r.server.syn_mss.value())
-                )?,
-                None => writeln!(out, "  {:<width$}  {:>11}  {:>11}", analysis.at, "-", "-")?,
-            }
+        connection_story(out, connection, analyses, width)?;
+    }
+    expectations_story(out, outcomes)
+}
+
+/// One connection: the SYN MSS at each point, the kernel's and mss's send MSS,
+/// TCP_INFO and the findings.
+fn connection_story(
+    out: &mut impl Write,
+    connection: &Connection,
+    analyses: &[Analysis],
+    width: usize,
+) -> io::Result<()> {
+    writeln!(out)?;
+    let addr = |a: &str, p: u16| {
+        if a.contains(':') {
+            format!("[{a}]:{p}")
+        } else {
+            format!("{a}:{p}")
         }
-        writeln!(
-            out,
-            "  {:<width$}  {:>11}  {:>11}",
-            "effective send MSS", "client", "server"
-        )?;
-        writeln!(
-            out,
-            "  {:<width$}  {:>11}  {:>11}",
-            "kernel, handshake", connection.client.maxseg_start, connection.server.maxseg_start
-        )?;
-        writeln!(
-            out,
-            "  {:<width$}  {:>11}  {:>11}",
-            "kernel, at the end", connection.client.maxseg_end, connection.server.maxseg_end
-        )?;
-        // All captures together first, then each point in path order.
-        let order = analyses
-            .iter()
-            .filter(|a| a.at == Place::All)
-            .chain(analyses.iter().filter(|a| a.at != Place::All));
-        for analysis in order {
-            if let Some(r) = analysis.record(connection) {
-                let label = if analysis.at == Place::All {
-                    "mss analyze, all".to_string()
-                } else {
-                    format!("  at {}", analysis.at)
-                };
-                writeln!(
-                    out,
-                    "  {:<width$}  {:>11}  {:>11}",
-                    label,
-                    number(r.client.effective_send_mss),
-                    number(r.server.effective_send_mss)
-                )?;
-            }
+    };
+    writeln!(
+        out,
+        "{} {} -> {}{}",
+        connection.family.name(),
+        addr(&connection.client_addr, connection.client_port),
+        addr(&connection.server_addr, connection.server_port),
+        if connection.completed {
+            ""
+        } else {
+            "  (stalled: data not through in time)"
         }
-        let info = |view: &SocketView| match view.info {
-            Some(i) => format!(
-                "snd_mss {} rcv_mss {} advmss {} pmtu {}",
-                i.snd_mss.map_or("-".into(), |v| v.to_string()),
-                i.rcv_mss.map_or("-".into(), |v| v.to_string()),
-                i.advmss.map_or("-".into(), |v| v.to_string()),
-                i.pmtu.map_or("-".into(), |v| v.to_string())
-            ),
-            None => "not available".into(),
-        };
-        writeln!(out, "  TCP_INFO client: {}", info(&connection.client))?;
-        writeln!(out, "  TCP_INFO server: {}", info(&connection.server))?;
-        if let Some(r) = analyses
-            .iter()
-            .find(|a| a.at == Place::All)
-            .and_then(|a| a.record(connection))
-        {
-            if r.findings.is_empty() {
-                writeln!(out, "  findings (all captures): none")?;
+    )?;
+    writeln!(
+        out,
+        "  {:<width$}  {:>11}  {:>11}",
+        "SYN MSS seen at", "client SYN", "SYN-ACK"
+    )?;
+    for analysis in analyses.iter().filter(|a| a.at != Place::All) {
+        match analysis.record(connection) {
+            Some(r) => writeln!(
+                out,
+                "  {:<width$}  {:>11}  {:>11}",
+                analysis.at,
+                number(r.client.syn_mss.value()),
+                number(r.server.syn_mss.value())
+            )?,
+            None => writeln!(out, "  {:<width$}  {:>11}  {:>11}", analysis.at, "-", "-")?,
+        }
+    }
+    writeln!(
+        out,
+        "  {:<width$}  {:>11}  {:>11}",
+        "effective send MSS", "client", "server"
+    )?;
+    writeln!(
+        out,
+        "  {:<width$}  {:>11}  {:>11}",
+        "kernel, handshake", connection.client.maxseg_start, connection.server.maxseg_start
+    )?;
+    writeln!(
+        out,
+        "  {:<width$}  {:>11}  {:>11}",
+        "kernel, at the end", connection.client.maxseg_end, connection.server.maxseg_end
+    )?;
+    // All captures together first, then each point in path order.
+    let order = analyses
+        .iter()
+        .filter(|a| a.at == Place::All)
+        .chain(analyses.iter().filter(|a| a.at != Place::All));
+    for analysis in order {
+        if let Some(r) = analysis.record(connection) {
+            let label = if analysis.at == Place::All {
+                "mss analyze, all".to_string()
             } else {
-                writeln!(out, "  findings (all captures):")?;
-                for f in &r.findings {
-                    for line in wrap(&f.title, "    - ", "      ") {
-                        writeln!(out, "{line}")?;
-                    }
+                format!("  at {}", analysis.at)
+            };
+            writeln!(
+                out,
+                "  {:<width$}  {:>11}  {:>11}",
+                label,
+                number(r.client.effective_send_mss),
+                number(r.server.effective_send_mss)
+            )?;
+        }
+    }
+    let info = |view: &SocketView| match view.info {
+        Some(i) => format!(
+            "snd_mss {} rcv_mss {} advmss {} pmtu {}",
+            i.snd_mss.map_or("-".into(), |v| v.to_string()),
+            i.rcv_mss.map_or("-".into(), |v| v.to_string()),
+            i.advmss.map_or("-".into(), |v| v.to_string()),
+            i.pmtu.map_or("-".into(), |v| v.to_string())
+        ),
+        None => "not available".into(),
+    };
+    writeln!(out, "  TCP_INFO client: {}", info(&connection.client))?;
+    writeln!(out, "  TCP_INFO server: {}", info(&connection.server))?;
+    if let Some(r) = analyses
+        .iter()
+        .find(|a| a.at == Place::All)
+        .and_then(|a| a.record(connection))
+    {
+        if r.findings.is_empty() {
+            writeln!(out, "  findings (all captures): none")?;
+        } else {
+            writeln!(out, "  findings (all captures):")?;
+            for f in &r.findings {
+                for line in wrap(&f.title, "    - ", "      ") {
+                    writeln!(out, "{line}")?;
                 }
             }
         }
     }
+    Ok(())
+}
+
+/// The verdicts: each declared expectation, then the kernel/analysis agreement.
+fn expectations_story(out: &mut impl Write, outcomes: &[Outcome]) -> io::Result<()> {
     writeln!(out, "\nExpectations")?;
     for o in outcomes.iter().filter(|o| o.declared) {
         let mark = if o.passed { "ok  " } else { "FAIL" };
