@@ -457,6 +457,17 @@ fn story(
 
 /// One connection: the SYN MSS at each point, the kernel's and mss's send MSS,
 /// TCP_INFO and the findings.
+/// One line of a connection's table: a label and the client's and server's values.
+fn row(
+    out: &mut impl Write,
+    width: usize,
+    label: &dyn std::fmt::Display,
+    client: &dyn std::fmt::Display,
+    server: &dyn std::fmt::Display,
+) -> io::Result<()> {
+    writeln!(out, "  {label:<width$}  {client:>11}  {server:>11}")
+}
+
 fn connection_story(
     out: &mut impl Write,
     connection: &Connection,
@@ -483,37 +494,33 @@ fn connection_story(
             "  (stalled: data not through in time)"
         }
     )?;
-    writeln!(
-        out,
-        "  {:<width$}  {:>11}  {:>11}",
-        "SYN MSS seen at", "client SYN", "SYN-ACK"
-    )?;
+    row(out, width, &"SYN MSS seen at", &"client SYN", &"SYN-ACK")?;
     for analysis in analyses.iter().filter(|a| a.at != Place::All) {
         match analysis.record(connection) {
-            Some(r) => writeln!(
+            Some(r) => row(
                 out,
-                "  {:<width$}  {:>11}  {:>11}",
-                analysis.at,
-                number(r.client.syn_mss.value()),
-                number(r.server.syn_mss.value())
+                width,
+                &analysis.at,
+                &number(r.client.syn_mss.value()),
+                &number(r.server.syn_mss.value()),
             )?,
-            None => writeln!(out, "  {:<width$}  {:>11}  {:>11}", analysis.at, "-", "-")?,
+            None => row(out, width, &analysis.at, &"-", &"-")?,
         }
     }
-    writeln!(
+    row(out, width, &"effective send MSS", &"client", &"server")?;
+    row(
         out,
-        "  {:<width$}  {:>11}  {:>11}",
-        "effective send MSS", "client", "server"
+        width,
+        &"kernel, handshake",
+        &connection.client.maxseg_start,
+        &connection.server.maxseg_start,
     )?;
-    writeln!(
+    row(
         out,
-        "  {:<width$}  {:>11}  {:>11}",
-        "kernel, handshake", connection.client.maxseg_start, connection.server.maxseg_start
-    )?;
-    writeln!(
-        out,
-        "  {:<width$}  {:>11}  {:>11}",
-        "kernel, at the end", connection.client.maxseg_end, connection.server.maxseg_end
+        width,
+        &"kernel, at the end",
+        &connection.client.maxseg_end,
+        &connection.server.maxseg_end,
     )?;
     // All captures together first, then each point in path order.
     let order = analyses
@@ -527,15 +534,24 @@ fn connection_story(
             } else {
                 format!("  at {}", analysis.at)
             };
-            writeln!(
+            row(
                 out,
-                "  {:<width$}  {:>11}  {:>11}",
-                label,
-                number(r.client.effective_send_mss),
-                number(r.server.effective_send_mss)
+                width,
+                &label,
+                &number(r.client.effective_send_mss),
+                &number(r.server.effective_send_mss),
             )?;
         }
     }
+    tcp_info_and_findings(out, connection, analyses)
+}
+
+/// What TCP_INFO said at the end, and the findings of all captures together.
+fn tcp_info_and_findings(
+    out: &mut impl Write,
+    connection: &Connection,
+    analyses: &[Analysis],
+) -> io::Result<()> {
     let info = |view: &SocketView| match view.info {
         Some(i) => format!(
             "snd_mss {} rcv_mss {} advmss {} pmtu {}",
