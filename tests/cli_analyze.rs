@@ -413,3 +413,72 @@ fn color_with_json_or_csv_is_refused() {
         );
     }
 }
+
+/// gzip and zstd captures are read as they are, told by their first bytes (not
+/// the name), through a pipe too; the records are the plain capture's.
+#[test]
+fn compressed_captures_give_the_same_records() {
+    let dir = TempDir::new("compressed");
+    let bytes = std::fs::read(CLIENT).unwrap_or_default();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let gz = gz.finish().unwrap_or_else(|e| panic!("{e}"));
+    let zst = zstd::stream::encode_all(&bytes[..], 3).unwrap_or_else(|e| panic!("{e}"));
+    let plain = json_lines(&["analyze", CLIENT, "--json"]);
+    let records = |lines: &[Value]| -> Vec<Value> {
+        connections(lines)
+            .into_iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r["points"][0]["input"] = Value::Null;
+                r
+            })
+            .collect()
+    };
+    for (name, data, compression) in [("capture-a", &gz, "gzip"), ("capture-b", &zst, "zstd")] {
+        let path = dir.0.join(name);
+        std::fs::write(&path, data).unwrap_or_else(|e| panic!("{e}"));
+        let lines = json_lines(&["analyze", &path.to_string_lossy(), "--json"]);
+        assert_eq!(records(&lines), records(&plain), "{compression}");
+        let summary = lines.last().cloned().unwrap_or_default();
+        assert_eq!(
+            summary["inputs"][0]["compression"], compression,
+            "{summary}"
+        );
+        assert_eq!(
+            summary["packets"],
+            plain.last().cloned().unwrap_or_default()["packets"]
+        );
+        // From standard input.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mss"))
+            .args(["analyze", "-", "--json"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
+        let data = data.clone();
+        let writer = std::thread::spawn(move || stdin.write_all(&data));
+        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        let _ = writer.join();
+        assert!(out.status.success(), "{compression} from a pipe");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| l.contains("\"type\":\"connection\""))
+                .count(),
+            2
+        );
+    }
+    assert_eq!(
+        plain.last().cloned().unwrap_or_default()["inputs"][0]["compression"],
+        Value::Null
+    );
+    // Cut short: the packets before the cut and a warning that says so.
+    let cut = dir.0.join("cut");
+    std::fs::write(&cut, &gz[..gz.len() * 3 / 4]).unwrap_or_else(|e| panic!("{e}"));
+    let out = mss(&["analyze", &cut.to_string_lossy(), "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("gzip data ends early"), "{err}");
+}

@@ -387,6 +387,7 @@ pub(super) fn summary(
                 mss_capture::Format::Pcap { .. } => "pcap",
             }
             .to_string(),
+            compression: i.compression.map(|c| c.name().to_string()),
             link_types: i.link_types.iter().map(|l| l.name()).collect(),
             packets: i.packets,
             error: i.error.as_ref().map(ToString::to_string),

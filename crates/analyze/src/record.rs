@@ -417,6 +417,8 @@ pub struct InputRecord {
     pub name: String,
     /// `pcap` or `pcapng`.
     pub format: String,
+    /// `gzip` or `zstd` for a compressed file (read decompressed), else `null`.
+    pub compression: Option<String>,
     /// The names of its link types.
     pub link_types: Vec<String>,
     /// Packets read from it.

@@ -108,6 +108,9 @@ pub struct Error {
 pub enum ErrorKind {
     /// Reading failed.
     Io(String),
+    /// The input ended early below the capture format (a compressed file cut
+    /// short): the records before it are complete.
+    CutShort(String),
     /// The input is empty.
     Empty,
     /// The first bytes are not a pcap or pcapng magic number.
@@ -141,7 +144,10 @@ pub enum ErrorKind {
 impl Error {
     /// Whether the input simply ends inside a record (results so far are good).
     pub fn is_truncation(&self) -> bool {
-        matches!(self.kind, ErrorKind::TruncatedRecord { .. })
+        matches!(
+            self.kind,
+            ErrorKind::TruncatedRecord { .. } | ErrorKind::CutShort(_)
+        )
     }
 }
 
@@ -149,6 +155,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             ErrorKind::Io(message) => write!(f, "read error at byte {}: {message}", self.offset),
+            ErrorKind::CutShort(message) => write!(f, "{message} (at byte {})", self.offset),
             ErrorKind::Empty => {
                 f.write_str("the input is empty: expected a pcap or pcapng capture")
             }
@@ -388,10 +395,15 @@ pub(crate) struct Located {
 }
 
 pub(crate) fn io_error(e: &io::Error, offset: u64, packet: Option<u64>) -> Error {
+    let kind = if e.kind() == io::ErrorKind::UnexpectedEof {
+        ErrorKind::CutShort(e.to_string())
+    } else {
+        ErrorKind::Io(e.to_string())
+    };
     Error {
         offset,
         packet,
-        kind: ErrorKind::Io(e.to_string()),
+        kind,
     }
 }
 

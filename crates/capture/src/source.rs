@@ -92,6 +92,10 @@ impl<R: Read + Send + 'static> Source<R> {
                             Ok(n) => len += n,
                             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                             Err(e) => {
+                                // What was read before the error comes first.
+                                if len > 0 {
+                                    let _ = full_tx.send(Ok(Chunk { buf, len }));
+                                }
                                 let _ = full_tx.send(Err(e));
                                 return;
                             }

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod compressed;
 mod decode;
 mod merge;
 
@@ -23,11 +24,13 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 
 use mss_capture::{Format, LinkType, Reader, Record, Warning};
 
+pub use compressed::Compression;
 use decode::{Batch, Message, decode_all};
 pub use merge::{ReadError, Tick, read_all};
 
@@ -169,6 +172,10 @@ pub struct Input {
     pub size: Option<u64>,
     /// The container format.
     pub format: Format,
+    /// How the file is compressed, if it is (read decompressed).
+    pub compression: Option<Compression>,
+    /// Compressed bytes consumed, for the progress through a compressed file.
+    consumed: Option<Arc<AtomicU64>>,
     /// Link types seen (complete once read).
     pub link_types: BTreeSet<LinkType>,
     /// Records read (complete once read).
@@ -200,13 +207,25 @@ impl Input {
             let size = file.metadata().ok().map(|m| m.len());
             (Box::new(file), size)
         };
-        // The reading runs on its own thread, overlapping with the decoding.
-        let reader = Reader::with_reader_thread(source).map_err(|source| Error::Capture {
+        let opened = compressed::open(source).map_err(|source| Error::Open {
             input: name.clone(),
             source,
         })?;
+        // The reading (and decompressing) runs on its own thread, overlapping with
+        // the decoding.
+        let reader =
+            Reader::with_reader_thread(opened.reader).map_err(|source| Error::Capture {
+                input: match opened.compression {
+                    Some(c) => format!("{name} ({} decompressed)", c.name()),
+                    None => name.clone(),
+                },
+                source,
+            })?;
         let format = reader.format();
-        Input::start(name, reader, format, size)
+        let mut input = Input::start(name, reader, format, size)?;
+        input.compression = opened.compression;
+        input.consumed = opened.consumed;
+        Ok(input)
     }
 
     /// Starts reading any source on a thread of its own.
@@ -233,6 +252,8 @@ impl Input {
             ended: false,
             offset: 0,
             format,
+            compression: None,
+            consumed: None,
             size,
             link_types: BTreeSet::new(),
             packets: 0,
@@ -242,9 +263,12 @@ impl Input {
         })
     }
 
-    /// Bytes read so far.
+    /// Bytes read so far, of the file as it is (compressed bytes for a
+    /// compressed file), to set against [`Input::size`].
     pub fn offset(&self) -> u64 {
-        self.offset
+        self.consumed
+            .as_ref()
+            .map_or(self.offset, |c| c.load(Ordering::Relaxed))
     }
 
     /// The next batch, `Ok(None)` at the end of the input (its totals then taken
@@ -294,12 +318,21 @@ impl Input {
         let _ = self.used.send(batch);
     }
 
+    /// Its name in messages about byte offsets: a compressed file's offsets are
+    /// in the decompressed data.
+    fn shown(&self) -> String {
+        match self.compression {
+            Some(c) => format!("{} ({} decompressed)", self.name, c.name()),
+            None => self.name.clone(),
+        }
+    }
+
     /// The reader's warnings, formatted with this input's name.
     pub fn warnings(&self) -> Vec<String> {
         let mut out: Vec<String> = self
             .warnings
             .iter()
-            .map(|w| format!("{}: byte {}: {}", self.name, w.offset, w.message))
+            .map(|w| format!("{}: byte {}: {}", self.shown(), w.offset, w.message))
             .collect();
         if self.more_warnings > 0 {
             out.push(format!(
@@ -311,7 +344,8 @@ impl Input {
             if e.is_truncation() {
                 out.push(format!(
                     "{}: {e}; the results cover the {} packets before it",
-                    self.name, self.packets
+                    self.shown(),
+                    self.packets
                 ));
             }
         }

@@ -88,3 +88,92 @@ fn a_failing_thread_is_an_error_naming_the_input() {
         );
     }
 }
+
+/// Writes `bytes` to a new file in the temporary directory (its name says nothing
+/// about its contents) and opens it as an input.
+fn open_bytes(tag: &str, bytes: &[u8]) -> (Input, PathBuf) {
+    let path = std::env::temp_dir().join(format!("mss-ingest-{}-{tag}", std::process::id()));
+    std::fs::write(&path, bytes).expect("write");
+    (Input::open(&path).expect("open"), path)
+}
+
+fn gzip(parts: &[&[u8]]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = Vec::new();
+    for part in parts {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(part).expect("gzip");
+        out.extend(encoder.finish().expect("gzip"));
+    }
+    out
+}
+
+fn zstd(parts: &[&[u8]]) -> Vec<u8> {
+    parts
+        .iter()
+        .flat_map(|part| zstd::stream::encode_all(*part, 3).expect("zstd"))
+        .collect()
+}
+
+#[test]
+fn compressed_captures_are_read_as_they_are() {
+    let plain = pcap(3000);
+    let (head, tail) = plain.split_at(70_001);
+    let cases = [
+        ("gzip", gzip(&[&plain]), Compression::Gzip),
+        ("gzip-members", gzip(&[head, tail]), Compression::Gzip),
+        ("zstd", zstd(&[&plain]), Compression::Zstd),
+        ("zstd-frames", zstd(&[head, tail]), Compression::Zstd),
+    ];
+    for (tag, bytes, compression) in cases {
+        let (input, path) = open_bytes(tag, &bytes);
+        assert_eq!(input.compression, Some(compression), "{tag}");
+        let mut inputs = vec![input];
+        assert_eq!(run(&mut inputs).expect(tag), 3000, "{tag}");
+        let [input] = &inputs[..] else { panic!() };
+        assert!(input.error.is_none(), "{tag}: {:?}", input.error);
+        // Progress counts the file's own (compressed) bytes.
+        assert_eq!(input.offset(), bytes.len() as u64, "{tag}");
+        let _ = std::fs::remove_file(path);
+    }
+    let (input, path) = open_bytes("plain", &plain);
+    assert_eq!(input.compression, None);
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn a_compressed_capture_cut_short_gives_the_packets_before_the_cut() {
+    let plain = pcap(20_000);
+    for (tag, bytes) in [("gzip-cut", gzip(&[&plain])), ("zstd-cut", zstd(&[&plain]))] {
+        let cut = &bytes[..bytes.len() * 2 / 3];
+        let (input, path) = open_bytes(tag, cut);
+        let mut inputs = vec![input];
+        let packets = run(&mut inputs).expect(tag);
+        let [input] = &inputs[..] else { panic!() };
+        let error = input.error.as_ref().expect("an error");
+        assert!(error.is_truncation(), "{tag}: {error}");
+        // Everything decoded before the cut, not the last chunk or window lost.
+        assert!(packets > 10_000, "{tag}: {packets} packets");
+        let warning = input.warnings().join("\n");
+        assert!(
+            warning.contains("data ends early") && warning.contains("decompressed"),
+            "{tag}: {warning}"
+        );
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[test]
+fn a_corrupt_compressed_capture_is_an_error() {
+    let plain = pcap(20_000);
+    let mut bytes = gzip(&[&plain]);
+    let middle = bytes.len() / 2;
+    bytes[middle..middle + 64].fill(0xff);
+    let (input, path) = open_bytes("gzip-corrupt", &bytes);
+    let mut inputs = vec![input];
+    let _ = run(&mut inputs);
+    let [input] = &inputs[..] else { panic!() };
+    let error = input.error.as_ref().expect("an error");
+    assert!(!error.is_truncation(), "{error}");
+    let _ = std::fs::remove_file(path);
+}
