@@ -558,6 +558,32 @@ pub(crate) struct AnalyzeArgs {
     /// No progress bar on standard error.
     #[arg(long)]
     pub(crate) no_progress: bool,
+
+    /// CAPTURE=SECONDS: that capture's clock is SECONDS ahead of the first
+    /// capture's (negative: behind), and its times are corrected by it (repeatable).
+    /// Without it, a capture whose clock is a second or more off is found and
+    /// corrected from the SYNs the captures share.
+    #[arg(long, value_name = "CAPTURE=SECONDS", value_parser = parse_time_offset)]
+    pub(crate) time_offset: Vec<(std::path::PathBuf, i64)>,
+}
+
+/// `CAPTURE=SECONDS` of `--time-offset`: the path and the offset in ns.
+fn parse_time_offset(input: &str) -> Result<(std::path::PathBuf, i64), String> {
+    let wrong = || {
+        format!(
+            "expected CAPTURE=SECONDS, the capture as given and how far its clock is ahead \
+             (e.g. server.pcap=93.5, or =-2 for behind), got {input:?}"
+        )
+    };
+    let (path, seconds) = input.rsplit_once('=').ok_or_else(wrong)?;
+    let seconds: f64 = seconds.trim().parse().map_err(|_| wrong())?;
+    if path.is_empty() || !seconds.is_finite() || seconds.abs() > 1e9 {
+        return Err(wrong());
+    }
+    // Within ±1e9 s: the product fits an i64 of ns.
+    #[allow(clippy::cast_possible_truncation)]
+    let ns = (seconds * 1e9).round() as i64;
+    Ok((std::path::PathBuf::from(path), ns))
 }
 
 /// Finding kinds that make `mss analyze` exit 1.

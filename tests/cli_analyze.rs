@@ -482,3 +482,120 @@ fn compressed_captures_give_the_same_records() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("gzip data ends early"), "{err}");
 }
+
+/// `bytes` (a little-endian pcap) with every record's time moved by `seconds`.
+fn shifted(bytes: &[u8], seconds: i64) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    for (at, _) in records(bytes) {
+        let sec = i64::from(u32::from_le_bytes([
+            out[at],
+            out[at + 1],
+            out[at + 2],
+            out[at + 3],
+        ]));
+        let moved = u32::try_from(sec + seconds).unwrap_or_else(|e| panic!("{e}"));
+        out[at..at + 4].copy_from_slice(&moved.to_le_bytes());
+    }
+    out
+}
+
+/// The connection records without the capture files' names and the times (a
+/// corrected clock is placed by the median of the SYNs' differences, which takes
+/// the path's microseconds out too).
+fn unnamed(lines: &[Value]) -> Vec<Value> {
+    connections(lines)
+        .into_iter()
+        .map(|r| {
+            let mut r = r.clone();
+            for point in r["points"].as_array_mut().into_iter().flatten() {
+                point["input"] = Value::Null;
+            }
+            for finding in r["findings"].as_array_mut().into_iter().flatten() {
+                finding["between"] = Value::Null;
+            }
+            for key in ["first_time", "last_time", "duration_s"] {
+                r[key] = Value::Null;
+            }
+            r
+        })
+        .collect()
+}
+
+/// Regression: a server capture whose clock was 93 s ahead made every connection
+/// appear twice (once per capture) and hid the clamp between them.
+#[test]
+fn a_capture_whose_clock_is_off_is_placed_by_its_syns() {
+    let dir = TempDir::new("clock");
+    let server = std::fs::read(SERVER).unwrap_or_default();
+    let late = dir.0.join("server-late.pcap");
+    std::fs::write(&late, shifted(&server, 93)).unwrap_or_else(|e| panic!("{e}"));
+    let late = late.to_string_lossy().to_string();
+    let truth = json_lines(&["analyze", CLIENT, SERVER, "--json"]);
+    let found = json_lines(&["analyze", CLIENT, &late, "--json"]);
+    assert_eq!(unnamed(&found), unnamed(&truth));
+    let inputs = &found.last().cloned().unwrap_or_default()["inputs"];
+    assert_eq!(
+        inputs[1]["clock_offset_s"].as_f64().map(f64::round),
+        Some(93.0)
+    );
+    assert_eq!(inputs[1]["clock_corrected"], true);
+    assert_eq!(inputs[0]["clock_corrected"], false);
+    let out = mss(&["analyze", CLIENT, &late]);
+    let err = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        err.contains("its clock is 93.") && err.contains("ahead of"),
+        "{err}"
+    );
+    // Given by hand: the same.
+    let given = json_lines(&[
+        "analyze",
+        CLIENT,
+        &late,
+        "--json",
+        "--time-offset",
+        &format!("{late}=93"),
+    ]);
+    assert_eq!(unnamed(&given), unnamed(&truth));
+    // Captures of the same host agree within the path's latency: nothing moved.
+    let same = &truth.last().cloned().unwrap_or_default()["inputs"];
+    assert_eq!(same[1]["clock_corrected"], false);
+    assert!(
+        same[1]["clock_offset_s"]
+            .as_f64()
+            .is_some_and(|s| s.abs() < 0.01),
+        "{same}"
+    );
+    // A capture that is not one of the inputs.
+    let out = mss(&["analyze", CLIENT, "--time-offset", "other.pcap=3"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("other.pcap: not one of the captures given"),
+        "{err}"
+    );
+    let out = mss(&["analyze", CLIENT, "--time-offset", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn captures_that_share_no_time_are_said_to() {
+    let dir = TempDir::new("apart");
+    let server = std::fs::read(SERVER).unwrap_or_default();
+    // A day apart and without a SYN in common (the other connections).
+    let other = dir.0.join("other.pcap");
+    let moved = shifted(&server, 86_400);
+    std::fs::write(&other, &moved).unwrap_or_else(|e| panic!("{e}"));
+    let other = other.to_string_lossy().to_string();
+    let out = mss(&[
+        "analyze",
+        CLIENT,
+        &other,
+        "--time-offset",
+        &format!("{other}=0"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("shares no time with the other captures"),
+        "{text}"
+    );
+}

@@ -388,6 +388,8 @@ pub(super) fn summary(
             }
             .to_string(),
             compression: i.compression.map(|c| c.name().to_string()),
+            clock_offset_s: i.clock.map(|c| c.offset_ns as f64 / 1e9),
+            clock_corrected: i.clock.is_some_and(|c| c.applied),
             link_types: i.link_types.iter().map(|l| l.name()).collect(),
             packets: i.packets,
             error: i.error.as_ref().map(ToString::to_string),

@@ -145,7 +145,7 @@ const SHARE_EVERY: usize = 4;
 /// error and the same error for an input that could not be read whole: for `mss
 /// lab`, which judges them.
 pub(crate) fn records(paths: &[PathBuf]) -> Result<Vec<ConnectionRecord>, Failure> {
-    let mut inputs = open_inputs(paths)?;
+    let mut inputs = open_inputs(paths, &[])?;
     let config = config(&inputs, LAB_MAX_CONNECTIONS);
     let mut analyzer = Analyzer::new(config);
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
@@ -262,17 +262,38 @@ impl Reading {
 }
 
 /// Opens every capture (refusing the same one twice).
-fn open_inputs(paths: &[std::path::PathBuf]) -> Result<Vec<Input>, Failure> {
+/// Opens the inputs and places their clocks (`offsets`: `--time-offset`).
+fn open_inputs(
+    paths: &[std::path::PathBuf],
+    offsets: &[(std::path::PathBuf, i64)],
+) -> Result<Vec<Input>, Failure> {
     let failed = |e: mss_ingest::Error| Failure::Input(e.to_string());
     mss_ingest::check_distinct(paths).map_err(failed)?;
-    paths
+    let mut given = vec![None; paths.len()];
+    for (capture, offset) in offsets {
+        let Some(i) = paths.iter().position(|p| p == capture) else {
+            return Err(Failure::Input(format!(
+                "--time-offset {}: not one of the captures given ({})",
+                capture.display(),
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        given[i] = Some(*offset);
+    }
+    let mut inputs: Vec<Input> = paths
         .iter()
         .map(|path| Input::open(path).map_err(failed))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    mss_ingest::place_clocks(paths, &mut inputs, &given);
+    Ok(inputs)
 }
 
 pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<ExitCode, Failure> {
-    let mut inputs = open_inputs(&args.inputs)?;
+    let mut inputs = open_inputs(&args.inputs, &args.time_offset)?;
     let config = config(&inputs, args.max_connections);
     let mut analyzer = Analyzer::new(config);
     let format = if args.json {
@@ -415,6 +436,61 @@ impl Streaming<'_, '_> {
     }
 }
 
+/// What is said about the captures' clocks: an offset found and corrected, and
+/// captures that share no time with any other (their clocks may differ by more
+/// than their length, or they are not of the same traffic).
+fn clock_warnings(inputs: &[Input]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let first = inputs.first().map_or("", |i| i.name.as_str());
+    for input in inputs {
+        let Some(clock) = input.clock.filter(|c| c.applied) else {
+            continue;
+        };
+        let seconds = clock.offset_ns as f64 / 1e9;
+        let direction = if seconds < 0.0 { "behind" } else { "ahead of" };
+        let how = match clock.basis {
+            mss_ingest::OffsetBasis::Given => "as given with --time-offset".to_string(),
+            mss_ingest::OffsetBasis::Syns(n) => format!(
+                "the median over {n} SYNs and SYN-ACKs the captures share; --time-offset \
+                 {}=SECONDS sets it by hand",
+                input.name
+            ),
+        };
+        let whose = if std::ptr::eq(input, &inputs[0]) {
+            "the true time".to_string()
+        } else {
+            format!("{first}'s")
+        };
+        warnings.push(format!(
+            "{}: its clock is {:.3} s {direction} {whose} ({how}); its times are corrected",
+            input.name,
+            seconds.abs()
+        ));
+    }
+    if inputs.len() > 1 {
+        for (i, input) in inputs.iter().enumerate() {
+            let Some((first_ns, last_ns)) = input.span_ns() else {
+                continue;
+            };
+            let overlaps = inputs.iter().enumerate().any(|(j, other)| {
+                j != i
+                    && other
+                        .span_ns()
+                        .is_some_and(|(a, b)| a <= last_ns && first_ns <= b)
+            });
+            if !overlaps {
+                warnings.push(format!(
+                    "{}: shares no time with the other captures: if their clocks differ, \
+                     give the offset with --time-offset {}=SECONDS; otherwise they are not \
+                     of the same traffic and no connection is matched across them",
+                    input.name, input.name
+                ));
+            }
+        }
+    }
+    warnings
+}
+
 /// What is said once the connections are out: warnings, the report's end, errors.
 struct Ending<'a> {
     summary: &'a Summary,
@@ -427,6 +503,7 @@ impl Ending<'_> {
     /// The inputs' warnings and the connections reported early.
     fn warnings(&self) -> Vec<String> {
         let mut warnings: Vec<String> = self.inputs.iter().flat_map(Input::warnings).collect();
+        warnings.extend(clock_warnings(self.inputs));
         if self.summary.evicted > 0 {
             warnings.push(format!(
                 "{} connections were reported early (ending \"evicted\", half-open ones \

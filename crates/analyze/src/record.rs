@@ -373,7 +373,7 @@ pub fn rfc3339_into(out: &mut Vec<u8>, ns: u64) {
 
 /// The `summary` record that ends `mss analyze --json`: the totals of the whole
 /// analysis and what each input held.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SummaryRecord {
     /// Always `summary`.
     #[serde(rename = "type")]
@@ -411,7 +411,7 @@ pub struct SummaryRecord {
 }
 
 /// One input in the [`SummaryRecord`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InputRecord {
     /// Its name: the path as given, or "standard input".
     pub name: String,
@@ -419,6 +419,11 @@ pub struct InputRecord {
     pub format: String,
     /// `gzip` or `zstd` for a compressed file (read decompressed), else `null`.
     pub compression: Option<String>,
+    /// How far its clock is ahead of the first capture's (negative: behind), in
+    /// seconds, as found from shared SYNs or given; `null` when not known.
+    pub clock_offset_s: Option<f64>,
+    /// Whether its times were corrected by that offset.
+    pub clock_corrected: bool,
     /// The names of its link types.
     pub link_types: Vec<String>,
     /// Packets read from it.

@@ -74,6 +74,8 @@ pub(crate) struct Batch {
     icmp: Vec<icmp::ErrorMessage>,
     /// Bytes of the input read once the batch was full.
     pub(crate) offset: u64,
+    /// The earliest and latest timestamp in it (they need not be in order).
+    pub(crate) span: Option<(u64, u64)>,
 }
 
 impl Batch {
@@ -83,6 +85,7 @@ impl Batch {
             bytes: Vec::with_capacity(BATCH * 64),
             icmp: Vec::new(),
             offset: 0,
+            span: None,
         }
     }
 
@@ -91,6 +94,7 @@ impl Batch {
         self.events.clear();
         self.bytes.clear();
         self.icmp.clear();
+        self.span = None;
     }
 }
 
@@ -142,9 +146,11 @@ pub(crate) fn decode_all(
                 Err((offset, error)) => Found::Undecodable(offset, error),
             },
         };
+        let ts = record.timestamp_ns;
+        batch.span = Some(batch.span.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
         batch.events.push(Event {
             number: record.number,
-            timestamp_ns: record.timestamp_ns,
+            timestamp_ns: ts,
             found,
         });
         if batch.events.len() == BATCH {
@@ -217,9 +223,10 @@ fn owned(packet: &IpPacket<'_>, batch: &mut Batch) -> Found {
     })
 }
 
-/// Hands one decoded record to the analyzer.
+/// Hands one decoded record to the analyzer, at time `ts` (its own, or corrected
+/// for its capture's clock).
 #[inline]
-pub(crate) fn feed(analyzer: &mut Analyzer, point: usize, event: &Event, batch: &Batch) {
+pub(crate) fn feed(analyzer: &mut Analyzer, point: usize, ts: u64, event: &Event, batch: &Batch) {
     match &event.found {
         Found::Packet(p) => {
             let transport = match p.carried {
@@ -249,7 +256,7 @@ pub(crate) fn feed(analyzer: &mut Analyzer, point: usize, event: &Event, batch: 
                 truncated: p.truncated,
                 transport,
             };
-            analyzer.on_packet(point, event.number, event.timestamp_ns, &packet);
+            analyzer.on_packet(point, event.number, ts, &packet);
         }
         Found::NotIp => analyzer.on_not_ip(),
         Found::Unsupported(link_type) => analyzer.on_unsupported_link(*link_type),

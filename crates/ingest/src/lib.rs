@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod clock;
 mod compressed;
 mod decode;
 mod merge;
@@ -30,6 +31,7 @@ use std::thread;
 
 use mss_capture::{Format, LinkType, Reader, Record, Warning};
 
+pub use clock::{ClockOffset, MIN_SKEW_NS, OffsetBasis};
 pub use compressed::Compression;
 use decode::{Batch, Message, decode_all};
 pub use merge::{ReadError, Tick, read_all};
@@ -124,6 +126,37 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Places the inputs' clocks against the first's (see the `clock` module): from
+/// the SYNs at the start of each file (standard input has none to offer), or as
+/// given (`given[i]`: how far input `i`'s clock is ahead, in ns). Does nothing
+/// for a single input without a given offset.
+pub fn place_clocks(paths: &[PathBuf], inputs: &mut [Input], given: &[Option<i64>]) {
+    if inputs.len() < 2 && given.iter().all(Option::is_none) {
+        return;
+    }
+    let syns: Vec<_> = paths
+        .iter()
+        .map(|p| {
+            if p == Path::new(STDIN) {
+                Default::default()
+            } else {
+                clock::syns(p)
+            }
+        })
+        .collect();
+    let placed = clock::place(&syns, given);
+    for (i, (input, clock)) in inputs.iter_mut().zip(placed).enumerate() {
+        input.clock = match (i, given.first().copied().flatten()) {
+            (0, Some(offset_ns)) => Some(ClockOffset {
+                offset_ns,
+                basis: OffsetBasis::Given,
+                applied: true,
+            }),
+            _ => clock,
+        };
+    }
+}
+
 /// Refuses inputs that cannot be read as distinct capture points: standard input
 /// twice (the second would find it empty) or one file under two names (every
 /// connection would seem captured at two points).
@@ -176,6 +209,10 @@ pub struct Input {
     pub compression: Option<Compression>,
     /// Compressed bytes consumed, for the progress through a compressed file.
     consumed: Option<Arc<AtomicU64>>,
+    /// Its clock against the first input's ([`place_clocks`]).
+    pub clock: Option<ClockOffset>,
+    /// Its earliest and latest packet's time on its own clock, as read so far.
+    raw_span: Option<(u64, u64)>,
     /// Link types seen (complete once read).
     pub link_types: BTreeSet<LinkType>,
     /// Records read (complete once read).
@@ -254,12 +291,30 @@ impl Input {
             format,
             compression: None,
             consumed: None,
+            clock: None,
+            raw_span: None,
             size,
             link_types: BTreeSet::new(),
             packets: 0,
             warnings: Vec::new(),
             more_warnings: 0,
             error: None,
+        })
+    }
+
+    /// What is subtracted from its timestamps: its clock's offset, if applied.
+    pub(crate) fn shift_ns(&self) -> i64 {
+        self.clock.filter(|c| c.applied).map_or(0, |c| c.offset_ns)
+    }
+
+    /// Its earliest and latest packet's time on the corrected clock, once read.
+    pub fn span_ns(&self) -> Option<(u64, u64)> {
+        let shift = self.shift_ns().saturating_neg();
+        self.raw_span.map(|(a, b)| {
+            (
+                a.saturating_add_signed(shift),
+                b.saturating_add_signed(shift),
+            )
         })
     }
 
@@ -280,6 +335,12 @@ impl Input {
         match self.decoded.recv() {
             Ok(Message::Batch(batch)) => {
                 self.offset = batch.offset;
+                if let Some((a, b)) = batch.span {
+                    self.raw_span = Some(
+                        self.raw_span
+                            .map_or((a, b), |(first, last)| (first.min(a), last.max(b))),
+                    );
+                }
                 Ok(Some(batch))
             }
             Ok(Message::End(end)) => {

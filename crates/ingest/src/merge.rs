@@ -38,7 +38,11 @@ impl Cursor {
         loop {
             if let Some(batch) = &self.batch {
                 if let Some(event) = batch.events.get(self.at) {
-                    return Ok(Some(event.timestamp_ns));
+                    return Ok(Some(
+                        event
+                            .timestamp_ns
+                            .saturating_add_signed(input.shift_ns().saturating_neg()),
+                    ));
                 }
             }
             if let Some(done) = self.batch.take() {
@@ -103,9 +107,11 @@ pub fn read_all(
     let mut total_packets: u64 = 0;
     if let [input] = inputs {
         // One input: its batches in order.
+        let shift = input.shift_ns().saturating_neg();
         while let Some(batch) = input.next_batch()? {
             for event in &batch.events {
-                feed(analyzer, 0, event, &batch);
+                let ts = event.timestamp_ns.saturating_add_signed(shift);
+                feed(analyzer, 0, ts, event, &batch);
                 total_packets += 1;
                 if total_packets % 65_536 == 0 {
                     progress(Tick {
@@ -137,12 +143,15 @@ pub fn read_all(
             }
         }
         let Some((_, point)) = next else { break };
-        let Some(cursor) = cursors.get_mut(point) else {
+        let (Some(cursor), Some(input)) = (cursors.get_mut(point), inputs.get(point)) else {
             break;
         };
         if let Some(batch) = &cursor.batch {
             if let Some(event) = batch.events.get(cursor.at) {
-                feed(analyzer, point, event, batch);
+                let ts = event
+                    .timestamp_ns
+                    .saturating_add_signed(input.shift_ns().saturating_neg());
+                feed(analyzer, point, ts, event, batch);
             }
         }
         cursor.at += 1;
