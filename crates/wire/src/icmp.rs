@@ -130,7 +130,7 @@ fn quoted(bytes: &[u8]) -> Option<Quoted> {
         6 => {
             let ip = ipv6::Packet::new_checked(bytes).ok()?;
             // Quotes are cut short: walk the extensions over what is there.
-            let rest = &bytes[ipv6::HEADER_LEN..];
+            let rest = bytes.get(ipv6::HEADER_LEN..).unwrap_or_default();
             let chain = ipv6::walk_extensions(ip.next_header(), rest, 0);
             let upper = if chain.end == ipv6::ChainEnd::Upper {
                 rest.get(chain.offset..).unwrap_or_default()
@@ -162,6 +162,7 @@ fn quoted(bytes: &[u8]) -> Option<Quoted> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -2,7 +2,7 @@
 
 use crate::checksum;
 use crate::error::{Error, Layer};
-use crate::{be16, be32, set_be16, set_be32};
+use crate::{be16, be32, byte, set_be16, set_be32, set_byte};
 
 mod field {
     use core::ops::Range;
@@ -106,15 +106,15 @@ impl core::ops::BitOr for Flags {
 /// Two ways in: [`Packet::new_checked`] (strict) needs the whole header, options
 /// included; [`Packet::new_lax`] needs only the fixed 20 bytes, for captures cut by
 /// their snaplen, and then [`Packet::options`] walks what was captured and reports an
-/// option cut off as [`TcpOption::Cut`], not as absent. After either succeeds no
-/// accessor panics.
+/// option cut off as [`TcpOption::Cut`], not as absent. After either succeeds every
+/// fixed field reads what the bytes hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Packet<T: AsRef<[u8]>> {
     buffer: T,
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps bytes without checking them; accessors may panic on short input.
+    /// Wraps bytes without checking them; accessors read missing bytes as zero.
     pub const fn new_unchecked(buffer: T) -> Packet<T> {
         Packet { buffer }
     }
@@ -155,6 +155,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ok(packet)
     }
 
+    /// The fixed header (zeros where bytes are missing after `new_unchecked`).
+    #[inline]
+    fn fixed(&self) -> &[u8; HEADER_LEN] {
+        crate::fixed(self.buffer.as_ref())
+    }
+
     /// The underlying bytes.
     pub fn into_inner(self) -> T {
         self.buffer
@@ -162,47 +168,47 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// Source port.
     pub fn src_port(&self) -> u16 {
-        be16(self.buffer.as_ref(), field::SRC_PORT.start)
+        be16(self.fixed(), field::SRC_PORT.start)
     }
 
     /// Destination port.
     pub fn dst_port(&self) -> u16 {
-        be16(self.buffer.as_ref(), field::DST_PORT.start)
+        be16(self.fixed(), field::DST_PORT.start)
     }
 
     /// Sequence number.
     pub fn seq_number(&self) -> u32 {
-        be32(self.buffer.as_ref(), field::SEQ.start)
+        be32(self.fixed(), field::SEQ.start)
     }
 
     /// Acknowledgment number.
     pub fn ack_number(&self) -> u32 {
-        be32(self.buffer.as_ref(), field::ACK.start)
+        be32(self.fixed(), field::ACK.start)
     }
 
     /// Header length in bytes from the data offset, options included.
     pub fn header_len(&self) -> usize {
-        usize::from(self.buffer.as_ref()[field::OFFSET_FLAGS.start] >> 4) * 4
+        usize::from(byte(self.fixed(), field::OFFSET_FLAGS.start) >> 4) * 4
     }
 
     /// Control flags.
     pub fn flags(&self) -> Flags {
-        Flags(be16(self.buffer.as_ref(), field::OFFSET_FLAGS.start) & 0x01ff)
+        Flags(be16(self.fixed(), field::OFFSET_FLAGS.start) & 0x01ff)
     }
 
     /// Window (unscaled).
     pub fn window(&self) -> u16 {
-        be16(self.buffer.as_ref(), field::WINDOW.start)
+        be16(self.fixed(), field::WINDOW.start)
     }
 
     /// Checksum as stored.
     pub fn checksum(&self) -> u16 {
-        be16(self.buffer.as_ref(), field::CHECKSUM.start)
+        be16(self.fixed(), field::CHECKSUM.start)
     }
 
     /// Urgent pointer.
     pub fn urgent(&self) -> u16 {
-        be16(self.buffer.as_ref(), field::URGENT.start)
+        be16(self.fixed(), field::URGENT.start)
     }
 
     /// Whether the whole header, options included, is present.
@@ -213,12 +219,16 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The option bytes present (all of them after [`Packet::new_checked`]).
     pub fn option_bytes(&self) -> &[u8] {
         let data = self.buffer.as_ref();
-        &data[HEADER_LEN..self.header_len().min(data.len())]
+        data.get(HEADER_LEN..self.header_len().min(data.len()))
+            .unwrap_or_default()
     }
 
     /// Walks the options.
     pub fn options(&self) -> Options<'_> {
-        Options::new(self.option_bytes(), self.header_len() - HEADER_LEN)
+        Options::new(
+            self.option_bytes(),
+            self.header_len().saturating_sub(HEADER_LEN),
+        )
     }
 
     /// The MSS option: `Known(Some(v))`, `Known(None)` when the option area was
@@ -243,7 +253,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The payload bytes present after the header.
     pub fn payload(&self) -> &[u8] {
         let data = self.buffer.as_ref();
-        &data[self.header_len().min(data.len())..]
+        data.get(self.header_len()..).unwrap_or_default()
     }
 
     /// Whether the stored checksum is right for this segment, given the IP
@@ -278,14 +288,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets the header length in bytes (a multiple of 4, 20 to 60).
     pub fn set_header_len(&mut self, len: usize) {
         let words = u8::try_from(len / 4).unwrap_or(15).min(15);
-        let byte = &mut self.buffer.as_mut()[field::OFFSET_FLAGS.start];
-        *byte = (*byte & 0x0f) | (words << 4);
+        let data = self.buffer.as_mut();
+        let old = byte(data, field::OFFSET_FLAGS.start);
+        set_byte(data, field::OFFSET_FLAGS.start, (old & 0x0f) | (words << 4));
     }
 
     /// Sets the control flags.
     pub fn set_flags(&mut self, flags: Flags) {
         let data = self.buffer.as_mut();
-        let offset = data[field::OFFSET_FLAGS.start] & 0xf0;
+        let offset = byte(data, field::OFFSET_FLAGS.start) & 0xf0;
         let value = (u16::from(offset) << 8) | (flags.0 & 0x01ff);
         set_be16(data, field::OFFSET_FLAGS.start, value);
     }
@@ -310,7 +321,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// The option bytes present, writable.
     pub fn option_bytes_mut(&mut self) -> &mut [u8] {
         let end = self.header_len().min(self.buffer.as_ref().len());
-        &mut self.buffer.as_mut()[HEADER_LEN..end]
+        self.buffer
+            .as_mut()
+            .get_mut(HEADER_LEN..end)
+            .unwrap_or_default()
     }
 }
 
@@ -534,6 +548,7 @@ impl<'a> Iterator for Options<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -216,6 +216,34 @@ proptest! {
         let _ = checksum::checksum(&data);
     }
 
+    /// Unchecked views over any bytes, too short ones included: every accessor and
+    /// setter returns (missing bytes read as zero, writes past the end are dropped).
+    #[test]
+    fn unchecked_views_never_panic(mut data in proptest::collection::vec(any::<u8>(), 0..70)) {
+        let t = tcp::Packet::new_unchecked(&data[..]);
+        let read = (t.src_port(), t.dst_port(), t.seq_number(), t.ack_number(), t.window(), t.urgent());
+        if data.len() < 20 {
+            prop_assert_eq!(read, (0, 0, 0, 0, 0, 0));
+        }
+        let _ = (t.header_len(), t.flags(), t.option_bytes(), t.options().count(), t.mss_option(), t.payload());
+        let v4 = ipv4::Packet::new_unchecked(&data[..]);
+        let _ = (v4.header_len(), v4.total_len(), v4.src_addr(), v4.options(), v4.payload(), v4.payload_len(), v4.is_truncated(), v4.pseudo_header(0));
+        let v6 = ipv6::Packet::new_unchecked(&data[..]);
+        let _ = (v6.flow_label(), v6.traffic_class(), v6.dst_addr(), v6.payload(), v6.extensions(), v6.pseudo_header(6, 0));
+        let mut t = tcp::Packet::new_unchecked(&mut data[..]);
+        t.set_seq_number(1);
+        t.set_header_len(60);
+        t.set_flags(tcp::Flags::SYN);
+        let _ = t.option_bytes_mut();
+        let mut v4 = ipv4::Packet::new_unchecked(&mut data[..]);
+        v4.set_total_len(1);
+        v4.fill_checksum();
+        let _ = v4.payload_mut();
+        let mut v6 = ipv6::Packet::new_unchecked(&mut data[..]);
+        v6.set_payload_len(9);
+        let _ = v6.payload_mut();
+    }
+
     /// Writing through a view keeps the checksum consistent when refreshed.
     #[test]
     fn write_then_verify(b in built(), new_port in any::<u16>()) {
