@@ -7,7 +7,7 @@
 
 use core::net::IpAddr;
 
-use crate::{be16, be32, ipv4, ipv6};
+use crate::{be16, be32, ipv4, ipv6, tail};
 
 /// The kinds of error message that matter for MSS and path MTU.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -114,7 +114,7 @@ fn quoted(bytes: &[u8]) -> Option<Quoted> {
             let header_len = ip.header_len();
             // A later fragment quotes no transport header.
             let upper = if ip.frag_offset() == 0 {
-                bytes.get(header_len..).unwrap_or_default()
+                tail(bytes, header_len)
             } else {
                 &[]
             };
@@ -130,10 +130,10 @@ fn quoted(bytes: &[u8]) -> Option<Quoted> {
         6 => {
             let ip = ipv6::Packet::new_checked(bytes).ok()?;
             // Quotes are cut short: walk the extensions over what is there.
-            let rest = bytes.get(ipv6::HEADER_LEN..).unwrap_or_default();
+            let rest = tail(bytes, ipv6::HEADER_LEN);
             let chain = ipv6::walk_extensions(ip.next_header(), rest, 0);
             let upper = if chain.end == ipv6::ChainEnd::Upper {
-                rest.get(chain.offset..).unwrap_or_default()
+                tail(rest, chain.offset)
             } else {
                 &[]
             };

@@ -4,7 +4,7 @@ use core::net::Ipv4Addr;
 
 use crate::checksum;
 use crate::error::{Error, Layer};
-use crate::{be16, byte, set_be16, set_byte};
+use crate::{be16, byte, set_be16, set_byte, slice, slice_mut};
 
 mod field {
     use core::ops::Range;
@@ -176,18 +176,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// The option bytes (between the fixed header and the payload).
     pub fn options(&self) -> &[u8] {
-        self.buffer
-            .as_ref()
-            .get(HEADER_LEN..self.header_len())
-            .unwrap_or_default()
+        slice(self.buffer.as_ref(), HEADER_LEN..self.header_len())
     }
 
     /// The header bytes, options included.
     fn header(&self) -> &[u8] {
-        self.buffer
-            .as_ref()
-            .get(..self.header_len())
-            .unwrap_or_default()
+        slice(self.buffer.as_ref(), 0..self.header_len())
     }
 
     /// Whether the header checksum is correct.
@@ -209,7 +203,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn payload(&self) -> &[u8] {
         let data = self.buffer.as_ref();
         let end = self.packet_len().min(data.len());
-        data.get(self.header_len()..end).unwrap_or_default()
+        slice(data, self.header_len()..end)
     }
 
     /// Payload length according to the header (the captured payload when the total
@@ -266,7 +260,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let start = self.header_len();
         let end = self.packet_len().min(self.buffer.as_ref().len());
-        self.buffer.as_mut().get_mut(start..end).unwrap_or_default()
+        slice_mut(self.buffer.as_mut(), start..end)
     }
 }
 

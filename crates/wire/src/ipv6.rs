@@ -5,7 +5,7 @@ use core::net::Ipv6Addr;
 
 use crate::checksum;
 use crate::error::{Error, Layer};
-use crate::{be16, be32, byte, set_be16, set_byte};
+use crate::{be16, be32, byte, set_be16, set_byte, slice, slice_mut};
 
 mod field {
     use core::ops::Range;
@@ -156,7 +156,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         } else {
             (HEADER_LEN + declared).min(data.len())
         };
-        data.get(HEADER_LEN..end).unwrap_or_default()
+        slice(data, HEADER_LEN..end)
     }
 
     /// Whether fewer bytes are present than the payload length says.
@@ -198,10 +198,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// The payload bytes present, writable.
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let len = self.payload().len();
-        self.buffer
-            .as_mut()
-            .get_mut(HEADER_LEN..HEADER_LEN + len)
-            .unwrap_or_default()
+        slice_mut(self.buffer.as_mut(), HEADER_LEN..HEADER_LEN + len)
     }
 }
 

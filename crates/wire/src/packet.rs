@@ -7,7 +7,7 @@
 use core::net::IpAddr;
 
 use crate::error::{Error, Layer};
-use crate::{be16, byte, icmp, ipv4, ipv6, tcp};
+use crate::{be16, byte, icmp, ipv4, ipv6, slice, tail, tcp};
 
 /// How a capture frames its packets (a subset of tcpdump.org LINKTYPE_ values).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -71,11 +71,11 @@ pub fn link_type_name(link_type: u16) -> Option<&'static str> {
         .map(|(_, _, name)| *name)
 }
 
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
-const ETHERTYPE_VLAN: u16 = 0x8100;
-const ETHERTYPE_QINQ: u16 = 0x88a8;
-const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+pub(crate) const ETHERTYPE_IPV4: u16 = 0x0800;
+pub(crate) const ETHERTYPE_IPV6: u16 = 0x86dd;
+pub(crate) const ETHERTYPE_VLAN: u16 = 0x8100;
+pub(crate) const ETHERTYPE_QINQ: u16 = 0x88a8;
+pub(crate) const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
 const ETHERTYPE_MPLS: u16 = 0x8847;
 const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
 const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
@@ -90,7 +90,7 @@ const PPP_MPLS_MULTICAST: u16 = 0x0283;
 
 const PROTO_ICMP: u8 = 1;
 const PROTO_IPIP: u8 = 4;
-const PROTO_TCP: u8 = 6;
+pub(crate) const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
 const PROTO_IPV6: u8 = 41;
 const PROTO_GRE: u8 = 47;
@@ -362,7 +362,7 @@ fn ip(
     tunnel: Option<Tunnel>,
     depth: u8,
 ) -> Result<Option<IpPacket<'_>>, (usize, Error)> {
-    let bytes = frame.get(at..).unwrap_or_default();
+    let bytes = tail(frame, at);
     let version = bytes.first().map(|b| b >> 4);
     let mut packet = match version {
         Some(4) => {
@@ -446,7 +446,7 @@ fn ip(
             .len()
             .min(usize::try_from(packet.ip_len).unwrap_or(usize::MAX))
     };
-    let payload = bytes.get(header_len..end).unwrap_or_default();
+    let payload = slice(bytes, header_len..end);
     let payload_at = at + header_len;
     if packet.fragment.is_some_and(|f| f.offset != 0) {
         packet.transport = Transport::LaterFragment;
