@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mss_wire::packet::LINK_TYPES;
-use mss_wire::{checksum, ipv4, ipv6, strict, tcp};
+use mss_wire::{checksum, icmp, ipv4, ipv6, strict, syn, tcp};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(p) = ipv4::Packet::new_checked(data) {
@@ -58,6 +58,10 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = strict::plain_tcp_flags(data);
+    if let Some(described) = syn::describe(data) {
+        assert!(described.option_kinds().len() <= 21);
+    }
+    let _ = icmp::quote(data).and_then(syn::describe);
     for (_, link, _) in LINK_TYPES {
         if let Ok(found) = strict::link_layout(link, data) {
             assert!(found.ip_offset < data.len());

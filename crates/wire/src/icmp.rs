@@ -79,12 +79,22 @@ pub fn parse_v4(message: &[u8]) -> Option<ErrorMessage> {
     Some(error_message(kind, mtu, message))
 }
 
-/// Both versions quote the packet from byte 8 on.
+/// The bytes an ICMP or ICMPv6 error message quotes of the packet that caused it:
+/// both versions put them from byte 8 on (RFC 792, RFC 4443 section 3). `None`
+/// when the message is shorter.
+pub fn quote(message: &[u8]) -> Option<&[u8]> {
+    message.get(QUOTE_AT..)
+}
+
+/// Where the quote starts: after type, code, checksum and 4 bytes of unused space,
+/// next-hop MTU or pointer.
+const QUOTE_AT: usize = 8;
+
 fn error_message(kind: ErrorKind, mtu: Option<u32>, message: &[u8]) -> ErrorMessage {
     ErrorMessage {
         kind,
         mtu,
-        quoted: message.get(8..).and_then(quoted),
+        quoted: quote(message).and_then(quoted),
     }
 }
 

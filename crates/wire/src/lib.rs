@@ -12,6 +12,8 @@
 //!   (link layers, tunnels), for analysis.
 //! - [`strict`]: the strict one, for edits in place: offsets that are safe to
 //!   write at, or why not; inserting an MSS option as `xt_TCPMSS` does.
+//! - [`syn`]: building a SYN to send from a raw socket, and describing one that
+//!   arrived.
 //!
 //! # Panic contract
 //!
@@ -59,6 +61,7 @@ pub mod ipv4;
 pub mod ipv6;
 pub mod packet;
 pub mod strict;
+pub mod syn;
 pub mod tcp;
 
 pub use error::{Error, Layer};
