@@ -14,7 +14,8 @@
 //! being read. A record cut off by the end of the input is
 //! [`ErrorKind::TruncatedRecord`]: the records before it are good, so callers report
 //! the results so far with a warning. A length field that cannot be right (larger
-//! than [`MAX_RECORD_LEN`]) is an error, never an allocation of that size.
+//! than [`MAX_RECORD_LEN`]) is an error, never an allocation of that size. No
+//! input panics: every index is checked (`clippy::indexing_slicing` is denied).
 //!
 //! Written by hand rather than with `pcap-parser`: it needs exact offsets for every
 //! error, per-interface timestamp handling in a streaming reader, and a plain

@@ -1,5 +1,5 @@
 //! Zero-copy typed views over IPv4, IPv6 and TCP bytes, and the Internet checksum:
-//! the one crate in mss that reads or writes packet bytes.
+//! where mss reads and writes packet bytes.
 //!
 //! Each header type is a `Packet<T: AsRef<[u8]>>` over borrowed (or owned) bytes:
 //! with `T: AsMut<[u8]>` the same type writes in place. Field offsets are named
