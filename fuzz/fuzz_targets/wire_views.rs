@@ -1,9 +1,11 @@
 //! Every view and walk of the wire crate over arbitrary bytes: no panic, no endless
-//! loop, walks bounded by the input.
+//! loop, walks bounded by the input; the strict decoder's offsets lie inside the
+//! bytes and agree with the views.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mss_wire::{checksum, ipv4, ipv6, tcp};
+use mss_wire::packet::LINK_TYPES;
+use mss_wire::{checksum, icmp, ipv4, ipv6, strict, syn, tcp};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(p) = ipv4::Packet::new_checked(data) {
@@ -39,6 +41,30 @@ fuzz_target!(|data: &[u8]| {
             // Offsets strictly increase: the walk always advances.
             assert!(last.is_none_or(|l| item.offset > l));
             last = Some(item.offset);
+        }
+    }
+    if let Ok(layout) = strict::tcp_layout(data) {
+        // The whole TCP header lies inside the IP packet, the packet inside the bytes.
+        assert!(layout.tcp_header_len >= tcp::HEADER_LEN);
+        assert!(layout.tcp_offset + layout.tcp_header_len <= layout.ip_len);
+        assert!(layout.ip_len <= data.len());
+        let segment = layout.segment(data);
+        assert_eq!(segment.header_len(), layout.tcp_header_len);
+        if let Ok(found) = layout.mss_options(data) {
+            assert_eq!(segment.mss_options(), Ok(found));
+            for field in found.iter() {
+                assert!(field.offset() + 2 <= layout.tcp_header_len);
+            }
+        }
+    }
+    let _ = strict::plain_tcp_flags(data);
+    if let Some(described) = syn::describe(data) {
+        assert!(described.option_kinds().len() <= 21);
+    }
+    let _ = icmp::quote(data).and_then(syn::describe);
+    for (_, link, _) in LINK_TYPES {
+        if let Ok(found) = strict::link_layout(link, data) {
+            assert!(found.ip_offset < data.len());
         }
     }
     let _ = checksum::checksum(data);

@@ -16,6 +16,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use mss_wire::icmp::{self, ErrorKind};
+use mss_wire::syn::{self, Syn};
+use mss_wire::tcp::{self, TcpOption};
 use nix::sys::socket::{
     self, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType, SockaddrStorage, sockopt,
 };
@@ -37,12 +39,20 @@ struct Hop {
 }
 
 /// Our SYN: MSS, SACK-permitted, timestamps, window scale, as a Linux client's.
-fn syn(src: IpAddr, dst: SocketAddr, sport: u16, seq: u32, mss: u16) -> Vec<u8> {
-    let [mh, ml] = mss.to_be_bytes();
+fn syn(src: IpAddr, dst: SocketAddr, sport: u16, seq: u32, mss: u16) -> Result<Vec<u8>, Failure> {
     let options = [
-        2, 4, mh, ml, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+        TcpOption::Mss(mss),
+        TcpOption::SackPermitted,
+        TcpOption::Timestamps { tsval: 1, tsecr: 0 },
+        TcpOption::Nop,
+        TcpOption::WindowScale(7),
     ];
-    super::probes::tcp_syn(src, dst, sport, seq, &options, 0)
+    let syn = Syn {
+        options: &options,
+        ..Syn::new(sport, dst.port(), seq)
+    };
+    syn.build(src, dst.ip())
+        .map_err(|e| Failure::Input(format!("a SYN to {dst}: {e}")))
 }
 
 fn raw(family: AddressFamily, protocol: SockProtocol) -> Result<OwnedFd, Failure> {
@@ -145,7 +155,7 @@ pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode
         for attempt in 0..2u32 {
             let seq = 0x6d73_7300 + u32::from(ttl) * 4 + attempt;
             sent.push(seq);
-            let segment = syn(src, target, sport, seq, own_mss);
+            let segment = syn(src, target, sport, seq, own_mss)?;
             socket::sendto(sender.as_raw_fd(), &segment, &to, MsgFlags::empty())
                 .map_err(|e| Failure::Input(format!("sending to {target}: {e}")))?;
             // Bounded rate: one probe at a time.
@@ -291,13 +301,7 @@ pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode
 fn read_icmp(fd: &OwnedFd, v6: bool, sport: u16, dport: u16, seqs: &[u32], ttl: u8) -> Option<Hop> {
     let mut buf = [0u8; 2048];
     let (n, from) = socket::recvfrom::<SockaddrStorage>(fd.as_fd().as_raw_fd(), &mut buf).ok()?;
-    let data = buf.get(..n)?;
-    // IPv4 raw sockets deliver the IP header; ICMPv6 ones start at ICMP.
-    let message = if v6 {
-        data
-    } else {
-        data.get(usize::from(data.first()? & 0x0f) * 4..)?
-    };
+    let message = super::raw_transport(buf.get(..n)?, v6)?;
     let parsed = if v6 {
         icmp::parse_v6(message)?
     } else {
@@ -318,14 +322,11 @@ fn read_icmp(fd: &OwnedFd, v6: bool, sport: u16, dport: u16, seqs: &[u32], ttl: 
             .map(|a| IpAddr::V4(a.ip()))
             .or_else(|| f.as_sockaddr_in6().map(|a| IpAddr::V6(a.ip())))
     });
-    let described = message.get(8..).and_then(super::describe_syn);
+    let described = icmp::quote(message).and_then(syn::describe);
     Some(Hop {
         ttl,
         addr,
-        mss: described
-            .as_ref()
-            .and_then(|d| d["syn_mss"].as_u64())
-            .and_then(|m| u16::try_from(m).ok()),
+        mss: described.and_then(|d| d.mss),
         quoted_options: described.is_some(),
         reached: false,
     })
@@ -335,25 +336,17 @@ fn read_icmp(fd: &OwnedFd, v6: bool, sport: u16, dport: u16, seqs: &[u32], ttl: 
 fn got_syn_ack(fd: &OwnedFd, v6: bool, sport: u16, dport: u16, seqs: &[u32]) -> bool {
     let mut buf = [0u8; 2048];
     while let Ok(n) = socket::recv(fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
-        let Some(data) = buf.get(..n) else { continue };
-        // IPv4 raw TCP sockets deliver the IP header; IPv6 ones start at TCP.
-        let tcp = if v6 {
-            Some(data)
-        } else {
-            data.first()
-                .and_then(|b| data.get(usize::from(b & 0x0f) * 4..))
-        };
-        let Some(tcp) = tcp.filter(|t| t.len() >= 14) else {
+        let Some(segment) = buf
+            .get(..n)
+            .and_then(|data| super::raw_transport(data, v6))
+            .and_then(|data| tcp::Packet::new_lax(data).ok())
+        else {
             continue;
         };
-        let from_port = u16::from_be_bytes([tcp[0], tcp[1]]);
-        let to_port = u16::from_be_bytes([tcp[2], tcp[3]]);
-        let ack = u32::from_be_bytes([tcp[8], tcp[9], tcp[10], tcp[11]]);
-        // A SYN-ACK (port open) or a RST-ACK (closed): either way the SYN arrived.
-        let answered = tcp[13] & 0x12 == 0x12 || tcp[13] & 0x14 == 0x14;
-        if from_port == dport
-            && to_port == sport
-            && answered
+        let ack = segment.ack_number();
+        if segment.src_port() == dport
+            && segment.dst_port() == sport
+            && super::probes::answers_a_syn(segment.flags())
             && seqs.iter().any(|s| ack == s.wrapping_add(1))
         {
             return true;

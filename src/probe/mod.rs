@@ -11,7 +11,9 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 
-use mss_wire::tcp::{Packet, TcpOption};
+use mss_wire::IpVersion;
+use mss_wire::ipv4;
+use mss_wire::syn::SynDescription;
 use serde_json::{Value, json};
 
 use crate::Failure;
@@ -156,48 +158,40 @@ fn plural(n: u32, word: &str) -> String {
     }
 }
 
-/// What a SYN carried, from its IP and TCP headers (TCP_SAVED_SYN's bytes): the
-/// `mss probe reflect` answer, minus the client's address. `None` when the bytes
-/// are not an IP packet with a TCP header.
-pub(crate) fn describe_syn(bytes: &[u8]) -> Option<Value> {
-    let (version, ttl, tcp_at) = match bytes.first()? >> 4 {
-        4 => (4, *bytes.get(8)?, usize::from(bytes.first()? & 0x0f) * 4),
-        6 => {
-            let chain = mss_wire::ipv6::walk_extensions(*bytes.get(6)?, bytes.get(40..)?, 0);
-            (6, *bytes.get(7)?, 40 + chain.offset)
-        }
-        _ => return None,
-    };
-    let segment = Packet::new_lax(bytes.get(tcp_at..)?).ok()?;
-    let mut mss = None;
-    let mut kinds = Vec::new();
-    let (mut wscale, mut sack, mut ts) = (None, false, false);
-    for item in segment.options() {
-        match item.option {
-            TcpOption::EndOfList | TcpOption::Nop => continue,
-            TcpOption::Mss(v) => mss = Some(v),
-            TcpOption::WindowScale(s) => wscale = Some(s),
-            TcpOption::SackPermitted => sack = true,
-            TcpOption::Timestamps { .. } => ts = true,
-            _ => {}
-        }
-        kinds.push(bytes.get(tcp_at + 20 + item.offset).copied().unwrap_or(0));
+/// A datagram from a raw socket, without its IP header: IPv4 raw sockets deliver
+/// the header, IPv6 ones (and ICMPv6 ones) start after it. `None` for IPv4 bytes
+/// that are no IPv4 header.
+fn raw_transport(data: &[u8], v6: bool) -> Option<&[u8]> {
+    if v6 {
+        Some(data)
+    } else {
+        let header_len = ipv4::Packet::new_checked(data).ok()?.header_len();
+        data.get(header_len..)
     }
-    Some(json!({
-        "ip_version": version,
-        "ttl": ttl,
-        "syn_mss": mss,
-        "window_scale": wscale,
-        "sack_permitted": sack,
-        "timestamps": ts,
-        "option_kinds": kinds,
-    }))
+}
+
+/// What a SYN carried (TCP_SAVED_SYN's bytes, described by the wire crate), as
+/// the `mss probe reflect` answer has it, minus the client's address.
+pub(crate) fn syn_json(syn: &SynDescription) -> Value {
+    json!({
+        "ip_version": match syn.version {
+            IpVersion::V4 => 4,
+            IpVersion::V6 => 6,
+        },
+        "ttl": syn.ttl,
+        "syn_mss": syn.mss,
+        "window_scale": syn.window_scale,
+        "sack_permitted": syn.sack_permitted,
+        "timestamps": syn.timestamps,
+        "option_kinds": syn.option_kinds(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::describe_syn;
+    use super::syn_json;
 
+    /// The reflector's answer, field for field and in order, as clients read it.
     #[test]
     fn describes_an_ipv4_syn() {
         let mut syn = vec![
@@ -207,13 +201,10 @@ mod tests {
             0x9c, 0x40, 0x1b, 0xfb, 0, 0, 0, 1, 0, 0, 0, 0, 0x80, 0x02, 0xfa, 0xf0, 0, 0, 0, 0,
         ]);
         syn.extend([2, 4, 0x05, 0x50, 1, 3, 3, 7, 4, 2, 0, 0]);
-        let d = describe_syn(&syn).expect("a SYN");
-        assert_eq!(d["syn_mss"], 1360);
-        assert_eq!(d["ttl"], 63);
-        assert_eq!(d["window_scale"], 7);
-        assert_eq!(d["sack_permitted"], true);
-        assert_eq!(d["option_kinds"], serde_json::json!([2, 3, 4]));
-        assert!(describe_syn(&[0x45, 0]).is_none());
-        assert!(describe_syn(&[]).is_none());
+        let d = mss_wire::syn::describe(&syn).expect("a SYN");
+        assert_eq!(
+            syn_json(&d).to_string(),
+            r#"{"ip_version":4,"ttl":63,"syn_mss":1360,"window_scale":7,"sack_permitted":true,"timestamps":false,"option_kinds":[2,3,4]}"#
+        );
     }
 }

@@ -17,6 +17,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use mss_wire::checksum;
+use mss_wire::syn::Syn;
+use mss_wire::tcp::{self, Flags, TcpOption};
 use nix::sys::socket::{
     self, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockProtocol, SockType,
     SockaddrStorage, sockopt,
@@ -211,15 +213,14 @@ impl Prober {
                 // connection it already answered.
                 let source_port = 33_000 + u16::try_from(id % 28_000).unwrap_or(0);
                 let mss = if self.v6 { SYN_MSS_V6 } else { SYN_MSS_V4 };
-                let [high, low] = mss.to_be_bytes();
-                let segment = tcp_syn(
-                    self.source,
-                    self.target,
-                    source_port,
-                    seq,
-                    &[2, 4, high, low],
+                let syn = Syn {
+                    options: &[TcpOption::Mss(mss)],
                     payload_len,
-                );
+                    ..Syn::new(source_port, self.target.port(), seq)
+                };
+                let segment = syn
+                    .build(self.source, self.target.ip())
+                    .map_err(|e| Failure::Input(format!("a TCP probe of {size} bytes: {e}")))?;
                 (segment, seq, source_port)
             }
             ProbeMethod::Icmp => {
@@ -379,14 +380,9 @@ impl Prober {
         loop {
             let n = socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT).ok()?;
             let Some(data) = buf.get(..n) else { continue };
-            // IPv4 raw sockets deliver the IP header, IPv6 ones start after it.
-            let transport = if self.v6 {
-                Some(data)
-            } else {
-                data.first()
-                    .and_then(|b| data.get(usize::from(b & 0x0f) * 4..))
+            let Some(transport) = super::raw_transport(data, self.v6) else {
+                continue;
             };
-            let Some(transport) = transport else { continue };
             let token = match self.method {
                 ProbeMethod::Tcp => self.tcp_answer(transport),
                 _ => self.echo_reply(transport),
@@ -399,14 +395,10 @@ impl Prober {
 
     /// A SYN-ACK (port open) or a reset (closed) from the target for one of our
     /// SYNs: its sequence number (the token).
-    fn tcp_answer(&self, tcp: &[u8]) -> Option<u32> {
-        let header = tcp.get(..14)?;
-        let from_port = u16::from_be_bytes([header[0], header[1]]);
-        let to_port = u16::from_be_bytes([header[2], header[3]]);
-        let ack = u32::from_be_bytes([header[8], header[9], header[10], header[11]]);
-        let flags = header[13];
-        let answered = flags & 0x12 == 0x12 || flags & 0x14 == 0x14;
-        if from_port != self.target.port() || !answered {
+    fn tcp_answer(&self, segment: &[u8]) -> Option<u32> {
+        let segment = tcp::Packet::new_lax(segment).ok()?;
+        let (to_port, ack) = (segment.dst_port(), segment.ack_number());
+        if segment.src_port() != self.target.port() || !answers_a_syn(segment.flags()) {
             return None;
         }
         // A SYN-ACK acknowledges the SYN only; a reset also the payload
@@ -433,6 +425,11 @@ impl Prober {
         (ident == self.ident)
             .then(|| u32::from_be_bytes([header[4], header[5], header[6], header[7]]))
     }
+}
+
+/// A SYN-ACK (port open) or a reset with ACK (closed): either way the SYN arrived.
+pub(super) fn answers_a_syn(flags: Flags) -> bool {
+    flags.contains(Flags::SYN | Flags::ACK) || flags.contains(Flags::RST | Flags::ACK)
 }
 
 /// A message from the error queue: what it says and the token it quotes.
@@ -483,41 +480,6 @@ fn classify(
     }
 }
 
-/// A TCP SYN from `source:source_port` to `target` with sequence number `seq`,
-/// `options` (a multiple of 4 bytes) and `payload` zero bytes, checksum filled in.
-/// A SYN may carry data (RFC 9293 section 3.10.7.3): the probe's size is in it.
-pub(super) fn tcp_syn(
-    source: IpAddr,
-    target: SocketAddr,
-    source_port: u16,
-    seq: u32,
-    options: &[u8],
-    payload: usize,
-) -> Vec<u8> {
-    let header = 20 + options.len();
-    let mut tcp = vec![0u8; header + payload];
-    tcp[0..2].copy_from_slice(&source_port.to_be_bytes());
-    tcp[2..4].copy_from_slice(&target.port().to_be_bytes());
-    tcp[4..8].copy_from_slice(&seq.to_be_bytes());
-    tcp[12] = u8::try_from(header / 4).unwrap_or(5) << 4;
-    tcp[13] = 0x02;
-    tcp[14..16].copy_from_slice(&64_240u16.to_be_bytes());
-    tcp[20..header].copy_from_slice(options);
-    let len = tcp.len();
-    let pseudo = match (source, target.ip()) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            checksum::pseudo_header_v4(s.octets(), d.octets(), 6, u16::try_from(len).unwrap_or(0))
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            checksum::pseudo_header_v6(s.octets(), d.octets(), 6, u32::try_from(len).unwrap_or(0))
-        }
-        _ => 0,
-    };
-    let cs = !checksum::fold(pseudo + checksum::sum(&tcp));
-    tcp[16..18].copy_from_slice(&cs.to_be_bytes());
-    tcp
-}
-
 /// An ICMP echo request (RFC 792) or ICMPv6 echo request (RFC 4443 section 4.1)
 /// with `payload` zero bytes. The kernel fills in the ICMPv6 checksum (raw ICMPv6
 /// sockets always do, RFC 3542 section 3.1); the IPv4 one is ours.
@@ -536,18 +498,6 @@ fn echo_request(v6: bool, ident: u16, seq: u16, payload: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_padded_syn_has_a_valid_checksum_and_its_size() {
-        let source = IpAddr::from([10, 0, 0, 1]);
-        let target: SocketAddr = "10.0.0.2:80".parse().expect("address");
-        let syn = tcp_syn(source, target, 40_000, 7, &[2, 4, 5, 180], 1000);
-        assert_eq!(syn.len(), 1024);
-        assert_eq!(syn[12] >> 4, 6, "data offset: 24 bytes");
-        assert_eq!(syn[13], 0x02, "SYN only");
-        let pseudo = checksum::pseudo_header_v4([10, 0, 0, 1], [10, 0, 0, 2], 6, 1024);
-        assert!(checksum::verify(pseudo, &syn));
-    }
 
     #[test]
     fn an_echo_request_has_a_valid_checksum() {

@@ -7,13 +7,14 @@
 //! `--max-clients` connections are served at once, each for at most 2 seconds.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use mss_wire::syn::{self, SynDescription};
 use serde_json::{Value, json};
 
 use crate::Failure;
@@ -24,9 +25,47 @@ pub(crate) const REQUEST: &str = "MSS-REFLECT 1\n";
 /// How long a client has to send it.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// What one client's SYN carried.
+struct Answer {
+    client: SocketAddr,
+    /// `None` when the saved bytes hold no IP and TCP header.
+    syn: Option<SynDescription>,
+}
+
+impl Answer {
+    /// The JSON line the client gets (and `--json` logs): the SYN's description,
+    /// then the type and the client's address.
+    fn json(&self) -> Value {
+        let mut answer = self.syn.as_ref().map_or_else(|| json!({}), super::syn_json);
+        answer["type"] = json!("reflect");
+        answer["client"] = json!(self.client.to_string());
+        answer
+    }
+
+    /// One log line, in words.
+    fn describe(&self) -> String {
+        let Some(syn) = &self.syn else {
+            return format!(
+                "{}  SYN not readable (no IP and TCP header saved)",
+                self.client
+            );
+        };
+        let mss = syn
+            .mss
+            .map_or("no MSS option".to_string(), |m| format!("MSS {m}"));
+        let kinds: Vec<String> = syn.option_kinds().iter().map(ToString::to_string).collect();
+        format!(
+            "{}  SYN with {mss}, TTL {}, option kinds [{}]",
+            self.client,
+            syn.ttl,
+            kinds.join(",")
+        )
+    }
+}
+
 /// Answers one client; returns what was sent, `None` when the client did not ask
 /// properly.
-fn serve(mut stream: TcpStream) -> std::io::Result<Option<Value>> {
+fn serve(mut stream: TcpStream) -> std::io::Result<Option<Answer>> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
     stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
@@ -42,32 +81,15 @@ fn serve(mut stream: TcpStream) -> std::io::Result<Option<Value>> {
     if &request[..REQUEST.len()] != REQUEST.as_bytes() {
         return Ok(None);
     }
-    let syn = mss_net::saved_syn(&stream)?;
-    let peer = stream.peer_addr()?;
-    let mut answer = super::describe_syn(&syn).unwrap_or_else(|| json!({}));
-    answer["type"] = json!("reflect");
-    answer["client"] = json!(peer.to_string());
-    let mut line = answer.to_string();
+    let saved = mss_net::saved_syn(&stream)?;
+    let answer = Answer {
+        client: stream.peer_addr()?,
+        syn: syn::describe(&saved),
+    };
+    let mut line = answer.json().to_string();
     line.push('\n');
     stream.write_all(line.as_bytes())?;
     Ok(Some(answer))
-}
-
-/// One log line for an answer, in words.
-fn describe(answer: &Value) -> String {
-    let mss = answer["syn_mss"]
-        .as_u64()
-        .map_or("no MSS option".to_string(), |m| format!("MSS {m}"));
-    let kinds: Vec<String> = answer["option_kinds"]
-        .as_array()
-        .map(|k| k.iter().map(ToString::to_string).collect())
-        .unwrap_or_default();
-    format!(
-        "{}  SYN with {mss}, TTL {}, option kinds [{}]",
-        answer["client"].as_str().unwrap_or("?"),
-        answer["ttl"],
-        kinds.join(",")
-    )
 }
 
 pub(crate) fn run(args: &ProbeReflectArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
@@ -98,14 +120,14 @@ pub(crate) fn run(args: &ProbeReflectArgs, out: &mut impl Write) -> Result<ExitC
     out.flush()?;
     let max_clients = usize::try_from(args.max_clients).unwrap_or(usize::MAX);
     let active = Arc::new(AtomicUsize::new(0));
-    let (sent, answers) = mpsc::channel::<Value>();
+    let (sent, answers) = mpsc::channel::<Answer>();
     let mut answered: u64 = 0;
     let mut handles = Vec::new();
-    let log = |answer: Value, out: &mut dyn Write| -> std::io::Result<()> {
+    let log = |answer: Answer, out: &mut dyn Write| -> std::io::Result<()> {
         if args.json {
-            writeln!(out, "{answer}")?;
+            writeln!(out, "{}", answer.json())?;
         } else {
-            writeln!(out, "{}", describe(&answer))?;
+            writeln!(out, "{}", answer.describe())?;
         }
         out.flush()
     };

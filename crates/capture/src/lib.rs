@@ -14,7 +14,8 @@
 //! being read. A record cut off by the end of the input is
 //! [`ErrorKind::TruncatedRecord`]: the records before it are good, so callers report
 //! the results so far with a warning. A length field that cannot be right (larger
-//! than [`MAX_RECORD_LEN`]) is an error, never an allocation of that size.
+//! than [`MAX_RECORD_LEN`]) is an error, never an allocation of that size. No
+//! input panics: every index is checked (`clippy::indexing_slicing` is denied).
 //!
 //! Written by hand rather than with `pcap-parser`: it needs exact offsets for every
 //! error, per-interface timestamp handling in a streaming reader, and a plain
@@ -23,6 +24,7 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![deny(clippy::indexing_slicing)]
 
 mod pcap;
 mod pcapng;
@@ -265,7 +267,9 @@ impl<R: Read> Reader<R> {
             });
         }
         let mut magic = [0u8; 4];
-        magic[..available.min(4)].copy_from_slice(source.peek(4));
+        for (slot, byte) in magic.iter_mut().zip(source.peek(4)) {
+            *slot = *byte;
+        }
         if available < 4 {
             return Err(Error {
                 offset: 0,
@@ -407,9 +411,11 @@ pub(crate) fn io_error(e: &io::Error, offset: u64, packet: Option<u64>) -> Error
     }
 }
 
-/// Reads a u16 in the given byte order; callers checked the length.
+/// Reads a u16 in the given byte order; callers checked the length (0 if not).
 pub(crate) fn u16_at(data: &[u8], at: usize, big_endian: bool) -> u16 {
-    let bytes = [data[at], data[at + 1]];
+    let Some(Ok(bytes)) = data.get(at..at.saturating_add(2)).map(<[u8; 2]>::try_from) else {
+        return 0;
+    };
     if big_endian {
         u16::from_be_bytes(bytes)
     } else {
@@ -417,9 +423,11 @@ pub(crate) fn u16_at(data: &[u8], at: usize, big_endian: bool) -> u16 {
     }
 }
 
-/// Reads a u32 in the given byte order; callers checked the length.
+/// Reads a u32 in the given byte order; callers checked the length (0 if not).
 pub(crate) fn u32_at(data: &[u8], at: usize, big_endian: bool) -> u32 {
-    let bytes = [data[at], data[at + 1], data[at + 2], data[at + 3]];
+    let Some(Ok(bytes)) = data.get(at..at.saturating_add(4)).map(<[u8; 4]>::try_from) else {
+        return 0;
+    };
     if big_endian {
         u32::from_be_bytes(bytes)
     } else {
@@ -428,4 +436,5 @@ pub(crate) fn u32_at(data: &[u8], at: usize, big_endian: bool) -> u32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests;

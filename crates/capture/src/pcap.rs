@@ -112,16 +112,10 @@ pub(crate) fn next<R: Read>(
     }
     // The four fields, read from a fixed-size copy: one length check, not sixteen
     // (this runs for every packet).
-    let mut fields = [0u8; RECORD_HEADER_LEN];
-    fields.copy_from_slice(&source.peek(header_len)[..RECORD_HEADER_LEN]);
-    let field = |at: usize| {
-        let bytes = [fields[at], fields[at + 1], fields[at + 2], fields[at + 3]];
-        if state.big_endian {
-            u32::from_be_bytes(bytes)
-        } else {
-            u32::from_le_bytes(bytes)
-        }
+    let Some(&fields) = source.peek(header_len).first_chunk::<RECORD_HEADER_LEN>() else {
+        return Err(truncated(offset, number, header_len, available));
     };
+    let field = |at: usize| u32_at(&fields, at, state.big_endian);
     let seconds = u64::from(field(0));
     let fraction = u64::from(field(4));
     let captured = u64::from(field(8));

@@ -99,12 +99,12 @@ pub(crate) fn next<R: Read>(
             return Err(truncated(offset, number, MIN_BLOCK, available));
         }
         let head = source.peek(MIN_BLOCK);
-        if head[..4] == SHB_MAGIC {
+        if head.first_chunk() == Some(&SHB_MAGIC) {
             // The byte-order magic right after the length decides how to read the
             // section, the SHB's own length included.
-            state.big_endian = match head[8..12] {
-                [0x1a, 0x2b, 0x3c, 0x4d] => true,
-                [0x4d, 0x3c, 0x2b, 0x1a] => false,
+            state.big_endian = match head.get(8..12) {
+                Some([0x1a, 0x2b, 0x3c, 0x4d]) => true,
+                Some([0x4d, 0x3c, 0x2b, 0x1a]) => false,
                 _ => {
                     return Err(error(
                         offset,
@@ -161,7 +161,7 @@ pub(crate) fn next<R: Read>(
                 },
             ));
         }
-        let body = &block[BLOCK_HEADER..total - 4];
+        let body = block.get(BLOCK_HEADER..total - 4).unwrap_or_default();
         let mut warning = |message: String| {
             warn(Warning {
                 offset,
@@ -212,7 +212,7 @@ fn interface(body: &[u8], big_endian: bool) -> Result<Interface, String> {
         units_per_second: 1_000_000,
         offset_seconds: 0,
     };
-    let mut options = &body[8..];
+    let mut options = body.get(8..).unwrap_or_default();
     while options.len() >= 4 {
         let code = u16_at(options, 0, big_endian);
         let len = usize::from(u16_at(options, 2, big_endian));

@@ -278,7 +278,8 @@ impl<R: Read, W: Write> Rewriter<R, W> {
                 self.skip_to(spot.data_offset);
                 self.out.write_all(data)?;
                 let padding = padded(data.len()) - data.len();
-                self.out.write_all(&[0u8; 3][..padding.min(3)])?;
+                self.out
+                    .write_all([0u8; 3].get(..padding.min(3)).unwrap_or_default())?;
                 self.skip_to(spot.data_offset + padded(spot.len) as u64);
                 self.write_through(block_end.saturating_sub(4))?;
                 self.out.write_all(&word(new_total))?;
@@ -329,6 +330,7 @@ fn copy_through<R, W: Write>(spool: &RefCell<Spool<R>>, out: &mut W, to: u64) ->
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

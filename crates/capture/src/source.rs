@@ -84,7 +84,10 @@ impl<R: Read + Send + 'static> Source<R> {
                     let mut len = 0;
                     let mut eof = false;
                     while len < CHUNK {
-                        match reader.read(&mut buf[HEAD_ROOM + len..]) {
+                        let Some(space) = buf.get_mut(HEAD_ROOM + len..) else {
+                            break;
+                        };
+                        match reader.read(space) {
                             Ok(0) => {
                                 eof = true;
                                 break;
@@ -191,7 +194,10 @@ impl<R: Read> Source<R> {
             }
         }
         while self.end - self.start < need {
-            match reader.read(&mut self.buf[self.end..]) {
+            let Some(space) = self.buf.get_mut(self.end..) else {
+                break;
+            };
+            match reader.read(space) {
                 Ok(0) => {
                     self.eof = true;
                     break;
@@ -229,7 +235,12 @@ impl<R: Read> Source<R> {
             if tail <= HEAD_ROOM {
                 // The usual case: the unread tail goes into the new chunk's head room.
                 let mut next = chunk.buf;
-                next[HEAD_ROOM - tail..HEAD_ROOM].copy_from_slice(&self.buf[self.start..self.end]);
+                if let (Some(to), Some(from)) = (
+                    next.get_mut(HEAD_ROOM - tail..HEAD_ROOM),
+                    self.buf.get(self.start..self.end),
+                ) {
+                    to.copy_from_slice(from);
+                }
                 let old = std::mem::replace(&mut self.buf, next);
                 self.start = HEAD_ROOM - tail;
                 self.end = HEAD_ROOM + chunk.len;
@@ -248,8 +259,12 @@ impl<R: Read> Source<R> {
                 self.end = tail;
                 self.start = 0;
                 self.buf.truncate(tail);
-                self.buf
-                    .extend_from_slice(&chunk.buf[HEAD_ROOM..HEAD_ROOM + chunk.len]);
+                self.buf.extend_from_slice(
+                    chunk
+                        .buf
+                        .get(HEAD_ROOM..HEAD_ROOM + chunk.len)
+                        .unwrap_or_default(),
+                );
                 self.end = self.buf.len();
                 let _ = empty.send(chunk.buf);
             }
@@ -260,7 +275,9 @@ impl<R: Read> Source<R> {
     /// The next `len` available bytes, not consumed.
     #[inline]
     pub(crate) fn peek(&self, len: usize) -> &[u8] {
-        &self.buf[self.start..self.start + len.min(self.available())]
+        self.buf
+            .get(self.start..self.start + len.min(self.available()))
+            .unwrap_or_default()
     }
 
     /// Consumes `len` bytes (at most what is available).
@@ -276,11 +293,14 @@ impl<R: Read> Source<R> {
     #[inline]
     pub(crate) fn slice(&self, from: usize, to: usize) -> &[u8] {
         let to = to.min(self.available());
-        &self.buf[self.start + from.min(to)..self.start + to]
+        self.buf
+            .get(self.start + from.min(to)..self.start + to)
+            .unwrap_or_default()
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -7,7 +7,7 @@
 
 use core::net::IpAddr;
 
-use crate::{be16, be32, ipv4, ipv6};
+use crate::{be16, be32, ipv4, ipv6, tail};
 
 /// The kinds of error message that matter for MSS and path MTU.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -79,12 +79,22 @@ pub fn parse_v4(message: &[u8]) -> Option<ErrorMessage> {
     Some(error_message(kind, mtu, message))
 }
 
-/// Both versions quote the packet from byte 8 on.
+/// The bytes an ICMP or ICMPv6 error message quotes of the packet that caused it:
+/// both versions put them from byte 8 on (RFC 792, RFC 4443 section 3). `None`
+/// when the message is shorter.
+pub fn quote(message: &[u8]) -> Option<&[u8]> {
+    message.get(QUOTE_AT..)
+}
+
+/// Where the quote starts: after type, code, checksum and 4 bytes of unused space,
+/// next-hop MTU or pointer.
+const QUOTE_AT: usize = 8;
+
 fn error_message(kind: ErrorKind, mtu: Option<u32>, message: &[u8]) -> ErrorMessage {
     ErrorMessage {
         kind,
         mtu,
-        quoted: message.get(8..).and_then(quoted),
+        quoted: quote(message).and_then(quoted),
     }
 }
 
@@ -114,7 +124,7 @@ fn quoted(bytes: &[u8]) -> Option<Quoted> {
             let header_len = ip.header_len();
             // A later fragment quotes no transport header.
             let upper = if ip.frag_offset() == 0 {
-                bytes.get(header_len..).unwrap_or_default()
+                tail(bytes, header_len)
             } else {
                 &[]
             };
@@ -130,10 +140,10 @@ fn quoted(bytes: &[u8]) -> Option<Quoted> {
         6 => {
             let ip = ipv6::Packet::new_checked(bytes).ok()?;
             // Quotes are cut short: walk the extensions over what is there.
-            let rest = &bytes[ipv6::HEADER_LEN..];
+            let rest = tail(bytes, ipv6::HEADER_LEN);
             let chain = ipv6::walk_extensions(ip.next_header(), rest, 0);
             let upper = if chain.end == ipv6::ChainEnd::Upper {
-                rest.get(chain.offset..).unwrap_or_default()
+                tail(rest, chain.offset)
             } else {
                 &[]
             };
@@ -162,6 +172,7 @@ fn quoted(bytes: &[u8]) -> Option<Quoted> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

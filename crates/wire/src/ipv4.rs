@@ -4,7 +4,7 @@ use core::net::Ipv4Addr;
 
 use crate::checksum;
 use crate::error::{Error, Layer};
-use crate::{be16, set_be16};
+use crate::{be16, byte, set_be16, set_byte, slice, slice_mut};
 
 mod field {
     use core::ops::Range;
@@ -25,8 +25,8 @@ pub const HEADER_LEN: usize = 20;
 
 /// A read (and, with mutable bytes, write) view of an IPv4 packet.
 ///
-/// After [`Packet::new_checked`] succeeds no accessor panics: the whole header,
-/// options included, is present. The payload may be shorter than the total length
+/// After [`Packet::new_checked`] succeeds every field reads what the bytes hold: the
+/// whole header, options included, is present. The payload may be shorter than the total length
 /// says (a capture cut by its snaplen): [`Packet::payload`] returns what is there and
 /// [`Packet::is_truncated`] tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub struct Packet<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps bytes without checking them; accessors may panic on short input.
+    /// Wraps bytes without checking them; accessors read missing bytes as zero.
     pub const fn new_unchecked(buffer: T) -> Packet<T> {
         Packet { buffer }
     }
@@ -58,7 +58,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 available: data.len(),
             });
         }
-        if data[field::VER_IHL] >> 4 != 4 {
+        if byte(data, field::VER_IHL) >> 4 != 4 {
             return Err(Error::Malformed {
                 layer: Layer::Ipv4,
                 offset: field::VER_IHL,
@@ -100,17 +100,17 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// IP version field (4 for a checked packet).
     pub fn version(&self) -> u8 {
-        self.buffer.as_ref()[field::VER_IHL] >> 4
+        byte(self.buffer.as_ref(), field::VER_IHL) >> 4
     }
 
     /// Header length in bytes, options included (IHL x 4).
     pub fn header_len(&self) -> usize {
-        usize::from(self.buffer.as_ref()[field::VER_IHL] & 0x0f) * 4
+        usize::from(byte(self.buffer.as_ref(), field::VER_IHL) & 0x0f) * 4
     }
 
     /// DSCP and ECN byte.
     pub fn dscp_ecn(&self) -> u8 {
-        self.buffer.as_ref()[field::DSCP_ECN]
+        byte(self.buffer.as_ref(), field::DSCP_ECN)
     }
 
     /// Total length: header and payload as sent.
@@ -125,12 +125,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// Don't Fragment flag.
     pub fn dont_frag(&self) -> bool {
-        self.buffer.as_ref()[field::FLAGS_FRAG.start] & 0x40 != 0
+        byte(self.buffer.as_ref(), field::FLAGS_FRAG.start) & 0x40 != 0
     }
 
     /// More Fragments flag.
     pub fn more_frags(&self) -> bool {
-        self.buffer.as_ref()[field::FLAGS_FRAG.start] & 0x20 != 0
+        byte(self.buffer.as_ref(), field::FLAGS_FRAG.start) & 0x20 != 0
     }
 
     /// Fragment offset in bytes.
@@ -145,12 +145,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// Time to live.
     pub fn ttl(&self) -> u8 {
-        self.buffer.as_ref()[field::TTL]
+        byte(self.buffer.as_ref(), field::TTL)
     }
 
     /// Protocol of the payload (6 for TCP).
     pub fn protocol(&self) -> u8 {
-        self.buffer.as_ref()[field::PROTOCOL]
+        byte(self.buffer.as_ref(), field::PROTOCOL)
     }
 
     /// Header checksum as stored.
@@ -169,18 +169,24 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     fn addr_bytes(&self, at: usize) -> [u8; 4] {
-        let d = self.buffer.as_ref();
-        [d[at], d[at + 1], d[at + 2], d[at + 3]]
+        crate::array(self.buffer.as_ref(), at)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// The option bytes (between the fixed header and the payload).
     pub fn options(&self) -> &[u8] {
-        &self.buffer.as_ref()[HEADER_LEN..self.header_len()]
+        slice(self.buffer.as_ref(), HEADER_LEN..self.header_len())
+    }
+
+    /// The header bytes, options included.
+    fn header(&self) -> &[u8] {
+        slice(self.buffer.as_ref(), 0..self.header_len())
     }
 
     /// Whether the header checksum is correct.
     pub fn verify_checksum(&self) -> bool {
-        checksum::verify(0, &self.buffer.as_ref()[..self.header_len()])
+        checksum::verify(0, self.header())
     }
 
     /// The packet's length: the total length, or the captured bytes when it is 0
@@ -197,13 +203,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn payload(&self) -> &[u8] {
         let data = self.buffer.as_ref();
         let end = self.packet_len().min(data.len());
-        &data[self.header_len()..end]
+        slice(data, self.header_len()..end)
     }
 
     /// Payload length according to the header (the captured payload when the total
     /// length is 0).
     pub fn payload_len(&self) -> usize {
-        self.packet_len() - self.header_len()
+        self.packet_len().saturating_sub(self.header_len())
     }
 
     /// Whether fewer bytes are present than the total length says.
@@ -225,7 +231,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets the time to live.
     pub fn set_ttl(&mut self, ttl: u8) {
-        self.buffer.as_mut()[field::TTL] = ttl;
+        set_byte(self.buffer.as_mut(), field::TTL, ttl);
     }
 
     /// Sets the total length.
@@ -246,7 +252,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Recomputes the header checksum over the header.
     pub fn fill_checksum(&mut self) {
         self.set_header_checksum(0);
-        let value = checksum::checksum(&self.buffer.as_ref()[..self.header_len()]);
+        let value = checksum::checksum(self.header());
         self.set_header_checksum(value);
     }
 
@@ -254,11 +260,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let start = self.header_len();
         let end = self.packet_len().min(self.buffer.as_ref().len());
-        &mut self.buffer.as_mut()[start..end]
+        slice_mut(self.buffer.as_mut(), start..end)
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

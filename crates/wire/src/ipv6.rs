@@ -5,7 +5,7 @@ use core::net::Ipv6Addr;
 
 use crate::checksum;
 use crate::error::{Error, Layer};
-use crate::{be16, set_be16};
+use crate::{be16, be32, byte, set_be16, set_byte, slice, slice_mut};
 
 mod field {
     use core::ops::Range;
@@ -58,15 +58,15 @@ pub mod protocol {
 
 /// A read (and, with mutable bytes, write) view of an IPv6 packet.
 ///
-/// After [`Packet::new_checked`] succeeds no accessor panics: the 40-byte header is
-/// present; the payload may be shorter than the payload length says.
+/// After [`Packet::new_checked`] succeeds every field reads what the bytes hold: the
+/// 40-byte header is present; the payload may be shorter than the payload length says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Packet<T: AsRef<[u8]>> {
     buffer: T,
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps bytes without checking them; accessors may panic on short input.
+    /// Wraps bytes without checking them; accessors read missing bytes as zero.
     pub const fn new_unchecked(buffer: T) -> Packet<T> {
         Packet { buffer }
     }
@@ -88,7 +88,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 available: data.len(),
             });
         }
-        if data[0] >> 4 != 6 {
+        if byte(data, field::VER_TC_FLOW.start) >> 4 != 6 {
             return Err(Error::Malformed {
                 layer: Layer::Ipv6,
                 offset: 0,
@@ -105,14 +105,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// Traffic class.
     pub fn traffic_class(&self) -> u8 {
-        let d = self.buffer.as_ref();
-        (d[0] << 4) | (d[1] >> 4)
+        let data = self.buffer.as_ref();
+        (byte(data, 0) << 4) | (byte(data, 1) >> 4)
     }
 
     /// Flow label (20 bits).
     pub fn flow_label(&self) -> u32 {
-        let d = &self.buffer.as_ref()[field::VER_TC_FLOW];
-        u32::from_be_bytes([0, d[1] & 0x0f, d[2], d[3]])
+        be32(self.buffer.as_ref(), field::VER_TC_FLOW.start) & 0x000f_ffff
     }
 
     /// Payload length: everything after the fixed header, extension headers
@@ -123,12 +122,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// The first next-header value.
     pub fn next_header(&self) -> u8 {
-        self.buffer.as_ref()[field::NEXT_HEADER]
+        byte(self.buffer.as_ref(), field::NEXT_HEADER)
     }
 
     /// Hop limit.
     pub fn hop_limit(&self) -> u8 {
-        self.buffer.as_ref()[field::HOP_LIMIT]
+        byte(self.buffer.as_ref(), field::HOP_LIMIT)
     }
 
     /// Source address.
@@ -142,9 +141,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     fn addr_bytes(&self, at: usize) -> [u8; 16] {
-        let mut out = [0u8; 16];
-        out.copy_from_slice(&self.buffer.as_ref()[at..at + 16]);
-        out
+        crate::array(self.buffer.as_ref(), at)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// The payload bytes present: up to the payload length, or fewer when cut short.
@@ -157,7 +156,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         } else {
             (HEADER_LEN + declared).min(data.len())
         };
-        &data[HEADER_LEN..end]
+        slice(data, HEADER_LEN..end)
     }
 
     /// Whether fewer bytes are present than the payload length says.
@@ -188,7 +187,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets the hop limit.
     pub fn set_hop_limit(&mut self, value: u8) {
-        self.buffer.as_mut()[field::HOP_LIMIT] = value;
+        set_byte(self.buffer.as_mut(), field::HOP_LIMIT, value);
     }
 
     /// Sets the payload length.
@@ -199,7 +198,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// The payload bytes present, writable.
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let len = self.payload().len();
-        &mut self.buffer.as_mut()[HEADER_LEN..HEADER_LEN + len]
+        slice_mut(self.buffer.as_mut(), HEADER_LEN..HEADER_LEN + len)
     }
 }
 
@@ -304,18 +303,13 @@ pub fn walk_extensions(first: u8, payload: &[u8], declared_len: usize) -> Extens
             chain.end = ChainEnd::Truncated;
             return chain;
         }
-        let next = payload[at];
+        let next = byte(payload, at);
         if chain.protocol == protocol::FRAGMENT {
             let offset_flags = be16(payload, at + 2);
             let fragment = Fragment {
                 offset: offset_flags & 0xfff8,
                 more: offset_flags & 1 != 0,
-                ident: u32::from_be_bytes([
-                    payload[at + 4],
-                    payload[at + 5],
-                    payload[at + 6],
-                    payload[at + 7],
-                ]),
+                ident: be32(payload, at + 4),
             };
             chain.fragment = Some(fragment);
             if fragment.offset != 0 {
@@ -333,6 +327,7 @@ pub fn walk_extensions(first: u8, payload: &[u8], declared_len: usize) -> Extens
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -7,7 +7,7 @@
 use core::net::IpAddr;
 
 use crate::error::{Error, Layer};
-use crate::{be16, icmp, ipv4, ipv6, tcp};
+use crate::{be16, byte, icmp, ipv4, ipv6, slice, tail, tcp};
 
 /// How a capture frames its packets (a subset of tcpdump.org LINKTYPE_ values).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -71,11 +71,11 @@ pub fn link_type_name(link_type: u16) -> Option<&'static str> {
         .map(|(_, _, name)| *name)
 }
 
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
-const ETHERTYPE_VLAN: u16 = 0x8100;
-const ETHERTYPE_QINQ: u16 = 0x88a8;
-const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+pub(crate) const ETHERTYPE_IPV4: u16 = 0x0800;
+pub(crate) const ETHERTYPE_IPV6: u16 = 0x86dd;
+pub(crate) const ETHERTYPE_VLAN: u16 = 0x8100;
+pub(crate) const ETHERTYPE_QINQ: u16 = 0x88a8;
+pub(crate) const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
 const ETHERTYPE_MPLS: u16 = 0x8847;
 const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
 const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
@@ -90,7 +90,7 @@ const PPP_MPLS_MULTICAST: u16 = 0x0283;
 
 const PROTO_ICMP: u8 = 1;
 const PROTO_IPIP: u8 = 4;
-const PROTO_TCP: u8 = 6;
+pub(crate) const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
 const PROTO_IPV6: u8 = 41;
 const PROTO_GRE: u8 = 47;
@@ -224,13 +224,13 @@ fn link_payload(link: Link, frame: &[u8]) -> Result<Option<usize>, Error> {
         Link::Ethernet => ethernet(frame, 0),
         Link::Raw | Link::Ipv4 | Link::Ipv6 => Ok(Some(0)),
         Link::Null | Link::Loop => {
-            let family = frame
-                .get(0..4)
+            let &family = frame
+                .first_chunk::<4>()
                 .ok_or_else(|| truncated(Layer::Link, 4, frame.len()))?;
-            let value = if link == Link::Loop || family[0] == 0 && family[1] == 0 {
-                u32::from_be_bytes([family[0], family[1], family[2], family[3]])
+            let value = if link == Link::Loop || family[..2] == [0, 0] {
+                u32::from_be_bytes(family)
             } else {
-                u32::from_le_bytes([family[0], family[1], family[2], family[3]])
+                u32::from_le_bytes(family)
             };
             // AF_INET 2; AF_INET6 is 10 (Linux), 24 (NetBSD/OpenBSD), 28 (FreeBSD),
             // 30 (macOS).
@@ -320,11 +320,12 @@ fn ethertype_payload(
 /// nibble (RFC 4928 explains why that heuristic is the common one).
 fn mpls(frame: &[u8], mut at: usize) -> Result<Option<usize>, Error> {
     for _ in 0..MAX_TAGS {
-        let label = frame
-            .get(at..at + 4)
+        let &[_, _, bottom, _] = frame
+            .get(at..)
+            .and_then(<[u8]>::first_chunk::<4>)
             .ok_or_else(|| truncated(Layer::Link, at + 4, frame.len()))?;
         at += 4;
-        if label[2] & 0x01 != 0 {
+        if bottom & 0x01 != 0 {
             return Ok(match frame.get(at).map(|b| b >> 4) {
                 Some(4 | 6) => Some(at),
                 _ => None,
@@ -361,7 +362,7 @@ fn ip(
     tunnel: Option<Tunnel>,
     depth: u8,
 ) -> Result<Option<IpPacket<'_>>, (usize, Error)> {
-    let bytes = &frame[at.min(frame.len())..];
+    let bytes = tail(frame, at);
     let version = bytes.first().map(|b| b >> 4);
     let mut packet = match version {
         Some(4) => {
@@ -445,7 +446,7 @@ fn ip(
             .len()
             .min(usize::try_from(packet.ip_len).unwrap_or(usize::MAX))
     };
-    let payload = bytes.get(header_len..end).unwrap_or_default();
+    let payload = slice(bytes, header_len..end);
     let payload_at = at + header_len;
     if packet.fragment.is_some_and(|f| f.offset != 0) {
         packet.transport = Transport::LaterFragment;
@@ -493,7 +494,7 @@ fn ip(
                     ethernet(frame, payload_at + 16).ok().flatten(),
                 ),
                 GENEVE_PORT => {
-                    let options = usize::from(payload[8] & 0x3f) * 4;
+                    let options = usize::from(byte(payload, 8) & 0x3f) * 4;
                     let protocol = be16(payload, 10);
                     let inner_at = payload_at + 16 + options;
                     let inner = if protocol == ETHERTYPE_TEB {
@@ -532,20 +533,20 @@ fn inner_or<'a>(
 
 /// A GRE header (RFC 2784, RFC 2890): the protocol type and the header length.
 fn gre(bytes: &[u8]) -> Option<(u16, usize)> {
-    let flags = bytes.get(0..4)?;
-    let version = flags[1] & 0x07;
-    if version != 0 {
+    let &[flags, version, protocol_high, protocol_low] = bytes.first_chunk::<4>()?;
+    if version & 0x07 != 0 {
         return None;
     }
     let mut len = 4;
     for bit in [0x80u8, 0x20, 0x10] {
         // Checksum (+reserved), key, sequence number: 4 bytes each.
-        if flags[0] & bit != 0 {
+        if flags & bit != 0 {
             len += 4;
         }
     }
-    (bytes.len() >= len).then(|| (be16(flags, 2), len))
+    (bytes.len() >= len).then(|| (u16::from_be_bytes([protocol_high, protocol_low]), len))
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests;

@@ -2,6 +2,7 @@
 //! and agreement with an independent decoder (etherparse) on the packets it builds.
 
 use etherparse::{PacketBuilder, TcpOptionElement};
+use mss_wire::syn::{Syn, describe};
 use mss_wire::tcp::{MssOption, TcpOption};
 use mss_wire::{Error, checksum, ipv4, ipv6, tcp};
 use proptest::prelude::*;
@@ -214,6 +215,104 @@ proptest! {
         prop_assert!(chain.offset <= data.len());
         prop_assert!(chain.count <= data.len() / 8 + 1);
         let _ = checksum::checksum(&data);
+    }
+
+    /// Unchecked views over any bytes, too short ones included: every accessor and
+    /// setter returns (missing bytes read as zero, writes past the end are dropped).
+    #[test]
+    fn unchecked_views_never_panic(mut data in proptest::collection::vec(any::<u8>(), 0..70)) {
+        let t = tcp::Packet::new_unchecked(&data[..]);
+        let read = (t.src_port(), t.dst_port(), t.seq_number(), t.ack_number(), t.window(), t.urgent());
+        if data.len() < 20 {
+            prop_assert_eq!(read, (0, 0, 0, 0, 0, 0));
+        }
+        let _ = (t.header_len(), t.flags(), t.option_bytes(), t.options().count(), t.mss_option(), t.payload());
+        let v4 = ipv4::Packet::new_unchecked(&data[..]);
+        let _ = (v4.header_len(), v4.total_len(), v4.src_addr(), v4.options(), v4.payload(), v4.payload_len(), v4.is_truncated(), v4.pseudo_header(0));
+        let v6 = ipv6::Packet::new_unchecked(&data[..]);
+        let _ = (v6.flow_label(), v6.traffic_class(), v6.dst_addr(), v6.payload(), v6.extensions(), v6.pseudo_header(6, 0));
+        let mut t = tcp::Packet::new_unchecked(&mut data[..]);
+        t.set_seq_number(1);
+        t.set_header_len(60);
+        t.set_flags(tcp::Flags::SYN);
+        let _ = t.option_bytes_mut();
+        let mut v4 = ipv4::Packet::new_unchecked(&mut data[..]);
+        v4.set_total_len(1);
+        v4.fill_checksum();
+        let _ = v4.payload_mut();
+        let mut v6 = ipv6::Packet::new_unchecked(&mut data[..]);
+        v6.set_payload_len(9);
+        let _ = v6.payload_mut();
+    }
+
+    /// A built SYN reads back as built: the same options in order (then End of
+    /// Option List padding), a checksum that verifies, and a description that
+    /// agrees.
+    #[test]
+    fn built_syns_read_back(
+        kinds in proptest::collection::vec(0u8..6, 0..8),
+        values in any::<(u16, u8, u32, u32)>(),
+        unknown in proptest::collection::vec(any::<u8>(), 0..4),
+        ports in any::<(u16, u16, u32)>(),
+        payload_len in 0usize..40,
+        v6 in any::<bool>(),
+    ) {
+        let (mss, shift, tsval, tsecr) = values;
+        let options: Vec<TcpOption<'_>> = kinds.iter().map(|k| match k {
+            0 => TcpOption::Nop,
+            1 => TcpOption::Mss(mss),
+            2 => TcpOption::WindowScale(shift),
+            3 => TcpOption::SackPermitted,
+            4 => TcpOption::Timestamps { tsval, tsecr },
+            _ => TcpOption::Unknown { kind: 99, data: &unknown },
+        }).collect();
+        let (src, dst): (core::net::IpAddr, core::net::IpAddr) = if v6 {
+            ([0xfd; 16].into(), [0xfe; 16].into())
+        } else {
+            ([10, 0, 0, 1].into(), [10, 0, 0, 2].into())
+        };
+        let syn = Syn { options: &options, payload_len, ..Syn::new(ports.0, ports.1, ports.2) };
+        let Ok(bytes) = syn.build(src, dst) else {
+            // Only too many options fail.
+            return Ok(());
+        };
+        let segment = tcp::Packet::new_checked(&bytes[..]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(segment.flags(), tcp::Flags::SYN);
+        prop_assert_eq!((segment.src_port(), segment.dst_port(), segment.seq_number()), ports);
+        prop_assert_eq!(segment.payload().len(), payload_len);
+        let read: Vec<TcpOption<'_>> = segment.options().map(|i| i.option).filter(|o| *o != TcpOption::EndOfList).collect();
+        prop_assert_eq!(&read, &options);
+        let length = bytes.len();
+        let pseudo = match (src, dst) {
+            (core::net::IpAddr::V4(s), core::net::IpAddr::V4(d)) => checksum::pseudo_header_v4(s.octets(), d.octets(), 6, u16::try_from(length).unwrap_or(0)),
+            (core::net::IpAddr::V6(s), core::net::IpAddr::V6(d)) => checksum::pseudo_header_v6(s.octets(), d.octets(), 6, u32::try_from(length).unwrap_or(0)),
+            _ => 0,
+        };
+        prop_assert!(segment.verify_checksum(pseudo));
+        let mut packet = if v6 {
+            let mut h = vec![0x60, 0, 0, 0];
+            h.extend(u16::try_from(length).unwrap_or(0).to_be_bytes());
+            h.extend([6, 64]);
+            h.extend([0xfd; 16]);
+            h.extend([0xfe; 16]);
+            h
+        } else {
+            let mut h = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+            h[2..4].copy_from_slice(&u16::try_from(20 + length).unwrap_or(0).to_be_bytes());
+            h
+        };
+        packet.extend(&bytes);
+        let described = describe(&packet).ok_or_else(|| TestCaseError::fail("not described"))?;
+        prop_assert_eq!(described.mss, options.iter().rev().find_map(|o| match o { TcpOption::Mss(v) => Some(*v), _ => None }));
+        prop_assert_eq!(described.sack_permitted, options.contains(&TcpOption::SackPermitted));
+        let kinds: Vec<u8> = options.iter().filter(|o| **o != TcpOption::Nop).map(|o| match o {
+            TcpOption::Mss(_) => 2,
+            TcpOption::WindowScale(_) => 3,
+            TcpOption::SackPermitted => 4,
+            TcpOption::Timestamps { .. } => 8,
+            _ => 99,
+        }).collect();
+        prop_assert_eq!(described.option_kinds(), &kinds[..]);
     }
 
     /// Writing through a view keeps the checksum consistent when refreshed.
