@@ -93,41 +93,172 @@ fn describe(hop: &Hop) -> String {
     format!("  {:>2}  {addr:<28} {what}", hop.ttl)
 }
 
-pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
-    let target = super::resolve_host_port(&args.target, &args.family)?;
-    let v6 = target.is_ipv6();
-    let family = if v6 {
-        AddressFamily::Inet6
-    } else {
-        AddressFamily::Inet
-    };
-    // Our source address toward the target, for the TCP checksum.
-    let src = UdpSocket::bind(if v6 { "[::]:0" } else { "0.0.0.0:0" })
-        .and_then(|s| s.connect(target).and_then(|()| s.local_addr()))
-        .map_err(|e| Failure::Input(format!("{target}: no route: {e}")))?
-        .ip();
-    let sender = raw(family, SockProtocol::Tcp)?;
-    let listener = raw(
-        family,
-        if v6 {
-            SockProtocol::IcmpV6
+/// A hop where the MSS quoted back differs from the one before (or from what
+/// was sent).
+struct Rewrite {
+    hop: u8,
+    addr: Option<IpAddr>,
+    from: u16,
+    to: u16,
+}
+
+/// The rewrites along the hops: each hop whose quote shows a value different
+/// from the last one seen (starting with what was sent).
+fn rewrites(hops: &[Hop], own_mss: u16) -> Vec<Rewrite> {
+    let mut found = Vec::new();
+    let mut last = own_mss;
+    for hop in hops {
+        if let (Some(mss), true) = (hop.mss, hop.quoted_options) {
+            if mss != last {
+                found.push(Rewrite {
+                    hop: hop.ttl,
+                    addr: hop.addr,
+                    from: last,
+                    to: mss,
+                });
+                last = mss;
+            }
+        }
+    }
+    found
+}
+
+/// The sockets of a walk: raw TCP out (and SYN-ACKs in), raw ICMP in.
+struct Probe {
+    target: SocketAddr,
+    v6: bool,
+    src: IpAddr,
+    sender: OwnedFd,
+    listener: OwnedFd,
+    sport: u16,
+    own_mss: u16,
+}
+
+impl Probe {
+    fn new(args: &ProbeHopsArgs) -> Result<Probe, Failure> {
+        let target = super::resolve_host_port(&args.target, &args.family)?;
+        let v6 = target.is_ipv6();
+        let family = if v6 {
+            AddressFamily::Inet6
         } else {
-            SockProtocol::Icmp
-        },
-    )?;
-    socket::setsockopt(&listener, sockopt::ReceiveTimeout, &TimeVal::new(0, 50_000))
-        .map_err(|e| Failure::Input(format!("SO_RCVTIMEO: {e}")))?;
-    // SYN-ACKs arrive on the raw TCP socket.
-    socket::setsockopt(&sender, sockopt::ReceiveTimeout, &TimeVal::new(0, 1_000))
-        .map_err(|e| Failure::Input(format!("SO_RCVTIMEO: {e}")))?;
-    let sport = 40_000 + u16::try_from(std::process::id() % 20_000).unwrap_or(0);
-    let own_mss = args.mss.unwrap_or(if v6 { 1440 } else { 1460 });
-    let to = SockaddrStorage::from(SocketAddr::new(target.ip(), 0));
-    let mut hops: Vec<Hop> = Vec::new();
+            AddressFamily::Inet
+        };
+        // Our source address toward the target, for the TCP checksum.
+        let src = UdpSocket::bind(if v6 { "[::]:0" } else { "0.0.0.0:0" })
+            .and_then(|s| s.connect(target).and_then(|()| s.local_addr()))
+            .map_err(|e| Failure::Input(format!("{target}: no route: {e}")))?
+            .ip();
+        let sender = raw(family, SockProtocol::Tcp)?;
+        let listener = raw(
+            family,
+            if v6 {
+                SockProtocol::IcmpV6
+            } else {
+                SockProtocol::Icmp
+            },
+        )?;
+        socket::setsockopt(&listener, sockopt::ReceiveTimeout, &TimeVal::new(0, 50_000))
+            .map_err(|e| Failure::Input(format!("SO_RCVTIMEO: {e}")))?;
+        // SYN-ACKs arrive on the raw TCP socket.
+        socket::setsockopt(&sender, sockopt::ReceiveTimeout, &TimeVal::new(0, 1_000))
+            .map_err(|e| Failure::Input(format!("SO_RCVTIMEO: {e}")))?;
+        let sport = 40_000 + u16::try_from(std::process::id() % 20_000).unwrap_or(0);
+        let own_mss = args.mss.unwrap_or(if v6 { 1440 } else { 1460 });
+        Ok(Probe {
+            target,
+            v6,
+            src,
+            sender,
+            listener,
+            sport,
+            own_mss,
+        })
+    }
+
+    /// Walks the hops from TTL 1, each line written by `line` as it is known.
+    fn walk(
+        &self,
+        max_hops: u8,
+        line: &mut dyn FnMut(&str) -> Result<(), Failure>,
+    ) -> Result<Vec<Hop>, Failure> {
+        let Probe {
+            target,
+            v6,
+            src,
+            ref sender,
+            ref listener,
+            sport,
+            own_mss,
+        } = *self;
+        let to = SockaddrStorage::from(SocketAddr::new(target.ip(), 0));
+        let mut hops: Vec<Hop> = Vec::new();
+        let mut silent = 0;
+        'ttl: for ttl in 1..=max_hops {
+            // Bounded: silent hops in a row end the walk.
+            if silent >= SILENT_HOPS_TO_STOP {
+                break;
+            }
+            let ttl_value = i32::from(ttl);
+            let set = if v6 {
+                socket::setsockopt(&sender, sockopt::Ipv6Ttl, &ttl_value)
+            } else {
+                socket::setsockopt(&sender, sockopt::Ipv4Ttl, &ttl_value)
+            };
+            set.map_err(|e| Failure::Input(format!("TTL: {e}")))?;
+            // Sequence numbers of this TTL's SYNs: a late answer to the first still
+            // counts while the second waits.
+            let mut sent = Vec::new();
+            for attempt in 0..2u32 {
+                let seq = 0x6d73_7300 + u32::from(ttl) * 4 + attempt;
+                sent.push(seq);
+                let segment = syn(src, target, sport, seq, own_mss)?;
+                socket::sendto(sender.as_raw_fd(), &segment, &to, MsgFlags::empty())
+                    .map_err(|e| Failure::Input(format!("sending to {target}: {e}")))?;
+                // Bounded rate: one probe at a time.
+                let deadline = Instant::now() + PROBE_WAIT;
+                while Instant::now() < deadline {
+                    if let Some(hop) = read_icmp(listener, v6, sport, target.port(), &sent, ttl) {
+                        line(&describe(&hop))?;
+                        hops.push(hop);
+                        silent = 0;
+                        continue 'ttl;
+                    }
+                    if got_syn_ack(sender, v6, sport, target.port(), &sent) {
+                        let hop = Hop {
+                            ttl,
+                            addr: Some(target.ip()),
+                            mss: None,
+                            quoted_options: false,
+                            reached: true,
+                        };
+                        line(&describe(&hop))?;
+                        hops.push(hop);
+                        break 'ttl;
+                    }
+                }
+            }
+            let hop = Hop {
+                ttl,
+                addr: None,
+                mss: None,
+                quoted_options: false,
+                reached: false,
+            };
+            line(&describe(&hop))?;
+            hops.push(hop);
+            silent += 1;
+        }
+        Ok(hops)
+    }
+}
+
+pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
+    let probe = Probe::new(args)?;
+    let (target, own_mss) = (probe.target, probe.own_mss);
     let started = Instant::now();
-    let mut silent = 0;
+    let json_only = args.json;
     let mut line = |text: &str| -> Result<(), Failure> {
-        if !args.json {
+        if !json_only {
             writeln!(out, "{text}")?;
             // Each hop shows as soon as it is known.
             out.flush()?;
@@ -137,78 +268,8 @@ pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode
     line(&format!(
         "mss probe hops {target}: SYNs with MSS {own_mss}, TTL 1 and up"
     ))?;
-    'ttl: for ttl in 1..=args.max_hops {
-        // Bounded: silent hops in a row end the walk.
-        if silent >= SILENT_HOPS_TO_STOP {
-            break;
-        }
-        let ttl_value = i32::from(ttl);
-        let set = if v6 {
-            socket::setsockopt(&sender, sockopt::Ipv6Ttl, &ttl_value)
-        } else {
-            socket::setsockopt(&sender, sockopt::Ipv4Ttl, &ttl_value)
-        };
-        set.map_err(|e| Failure::Input(format!("TTL: {e}")))?;
-        // Sequence numbers of this TTL's SYNs: a late answer to the first still
-        // counts while the second waits.
-        let mut sent = Vec::new();
-        for attempt in 0..2u32 {
-            let seq = 0x6d73_7300 + u32::from(ttl) * 4 + attempt;
-            sent.push(seq);
-            let segment = syn(src, target, sport, seq, own_mss)?;
-            socket::sendto(sender.as_raw_fd(), &segment, &to, MsgFlags::empty())
-                .map_err(|e| Failure::Input(format!("sending to {target}: {e}")))?;
-            // Bounded rate: one probe at a time.
-            let deadline = Instant::now() + PROBE_WAIT;
-            while Instant::now() < deadline {
-                if let Some(hop) = read_icmp(&listener, v6, sport, target.port(), &sent, ttl) {
-                    line(&describe(&hop))?;
-                    hops.push(hop);
-                    silent = 0;
-                    continue 'ttl;
-                }
-                if got_syn_ack(&sender, v6, sport, target.port(), &sent) {
-                    let hop = Hop {
-                        ttl,
-                        addr: Some(target.ip()),
-                        mss: None,
-                        quoted_options: false,
-                        reached: true,
-                    };
-                    line(&describe(&hop))?;
-                    hops.push(hop);
-                    break 'ttl;
-                }
-            }
-        }
-        let hop = Hop {
-            ttl,
-            addr: None,
-            mss: None,
-            quoted_options: false,
-            reached: false,
-        };
-        line(&describe(&hop))?;
-        hops.push(hop);
-        silent += 1;
-    }
-    // Rewrites: the first hop whose quote shows a value different from the last
-    // one seen (starting with what we sent).
-    let mut rewrites = Vec::new();
-    let mut last = own_mss;
-    for hop in &hops {
-        if let (Some(mss), true) = (hop.mss, hop.quoted_options) {
-            if mss != last {
-                rewrites.push(json!({
-                    "hop": hop.ttl,
-                    "addr": hop.addr.map(|a| a.to_string()),
-                    "from": last,
-                    "to": mss,
-                }));
-                last = mss;
-            }
-        }
-    }
+    let hops = probe.walk(args.max_hops, &mut line)?;
+    let rewrites = rewrites(&hops, own_mss);
     let reached = hops.iter().any(|h| h.reached);
     // The last hop whose quote showed the options: a rewrite after it (in the
     // last router, or a box right before the target) is out of sight, as no
@@ -236,6 +297,17 @@ pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode
                 })
             })
             .collect();
+        let rewrites: Vec<serde_json::Value> = rewrites
+            .iter()
+            .map(|r| {
+                json!({
+                    "hop": r.hop,
+                    "addr": r.addr.map(|a| a.to_string()),
+                    "from": r.from,
+                    "to": r.to,
+                })
+            })
+            .collect();
         let value = json!({
             "type": "probe_hops",
             "target": target.to_string(),
@@ -249,14 +321,31 @@ pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode
         writeln!(out, "{value}")?;
         return Ok(code);
     }
+    let summary = summary(target, &hops, &rewrites, last_checked, args.max_hops);
+    for text in summary {
+        for wrapped in crate::render::wrap(&text, "", "  ") {
+            writeln!(out, "{wrapped}")?;
+        }
+    }
+    Ok(code)
+}
+
+/// The closing sentences: rewrites, how far the SYN was seen, what cannot be.
+fn summary(
+    target: SocketAddr,
+    hops: &[Hop],
+    rewrites: &[Rewrite],
+    last_checked: Option<(u8, Option<IpAddr>, Option<u16>)>,
+    max_hops: u8,
+) -> Vec<String> {
     let mut summary = Vec::new();
-    for r in &rewrites {
+    for r in rewrites {
         summary.push(format!(
             "Rewritten {} -> {} before hop {} ({}).",
-            r["from"],
-            r["to"],
-            r["hop"],
-            r["addr"].as_str().unwrap_or("?")
+            r.from,
+            r.to,
+            r.hop,
+            r.addr.map_or("?".to_string(), |a| a.to_string())
         ));
     }
     let seen_to = match last_checked {
@@ -269,7 +358,7 @@ pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode
         ),
         None => "no hop (none quoted the SYN's options)".into(),
     };
-    if reached {
+    if hops.iter().any(|h| h.reached) {
         if rewrites.is_empty() {
             summary.push(format!(
                 "No hop that quoted the options saw the MSS changed, up to {seen_to}."
@@ -286,15 +375,10 @@ pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode
         summary.push(format!(
             "Target {target} not reached: no SYN-ACK or reset came back within {} hops. \
              Seen up to {seen_to}; what happens to the MSS beyond it is not known.",
-            hops.last().map_or(args.max_hops, |h| h.ttl)
+            hops.last().map_or(max_hops, |h| h.ttl)
         ));
     }
-    for text in summary {
-        for wrapped in crate::render::wrap(&text, "", "  ") {
-            writeln!(out, "{wrapped}")?;
-        }
-    }
-    Ok(code)
+    summary
 }
 
 /// A time exceeded for one of our SYNs with these `seqs`, parsed into a hop.

@@ -172,6 +172,53 @@ pub(crate) fn run(args: &ProbeTcpArgs, out: &mut impl Write) -> Result<ExitCode,
         writeln!(out, "{value}")?;
         return Ok(ExitCode::SUCCESS);
     }
+    human(
+        out,
+        args,
+        &Seen {
+            to,
+            from,
+            maxseg,
+            info,
+            headers,
+            timestamps,
+            syn_mss,
+            options_bytes,
+            bound,
+            received,
+        },
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the probe learned, for the report in words.
+struct Seen {
+    to: SocketAddr,
+    from: SocketAddr,
+    maxseg: u32,
+    info: mss_net::TcpInfo,
+    headers: u32,
+    timestamps: bool,
+    syn_mss: u32,
+    options_bytes: u32,
+    bound: SendMssBound,
+    received: Option<u32>,
+}
+
+/// The report in words: each figure with where it comes from.
+fn human(out: &mut impl Write, args: &ProbeTcpArgs, seen: &Seen) -> Result<(), Failure> {
+    let Seen {
+        to,
+        from,
+        maxseg,
+        ref info,
+        headers,
+        timestamps,
+        syn_mss,
+        options_bytes,
+        bound,
+        received,
+    } = *seen;
     writeln!(out, "mss probe tcp {to} (from {from})")?;
     let mut row = |label: &str, value: String, why: String| -> std::io::Result<()> {
         writeln!(out, "  {label:<26} {value:>9}")?;
@@ -262,5 +309,5 @@ pub(crate) fn run(args: &ProbeTcpArgs, out: &mut impl Write) -> Result<ExitCode,
             },
         )?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

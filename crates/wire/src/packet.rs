@@ -365,65 +365,8 @@ fn ip(
     let bytes = tail(frame, at);
     let version = bytes.first().map(|b| b >> 4);
     let mut packet = match version {
-        Some(4) => {
-            let ip = ipv4::Packet::new_checked(bytes).map_err(|e| (at, e))?;
-            let fragment = ip.is_fragment().then(|| Fragment {
-                offset: ip.frag_offset(),
-                more: ip.more_frags(),
-            });
-            IpPacket {
-                offset: at,
-                tunnel,
-                src: IpAddr::V4(ip.src_addr()),
-                dst: IpAddr::V4(ip.dst_addr()),
-                ttl: ip.ttl(),
-                ip_len: u32::from(ip.total_len()),
-                header_len: u32::try_from(ip.header_len()).unwrap_or(60),
-                ident: u32::from(ip.ident()),
-                dont_fragment: ip.dont_frag(),
-                fragment,
-                protocol: ip.protocol(),
-                truncated: ip.is_truncated(),
-                transport: Transport::Other,
-            }
-        }
-        Some(6) => {
-            let ip = ipv6::Packet::new_checked(bytes).map_err(|e| (at, e))?;
-            let chain = ip.extensions();
-            if chain.end == ipv6::ChainEnd::Malformed {
-                return Err((
-                    at + ipv6::HEADER_LEN + chain.offset,
-                    Error::Malformed {
-                        layer: Layer::Ipv6Extension,
-                        offset: ipv6::HEADER_LEN + chain.offset,
-                        what: "extension header runs past the payload length",
-                    },
-                ));
-            }
-            let payload_len = u32::from(ip.payload_len());
-            IpPacket {
-                offset: at,
-                tunnel,
-                src: IpAddr::V6(ip.src_addr()),
-                dst: IpAddr::V6(ip.dst_addr()),
-                ttl: ip.hop_limit(),
-                ip_len: if payload_len == 0 {
-                    0
-                } else {
-                    40 + payload_len
-                },
-                header_len: 40 + u32::try_from(chain.offset).unwrap_or(0),
-                ident: chain.fragment.map_or(0, |f| f.ident),
-                dont_fragment: true,
-                fragment: chain.fragment.map(|f| Fragment {
-                    offset: f.offset,
-                    more: f.more,
-                }),
-                protocol: chain.protocol,
-                truncated: ip.is_truncated() || chain.end == ipv6::ChainEnd::Truncated,
-                transport: Transport::Other,
-            }
-        }
+        Some(4) => ipv4_packet(bytes, at, tunnel)?,
+        Some(6) => ipv6_packet(bytes, at, tunnel)?,
         Some(_) => {
             return Err((
                 at,
@@ -472,7 +415,97 @@ fn ip(
         PROTO_IPIP | PROTO_IPV6 if nested => {
             return inner_or(frame, payload_at, Tunnel::IpInIp, depth, packet);
         }
-        PROTO_GRE if nested => {
+        PROTO_GRE | PROTO_UDP if nested => {
+            return tunnelled(frame, payload, payload_at, depth, packet);
+        }
+        _ => Transport::Other,
+    };
+    Ok(Some(packet))
+}
+
+/// The IPv4 header's facts (the transport is filled in by [`ip`]).
+#[inline]
+fn ipv4_packet(
+    bytes: &[u8],
+    at: usize,
+    tunnel: Option<Tunnel>,
+) -> Result<IpPacket<'_>, (usize, Error)> {
+    let ip = ipv4::Packet::new_checked(bytes).map_err(|e| (at, e))?;
+    let fragment = ip.is_fragment().then(|| Fragment {
+        offset: ip.frag_offset(),
+        more: ip.more_frags(),
+    });
+    Ok(IpPacket {
+        offset: at,
+        tunnel,
+        src: IpAddr::V4(ip.src_addr()),
+        dst: IpAddr::V4(ip.dst_addr()),
+        ttl: ip.ttl(),
+        ip_len: u32::from(ip.total_len()),
+        header_len: u32::try_from(ip.header_len()).unwrap_or(60),
+        ident: u32::from(ip.ident()),
+        dont_fragment: ip.dont_frag(),
+        fragment,
+        protocol: ip.protocol(),
+        truncated: ip.is_truncated(),
+        transport: Transport::Other,
+    })
+}
+
+/// The IPv6 header's facts, its extension headers walked.
+#[inline]
+fn ipv6_packet(
+    bytes: &[u8],
+    at: usize,
+    tunnel: Option<Tunnel>,
+) -> Result<IpPacket<'_>, (usize, Error)> {
+    let ip = ipv6::Packet::new_checked(bytes).map_err(|e| (at, e))?;
+    let chain = ip.extensions();
+    if chain.end == ipv6::ChainEnd::Malformed {
+        return Err((
+            at + ipv6::HEADER_LEN + chain.offset,
+            Error::Malformed {
+                layer: Layer::Ipv6Extension,
+                offset: ipv6::HEADER_LEN + chain.offset,
+                what: "extension header runs past the payload length",
+            },
+        ));
+    }
+    let payload_len = u32::from(ip.payload_len());
+    Ok(IpPacket {
+        offset: at,
+        tunnel,
+        src: IpAddr::V6(ip.src_addr()),
+        dst: IpAddr::V6(ip.dst_addr()),
+        ttl: ip.hop_limit(),
+        ip_len: if payload_len == 0 {
+            0
+        } else {
+            40 + payload_len
+        },
+        header_len: 40 + u32::try_from(chain.offset).unwrap_or(0),
+        ident: chain.fragment.map_or(0, |f| f.ident),
+        dont_fragment: true,
+        fragment: chain.fragment.map(|f| Fragment {
+            offset: f.offset,
+            more: f.more,
+        }),
+        protocol: chain.protocol,
+        truncated: ip.is_truncated() || chain.end == ipv6::ChainEnd::Truncated,
+        transport: Transport::Other,
+    })
+}
+
+/// A GRE or UDP (VXLAN, Geneve) packet: the packet it carries, if it is one.
+fn tunnelled<'a>(
+    frame: &'a [u8],
+    payload: &'a [u8],
+    payload_at: usize,
+    depth: u8,
+    mut packet: IpPacket<'a>,
+) -> Result<Option<IpPacket<'a>>, (usize, Error)> {
+    packet.transport = match packet.protocol {
+        PROTO_GRE => {
             if let Some((ethertype, gre_len)) = gre(payload) {
                 let inner_at = payload_at + gre_len;
                 let inner = if ethertype == ETHERTYPE_TEB {
@@ -486,7 +519,7 @@ fn ip(
             }
             Transport::Other
         }
-        PROTO_UDP if nested && payload.len() >= 16 => {
+        PROTO_UDP if payload.len() >= 16 => {
             let dst_port = be16(payload, 2);
             let (kind, inner) = match dst_port {
                 VXLAN_PORT => (
