@@ -100,48 +100,12 @@ pub(crate) fn next<R: Read>(
         }
         let head = source.peek(MIN_BLOCK);
         if head.first_chunk() == Some(&SHB_MAGIC) {
-            // The byte-order magic right after the length decides how to read the
-            // section, the SHB's own length included.
-            state.big_endian = match head.get(8..12) {
-                Some([0x1a, 0x2b, 0x3c, 0x4d]) => true,
-                Some([0x4d, 0x3c, 0x2b, 0x1a]) => false,
-                _ => {
-                    return Err(error(
-                        offset,
-                        number,
-                        ErrorKind::BadLength {
-                            length: u64::from(u32_at(head, 8, false)),
-                            why: "is not the section header's byte-order magic 0x1a2b3c4d",
-                        },
-                    ));
-                }
-            };
-            state.in_section = true;
-            state.interfaces.clear();
+            start_section(head, state).map_err(|e| error(offset, number, e))?;
         }
         let big_endian = state.big_endian;
         let block_type = u32_at(head, 0, big_endian);
         let block_len = u64::from(u32_at(head, 4, big_endian));
-        if block_len < MIN_BLOCK as u64 || block_len % 4 != 0 {
-            return Err(error(
-                offset,
-                number,
-                ErrorKind::BadLength {
-                    length: block_len,
-                    why: "is not a pcapng block length (at least 12 and a multiple of 4)",
-                },
-            ));
-        }
-        if block_len > MAX_RECORD_LEN {
-            return Err(error(
-                offset,
-                number,
-                ErrorKind::BadLength {
-                    length: block_len,
-                    why: "is larger than any pcapng block can be (16 MiB)",
-                },
-            ));
-        }
+        check_block_len(block_len).map_err(|e| error(offset, number, e))?;
         let total = usize::try_from(block_len).unwrap_or(usize::MAX);
         let available = source
             .fill(total)
@@ -199,6 +163,41 @@ pub(crate) fn next<R: Read>(
         }
         source.consume(total);
     }
+}
+
+/// A Section Header Block begins: the byte-order magic right after the length
+/// decides how to read the section, the SHB's own length included.
+fn start_section(head: &[u8], state: &mut State) -> Result<(), ErrorKind> {
+    state.big_endian = match head.get(8..12) {
+        Some([0x1a, 0x2b, 0x3c, 0x4d]) => true,
+        Some([0x4d, 0x3c, 0x2b, 0x1a]) => false,
+        _ => {
+            return Err(ErrorKind::BadLength {
+                length: u64::from(u32_at(head, 8, false)),
+                why: "is not the section header's byte-order magic 0x1a2b3c4d",
+            });
+        }
+    };
+    state.in_section = true;
+    state.interfaces.clear();
+    Ok(())
+}
+
+/// A block length that can be right: at least 12, a multiple of 4, at most 16 MiB.
+fn check_block_len(block_len: u64) -> Result<(), ErrorKind> {
+    if block_len < MIN_BLOCK as u64 || block_len % 4 != 0 {
+        return Err(ErrorKind::BadLength {
+            length: block_len,
+            why: "is not a pcapng block length (at least 12 and a multiple of 4)",
+        });
+    }
+    if block_len > MAX_RECORD_LEN {
+        return Err(ErrorKind::BadLength {
+            length: block_len,
+            why: "is larger than any pcapng block can be (16 MiB)",
+        });
+    }
+    Ok(())
 }
 
 /// An Interface Description Block.
