@@ -1,7 +1,7 @@
 //! Per-core throughput of each stage of `mss analyze` on an in-memory capture:
-//! reading records, decoding them to TCP, and the whole analysis. `scripts/bench`
-//! measures the command end to end against tcptrace and tshark; this isolates the
-//! stages (run: `cargo bench --bench parse`).
+//! reading records, decoding them to TCP, and the whole analysis. `cargo bench
+//! --bench compare` measures the command end to end against tcptrace and tshark;
+//! this isolates the stages (run: `cargo bench --bench parse`).
 //!
 //! The capture: 200,000 Ethernet/IPv4/TCP packets over 2,000 connections (a
 //! handshake with MSS and timestamps, then data segments of 1448 bytes, or 64-byte

@@ -128,7 +128,9 @@ fn show(args: &LabShowArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
 }
 
 fn bytes_words(n: u64) -> String {
-    if n >= 1 << 20 && n % (1 << 20) == 0 {
+    if n >= 1_000_000 && n % 1_000_000 == 0 {
+        format!("{} MB", n / 1_000_000)
+    } else if n >= 1 << 20 && n % (1 << 20) == 0 {
         format!("{} MiB", n >> 20)
     } else if n >= 1 << 10 && n % (1 << 10) == 0 {
         format!("{} KiB", n >> 10)
@@ -140,7 +142,7 @@ fn bytes_words(n: u64) -> String {
 fn traffic_words(scenario: &Scenario) -> String {
     let t = &scenario.traffic;
     let families: Vec<&str> = scenario.families.iter().map(|f| f.name()).collect();
-    let what = match t.load {
+    let what = match &t.load {
         Load::Bulk(b) => format!(
             "one connection, {} up then {} down",
             bytes_words(b.up),
@@ -152,6 +154,7 @@ fn traffic_words(scenario: &Scenario) -> String {
             bytes_words(s.up),
             bytes_words(s.down)
         ),
+        Load::Mix(m) => mix_words(m),
     };
     let mut words = format!(
         "{} -> {} port {}, {what}, over {}",
@@ -162,6 +165,57 @@ fn traffic_words(scenario: &Scenario) -> String {
     );
     if let Some(mss) = t.client_mss {
         words.push_str(&format!("; client TCP_MAXSEG {mss}"));
+    }
+    words
+}
+
+/// A mix in words: what `mss lab show` and `--dry-run` say it does.
+fn mix_words(m: &mss_lab::spec::Mix) -> String {
+    let sizes: Vec<String> = m
+        .down
+        .iter()
+        .map(|[bytes, weight]| format!("{} x{weight}", bytes_words(*bytes)))
+        .collect();
+    let last_port = lab_run::mix::ports(usize::try_from(m.count).unwrap_or(0) + 1004).1;
+    let ports = if last_port > lab_run::traffic::SERVER_PORT {
+        format!(" (server ports up to {last_port})")
+    } else {
+        String::new()
+    };
+    let mut words = format!(
+        "{} short connections, {} at once{ports}, each {} to {} bytes up and back one \
+         of {} (by weight)",
+        m.count,
+        m.concurrency,
+        m.up[0],
+        m.up[1],
+        sizes.join(", ")
+    );
+    if let Some(p) = m.ipv6_percent {
+        words.push_str(&format!("; {p}% over IPv6"));
+    }
+    if let Some(l) = &m.lowered_mss {
+        let values: Vec<String> = l.values.iter().map(ToString::to_string).collect();
+        words.push_str(&format!(
+            "; {}% with client TCP_MAXSEG {}",
+            l.percent,
+            values.join(" or ")
+        ));
+    }
+    let paced = m
+        .pace_mb_s
+        .map_or(String::new(), |r| format!(", paced at {r} MB/s"));
+    if let Some(b) = m.bulk {
+        words.push_str(&format!(
+            "; alongside, {} bulk transfers of {} down{paced}",
+            b.count,
+            bytes_words(b.down)
+        ));
+    }
+    if let Some(mb) = m.fill_mb {
+        words.push_str(&format!(
+            "; then bulk transfers{paced} until the first capture holds {mb} MB"
+        ));
     }
     words
 }
@@ -385,21 +439,21 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
     let mut analyses = Vec::new();
     let files: Vec<PathBuf> = observed.captures.iter().map(|(_, p)| p.clone()).collect();
     for (point, file) in observed.captures.iter().zip(&files) {
-        analyses.push(Analysis {
-            at: Place::Point(point.0.clone()),
-            records: crate::analyze::records(std::slice::from_ref(file))?,
-            checksums: Some(
+        analyses.push(Analysis::new(
+            Place::Point(point.0.clone()),
+            crate::analyze::records(std::slice::from_ref(file))?,
+            Some(
                 lab_run::tcp_checksums(&point.1)
                     .map_err(|e| Failure::Input(format!("{}: {e}", point.1.display())))?,
             ),
-        });
+        ));
     }
     if !files.is_empty() {
-        analyses.push(Analysis {
-            at: Place::All,
-            records: crate::analyze::records(&files)?,
-            checksums: None,
-        });
+        analyses.push(Analysis::new(
+            Place::All,
+            crate::analyze::records(&files)?,
+            None,
+        ));
     }
     let outcomes = expect::evaluate(&scenario, &observed.connections, &analyses);
     let passed = outcomes.iter().all(|o| o.passed);
@@ -443,6 +497,10 @@ fn story(
     captures: &[(String, PathBuf)],
 ) -> io::Result<()> {
     writeln!(out, "{}: {}", scenario.name, scenario.title)?;
+    if connections.len() > STORY_CONNECTIONS {
+        summary_story(out, connections, analyses)?;
+        return verdicts(out, outcomes);
+    }
     let width = captures
         .iter()
         .map(|(p, _)| p.len())
@@ -452,11 +510,9 @@ fn story(
     for connection in connections {
         connection_story(out, connection, analyses, width)?;
     }
-    expectations_story(out, outcomes)
+    verdicts(out, outcomes)
 }
 
-/// One connection: the SYN MSS at each point, the kernel's and mss's send MSS,
-/// TCP_INFO and the findings.
 /// One line of a connection's table: a label and the client's and server's values.
 fn row(
     out: &mut impl Write,
@@ -468,6 +524,8 @@ fn row(
     writeln!(out, "  {label:<width$}  {client:>11}  {server:>11}")
 }
 
+/// One connection: the SYN MSS at each point, the kernel's and mss's send MSS,
+/// TCP_INFO and the findings.
 fn connection_story(
     out: &mut impl Write,
     connection: &Connection,
@@ -583,8 +641,84 @@ fn tcp_info_and_findings(
     Ok(())
 }
 
-/// The verdicts: each declared expectation, then the kernel/analysis agreement.
-fn expectations_story(out: &mut impl Write, outcomes: &[Outcome]) -> io::Result<()> {
+/// Runs with more connections than this are told in counts, not one by one.
+const STORY_CONNECTIONS: usize = 40;
+
+/// `value x count, ...`, most frequent first.
+fn tally<T: Ord + std::fmt::Display>(values: impl Iterator<Item = T>) -> String {
+    let mut counts: std::collections::BTreeMap<T, usize> = std::collections::BTreeMap::new();
+    for v in values {
+        *counts.entry(v).or_default() += 1;
+    }
+    let mut counts: Vec<(T, usize)> = counts.into_iter().collect();
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    if counts.is_empty() {
+        return "none".into();
+    }
+    counts
+        .iter()
+        .map(|(v, n)| format!("{v} x {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Many connections, in counts: families, completed, the kernel's send MSS, how
+/// many each analysis saw, their findings.
+fn summary_story(
+    out: &mut impl Write,
+    connections: &[Connection],
+    analyses: &[Analysis],
+) -> io::Result<()> {
+    let v6 = connections
+        .iter()
+        .filter(|c| c.family == Family::Ipv6)
+        .count();
+    let completed = connections.iter().filter(|c| c.completed).count();
+    writeln!(
+        out,
+        "\n{} connections ({} ipv4, {v6} ipv6), {completed} completed",
+        connections.len(),
+        connections.len() - v6
+    )?;
+    let lines = [
+        (
+            "client TCP_MAXSEG at the end: ",
+            tally(connections.iter().map(|c| c.client.maxseg_end)),
+        ),
+        (
+            "server TCP_MAXSEG at the end: ",
+            tally(connections.iter().map(|c| c.server.maxseg_end)),
+        ),
+    ];
+    for (label, text) in lines {
+        for line in wrap(&text, &format!("  {label}"), "    ") {
+            writeln!(out, "{line}")?;
+        }
+    }
+    for analysis in analyses {
+        let seen: Vec<_> = connections
+            .iter()
+            .filter_map(|c| analysis.record(c))
+            .collect();
+        let findings = tally(seen.iter().flat_map(|r| expect::finding_names(r)));
+        let text = format!(
+            "{} of the connections, {} records in all; findings: {findings}",
+            seen.len(),
+            analysis.records.len()
+        );
+        for line in wrap(
+            &text,
+            &format!("  mss analyze at {}: ", analysis.at),
+            "    ",
+        ) {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+/// The verdict on each expectation and on the agreement, and the count.
+fn verdicts(out: &mut impl Write, outcomes: &[Outcome]) -> io::Result<()> {
     writeln!(out, "\nExpectations")?;
     for o in outcomes.iter().filter(|o| o.declared) {
         let mark = if o.passed { "ok  " } else { "FAIL" };
@@ -617,10 +751,17 @@ fn expectations_story(out: &mut impl Write, outcomes: &[Outcome]) -> io::Result<
             writeln!(out, "{line}")?;
         }
     } else {
-        for o in disagreeing {
+        for o in disagreeing.iter().take(expect::MAX_FAILURES_SHOWN) {
             for line in wrap(&o.check, "  FAIL  ", "        ") {
                 writeln!(out, "{line}")?;
             }
+        }
+        if disagreeing.len() > expect::MAX_FAILURES_SHOWN {
+            writeln!(
+                out,
+                "  FAIL  and {} more disagreements (all of them: --json)",
+                disagreeing.len() - expect::MAX_FAILURES_SHOWN
+            )?;
         }
     }
     let failed = outcomes.iter().filter(|o| !o.passed).count();

@@ -20,6 +20,9 @@ use crate::spec::{Expect, Family, FindingKind, FindingName, Place};
 /// the endpoint sent, so the analysis could not tell.
 pub const UNKNOWN: &str = "unknown at this point";
 
+/// The failures an [`Outcome`] names one by one; the rest are counted.
+pub const MAX_FAILURES_SHOWN: usize = 10;
+
 /// The verdict on one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
@@ -278,8 +281,11 @@ struct Verdict {
 }
 
 impl Verdict {
+    /// Each thing seen once: with thousands of connections the same values recur.
     fn saw(&mut self, what: String) {
-        self.seen.push(what);
+        if !self.seen.contains(&what) {
+            self.seen.push(what);
+        }
     }
 
     fn fail(&mut self, why: String) {
@@ -289,6 +295,12 @@ impl Verdict {
     fn outcome(self, check: String, passed: bool) -> Outcome {
         let seen = if self.failures.is_empty() {
             self.seen.join("; ")
+        } else if self.failures.len() > MAX_FAILURES_SHOWN {
+            format!(
+                "{}; and {} more",
+                self.failures[..MAX_FAILURES_SHOWN].join("; "),
+                self.failures.len() - MAX_FAILURES_SHOWN
+            )
         } else {
             self.failures.join("; ")
         };

@@ -2,6 +2,8 @@
 //! analyze` found in the captures. [`crate::run`] and the binary supply them;
 //! [`crate::expect`] judges them.
 
+use std::collections::HashMap;
+
 use mss_analyze::record::ConnectionRecord;
 use mss_analyze::report::Role;
 
@@ -80,20 +82,38 @@ pub struct Analysis {
     pub records: Vec<ConnectionRecord>,
     /// TCP checksums verified in this capture: (right, wrong); `None` for `all`.
     pub checksums: Option<(u64, u64)>,
+    /// The first record of each (IP version, client port, server port), so that
+    /// finding a connection's record stays cheap with many thousands.
+    index: HashMap<(u8, u16, u16), usize>,
 }
 
 impl Analysis {
-    /// The record of a connection, matched by ports and IP version.
+    /// An analysis of `records`, indexed by IP version and ports.
+    pub fn new(at: Place, records: Vec<ConnectionRecord>, checksums: Option<(u64, u64)>) -> Self {
+        let mut index = HashMap::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            index
+                .entry((r.ip_version, r.client.port, r.server.port))
+                .or_insert(i);
+        }
+        Analysis {
+            at,
+            records,
+            checksums,
+            index,
+        }
+    }
+
+    /// The record of a connection, matched by ports and IP version (the first, if
+    /// a four-tuple was used twice; the lab's own traffic never reuses one).
     pub fn record(&self, connection: &Connection) -> Option<&ConnectionRecord> {
         let version = match connection.family {
             Family::Ipv4 => 4,
             Family::Ipv6 => 6,
         };
-        self.records.iter().find(|r| {
-            r.ip_version == version
-                && r.client.port == connection.client_port
-                && r.server.port == connection.server_port
-        })
+        self.index
+            .get(&(version, connection.client_port, connection.server_port))
+            .map(|&i| &self.records[i])
     }
 }
 

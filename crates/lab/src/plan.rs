@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::scenario::Scenario;
+use crate::scenario::{Load, Scenario};
 use crate::spec::{Clamp, ClampMethod, Node};
 use crate::topology::{self, Topology};
 
@@ -106,6 +106,9 @@ pub struct Plan {
     /// Removes it all.
     pub teardown: Vec<Cmd>,
 }
+
+/// tcpdump's buffer (`-B`, KiB) at the capture points of a mix.
+pub const MIX_CAPTURE_BUFFER_KIB: &str = "131072";
 
 /// The capture filter: TCP and the ICMP errors that matter to it.
 pub const CAPTURE_FILTER: &str = "tcp or icmp or icmp6";
@@ -453,29 +456,22 @@ impl Steps<'_> {
                 }
                 let file = format!("{point}.pcap");
                 let path = format!("{}/{file}", out_dir.trim_end_matches('/'));
+                let mut argv = vec!["tcpdump", "-i", &iface.name, "-nn"];
+                if matches!(self.scenario.traffic.load, Load::Mix(_)) {
+                    // Tens of thousands of packets a second: a 128 MiB buffer, and
+                    // blocks handed over when full or after tcpdump's 1 s timeout
+                    // (the run waits that long before stopping it).
+                    argv.extend(["-B", MIX_CAPTURE_BUFFER_KIB]);
+                } else {
+                    // Every packet straight to the file: without it the last
+                    // ring-buffer block is lost when tcpdump stops.
+                    argv.push("--immediate-mode");
+                }
+                argv.extend(["-U", "-s", "0", "-Z", "root", "-w", &path, CAPTURE_FILTER]);
                 captures.push(CapturePlan {
                     point,
                     file,
-                    cmd: exec(
-                        ns,
-                        &[
-                            "tcpdump",
-                            "-i",
-                            &iface.name,
-                            "-nn",
-                            // Every packet straight to the file: without it the
-                            // last ring-buffer block is lost when tcpdump stops.
-                            "--immediate-mode",
-                            "-U",
-                            "-s",
-                            "0",
-                            "-Z",
-                            "root",
-                            "-w",
-                            &path,
-                            CAPTURE_FILTER,
-                        ],
-                    ),
+                    cmd: exec(ns, &argv),
                 });
             }
         }

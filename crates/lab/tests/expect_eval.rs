@@ -127,15 +127,12 @@ fn agreeing(connection: &Connection, findings: Vec<FindingRecord>) -> Connection
 }
 
 fn analysis(at: &str, records: Vec<ConnectionRecord>) -> Analysis {
-    Analysis {
-        at: if at == "all" {
-            Place::All
-        } else {
-            Place::Point(at.into())
-        },
-        records,
-        checksums: None,
-    }
+    let at = if at == "all" {
+        Place::All
+    } else {
+        Place::Point(at.into())
+    };
+    Analysis::new(at, records, None)
 }
 
 fn declared(outcomes: &[Outcome]) -> Vec<&Outcome> {

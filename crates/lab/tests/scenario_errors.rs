@@ -488,7 +488,7 @@ fn other_route_mistakes() {
 #[test]
 fn traffic_with_both_bulk_and_short() {
     let text = plus("short = { count = 1, up = 1, down = 1 }\n");
-    assert_err(&text, Some(20), &["exactly one of", "bulk", "short"]);
+    assert_err(&text, Some(20), &["exactly one of", "bulk", "short", "mix"]);
     let text = with("bulk = { up = 1, down = 1 }", "client_mss = 1000");
     assert_err(&text, Some(20), &["exactly one of"]);
 }
@@ -544,6 +544,139 @@ fn other_traffic_mistakes() {
         1,
     );
     assert_err(&text, Some(3), &["traffic.client: router is a router"]);
+}
+
+// ---- A mix: the line of the [traffic] header ----
+
+/// BASE with both families and a valid mix in place of the bulk transfer, plus
+/// `extra` keys in the mix table (`[traffic]` stays at line 20).
+fn mix(extra: &str) -> String {
+    with("bulk = { up = 1, down = 1 }\n", "").replacen(
+        "title = \"t\"\n",
+        "title = \"t\"\nfamilies = [\"ipv4\", \"ipv6\"]\n",
+        1,
+    ) + &format!("mix = {{ count = 100, up = [40, 1200], down = [[0, 1], [4096, 3]]{extra} }}\n")
+}
+
+#[test]
+fn mix_is_valid_and_exclusive() {
+    let text = mix(
+        ", concurrency = 8, ipv6_percent = 20, lowered_mss = { percent = 10, \
+                    values = [536, 1200] }, bulk = { count = 2, down = 1000000 }, \
+                    fill_mb = 20, pace_mb_s = 200",
+    );
+    assert_eq!(line_no(&text, "[traffic]", 1), 21);
+    let s = Scenario::parse(&text).expect("a full mix parses");
+    assert!(matches!(s.traffic.load, mss_lab::scenario::Load::Mix(_)));
+    let text = format!("{}bulk = {{ up = 1, down = 1 }}\n", mix(""));
+    assert_err(&text, Some(21), &["exactly one of", "mix"]);
+    let text = mix(", speed = 3");
+    assert_err(&text, Some(22), &["unknown field `speed`", "`concurrency`"]);
+}
+
+#[test]
+fn mix_numbers_out_of_range() {
+    for (extra, needle) in [
+        (", count = 0", "duplicate key"),
+        (
+            ", concurrency = 0",
+            "traffic.mix.concurrency: between 1 and 256",
+        ),
+        (
+            ", concurrency = 257",
+            "traffic.mix.concurrency: between 1 and 256",
+        ),
+        (
+            ", ipv6_percent = 101",
+            "traffic.mix.ipv6_percent 101: 0 to 100",
+        ),
+        (
+            ", lowered_mss = { percent = 101, values = [536] }",
+            "traffic.mix.lowered_mss.percent 101",
+        ),
+        (
+            ", lowered_mss = { percent = 10, values = [] }",
+            "traffic.mix.lowered_mss.values: give at least one MSS",
+        ),
+        (
+            ", lowered_mss = { percent = 10, values = [0] }",
+            "traffic.mix.lowered_mss.values: 0 is not an MSS",
+        ),
+        (
+            ", bulk = { count = 0, down = 1 }",
+            "traffic.mix.bulk: count between 1 and 1000",
+        ),
+        (", bulk = { count = 1, down = 0 }", "down at least 1 byte"),
+        (", fill_mb = 0", "traffic.mix.fill_mb: between 1 and 100000"),
+        (
+            ", pace_mb_s = 0",
+            "traffic.mix.pace_mb_s: between 1 and 2000",
+        ),
+    ] {
+        let text = mix(extra);
+        if needle == "duplicate key" {
+            // `count` twice is TOML's error, at the key.
+            assert_err(&text, Some(22), &[needle]);
+        } else {
+            assert_err(&text, Some(21), &[needle]);
+        }
+    }
+    let text = mix("").replace("count = 100", "count = 250001");
+    assert_err(
+        &text,
+        Some(21),
+        &["traffic.mix.count: between 1 and 250000"],
+    );
+}
+
+#[test]
+fn mix_sizes() {
+    for (up, down, needle) in [
+        (
+            "[31, 100]",
+            "[[1, 1]]",
+            "traffic.mix.up = [31, 100]: give [min, max] with 32 <= min",
+        ),
+        ("[100, 40]", "[[1, 1]]", "32-byte header"),
+        ("[40, 1048577]", "[[1, 1]]", "<= 1048576"),
+        (
+            "[40, 100]",
+            "[]",
+            "traffic.mix.down: give [bytes, weight] pairs",
+        ),
+        ("[40, 100]", "[[512, 0]]", "with some weight above 0"),
+        (
+            "[40, 100]",
+            "[[2000000000, 1]]",
+            "2000000000 bytes is more than",
+        ),
+    ] {
+        let text = mix("")
+            .replace("up = [40, 1200]", &format!("up = {up}"))
+            .replace("down = [[0, 1], [4096, 3]]", &format!("down = {down}"));
+        assert_err(&text, Some(21), &[needle]);
+    }
+    let text = mix("").replace("down = [[0, 1], [4096, 3]]", "down = 4096");
+    assert_err(&text, Some(22), &["invalid type"]);
+}
+
+#[test]
+fn mix_ipv6_share_needs_both_families() {
+    let text = mix(", ipv6_percent = 20").replace(
+        "families = [\"ipv4\", \"ipv6\"]\n",
+        "families = [\"ipv6\"]\n",
+    );
+    assert_err(
+        &text,
+        Some(21),
+        &["traffic.mix.ipv6_percent needs families = [\"ipv4\", \"ipv6\"]"],
+    );
+    // Without a share, one family takes every connection.
+    let text = mix("").replace(
+        "families = [\"ipv4\", \"ipv6\"]\n",
+        "families = [\"ipv6\"]\n",
+    );
+    Scenario::parse(&text).expect("one family, no share");
 }
 
 // ---- Capture points: the line of `capture = [...]` ----
@@ -885,3 +1018,21 @@ fn errors_are_reported_in_file_order_of_checks() {
     let e = err(&text);
     assert_eq!(e.line, Some(11), "{e}");
 }
+
+#[test]
+fn the_bench_scenario_scales_and_is_itself_at_300_mb() {
+    assert_eq!(mss_lab::bench_scenario(300, None), BUILTIN_BENCH);
+    let small = mss_lab::bench_scenario(20, Some(1500));
+    let s = Scenario::parse(&small).expect("scaled bench parses");
+    let mss_lab::scenario::Load::Mix(mix) = &s.traffic.load else {
+        panic!("bench is a mix");
+    };
+    assert_eq!(mix.count, 1500);
+    assert_eq!(mix.fill_mb, Some(20));
+    let bulk = mix.bulk.expect("bulk alongside");
+    assert_eq!((bulk.count, bulk.down), (2, 3_100_000));
+    let mix_default = mss_lab::bench_scenario(20, None);
+    assert!(mix_default.contains("\ncount = 2000\n"), "{mix_default}");
+}
+
+const BUILTIN_BENCH: &str = include_str!("../scenarios/bench.toml");

@@ -169,6 +169,14 @@ pub fn saved_syn(fd: impl AsFd) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Caps the rate a TCP socket sends at, in bytes per second (SO_MAX_PACING_RATE,
+/// Linux 3.13+; paced by the fq qdisc or, since Linux 4.13, by TCP itself). Rates
+/// above `i32::MAX` are capped there.
+pub fn set_max_pacing_rate(fd: impl AsFd, bytes_per_second: u64) -> io::Result<()> {
+    let rate = libc::c_int::try_from(bytes_per_second).unwrap_or(libc::c_int::MAX);
+    set_int(fd, libc::SOL_SOCKET, libc::SO_MAX_PACING_RATE, rate)
+}
+
 /// IP_MTU_DISCOVER / IPV6_MTU_DISCOVER = PMTUDISC_PROBE: DF set, the cached path
 /// MTU ignored, so probes of any size up to the interface MTU go out (tracepath's
 /// mode).

@@ -14,6 +14,8 @@ use crate::plan::Cmd;
 pub struct Capture {
     child: Child,
     file: PathBuf,
+    /// What tcpdump says after it started listening (its counts at the end).
+    said: mpsc::Receiver<String>,
 }
 
 impl Capture {
@@ -29,10 +31,15 @@ impl Capture {
             .map_err(|e| format!("cannot run `{cmd}`: {e}"))?;
         let stderr = child.stderr.take().ok_or("tcpdump without stderr")?;
         let (tx, rx) = mpsc::channel();
+        let (later_tx, later_rx) = mpsc::channel();
         thread::spawn(move || {
             let mut said = Vec::new();
+            let mut listening = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("listening on") {
+                if listening {
+                    let _ = later_tx.send(line);
+                } else if line.contains("listening on") {
+                    listening = true;
                     let _ = tx.send(Ok(()));
                 } else {
                     said.push(line);
@@ -43,6 +50,7 @@ impl Capture {
         let capture = Capture {
             child,
             file: file.to_path_buf(),
+            said: later_rx,
         };
         match rx.recv_timeout(Duration::from_secs(10)) {
             Ok(Ok(())) => Ok(capture),
@@ -68,8 +76,9 @@ impl Capture {
     }
 
     /// Waits (at most 5 s) for tcpdump to exit after [`Capture::interrupt`];
-    /// returns the file.
-    pub fn wait(mut self) -> PathBuf {
+    /// returns the file and what tcpdump said once it was listening (`N packets
+    /// captured`, `N packets dropped by kernel`).
+    pub fn wait(mut self) -> (PathBuf, Vec<String>) {
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -77,7 +86,12 @@ impl Capture {
             }
             thread::sleep(Duration::from_millis(10));
         }
-        self.file.clone()
+        let mut said = Vec::new();
+        // The reader thread ends with tcpdump's stderr; a moment for its last lines.
+        while let Ok(line) = self.said.recv_timeout(Duration::from_millis(200)) {
+            said.push(line);
+        }
+        (self.file.clone(), said)
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod capture;
 mod checksums;
+pub mod mix;
 pub mod traffic;
 
 use std::net::IpAddr;
@@ -161,17 +162,31 @@ pub fn run(
     build(plan, cleanup, progress)?;
     let daemons = start_daemons(plan, cleanup, progress)?;
     let captures = start_captures(plan, out_dir, cleanup, progress)?;
-    let connections = run_traffic(scenario, plan, progress)?;
+    let connections = match &scenario.traffic.load {
+        Load::Mix(mix) => run_mix(scenario, mix, plan, out_dir, progress),
+        _ => run_traffic(scenario, plan, progress),
+    }?;
     progress("stopping the captures");
-    // A moment for the last packets in flight, then all stop together.
-    std::thread::sleep(Duration::from_millis(300));
+    // A moment for the last packets in flight, then all stop together. A mix's
+    // captures are not in immediate mode: tcpdump hands over its last block after
+    // its 1 s timeout.
+    let linger = if matches!(scenario.traffic.load, Load::Mix(_)) {
+        1500
+    } else {
+        300
+    };
+    std::thread::sleep(Duration::from_millis(linger));
     for (_, capture) in &captures {
         capture.interrupt();
     }
-    let files = captures
-        .into_iter()
-        .map(|(point, capture)| (point, capture.wait()))
-        .collect();
+    let mut files = Vec::new();
+    for (point, capture) in captures {
+        let (file, said) = capture.wait();
+        for line in said.iter().filter(|l| l.contains("packets")) {
+            progress(&format!("tcpdump at {point}: {line}"));
+        }
+        files.push((point, file));
+    }
     for daemon in daemons {
         daemon.stop();
     }
@@ -239,6 +254,84 @@ fn start_captures(
     Ok(captures)
 }
 
+/// A traffic host's namespace and first interface.
+type Host<'a> = (&'a str, &'a crate::topology::Iface);
+
+/// The traffic client's and server's namespaces and first interfaces.
+fn traffic_hosts<'a>(
+    scenario: &'a Scenario,
+    plan: &'a Plan,
+) -> Result<(Host<'a>, Host<'a>), RunError> {
+    let topology = &scenario.topology;
+    let traffic = &scenario.traffic;
+    let (Some(client), Some(server)) = (
+        topology.index(&traffic.client),
+        topology.index(&traffic.server),
+    ) else {
+        return Err(RunError(
+            "traffic client or server not in the topology".into(),
+        ));
+    };
+    let (Some(c), Some(s)) = (topology.primary(client), topology.primary(server)) else {
+        return Err(RunError("a traffic host has no interface".into()));
+    };
+    Ok((
+        (plan.namespaces[client].as_str(), c),
+        (plan.namespaces[server].as_str(), s),
+    ))
+}
+
+/// A mix: its connections over the families at once, and the top-up watching
+/// the first capture point's file.
+fn run_mix(
+    scenario: &Scenario,
+    mix: &crate::spec::Mix,
+    plan: &Plan,
+    out_dir: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<Connection>, RunError> {
+    let ((client_ns, c), (server_ns, s)) = traffic_hosts(scenario, plan)?;
+    let addresses = scenario
+        .families
+        .iter()
+        .map(|&family| match family {
+            Family::Ipv4 => (family, IpAddr::from(c.v4), IpAddr::from(s.v4)),
+            Family::Ipv6 => (family, IpAddr::from(c.v6), IpAddr::from(s.v6)),
+        })
+        .collect();
+    let traffic = &scenario.traffic;
+    let planned = mix::plan(mix, &scenario.families, traffic.client_mss);
+    let fill = mix
+        .fill_mb
+        .zip(plan.captures.first())
+        .map(|(mb, capture)| (out_dir.join(&capture.file), mb * 1_000_000));
+    let short = usize::try_from(mix.count).unwrap_or(usize::MAX);
+    progress(&format!(
+        "{} short connections, {} at once, {} bulk alongside{}",
+        short,
+        mix.concurrency,
+        planned.len() - short,
+        fill.as_ref().map_or(String::new(), |(file, bytes)| format!(
+            ", then topped up until {} holds {} MB",
+            file.file_name()
+                .map_or(String::new(), |f| f.to_string_lossy().into_owned()),
+            bytes / 1_000_000
+        ))
+    ));
+    let mix_plan = mix::Plan {
+        client_ns: client_ns.to_string(),
+        server_ns: server_ns.to_string(),
+        addresses,
+        planned,
+        short,
+        concurrency: usize::try_from(mix.concurrency).unwrap_or(1),
+        fill,
+        pace: mix.pace_mb_s.map(|mb| mb * 1_000_000),
+        timeout: Duration::from_secs(traffic.timeout_s),
+    };
+    mix::run(&mix_plan, progress).map_err(RunError)
+}
+
 /// The scenario's connections, family by family, between the traffic hosts'
 /// first addresses.
 fn run_traffic(
@@ -270,6 +363,7 @@ fn run_traffic(
                 down: short.down,
             })
             .collect(),
+        Load::Mix(_) => return Err(RunError("a mix runs in run_mix".into())),
     };
     let mut connections = Vec::new();
     for &family in &scenario.families {

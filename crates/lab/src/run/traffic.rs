@@ -53,7 +53,7 @@ pub struct Plan {
 
 /// Runs `f` on a thread that entered the namespace `ns` (setns changes only the
 /// calling thread, so sockets it creates live there).
-fn in_namespace<F, R>(ns: &str, f: F) -> thread::JoinHandle<Result<R, String>>
+pub(super) fn in_namespace<F, R>(ns: &str, f: F) -> thread::JoinHandle<Result<R, String>>
 where
     F: FnOnce() -> Result<R, String> + Send + 'static,
     R: Send + 'static,
@@ -67,17 +67,17 @@ where
     })
 }
 
-fn maxseg(stream: &TcpStream) -> Result<u32, String> {
+pub(super) fn maxseg(stream: &TcpStream) -> Result<u32, String> {
     socket::getsockopt(&stream.as_fd(), sockopt::TcpMaxSeg)
         .map_err(|e| format!("getsockopt(TCP_MAXSEG): {e}"))
 }
 
 /// The socket's TCP_INFO; `None` if the kernel would not give it.
-fn tcp_info(stream: &TcpStream) -> Option<TcpInfo> {
+pub(super) fn tcp_info(stream: &TcpStream) -> Option<TcpInfo> {
     mss_net::tcp_info(stream).ok().map(TcpInfo::from)
 }
 
-fn read_exactly(stream: &mut TcpStream, want: u64) -> u64 {
+pub(super) fn read_exactly(stream: &mut TcpStream, want: u64) -> u64 {
     let mut buf = vec![0u8; 64 * 1024];
     let mut got: u64 = 0;
     while got < want {
@@ -89,7 +89,7 @@ fn read_exactly(stream: &mut TcpStream, want: u64) -> u64 {
     got
 }
 
-fn write_bytes(stream: &mut TcpStream, count: u64, byte: u8) -> bool {
+pub(super) fn write_bytes(stream: &mut TcpStream, count: u64, byte: u8) -> bool {
     let chunk = vec![byte; 64 * 1024];
     let mut left = count;
     while left > 0 {

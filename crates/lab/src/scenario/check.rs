@@ -7,8 +7,11 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use super::{Load, MAX_NODE_NAME, Scenario, ScenarioError, Traffic, line_of};
-use crate::spec::{ClampMethod, Expect, Node, Place, ScenarioFile};
+use super::{
+    Load, MAX_MIX_CONCURRENCY, MAX_MIX_CONNECTIONS, MAX_NODE_NAME, Scenario, ScenarioError,
+    Traffic, line_of,
+};
+use crate::spec::{ClampMethod, Expect, Family, Mix, Node, Place, ScenarioFile};
 use crate::topology::{Topology, parse_subnet4, parse_subnet6};
 
 /// The text of the file, to say where a mistake is.
@@ -389,14 +392,18 @@ fn check_traffic(file: &ScenarioFile, source: &Source<'_>) -> Result<Traffic, Sc
     if client == server {
         return fail("traffic: client and server are the same node");
     }
-    let load = match (traffic.bulk, traffic.short) {
-        (Some(bulk), None) => Load::Bulk(bulk),
-        (None, Some(short)) if (1..=1000).contains(&short.count) => Load::Short(short),
-        (None, Some(_)) => return fail("traffic.short.count: between 1 and 1000"),
+    let load = match (traffic.bulk, traffic.short, &traffic.mix) {
+        (Some(bulk), None, None) => Load::Bulk(bulk),
+        (None, Some(short), None) if (1..=1000).contains(&short.count) => Load::Short(short),
+        (None, Some(_), None) => return fail("traffic.short.count: between 1 and 1000"),
+        (None, None, Some(mix)) => {
+            check_mix(mix, &file.families).map_err(|m| source.at(&file.traffic, m))?;
+            Load::Mix(mix.clone())
+        }
         _ => {
             return fail(
-                "traffic: give exactly one of `bulk = { up = .., down = .. }` and `short = \
-                 { count = .., up = .., down = .. }`",
+                "traffic: give exactly one of `bulk = { up = .., down = .. }`, `short = \
+                 { count = .., up = .., down = .. }` and `mix = { .. }`",
             );
         }
     };
@@ -413,6 +420,79 @@ fn check_traffic(file: &ScenarioFile, source: &Source<'_>) -> Result<Traffic, Sc
         client_mss: traffic.client_mss,
         timeout_s: traffic.timeout_s.unwrap_or(10),
     })
+}
+
+/// A mix's numbers, each in range; its IPv6 share only with both families.
+fn check_mix(mix: &Mix, families: &[Family]) -> Result<(), String> {
+    if !(1..=MAX_MIX_CONNECTIONS).contains(&mix.count) {
+        return Err(format!(
+            "traffic.mix.count: between 1 and {MAX_MIX_CONNECTIONS}"
+        ));
+    }
+    if !(1..=MAX_MIX_CONCURRENCY).contains(&mix.concurrency) {
+        return Err(format!(
+            "traffic.mix.concurrency: between 1 and {MAX_MIX_CONCURRENCY}"
+        ));
+    }
+    let [min, max] = mix.up;
+    if min < 32 || min > max || max > 1 << 20 {
+        return Err(format!(
+            "traffic.mix.up = [{min}, {max}]: give [min, max] with 32 <= min <= max <= \
+             1048576 (each request starts with a 32-byte header)"
+        ));
+    }
+    if mix.down.is_empty() || mix.down.iter().all(|[_, weight]| *weight == 0) {
+        return Err(
+            "traffic.mix.down: give [bytes, weight] pairs such as [[512, 3], [4096, 1]], \
+             with some weight above 0"
+                .into(),
+        );
+    }
+    if let Some([bytes, _]) = mix.down.iter().find(|[bytes, _]| *bytes > 1 << 30) {
+        return Err(format!(
+            "traffic.mix.down: {bytes} bytes is more than a short connection carries \
+             (1 GiB at most; use mix.bulk)"
+        ));
+    }
+    let both = families.contains(&Family::Ipv4) && families.contains(&Family::Ipv6);
+    match mix.ipv6_percent {
+        Some(p) if p > 100 => return Err(format!("traffic.mix.ipv6_percent {p}: 0 to 100")),
+        Some(_) if !both => {
+            return Err("traffic.mix.ipv6_percent needs families = [\"ipv4\", \"ipv6\"]".into());
+        }
+        _ => {}
+    }
+    if let Some(lowered) = &mix.lowered_mss {
+        if lowered.percent > 100 {
+            return Err(format!(
+                "traffic.mix.lowered_mss.percent {}: 0 to 100",
+                lowered.percent
+            ));
+        }
+        if lowered.values.is_empty() {
+            return Err("traffic.mix.lowered_mss.values: give at least one MSS".into());
+        }
+        if let Some(mss) = lowered.values.iter().find(|m| !(1..=65535).contains(*m)) {
+            return Err(format!(
+                "traffic.mix.lowered_mss.values: {mss} is not an MSS"
+            ));
+        }
+    }
+    if let Some(bulk) = mix.bulk {
+        if !(1..=1000).contains(&bulk.count) || bulk.down == 0 {
+            return Err("traffic.mix.bulk: count between 1 and 1000, down at least 1 byte".into());
+        }
+    }
+    if mix.fill_mb.is_some_and(|mb| !(1..=100_000).contains(&mb)) {
+        return Err("traffic.mix.fill_mb: between 1 and 100000".into());
+    }
+    if mix
+        .pace_mb_s
+        .is_some_and(|rate| !(1..=2000).contains(&rate))
+    {
+        return Err("traffic.mix.pace_mb_s: between 1 and 2000".into());
+    }
+    Ok(())
 }
 
 /// The capture points of the run: the ones written, each an interface of the

@@ -7,7 +7,7 @@ mod check;
 
 use std::fmt;
 
-use crate::spec::{self, Expect, Family, Short, Transfer};
+use crate::spec::{self, Expect, Family, Mix, Short, Transfer};
 use crate::topology::Topology;
 
 /// The longest node name: namespace names (`mss-lab-PID-NODE`) and capture file
@@ -59,14 +59,25 @@ pub struct Traffic {
 }
 
 /// How many connections carry how much.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Load {
     /// One connection: `up` bytes from client to server, then `down` bytes back.
     Bulk(Transfer),
     /// `count` connections of `up` / `down` bytes each, one after the other
     /// (1 to 1000 of them).
     Short(Short),
+    /// Many connections at once ([`MAX_MIX_CONNECTIONS`] at most), mixed sizes,
+    /// bulk transfers alongside, topped up to a capture size.
+    Mix(Mix),
 }
+
+/// The most short connections of a [`Load::Mix`]: each connection has a
+/// four-tuple of its own (client ports 1024 to 65535 toward up to four server
+/// ports), so the analysis of every one is found without ambiguity.
+pub const MAX_MIX_CONNECTIONS: u32 = 250_000;
+
+/// The most connections of a [`Load::Mix`] at once.
+pub const MAX_MIX_CONCURRENCY: u32 = 256;
 
 /// A mistake in a scenario file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -201,6 +201,8 @@ pub(crate) struct Traffic {
     pub(crate) bulk: Option<Transfer>,
     /// `count` connections of `up` / `down` bytes each, one after the other.
     pub(crate) short: Option<Short>,
+    /// Many connections at once, of mixed sizes, with bulk transfers alongside.
+    pub(crate) mix: Option<Mix>,
     /// `setsockopt(TCP_MAXSEG)` on the client's socket before it connects.
     pub(crate) client_mss: Option<u32>,
     /// Seconds a connection may take before it counts as stalled (default 10).
@@ -226,5 +228,59 @@ pub struct Short {
     /// Bytes from client to server in each.
     pub up: u64,
     /// Bytes back in each.
+    pub down: u64,
+}
+
+/// Many short connections at once, of mixed sizes, some with a lowered MSS, bulk
+/// transfers alongside, and bulk transfers topping the capture up to a size
+/// ([`crate::scenario::Load::Mix`]): traffic to measure analyzers on.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mix {
+    /// Short connections in all, over the families.
+    pub count: u32,
+    /// Short connections at once (default 1).
+    #[serde(default = "one")]
+    pub concurrency: u32,
+    /// Request bytes of each short connection, `[min, max]`, uniformly spread.
+    pub up: [u64; 2],
+    /// Response bytes of the short connections, `[bytes, weight]` pairs.
+    pub down: Vec<[u64; 2]>,
+    /// Percentage of the connections over IPv6 (needs both families; default:
+    /// half when both are given).
+    pub ipv6_percent: Option<u8>,
+    /// A share of the short connections with a lowered client MSS.
+    pub lowered_mss: Option<LoweredMss>,
+    /// Bulk transfers alongside the short connections.
+    pub bulk: Option<MixBulk>,
+    /// Top the capture up with bulk transfers to this size, in MB (10^6 bytes).
+    pub fill_mb: Option<u64>,
+    /// Cap on each bulk transfer's sending rate, in MB/s (SO_MAX_PACING_RATE).
+    pub pace_mb_s: Option<u64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// [`Mix::lowered_mss`]: `percent` of the short connections set TCP_MAXSEG to one
+/// of `values` before connecting.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoweredMss {
+    /// Share of the short connections, in percent.
+    pub percent: u8,
+    /// The MSS values, chosen evenly.
+    pub values: Vec<u32>,
+}
+
+/// [`Mix::bulk`]: `count` transfers of `down` bytes from the server, two at a
+/// time, while the short connections run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MixBulk {
+    /// Number of transfers.
+    pub count: u32,
+    /// Bytes from the server in each.
     pub down: u64,
 }
