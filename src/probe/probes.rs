@@ -16,7 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use mss_wire::checksum;
+use mss_wire::icmp::Echo;
 use mss_wire::syn::Syn;
 use mss_wire::tcp::{self, Flags, TcpOption};
 use nix::sys::socket::{
@@ -227,7 +227,7 @@ impl Prober {
                 let seq = u16::try_from(id & 0xffff).unwrap_or(0);
                 let token = (u32::from(self.ident) << 16) | u32::from(seq);
                 (
-                    echo_request(self.v6, self.ident, seq, payload_len),
+                    Echo::request(self.v6, self.ident, seq, payload_len),
                     token,
                     0,
                 )
@@ -356,17 +356,17 @@ impl Prober {
             (msg.bytes, found)
         };
         let (err, from) = found?;
-        // Where the quote keeps the token: UDP payload bytes 0..4; the TCP sequence
-        // number and the ICMP identifier + sequence at bytes 4..8 of their headers.
-        let at = if self.method == ProbeMethod::Udp {
-            0
-        } else {
-            4
+        // Where the returned probe keeps the token: the UDP payload's first bytes,
+        // the TCP sequence number, the ICMP echo identifier and sequence.
+        let quoted = data.get(..got).unwrap_or_default();
+        let token = match self.method {
+            // Our own payload's first four bytes.
+            ProbeMethod::Udp => quoted
+                .first_chunk::<4>()
+                .map_or(0, |b| u32::from_be_bytes(*b)),
+            ProbeMethod::Tcp => tcp::quoted_seq(quoted).unwrap_or(0),
+            ProbeMethod::Icmp => Echo::parse(quoted, self.v6).map_or(0, Echo::token),
         };
-        let token = data
-            .get(at..at + 4)
-            .filter(|_| got >= at + 4)
-            .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
         Some(classify(&err, from, self.v6, token))
     }
 
@@ -416,14 +416,9 @@ impl Prober {
 
     /// An echo reply with our identifier: its identifier and sequence (the token).
     fn echo_reply(&self, icmp: &[u8]) -> Option<u32> {
-        let header = icmp.get(..8)?;
-        let reply = if self.v6 { 129 } else { 0 };
-        if header[0] != reply || header[1] != 0 {
-            return None;
-        }
-        let ident = u16::from_be_bytes([header[4], header[5]]);
-        (ident == self.ident)
-            .then(|| u32::from_be_bytes([header[4], header[5], header[6], header[7]]))
+        Echo::parse(icmp, self.v6)
+            .filter(|echo| echo.reply && echo.ident == self.ident)
+            .map(Echo::token)
     }
 }
 
@@ -477,37 +472,5 @@ fn classify(
         answer: Some(answer),
         local_mtu: None,
         token,
-    }
-}
-
-/// An ICMP echo request (RFC 792) or ICMPv6 echo request (RFC 4443 section 4.1)
-/// with `payload` zero bytes. The kernel fills in the ICMPv6 checksum (raw ICMPv6
-/// sockets always do, RFC 3542 section 3.1); the IPv4 one is ours.
-fn echo_request(v6: bool, ident: u16, seq: u16, payload: usize) -> Vec<u8> {
-    let mut icmp = vec![0u8; 8 + payload];
-    icmp[0] = if v6 { 128 } else { 8 };
-    icmp[4..6].copy_from_slice(&ident.to_be_bytes());
-    icmp[6..8].copy_from_slice(&seq.to_be_bytes());
-    if !v6 {
-        let cs = checksum::checksum(&icmp);
-        icmp[2..4].copy_from_slice(&cs.to_be_bytes());
-    }
-    icmp
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_echo_request_has_a_valid_checksum() {
-        let echo = echo_request(false, 0x1234, 5, 100);
-        assert_eq!(echo.len(), 108);
-        assert_eq!(
-            checksum::checksum(&echo),
-            0,
-            "sums to zero with its checksum"
-        );
-        assert_eq!(&echo[4..8], &[0x12, 0x34, 0, 5]);
     }
 }

@@ -223,4 +223,83 @@ mod tests {
         assert_eq!(parse_v4(&[8, 0, 0, 0]), None);
         assert_eq!(parse_v4(&[3]), None);
     }
+
+    #[test]
+    fn echo_requests_and_replies() {
+        let request = Echo::request(false, 0x1234, 5, 100);
+        assert_eq!(request.len(), 108);
+        assert_eq!(crate::checksum::checksum(&request), 0, "sums to zero");
+        let parsed = Echo::parse(&request, false).expect("an echo");
+        assert_eq!((parsed.reply, parsed.ident, parsed.seq), (false, 0x1234, 5));
+        assert_eq!(parsed.token(), 0x1234_0005);
+        // ICMPv6: type 128, the checksum left to the kernel.
+        let v6 = Echo::request(true, 7, 9, 0);
+        assert_eq!((v6[0], v6[2], v6[3]), (128, 0, 0));
+        assert_eq!(Echo::parse(&v6, false), None, "not an ICMPv4 type");
+        let mut reply = v6.clone();
+        reply[0] = 129;
+        assert_eq!(Echo::parse(&reply, true).map(|e| e.reply), Some(true));
+        reply[1] = 1;
+        assert_eq!(Echo::parse(&reply, true), None, "code 1");
+        assert_eq!(Echo::parse(&reply[..7], true), None, "short");
+    }
+}
+
+/// An ICMP (RFC 792) or ICMPv6 (RFC 4443 section 4.1 and 4.2) echo message: the
+/// probe `mss probe path --method icmp` sends and the answer it waits for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Echo {
+    /// A reply (else a request).
+    pub reply: bool,
+    /// The identifier.
+    pub ident: u16,
+    /// The sequence number.
+    pub seq: u16,
+}
+
+impl Echo {
+    /// Echo request and reply types: (ICMPv4, ICMPv6).
+    const REQUEST: (u8, u8) = (8, 128);
+    const REPLY: (u8, u8) = (0, 129);
+
+    /// The echo message at the start of `message` (ICMPv6 when `v6`): `None` for
+    /// another type, a code other than 0, or fewer than 8 bytes.
+    pub fn parse(message: &[u8], v6: bool) -> Option<Echo> {
+        let header = message.first_chunk::<8>()?;
+        let pick = |(v4_type, v6_type): (u8, u8)| if v6 { v6_type } else { v4_type };
+        let reply = match header[0] {
+            t if t == pick(Self::REPLY) => true,
+            t if t == pick(Self::REQUEST) => false,
+            _ => return None,
+        };
+        (header[1] == 0).then(|| Echo {
+            reply,
+            ident: be16(header, 4),
+            seq: be16(header, 6),
+        })
+    }
+
+    /// A request with `payload` zero bytes after the header. The ICMPv4 checksum is
+    /// filled in (RFC 1071); the ICMPv6 one is left 0 for the kernel, which fills
+    /// it on raw ICMPv6 sockets (RFC 3542 section 3.1) as it needs the addresses.
+    pub fn request(v6: bool, ident: u16, seq: u16, payload: usize) -> Vec<u8> {
+        let mut message = vec![0u8; 8 + payload];
+        crate::set_byte(
+            &mut message,
+            0,
+            if v6 { Self::REQUEST.1 } else { Self::REQUEST.0 },
+        );
+        crate::set_be16(&mut message, 4, ident);
+        crate::set_be16(&mut message, 6, seq);
+        if !v6 {
+            let sum = crate::checksum::checksum(&message);
+            crate::set_be16(&mut message, 2, sum);
+        }
+        message
+    }
+
+    /// Identifier and sequence as one number (the probe's token).
+    pub fn token(self) -> u32 {
+        (u32::from(self.ident) << 16) | u32::from(self.seq)
+    }
 }

@@ -109,6 +109,15 @@ impl core::ops::BitOr for Flags {
     }
 }
 
+/// The sequence number of a TCP header of which only the first 8 bytes may be
+/// there: all an ICMP error is sure to quote of the packet it is about (RFC 792),
+/// and what a socket's error queue hands back of a raw probe. `None` when fewer
+/// than 8 bytes are there.
+pub fn quoted_seq(start: &[u8]) -> Option<u32> {
+    let first = start.first_chunk::<8>()?;
+    Some(be32(first, field::SEQ.start))
+}
+
 /// A read (and, with mutable bytes, write) view of a TCP segment.
 ///
 /// Two ways in: [`Packet::new_checked`] (strict) needs the whole header, options
@@ -753,6 +762,13 @@ mod tests {
                 .collect()
             })
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_quote_of_eight_bytes_holds_the_sequence_number() {
+        let quote = [0x9c, 0x40, 0, 80, 0x6d, 0x73, 0x73, 0x04];
+        assert_eq!(quoted_seq(&quote), Some(0x6d73_7304));
+        assert_eq!(quoted_seq(&quote[..7]), None);
     }
 
     #[test]
