@@ -345,9 +345,11 @@ fn record(
         return Err("interrupted while recording".into());
     }
     for line in &lines {
+        // "mss lab: tcpdump at POINT: N packets dropped by kernel" (said only
+        // when N is not 0).
         if let Some(count) = line
-            .split(": ")
-            .nth(1)
+            .rsplit(": ")
+            .next()
             .and_then(|s| s.strip_suffix(" packets dropped by kernel"))
         {
             if count != "0" {

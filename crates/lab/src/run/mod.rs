@@ -182,7 +182,13 @@ pub fn run(
     let mut files = Vec::new();
     for (point, capture) in captures {
         let (file, said) = capture.wait();
-        for line in said.iter().filter(|l| l.contains("packets")) {
+        // Said only when the kernel dropped packets: the capture then misses them.
+        let dropped = said.iter().filter(|l| {
+            l.strip_suffix(" packets dropped by kernel")
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .is_some_and(|n| n > 0)
+        });
+        for line in dropped {
             progress(&format!("tcpdump at {point}: {line}"));
         }
         files.push((point, file));
