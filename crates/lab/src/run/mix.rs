@@ -13,17 +13,18 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrStorage, sockopt};
-use nix::sys::time::TimeVal;
+use nix::sys::socket::{self, sockopt};
 
-use super::traffic::{SERVER_PORT, in_namespace, maxseg, read_exactly, tcp_info, write_bytes};
+use super::traffic::{
+    SERVER_PORT, connect, in_namespace, maxseg, read_exactly, tcp_info, write_bytes,
+};
 use crate::observed::{Connection, SocketView};
 use crate::spec::{Family, Mix};
 
@@ -380,25 +381,14 @@ fn connect_one(plan: &Plan, i: usize, planned: Planned) -> Result<ClientResult, 
     let (client_addr, server_addr) = plan.address(planned.family)?;
     let (client_port, server_port) = ports(i);
     let server = SocketAddr::new(server_addr, server_port);
-    let family = match planned.family {
-        Family::Ipv4 => AddressFamily::Inet,
-        Family::Ipv6 => AddressFamily::Inet6,
-    };
-    let fd: OwnedFd = socket::socket(family, SockType::Stream, SockFlag::empty(), None)
-        .map_err(|e| format!("socket: {e}"))?;
-    if let Some(mss) = planned.client_mss {
-        socket::setsockopt(&fd, sockopt::TcpMaxSeg, &mss)
-            .map_err(|e| format!("setsockopt(TCP_MAXSEG, {mss}): {e}"))?;
-    }
-    let timeout = TimeVal::new(i64::try_from(plan.timeout.as_secs()).unwrap_or(10), 0);
-    socket::setsockopt(&fd, sockopt::SendTimeout, &timeout)
-        .map_err(|e| format!("setsockopt(SO_SNDTIMEO): {e}"))?;
     let local = SocketAddr::new(client_addr, client_port);
-    socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(local))
-        .map_err(|e| format!("bind {local}: {e}"))?;
-    socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(server))
-        .map_err(|e| format!("connect {local} to {server}: {e}"))?;
-    let mut stream = TcpStream::from(fd);
+    let mut stream = connect(
+        planned.family,
+        planned.client_mss,
+        plan.timeout,
+        local,
+        server,
+    )?;
     let start = maxseg(&stream)?;
     let deadline = Instant::now() + plan.timeout;
     stream

@@ -345,19 +345,8 @@ fn run_traffic(
     plan: &Plan,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<Connection>, RunError> {
-    let topology = &scenario.topology;
     let traffic = &scenario.traffic;
-    let (Some(client), Some(server)) = (
-        topology.index(&traffic.client),
-        topology.index(&traffic.server),
-    ) else {
-        return Err(RunError(
-            "traffic client or server not in the topology".into(),
-        ));
-    };
-    let (Some(c), Some(s)) = (topology.primary(client), topology.primary(server)) else {
-        return Err(RunError("a traffic host has no interface".into()));
-    };
+    let ((client_ns, c), (server_ns, s)) = traffic_hosts(scenario, plan)?;
     let exchanges: Vec<traffic::Exchange> = match traffic.load {
         Load::Bulk(bulk) => vec![traffic::Exchange {
             up: bulk.up,
@@ -384,8 +373,8 @@ fn run_traffic(
             if exchanges.len() == 1 { "" } else { "s" }
         ));
         let plan = traffic::Plan {
-            client_ns: plan.namespaces[client].clone(),
-            server_ns: plan.namespaces[server].clone(),
+            client_ns: client_ns.to_string(),
+            server_ns: server_ns.to_string(),
             client_addr,
             server_addr,
             family,

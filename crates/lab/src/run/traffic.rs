@@ -188,28 +188,13 @@ fn client_connection(
     server: SocketAddr,
     exchange: Exchange,
 ) -> Result<(u16, bool, SocketView), String> {
-    let family = match plan.family {
-        Family::Ipv4 => AddressFamily::Inet,
-        Family::Ipv6 => AddressFamily::Inet6,
-    };
-    let fd: OwnedFd = socket::socket(family, SockType::Stream, SockFlag::empty(), None)
-        .map_err(|e| format!("socket: {e}"))?;
-    if let Some(mss) = plan.client_mss {
-        socket::setsockopt(&fd, sockopt::TcpMaxSeg, &mss)
-            .map_err(|e| format!("setsockopt(TCP_MAXSEG, {mss}): {e}"))?;
-    }
-    // Linux bounds a blocking connect() by SO_SNDTIMEO.
-    let timeout = TimeVal::new(i64::try_from(plan.timeout.as_secs()).unwrap_or(10), 0);
-    socket::setsockopt(&fd, sockopt::SendTimeout, &timeout)
-        .map_err(|e| format!("setsockopt(SO_SNDTIMEO): {e}"))?;
-    socket::bind(
-        fd.as_raw_fd(),
-        &SockaddrStorage::from(SocketAddr::new(plan.client_addr, 0)),
-    )
-    .map_err(|e| format!("bind {}: {e}", plan.client_addr))?;
-    socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(server))
-        .map_err(|e| format!("connect to {server}: {e}"))?;
-    let mut stream = TcpStream::from(fd);
+    let mut stream = connect(
+        plan.family,
+        plan.client_mss,
+        plan.timeout,
+        SocketAddr::new(plan.client_addr, 0),
+        server,
+    )?;
     let local = stream.local_addr().map_err(|e| e.to_string())?;
     let start = maxseg(&stream)?;
     let deadline = Instant::now() + plan.timeout;
@@ -250,4 +235,34 @@ fn client_connection(
             info,
         },
     ))
+}
+
+/// A client socket of `family` bound to `local` (port 0: any) and connected to
+/// `server`, with `TCP_MAXSEG` set first when given; connect() gives up after
+/// `timeout` (Linux bounds a blocking connect() by SO_SNDTIMEO).
+pub(crate) fn connect(
+    family: Family,
+    client_mss: Option<u32>,
+    timeout: Duration,
+    local: SocketAddr,
+    server: SocketAddr,
+) -> Result<TcpStream, String> {
+    let family = match family {
+        Family::Ipv4 => AddressFamily::Inet,
+        Family::Ipv6 => AddressFamily::Inet6,
+    };
+    let fd: OwnedFd = socket::socket(family, SockType::Stream, SockFlag::empty(), None)
+        .map_err(|e| format!("socket: {e}"))?;
+    if let Some(mss) = client_mss {
+        socket::setsockopt(&fd, sockopt::TcpMaxSeg, &mss)
+            .map_err(|e| format!("setsockopt(TCP_MAXSEG, {mss}): {e}"))?;
+    }
+    let timeout = TimeVal::new(i64::try_from(timeout.as_secs()).unwrap_or(10), 0);
+    socket::setsockopt(&fd, sockopt::SendTimeout, &timeout)
+        .map_err(|e| format!("setsockopt(SO_SNDTIMEO): {e}"))?;
+    socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(local))
+        .map_err(|e| format!("bind {}: {e}", local.ip()))?;
+    socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(server))
+        .map_err(|e| format!("connect {local} to {server}: {e}"))?;
+    Ok(TcpStream::from(fd))
 }
