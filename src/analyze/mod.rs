@@ -442,7 +442,7 @@ impl Streaming<'_, '_> {
 fn clock_warnings(inputs: &[Input]) -> Vec<String> {
     let mut warnings = Vec::new();
     let first = inputs.first().map_or("", |i| i.name.as_str());
-    for input in inputs {
+    for (i, input) in inputs.iter().enumerate() {
         let Some(clock) = input.clock.filter(|c| c.applied) else {
             continue;
         };
@@ -456,8 +456,9 @@ fn clock_warnings(inputs: &[Input]) -> Vec<String> {
                 input.name
             ),
         };
-        let whose = if std::ptr::eq(input, &inputs[0]) {
-            "the true time".to_string()
+        // The first capture's own offset can only be given: against the others'.
+        let whose = if i == 0 {
+            "the other captures'".to_string()
         } else {
             format!("{first}'s")
         };

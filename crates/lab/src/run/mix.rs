@@ -20,10 +20,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nix::sys::socket::{self, sockopt};
-
 use super::traffic::{
-    SERVER_PORT, connect, in_namespace, maxseg, read_exactly, tcp_info, write_bytes,
+    SERVER_PORT, connect, in_namespace, maxseg, read_exactly, reset_on_close, tcp_info, write_bytes,
 };
 use crate::observed::{Connection, SocketView};
 use crate::spec::{Family, Mix};
@@ -417,14 +415,7 @@ fn connect_one(plan: &Plan, i: usize, planned: Planned) -> Result<ClientResult, 
     let end = maxseg(&stream)?;
     let info = tcp_info(&stream);
     if !completed {
-        let _ = socket::setsockopt(
-            &stream.as_fd(),
-            sockopt::Linger,
-            &nix::libc::linger {
-                l_onoff: 1,
-                l_linger: 0,
-            },
-        );
+        reset_on_close(&stream);
     }
     Ok((
         i,

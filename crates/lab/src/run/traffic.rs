@@ -215,16 +215,7 @@ fn client_connection(
     let end = maxseg(&stream)?;
     let info = tcp_info(&stream);
     if !completed {
-        // Stalled: reset rather than queue a FIN behind data that cannot get
-        // through, so the server stops waiting now.
-        let _ = socket::setsockopt(
-            &stream.as_fd(),
-            sockopt::Linger,
-            &nix::libc::linger {
-                l_onoff: 1,
-                l_linger: 0,
-            },
-        );
+        reset_on_close(&stream);
     }
     Ok((
         local.port(),
@@ -265,4 +256,17 @@ pub(crate) fn connect(
     socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(server))
         .map_err(|e| format!("connect {local} to {server}: {e}"))?;
     Ok(TcpStream::from(fd))
+}
+
+/// A stalled connection is closed with a reset rather than a FIN queued behind
+/// data that cannot get through, so the server stops waiting now.
+pub(crate) fn reset_on_close(stream: &TcpStream) {
+    let _ = socket::setsockopt(
+        &stream.as_fd(),
+        sockopt::Linger,
+        &nix::libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        },
+    );
 }
