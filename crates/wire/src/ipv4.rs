@@ -244,6 +244,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         set_be16(self.buffer.as_mut(), field::IDENT.start, ident);
     }
 
+    /// Marks the packet whole: More Fragments and the fragment offset cleared, Don't
+    /// Fragment kept (a reassembled datagram).
+    pub fn set_whole(&mut self) {
+        let flags = be16(self.buffer.as_ref(), field::FLAGS_FRAG.start) & 0x4000;
+        set_be16(self.buffer.as_mut(), field::FLAGS_FRAG.start, flags);
+    }
+
     /// Sets the stored header checksum.
     pub fn set_header_checksum(&mut self, value: u16) {
         set_be16(self.buffer.as_mut(), field::CHECKSUM.start, value);

@@ -211,6 +211,13 @@ pub struct Fragment {
     pub more: bool,
     /// Identification.
     pub ident: u32,
+    /// Where the Fragment header starts, from the start of the IPv6 payload: the
+    /// headers before it are the unfragmentable part (RFC 8200 section 4.5).
+    pub header_at: usize,
+    /// Where the byte that names the Fragment header is, from the start of the IPv6
+    /// packet: the fixed header's Next Header (6) or the previous extension
+    /// header's first byte.
+    pub named_at: usize,
 }
 
 /// How an extension-header walk ended.
@@ -263,6 +270,8 @@ pub fn walk_extensions(first: u8, payload: &[u8], declared_len: usize) -> Extens
         end: ChainEnd::Upper,
         count: 0,
     };
+    // The byte that names the header at `chain.offset`, from the packet's start.
+    let mut named_at = 6;
     loop {
         let at = chain.offset;
         let length = match chain.protocol {
@@ -310,6 +319,8 @@ pub fn walk_extensions(first: u8, payload: &[u8], declared_len: usize) -> Extens
                 offset: offset_flags & 0xfff8,
                 more: offset_flags & 1 != 0,
                 ident: be32(payload, at + 4),
+                header_at: at,
+                named_at,
             };
             chain.fragment = Some(fragment);
             if fragment.offset != 0 {
@@ -323,6 +334,7 @@ pub fn walk_extensions(first: u8, payload: &[u8], declared_len: usize) -> Extens
         chain.protocol = next;
         chain.offset = at + length;
         chain.count += 1;
+        named_at = HEADER_LEN + at;
     }
 }
 
@@ -361,7 +373,9 @@ mod tests {
             Some(Fragment {
                 offset: 0,
                 more: true,
-                ident: 0xdead_beef
+                ident: 0xdead_beef,
+                header_at: 32,
+                named_at: 48,
             })
         );
     }

@@ -12,6 +12,7 @@
 //!   (link layers, tunnels), for analysis.
 //! - [`strict`]: the strict one, for edits in place: offsets that are safe to
 //!   write at, or why not; inserting an MSS option as `xt_TCPMSS` does.
+//! - [`reassembly`]: IPv4 and IPv6 fragments put back together, as Linux does.
 //! - [`syn`]: building a SYN to send from a raw socket, and describing one that
 //!   arrived.
 //!
@@ -60,6 +61,7 @@ pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
 pub mod packet;
+pub mod reassembly;
 pub mod strict;
 pub mod syn;
 pub mod tcp;
