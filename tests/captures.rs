@@ -282,3 +282,77 @@ fn tshark_reads_the_same_syn_mss_and_largest_segments() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(compared >= 20, "only {compared} directions compared");
 }
+
+/// The server's capture of the `fragments` run (the router fragments every
+/// full-size packet of the client) with one later fragment taken out: that
+/// datagram is given up as incomplete and told, never counted as a segment of the
+/// first fragment's size; the rest still reassemble.
+#[test]
+fn a_missing_fragment_makes_an_incomplete_datagram_not_a_segment() {
+    assert!(
+        which("tshark").is_some() && which("editcap").is_some(),
+        "this test needs tshark and editcap: apt-get install tshark (scripts/test installs it)"
+    );
+    let whole = captures().join("fragments/server-eth0.pcap");
+    let later = Command::new("tshark")
+        .args(["-r"])
+        .arg(&whole)
+        .args([
+            "-Y",
+            "ip.frag_offset > 0",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ])
+        .output()
+        .expect("run tshark");
+    let later = String::from_utf8_lossy(&later.stdout);
+    let frame = later
+        .lines()
+        .nth(3)
+        .expect("later fragments in the capture");
+    let dir = std::env::temp_dir().join(format!("mss-lost-fragment-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let cut = dir.join("lost-fragment.pcap");
+    let status = Command::new("editcap")
+        .arg(&whole)
+        .arg(&cut)
+        .arg(frame)
+        .status()
+        .expect("run editcap");
+    assert!(status.success());
+    let parse = |text: &str| {
+        let mut lines: Vec<&str> = text.lines().collect();
+        let summary: SummaryRecord =
+            serde_json::from_str(lines.pop().expect("summary")).expect("summary record");
+        let conns: Vec<ConnectionRecord> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("connection record"))
+            .collect();
+        (conns, summary)
+    };
+    let (before, before_summary) = parse(&analyze(&[whole.as_path()]));
+    let (after, after_summary) = parse(&analyze(&[cut.as_path()]));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(before_summary.incomplete_datagrams, 0);
+    assert_eq!(after_summary.incomplete_datagrams, 1);
+    assert_eq!(after_summary.reassembled + 1, before_summary.reassembled);
+    let (client_before, client_after) = (&before[0].client, &after[0].client);
+    assert_eq!(client_after.max_segment, client_before.max_segment);
+    assert_eq!(client_after.data_segments + 1, client_before.data_segments);
+    let incomplete = after[0]
+        .findings
+        .iter()
+        .find_map(|f| match f.finding {
+            mss_analyze::record::FindingFields::IpFragments {
+                incomplete,
+                incomplete_len,
+                ..
+            } => Some((incomplete, incomplete_len)),
+            _ => None,
+        })
+        .expect("an ip_fragments finding");
+    assert_eq!(incomplete.0, 1);
+    assert!(incomplete.1 >= 900, "{incomplete:?}");
+}

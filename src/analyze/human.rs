@@ -252,8 +252,29 @@ fn totals(
             .collect();
         lines.push(format!("findings: {}", counts.join(", ")));
     }
+    if summary.fragments > 0 {
+        let mut parts = vec![format!("{} datagrams put together", summary.reassembled)];
+        if summary.incomplete_datagrams > 0 {
+            parts.push(format!(
+                "{} incomplete (a fragment missing)",
+                summary.incomplete_datagrams
+            ));
+        }
+        for (reason, n) in &summary.fragments_discarded {
+            parts.push(format!("{n} discarded ({})", reason.replace('_', " ")));
+        }
+        lines.push(format!(
+            "IP fragments: {} ({})",
+            summary.fragments,
+            parts.join(", ")
+        ));
+    }
     let skipped: Vec<String> = [
         (summary.not_ip, "not IP"),
+        (
+            summary.length_beyond_frame,
+            "with an IP length beyond the frame",
+        ),
         (summary.undecodable, "undecodable"),
         (summary.tcp_header_cut, "TCP header cut by the snaplen"),
         (
@@ -322,8 +343,10 @@ pub(super) fn report(
         }
     }
     writeln!(out)?;
-    if reports.is_empty() {
+    if reports.is_empty() && summary.connections > 0 {
         writeln!(out, "No TCP connections (after filters).")?;
+    } else if reports.is_empty() {
+        writeln!(out, "No TCP connections in the capture.")?;
     } else {
         table(out, reports, &style)?;
         findings(out, reports, &style)?;

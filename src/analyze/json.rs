@@ -265,8 +265,8 @@ fn finding(buf: &mut Vec<u8>, f: &Finding, report: &ConnectionReport, names: &[S
                 if i > 0 {
                     list.push(b',');
                 }
-                match names.get(point) {
-                    Some(name) => escaped(list, name),
+                match report.point_name(point, names) {
+                    Some(name) => escaped(list, &name),
                     None => list.extend_from_slice(b"null"),
                 }
             }
@@ -305,7 +305,16 @@ fn finding(buf: &mut Vec<u8>, f: &Finding, report: &ConnectionReport, names: &[S
             o.int(key!("transmissions"), transmissions);
             o.opt_int(key!("recovered_with"), recovered_with);
         }
-        Finding::IpFragments { count, .. } => o.int(key!("count"), count),
+        Finding::IpFragments {
+            count,
+            incomplete,
+            incomplete_len,
+            ..
+        } => {
+            o.int(key!("count"), count);
+            o.int(key!("incomplete"), incomplete);
+            o.int(key!("incomplete_len"), incomplete_len);
+        }
         Finding::AsymmetricMss { client, server } => {
             o.int(key!("client"), client);
             o.int(key!("server"), server);
@@ -342,7 +351,8 @@ pub(super) fn connection(buf: &mut Vec<u8>, report: &ConnectionReport, names: &[
             list.push(b',');
         }
         let mut point = Object::open(list);
-        point.opt_str(key!("input"), names.get(p.point).map(String::as_str));
+        point.opt_str(key!("input"), names.get(p.input).map(String::as_str));
+        point.opt_str(key!("interface"), p.interface.as_deref());
         point.int(key!("index"), p.point);
         point.name(key!("position"), p.position.name());
         point.int(key!("packets"), p.packets);

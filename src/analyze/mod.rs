@@ -505,6 +505,7 @@ impl Ending<'_> {
     fn warnings(&self) -> Vec<String> {
         let mut warnings: Vec<String> = self.inputs.iter().flat_map(Input::warnings).collect();
         warnings.extend(clock_warnings(self.inputs));
+        warnings.extend(self.length_warnings());
         if self.summary.evicted > 0 {
             warnings.push(format!(
                 "{} connections were reported early (ending \"evicted\", half-open ones \
@@ -514,6 +515,78 @@ impl Ending<'_> {
             ));
         }
         warnings
+    }
+
+    /// Packets whose IP length is more than their frame: malformed, named.
+    fn length_warnings(&self) -> Option<String> {
+        let summary = self.summary;
+        if summary.length_beyond_frame == 0 {
+            return None;
+        }
+        let examples: Vec<String> = summary
+            .length_beyond_frame_examples
+            .iter()
+            .map(|&(point, number, offset, claimed, there)| {
+                let name = self.inputs.get(point).map_or("?", |i| i.name.as_str());
+                format!(
+                    "{name} packet {number} (IP header at byte {offset} of the frame): IP \
+                     length {claimed}, {there} bytes there"
+                )
+            })
+            .collect();
+        let more = summary.length_beyond_frame - examples.len() as u64;
+        Some(format!(
+            "{} packets claim an IP length beyond the end of their frame on the wire \
+             (malformed, or the capture tool cut them without saying so): {}{}; mss used \
+             the bytes the frames hold and took no segment size from the lengths",
+            summary.length_beyond_frame,
+            examples.join("; "),
+            if more > 0 {
+                format!("; {more} more")
+            } else {
+                String::new()
+            }
+        ))
+    }
+
+    /// Why nothing could be analysed, when no frame decoded to IP: every link type
+    /// unsupported, or every frame undecodable.
+    fn nothing_decoded(&self) -> Option<String> {
+        let summary = self.summary;
+        if summary.ip_packets > 0 || summary.not_ip > 0 || summary.packets == 0 {
+            return None;
+        }
+        let unsupported: Vec<String> = self
+            .inputs
+            .iter()
+            .flat_map(|i| {
+                i.link_types
+                    .iter()
+                    .filter(|l| !l.is_decoded())
+                    .map(move |l| format!("{}: {}", i.name, l.name()))
+            })
+            .collect();
+        Some(if unsupported.is_empty() {
+            format!(
+                "none of the {} packets could be decoded (the first reasons are above); \
+                 check that the file is a capture of IP traffic",
+                summary.packets
+            )
+        } else {
+            format!(
+                "nothing could be analysed: {} is not a link type mss decodes (it decodes \
+                 {}); re-capture on an Ethernet, cooked (-i any) or raw IP interface, or \
+                 convert the file with editcap -T",
+                unsupported.join(", "),
+                mss_wire::packet::LINK_TYPES
+                    .iter()
+                    .map(|(_, _, name)| *name)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
     }
 
     /// An error naming every input that could not be read to its end (a truncated
@@ -529,6 +602,7 @@ impl Ending<'_> {
                     .map(|e| format!("{}: {e}", i.name))
             })
             .chain(self.stopped.clone())
+            .chain(self.nothing_decoded())
             .collect();
         if fatal.is_empty() {
             Ok(())

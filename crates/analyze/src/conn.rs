@@ -310,7 +310,10 @@ impl Connection {
             rst: flags.contains(tcp::Flags::RST),
             psh: flags.contains(tcp::Flags::PSH),
         };
-        state.sides[side].on_segment(&record, limit);
+        // A first fragment not put together first: its segment's size is not known.
+        if ip.fragment.is_none() {
+            state.sides[side].on_segment(&record, limit);
+        }
         if let Some(ack) = record.ack {
             let own = &mut state.sides[side];
             if own.max_ack.is_none_or(|m| crate::side::seq_lt(m, ack)) {
@@ -319,7 +322,9 @@ impl Connection {
             state.sides[side.peer()].on_peer_ack(ack);
         }
         if ip.fragment.is_some() {
-            state.sides[side].on_fragment();
+            state.sides[side].on_fragments(1);
+        } else if ip.fragments > 0 {
+            state.sides[side].on_fragments(ip.fragments);
         }
         if record.rst || record.fin {
             self.note_close(record.rst, ts);
@@ -373,12 +378,17 @@ impl Connection {
         self.point(point).sides[side].on_too_big(message, size);
     }
 
-    /// A later IP fragment of one of side `side`'s packets.
-    pub(crate) fn on_fragment(&mut self, point: usize, ts: u64, side: Side) {
+    /// A datagram of side `side`'s, captured at `point`, given up with fragments
+    /// missing.
+    pub(crate) fn on_incomplete(
+        &mut self,
+        point: usize,
+        ts: u64,
+        side: Side,
+        train: crate::FragmentTrain,
+    ) {
         self.last_ns = self.last_ns.max(ts);
-        let state = self.point(point);
-        state.packets += 1;
-        state.sides[side].on_fragment();
+        self.point(point).sides[side].on_incomplete(train);
     }
 
     /// Whether nothing but SYNs was seen (a half-open connection).

@@ -57,7 +57,12 @@ pub fn explain(finding: &Finding, conn: &ConnectionReport) -> Explanation {
             transmissions,
             recovered_with,
         } => blackhole(endpoint, size, segment, transmissions, recovered_with),
-        Finding::IpFragments { endpoint, count } => fragments(endpoint, count),
+        Finding::IpFragments {
+            endpoint,
+            count,
+            incomplete,
+            incomplete_len,
+        } => fragments(endpoint, count, incomplete, incomplete_len),
         Finding::AsymmetricMss { client, server } => asymmetric(conn, client, server),
     }
 }
@@ -169,18 +174,28 @@ fn blackhole(
 }
 
 /// `ip_fragments`.
-fn fragments(endpoint: Role, count: u32) -> Explanation {
+fn fragments(endpoint: Role, count: u32, incomplete: u32, incomplete_len: u32) -> Explanation {
+    let mut text = format!(
+        "The {}'s TCP segments were fragmented at the IP layer: a packet was larger than \
+         a link's MTU and did not have Don't Fragment set (or IPv6 fragmented at the \
+         source). The fragments were put back together as the receiver does, and the \
+         segments are counted at their whole size. Every lost fragment loses the whole \
+         segment.",
+        endpoint.name()
+    );
+    if incomplete > 0 {
+        text.push_str(&format!(
+            " {incomplete} of its datagrams never came together (a fragment is missing \
+             from the capture; the largest had at least {incomplete_len} bytes of IP \
+             payload): their segments are not counted."
+        ));
+    }
     Explanation {
         title: format!(
             "{count} IP fragments of the {}'s TCP segments",
             endpoint.name()
         ),
-        text: format!(
-            "The {}'s TCP segments were fragmented at the IP layer: a packet was larger \
-             than a link's MTU and did not have Don't Fragment set (or IPv6 fragmented at \
-             the source). Every lost fragment loses the whole segment.",
-            endpoint.name()
-        ),
+        text,
         source: "RFC 8900; RFC 1191",
         fix: Some(
             "Lower the MSS to fit the smallest MTU (clamp it), and keep DF set so PMTUD works."
@@ -314,13 +329,33 @@ fn rewritten(
         .iter()
         .any(|f| matches!(f, Finding::MssRewritten { endpoint: e, .. } if *e == endpoint.peer()));
     let direction = if to < from { "lowered" } else { "raised" };
+    let seen = |point: usize| conn.points.iter().find(|p| p.point == point);
+    let one_host = match (seen(before), seen(after)) {
+        (Some(a), Some(b)) => a.input == b.input,
+        _ => false,
+    };
+    // Two interfaces of one capture are named by interface; captures by number.
+    let at = |point: usize| match seen(point) {
+        Some(p) => match (p.interface.as_deref(), one_host) {
+            (Some(interface), true) => interface.to_string(),
+            (None, true) => "its first interface".to_string(),
+            (Some(interface), false) => format!("capture {} ({interface})", p.input + 1),
+            (None, false) => format!("capture {}", p.input + 1),
+        },
+        None => format!("capture {}", point + 1),
+    };
+    let device = if one_host {
+        "the host that captured both, forwarding between these two interfaces,"
+    } else {
+        "a device between the two"
+    };
     let mut text = format!(
-        "The {}'s {} carried MSS {from} at capture {} and {to} at capture {}: a device \
-         between the two {direction} it (MSS clamping).",
+        "The {}'s {} carried MSS {from} at {} and {to} at {}: {device} {direction} it \
+         (MSS clamping).",
         endpoint.name(),
         syn_name(endpoint),
-        before + 1,
-        after + 1
+        at(before),
+        at(after)
     );
     if let Some(mss) = conn.endpoint(endpoint.peer()).effective_send_mss {
         text.push_str(&format!(

@@ -27,7 +27,11 @@ const MIN_DATAGRAM_V4: u32 = 576;
 const BLACKHOLE_TRANSMISSIONS: u32 = 3;
 
 /// Builds the report of a finished connection.
-pub(crate) fn report(conn: &Connection, ending: Ending) -> ConnectionReport {
+pub(crate) fn report(
+    conn: &Connection,
+    ending: Ending,
+    names: &[Option<crate::PointName>],
+) -> ConnectionReport {
     let (client, roles) = roles(conn);
     let server = client.peer();
     let side_of = |role: Role| if role == Role::Client { client } else { server };
@@ -36,6 +40,14 @@ pub(crate) fn report(conn: &Connection, ending: Ending) -> ConnectionReport {
         .iter()
         .map(|&(point, state)| PointSeen {
             point,
+            input: names
+                .get(point)
+                .and_then(Option::as_ref)
+                .map_or(point, |n| n.input),
+            interface: names
+                .get(point)
+                .and_then(Option::as_ref)
+                .and_then(|n| n.interface.clone()),
             position: position(state, client),
             packets: state.packets,
         })
@@ -436,9 +448,16 @@ fn sending_findings(
         .max()
         .unwrap_or(0);
     if fragments > 0 {
+        let (incomplete, incomplete_len) = points
+            .iter()
+            .map(|(_, p)| p.sides[view.side].incomplete())
+            .max()
+            .unwrap_or((0, 0));
         findings.push(Finding::IpFragments {
             endpoint: role,
             count: fragments,
+            incomplete,
+            incomplete_len,
         });
     }
     if !view.too_big.is_empty() {

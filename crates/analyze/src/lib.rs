@@ -32,7 +32,6 @@ use rustc_hash::FxHashMap;
 use conn::{Connection, FlowKey, is_new_connection};
 pub use report::ConnectionReport;
 use report::{Ending, MssSeen};
-use side::Side;
 
 /// Limits that keep memory bounded.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -87,12 +86,46 @@ pub struct Summary {
     pub findings: BTreeMap<&'static str, u64>,
     /// ICMP too-big messages for flows not in the capture.
     pub unmatched_icmp: u64,
-    /// Later IP fragments whose first fragment was not seen.
-    pub unmatched_fragments: u64,
+    /// IP fragments captured (of any protocol).
+    pub fragments: u64,
+    /// Datagrams put together from them.
+    pub reassembled: u64,
+    /// Datagrams given up with fragments missing.
+    pub incomplete_datagrams: u64,
+    /// Fragments dropped as Linux drops them, by reason (`overlap`, `bad_end`,
+    /// `empty`, `oversized`, `unaligned`).
+    pub fragments_discarded: BTreeMap<&'static str, u64>,
+    /// Packets whose IP length is more than their frame had on the wire (malformed:
+    /// what the frame holds is used instead).
+    pub length_beyond_frame: u64,
+    /// The first few of them: (capture point, packet number, offset of the IP
+    /// header in the frame, the IP length claimed, the bytes there).
+    pub length_beyond_frame_examples: Vec<(usize, u64, usize, u32, u32)>,
 }
 
-/// Fragments remembered for matching later fragments to their connection.
-const MAX_FRAGMENT_IDS: usize = 4096;
+/// A datagram given up with fragments missing: what is known of it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct FragmentTrain {
+    /// Fragments that arrived.
+    pub fragments: u16,
+    /// Data bytes they carry.
+    pub bytes: u32,
+    /// The datagram's data length if its last fragment arrived, else the end of the
+    /// data known.
+    pub len: u32,
+    /// Whether the last fragment arrived.
+    pub last_seen: bool,
+}
+
+/// What a capture point is: an input, and which of its interfaces when it has
+/// several (a pcapng file with several interfaces, `tcpdump -i any`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PointName {
+    /// The input's index.
+    pub input: usize,
+    /// The interface's name or index, if the capture tells.
+    pub interface: Option<std::sync::Arc<str>>,
+}
 /// Sweep for closed and idle connections at most this often (capture time).
 const SWEEP_EVERY_NS: u64 = 1_000_000_000;
 
@@ -106,7 +139,8 @@ pub struct Analyzer {
     /// Connections left at the end of the input, in the order first seen, whose
     /// reports are built as they are polled (see [`Analyzer::end`]).
     ending: VecDeque<Box<Connection>>,
-    fragments: FxHashMap<(core::net::IpAddr, core::net::IpAddr, u32), (FlowKey, Side)>,
+    /// Names of capture points given by [`Analyzer::name_point`].
+    points: Vec<Option<PointName>>,
     next_id: u64,
     now: u64,
     last_sweep: u64,
@@ -121,11 +155,77 @@ impl Analyzer {
             live: FxHashMap::default(),
             finished: VecDeque::new(),
             ending: VecDeque::new(),
-            fragments: FxHashMap::default(),
+            points: Vec::new(),
             next_id: 1,
             now: 0,
             last_sweep: 0,
             summary: Summary::default(),
+        }
+    }
+
+    /// Names capture point `point` (without a name, point `i` is input `i`).
+    pub fn name_point(&mut self, point: usize, name: PointName) {
+        if self.points.len() <= point {
+            self.points.resize(point + 1, None);
+        }
+        if let Some(slot) = self.points.get_mut(point) {
+            *slot = Some(name);
+        }
+    }
+
+    /// An IP fragment held for reassembly.
+    pub fn on_fragment_held(&mut self) {
+        self.summary.packets += 1;
+        self.summary.ip_packets += 1;
+        self.summary.fragments += 1;
+    }
+
+    /// A fragment dropped, with `count` fragments in all (its datagram's held ones).
+    pub fn on_fragments_discarded(&mut self, reason: &'static str, count: u16) {
+        self.summary.packets += 1;
+        self.summary.ip_packets += 1;
+        self.summary.fragments += 1;
+        *self.summary.fragments_discarded.entry(reason).or_default() += u64::from(count);
+    }
+
+    /// A datagram given up with fragments missing (not a packet of its own: its
+    /// fragments were counted as they came), with its first fragment if that
+    /// arrived; its connection, if open, learns of it.
+    pub fn on_incomplete_datagram(
+        &mut self,
+        point: usize,
+        ts: u64,
+        first: Option<&IpPacket<'_>>,
+        train: FragmentTrain,
+    ) {
+        self.summary.incomplete_datagrams += 1;
+        let Some((packet, Transport::Tcp(segment))) = first.map(|p| (p, p.transport)) else {
+            return;
+        };
+        let (key, side) = FlowKey::of(
+            (packet.src, segment.src_port()),
+            (packet.dst, segment.dst_port()),
+        );
+        if let Some(conn) = self.live.get_mut(&key) {
+            conn.on_incomplete(point, ts, side, train);
+        }
+    }
+
+    /// A packet whose IP length (`claimed`) is more than its frame had on the wire
+    /// (`there` bytes from its IP header): counted, with the first few kept.
+    pub fn on_length_beyond_frame(
+        &mut self,
+        point: usize,
+        number: u64,
+        offset: usize,
+        claimed: u32,
+        there: u32,
+    ) {
+        self.summary.length_beyond_frame += 1;
+        if self.summary.length_beyond_frame_examples.len() < 10 {
+            self.summary
+                .length_beyond_frame_examples
+                .push((point, number, offset, claimed, there));
         }
     }
 
@@ -170,10 +270,14 @@ impl Analyzer {
             Transport::Tcp(segment) => self.on_tcp(point, number, ts, packet, &segment),
             Transport::TcpTruncated => self.summary.tcp_header_cut += 1,
             Transport::IcmpError(message) => self.on_icmp(point, ts, &message),
-            Transport::LaterFragment if packet.protocol == 6 => {
-                self.on_later_fragment(point, ts, packet)
-            }
+            // A fragment not put together first (by a caller without
+            // reassembly): counted, never taken for a segment.
+            Transport::LaterFragment => self.summary.fragments += 1,
             _ => {}
+        }
+        if packet.fragments > 0 {
+            self.summary.fragments += 1;
+            self.summary.reassembled += 1;
         }
         if self.now.saturating_sub(self.last_sweep) >= SWEEP_EVERY_NS {
             self.last_sweep = self.now;
@@ -228,14 +332,8 @@ impl Analyzer {
                 Box::new(Connection::new(id, key, version, ts, number, side)),
             );
         }
-        if let Some(frag) = packet.fragment {
-            if frag.offset == 0 {
-                if self.fragments.len() >= MAX_FRAGMENT_IDS {
-                    self.fragments.clear();
-                }
-                self.fragments
-                    .insert((packet.src, packet.dst, packet.ident), (key, side));
-            }
+        if packet.fragment.is_some() {
+            self.summary.fragments += 1;
         }
         if let Some(conn) = self.live.get_mut(&key) {
             conn.on_tcp(point, ts, packet, segment, side);
@@ -258,17 +356,6 @@ impl Analyzer {
         match self.live.get_mut(&key) {
             Some(conn) => conn.on_too_big(point, ts, message, quoted.ip_len, side),
             None => self.summary.unmatched_icmp += 1,
-        }
-    }
-
-    fn on_later_fragment(&mut self, point: usize, ts: u64, packet: &IpPacket<'_>) {
-        let found = self
-            .fragments
-            .get(&(packet.src, packet.dst, packet.ident))
-            .copied();
-        match found.and_then(|(key, side)| self.live.get_mut(&key).map(|c| (c, side))) {
-            Some((conn, side)) => conn.on_fragment(point, ts, side),
-            None => self.summary.unmatched_fragments += 1,
         }
     }
 
@@ -315,7 +402,7 @@ impl Analyzer {
     }
 
     fn report(&mut self, conn: &Connection, ending: Ending) {
-        let report = finalize::report(conn, ending);
+        let report = finalize::report(conn, ending, &self.points);
         self.summary.connections += 1;
         for endpoint in [&report.client, &report.server] {
             if let MssSeen::Value(v) = endpoint.syn_mss {

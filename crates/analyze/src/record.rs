@@ -68,7 +68,11 @@ pub struct ConnectionRecord {
 pub struct PointRecord {
     /// The capture's name.
     pub input: Option<String>,
-    /// Its index among the inputs.
+    /// Its interface, when the capture names it (a pcapng interface's name, the
+    /// interface index of a `tcpdump -i any` capture).
+    #[serde(default)]
+    pub interface: Option<String>,
+    /// The capture point's index (an input's index for its first interface).
     pub index: usize,
     /// Where on the path it is.
     pub position: Position,
@@ -156,7 +160,14 @@ pub enum FindingFields {
         recovered_with: Option<u32>,
     },
     /// TCP in IP fragments.
-    IpFragments { endpoint: Option<Role>, count: u32 },
+    IpFragments {
+        endpoint: Option<Role>,
+        count: u32,
+        #[serde(default)]
+        incomplete: u32,
+        #[serde(default)]
+        incomplete_len: u32,
+    },
     /// The directions send with different MSS.
     AsymmetricMss {
         endpoint: Option<Role>,
@@ -197,7 +208,8 @@ impl FindingFields {
         }
     }
 
-    fn new(finding: &Finding, names: &[String]) -> FindingFields {
+    /// The fields of `finding`; `point_name` names a capture point.
+    fn new(finding: &Finding, point_name: impl Fn(usize) -> Option<String>) -> FindingFields {
         let endpoint = finding.endpoint();
         match *finding {
             Finding::MssMissing { default, .. } => FindingFields::MssMissing { endpoint, default },
@@ -228,7 +240,7 @@ impl FindingFields {
                 endpoint,
                 from,
                 to,
-                between: [names.get(before).cloned(), names.get(after).cloned()],
+                between: [point_name(before), point_name(after)],
                 between_index: [before, after],
             },
             Finding::IcmpTooBig {
@@ -257,7 +269,17 @@ impl FindingFields {
                 transmissions,
                 recovered_with,
             },
-            Finding::IpFragments { count, .. } => FindingFields::IpFragments { endpoint, count },
+            Finding::IpFragments {
+                count,
+                incomplete,
+                incomplete_len,
+                ..
+            } => FindingFields::IpFragments {
+                endpoint,
+                count,
+                incomplete,
+                incomplete_len,
+            },
             Finding::AsymmetricMss { client, server } => FindingFields::AsymmetricMss {
                 endpoint,
                 client,
@@ -303,7 +325,8 @@ impl ConnectionRecord {
                 .points
                 .iter()
                 .map(|p| PointRecord {
-                    input: names.get(p.point).cloned(),
+                    input: names.get(p.input).cloned(),
+                    interface: p.interface.as_deref().map(str::to_string),
                     index: p.point,
                     position: p.position,
                     packets: p.packets,
@@ -321,7 +344,7 @@ impl ConnectionRecord {
                 .map(|f| {
                     let explained = explain(f, report);
                     FindingRecord {
-                        finding: FindingFields::new(f, names),
+                        finding: FindingFields::new(f, |p| report.point_name(p, names)),
                         title: explained.title,
                         explanation: explained.text,
                         fix: explained.fix,
@@ -404,8 +427,16 @@ pub struct SummaryRecord {
     pub evicted: u64,
     /// ICMP too-big messages for flows not in the capture.
     pub unmatched_icmp: u64,
-    /// Later IP fragments whose first fragment was not seen.
-    pub unmatched_fragments: u64,
+    /// IP fragments captured.
+    pub fragments: u64,
+    /// Datagrams put together from fragments.
+    pub reassembled: u64,
+    /// Datagrams given up with fragments missing.
+    pub incomplete_datagrams: u64,
+    /// Fragments dropped as Linux drops them, by reason.
+    pub fragments_discarded: BTreeMap<String, u64>,
+    /// Packets whose IP length is more than their frame had on the wire.
+    pub length_beyond_frame: u64,
     /// Warnings (a truncated input, say).
     pub warnings: Vec<String>,
 }
@@ -463,7 +494,15 @@ impl SummaryRecord {
                 .collect(),
             evicted: summary.evicted,
             unmatched_icmp: summary.unmatched_icmp,
-            unmatched_fragments: summary.unmatched_fragments,
+            fragments: summary.fragments,
+            reassembled: summary.reassembled,
+            incomplete_datagrams: summary.incomplete_datagrams,
+            fragments_discarded: summary
+                .fragments_discarded
+                .iter()
+                .map(|(reason, n)| ((*reason).to_string(), *n))
+                .collect(),
+            length_beyond_frame: summary.length_beyond_frame,
             warnings,
         }
     }
@@ -511,7 +550,12 @@ mod tests {
                 transmissions: 6,
                 recovered_with: None,
             },
-            Finding::IpFragments { endpoint, count: 2 },
+            Finding::IpFragments {
+                endpoint,
+                count: 2,
+                incomplete: 0,
+                incomplete_len: 0,
+            },
             Finding::AsymmetricMss {
                 client: 1448,
                 server: 1348,
@@ -526,7 +570,7 @@ mod tests {
         assert_eq!(kinds, Finding::KINDS, "one finding of every kind, in order");
         let names = ["a.pcap".to_string(), "b.pcap".to_string()];
         for finding in &findings {
-            let fields = FindingFields::new(finding, &names);
+            let fields = FindingFields::new(finding, |p| names.get(p).cloned());
             assert_eq!(fields.kind(), finding.kind());
             assert_eq!(fields.endpoint(), finding.endpoint());
             // And as the record writes them.

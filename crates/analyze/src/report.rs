@@ -356,6 +356,11 @@ pub enum Finding {
         endpoint: Role,
         /// Fragments captured.
         count: u32,
+        /// Datagrams given up with fragments missing.
+        incomplete: u32,
+        /// The largest of those, as far as known (the data length its last fragment
+        /// gave, else the end of the data seen), in bytes of IP payload.
+        incomplete_len: u32,
     },
     /// The two directions send with different effective MSS.
     AsymmetricMss {
@@ -491,10 +496,14 @@ impl Position {
 }
 
 /// A capture point that saw the connection.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PointSeen {
-    /// Input index.
+    /// Capture point index: the input's index for an input's first interface.
     pub point: usize,
+    /// The input it is in.
+    pub input: usize,
+    /// Its interface, when the capture names it (several interfaces in one input).
+    pub interface: Option<std::sync::Arc<str>>,
     /// Where it sits.
     pub position: Position,
     /// Packets of this connection it captured.
@@ -533,6 +542,18 @@ pub struct ConnectionReport {
 }
 
 impl ConnectionReport {
+    /// A capture point's name for messages: its input's name from `names` (by input
+    /// index), and its interface where the capture names one ("a.pcapng (eth1)").
+    pub fn point_name(&self, point: usize, names: &[String]) -> Option<String> {
+        let seen = self.points.iter().find(|p| p.point == point);
+        let input = seen.map_or(point, |p| p.input);
+        let name = names.get(input)?;
+        Some(match seen.and_then(|p| p.interface.as_deref()) {
+            Some(interface) => format!("{name} ({interface})"),
+            None => name.clone(),
+        })
+    }
+
     /// The endpoint with a role.
     pub fn endpoint(&self, role: Role) -> &EndpointReport {
         match role {

@@ -136,6 +136,10 @@ pub(crate) struct Unusual {
     pub(crate) stall: Option<Stall>,
     pub(crate) worst_stall: Option<Stall>,
     pub(crate) fragments: u32,
+    /// Its datagrams given up with fragments missing, and the largest one's length
+    /// as known.
+    pub(crate) incomplete: u32,
+    pub(crate) incomplete_len: u32,
 }
 
 /// What one capture point saw one endpoint send.
@@ -395,9 +399,25 @@ impl Sent {
         self.unusual.as_deref().map_or(0, |u| u.fragments)
     }
 
-    /// Counts an IP fragment of its segments.
-    pub(crate) fn on_fragment(&mut self) {
-        self.unusual().fragments += 1;
+    /// Counts IP fragments of its segments.
+    pub(crate) fn on_fragments(&mut self, count: u16) {
+        self.unusual().fragments += u32::from(count);
+    }
+
+    /// Its datagrams given up with fragments missing: how many, and the largest
+    /// one's length as known.
+    pub(crate) fn incomplete(&self) -> (u32, u32) {
+        self.unusual
+            .as_deref()
+            .map_or((0, 0), |u| (u.incomplete, u.incomplete_len))
+    }
+
+    /// A datagram of its given up with fragments missing.
+    pub(crate) fn on_incomplete(&mut self, train: crate::FragmentTrain) {
+        let unusual = self.unusual();
+        unusual.fragments += u32::from(train.fragments);
+        unusual.incomplete += 1;
+        unusual.incomplete_len = unusual.incomplete_len.max(train.len);
     }
 }
 

@@ -500,8 +500,10 @@ fn memory_is_bounded_by_live_connections() {
     assert!(summary.evicted > 9_000);
 }
 
+/// Fragments given to the analyzer as they are (mss_ingest puts them together
+/// first): counted, and a first fragment is never taken for a segment of its size.
 #[test]
-fn ip_fragments_are_counted_for_their_connection() {
+fn ip_fragments_not_put_together_are_counted_and_never_taken_for_segments() {
     let mut packets: Vec<(usize, Vec<u8>)> = handshake(1460, 1460)
         .iter()
         .map(|(p, s)| (*p, s.bytes()))
@@ -523,10 +525,100 @@ fn ip_fragments_are_counted_for_their_connection() {
         reports[0].findings[0],
         Finding::IpFragments {
             endpoint: Role::Client,
-            count: 2
+            count: 1,
+            incomplete: 0,
+            incomplete_len: 0,
         }
     );
-    assert_eq!(summary.unmatched_fragments, 0);
+    assert_eq!(reports[0].client.max_segment, None);
+    assert_eq!(summary.fragments, 2);
+    assert_eq!(summary.reassembled, 0);
+}
+
+/// A segment put together from fragments counts at its whole size, its fragments
+/// in the finding; a datagram given up tells its connection.
+#[test]
+fn reassembled_segments_count_whole_and_incomplete_ones_are_told() {
+    use mss_wire::reassembly::{Push, Reassembler};
+    let mut analyzer = Analyzer::new(Config::default());
+    let mut n = 0;
+    let mut feed = |analyzer: &mut Analyzer, bytes: &[u8], fragments: u16| {
+        n += 1;
+        let mut packet = decode(Link::Raw, bytes)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("packet {n} does not decode"));
+        packet.fragments = fragments;
+        analyzer.on_packet(0, n, n * 1_000_000, &packet);
+    };
+    for (_, s) in handshake(1460, 1460) {
+        feed(&mut analyzer, &s.bytes(), 0);
+    }
+    // A 2900-byte segment (above the MSS) in two fragments.
+    let whole = seg(true, "A", 1001, 5001, 2900).id(78).opts(ts()).bytes();
+    let header = &whole[..20];
+    let cut: u16 = 20 + 1480;
+    let cut_at = usize::from(cut);
+    let mut one = whole[..cut_at].to_vec();
+    one[2..4].copy_from_slice(&cut.to_be_bytes());
+    one[6] = 0x20;
+    let mut two = header.to_vec();
+    two.extend_from_slice(&whole[cut_at..]);
+    let len = u16::try_from(two.len()).unwrap_or(u16::MAX);
+    two[2..4].copy_from_slice(&len.to_be_bytes());
+    two[6..8].copy_from_slice(&(1480u16 / 8).to_be_bytes());
+    let mut reassembler: Reassembler<()> = Reassembler::default();
+    assert_eq!(reassembler.push(1, 0, &one, ()), Push::Held);
+    analyzer.on_fragment_held();
+    let Push::Complete(done) = reassembler.push(2, 0, &two, ()) else {
+        panic!("not complete");
+    };
+    feed(&mut analyzer, &done.packet, done.fragments);
+    // Then a datagram whose second fragment never comes.
+    let next = seg(true, "A", 3901, 5001, 2900).id(79).opts(ts()).bytes();
+    let mut first = next[..cut_at].to_vec();
+    first[2..4].copy_from_slice(&cut.to_be_bytes());
+    first[6] = 0x20;
+    assert_eq!(reassembler.push(3, 0, &first, ()), Push::Held);
+    analyzer.on_fragment_held();
+    reassembler.finish();
+    for given_up in reassembler.take_given_up() {
+        let first = given_up
+            .first
+            .as_deref()
+            .and_then(|b| decode(Link::Raw, b).ok().flatten());
+        let train = crate::FragmentTrain {
+            fragments: given_up.fragments,
+            bytes: given_up.bytes,
+            len: given_up.len,
+            last_seen: given_up.last_seen,
+        };
+        analyzer.on_incomplete_datagram(0, 10_000_000, first.as_ref(), train);
+    }
+    let summary = analyzer.finish();
+    let report = analyzer
+        .poll_finished()
+        .unwrap_or_else(|| panic!("no report"));
+    assert_eq!(report.client.max_segment, Some(2900));
+    assert!(
+        report.findings.contains(&Finding::IpFragments {
+            endpoint: Role::Client,
+            count: 3,
+            incomplete: 1,
+            incomplete_len: 1480,
+        }),
+        "{:?}",
+        report.findings
+    );
+    assert!(kinds(&report).contains(&"segments_exceed_mss"));
+    assert_eq!(
+        (
+            summary.fragments,
+            summary.reassembled,
+            summary.incomplete_datagrams
+        ),
+        (3, 1, 1)
+    );
 }
 
 /// Per-connection state is what bounds memory: keep it small (it was 888 bytes per

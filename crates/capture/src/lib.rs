@@ -54,10 +54,79 @@ impl LinkType {
     pub fn name(self) -> String {
         match mss_wire::packet::link_type_name(self.0) {
             Some(name) => name.to_string(),
-            None => format!("link type {}", self.0),
+            None => match OTHER_LINK_TYPES.iter().find(|(n, _)| *n == self.0) {
+                Some((_, name)) => format!("link type {} ({name})", self.0),
+                None => format!("link type {}", self.0),
+            },
         }
     }
+
+    /// Whether mss decodes it.
+    pub fn is_decoded(self) -> bool {
+        mss_wire::packet::link_type_name(self.0).is_some()
+    }
 }
+
+/// Names of link types mss does not decode, for messages (tcpdump.org's LINKTYPE_
+/// list): a user is told what the capture is, not only its number.
+const OTHER_LINK_TYPES: &[(u16, &str)] = &[
+    (3, "AX.25"),
+    (6, "Token Ring"),
+    (7, "ARCNET"),
+    (8, "SLIP"),
+    (10, "FDDI"),
+    (11, "ATM RFC 1483"),
+    (51, "PPPoE"),
+    (100, "ATM RFC 1483"),
+    (105, "IEEE 802.11"),
+    (107, "Frame Relay"),
+    (119, "802.11 with Prism header"),
+    (122, "IP over Fibre Channel"),
+    (127, "IEEE 802.11 with radiotap"),
+    (129, "ARCNET Linux"),
+    (138, "IP over IEEE 1394"),
+    (139, "MTP2 with pseudo-header"),
+    (140, "MTP2"),
+    (141, "MTP3"),
+    (142, "SCCP"),
+    (143, "DOCSIS"),
+    (144, "Linux IrDA"),
+    (147, "USER0"),
+    (148, "USER1"),
+    (149, "USER2"),
+    (150, "USER3"),
+    (163, "802.11 with AVS header"),
+    (165, "BACnet MS/TP"),
+    (166, "PPP with pppd direction"),
+    (169, "GPRS LLC"),
+    (177, "Linux LAPD"),
+    (187, "Bluetooth HCI H4"),
+    (189, "Linux USB"),
+    (192, "PPI"),
+    (195, "IEEE 802.15.4"),
+    (197, "Endace ERF"),
+    (201, "Bluetooth HCI H4 with pseudo-header"),
+    (204, "PPP with direction"),
+    (215, "IEEE 802.15.4 without FCS"),
+    (220, "Linux USB (memory-mapped)"),
+    (227, "SocketCAN"),
+    (231, "D-Bus"),
+    (239, "NFLOG"),
+    (240, "netANALYZER"),
+    (242, "IP over InfiniBand"),
+    (249, "USBPcap"),
+    (251, "Bluetooth LE link layer"),
+    (253, "Linux netlink"),
+    (254, "Bluetooth Linux monitor"),
+    (256, "Bluetooth BR/EDR baseband"),
+    (264, "Apple PKTAP"),
+    (265, "EPON"),
+    (273, "USB (Darwin)"),
+    (277, "LoRaTap"),
+    (278, "vsock"),
+    (279, "Nordic BLE"),
+    (281, "Event Tracing for Windows"),
+];
 
 /// The container format.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -326,6 +395,14 @@ impl<R: Read> Reader<R> {
             State::PcapNg(s) => s.snaplen(interface),
         }?;
         (snaplen > 0).then_some(snaplen)
+    }
+
+    /// The name of a pcapng interface (its if_name option), if it has one.
+    pub fn interface_name(&self, interface: u32) -> Option<&str> {
+        match &self.state {
+            State::Pcap(_) => None,
+            State::PcapNg(s) => s.interface_name(interface),
+        }
     }
 
     /// Bytes consumed so far.

@@ -17,6 +17,8 @@ const BLOCK_EPB: u32 = 6;
 const BLOCK_SHB: u32 = 0x0a0d_0d0a;
 
 const OPTION_END: u16 = 0;
+/// if_name: the interface's name on the capturing host, as UTF-8.
+const IF_NAME: u16 = 2;
 const IF_TSRESOL: u16 = 9;
 const IF_TSOFFSET: u16 = 14;
 
@@ -33,6 +35,8 @@ struct Interface {
     units_per_second: u64,
     /// Seconds to add to every timestamp (if_tsoffset).
     offset_seconds: i64,
+    /// if_name, if given (at most 64 bytes kept).
+    name: Option<String>,
 }
 
 /// The reader's state for a pcapng file.
@@ -55,6 +59,12 @@ impl State {
     pub(crate) fn snaplen(&self, interface: u32) -> Option<u32> {
         let index = usize::try_from(interface).ok()?;
         self.interfaces.get(index).map(|i| i.snaplen)
+    }
+
+    /// The name (if_name) of an interface of the current section, if it has one.
+    pub(crate) fn interface_name(&self, interface: u32) -> Option<&str> {
+        let index = usize::try_from(interface).ok()?;
+        self.interfaces.get(index)?.name.as_deref()
     }
 }
 
@@ -210,6 +220,7 @@ fn interface(body: &[u8], big_endian: bool) -> Result<Interface, String> {
         snaplen: u32_at(body, 4, big_endian),
         units_per_second: 1_000_000,
         offset_seconds: 0,
+        name: None,
     };
     let mut options = body.get(8..).unwrap_or_default();
     while options.len() >= 4 {
@@ -236,6 +247,11 @@ fn interface(body: &[u8], big_endian: bool) -> Result<Interface, String> {
                         ));
                     }
                 }
+            }
+            (IF_NAME, name) => {
+                let name = String::from_utf8_lossy(name);
+                let name: String = name.trim_end_matches('\0').chars().take(64).collect();
+                iface.name = (!name.is_empty()).then_some(name);
             }
             (IF_TSOFFSET, [a, b, c, d, e, f, g, h]) => {
                 let bytes = [*a, *b, *c, *d, *e, *f, *g, *h];

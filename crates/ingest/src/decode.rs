@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::mpsc;
 
-use mss_analyze::Analyzer;
-use mss_capture::{LinkType, Warning};
+use mss_analyze::{Analyzer, FragmentTrain};
+use mss_capture::{LinkType, Record, Warning};
 use mss_wire::packet::{Fragment, IpPacket, Link, Transport, Tunnel, decode};
+use mss_wire::reassembly::{Discarded, Incomplete, Push, Reassembler};
 use mss_wire::{icmp, tcp};
 
 use crate::Source;
@@ -22,6 +23,13 @@ enum Found {
     NotIp,
     Unsupported(u16),
     Undecodable(usize, mss_wire::Error),
+    /// An IP fragment, held until its datagram is complete.
+    FragmentHeld,
+    /// IP fragments dropped (overlapping, inconsistent, ...).
+    FragmentsDiscarded(Discarded),
+    /// A datagram given up with fragments missing (not a record of its own: it
+    /// travels with the record at which it was given up).
+    Incomplete(Box<(Option<Packet>, FragmentTrain)>),
 }
 
 /// An `IpPacket` without borrows, and compact: what it carries is told by
@@ -38,9 +46,13 @@ struct Packet {
     ident: u32,
     dont_fragment: bool,
     fragment: Option<Fragment>,
+    fragments: u16,
     protocol: u8,
     truncated: bool,
     carried: Carried,
+    /// The IP length it claimed, when that is more than the frame had on the wire
+    /// (its `ip_len` is then what was there).
+    claimed_len: Option<u32>,
 }
 
 /// `Transport`, owned.
@@ -62,8 +74,72 @@ enum Carried {
 pub(crate) struct Event {
     number: u64,
     pub(crate) timestamp_ns: u64,
+    /// Which of its input's capture points (interfaces) it was captured at.
+    pub(crate) interface: u16,
     found: Found,
 }
+
+/// An interface of an input: the pcapng interface, and the interface index a Linux
+/// cooked v2 header (`tcpdump -i any`) carries.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct InterfaceKey {
+    id: u32,
+    ifindex: Option<u32>,
+}
+
+/// A capture point found in an input, by its order of appearance there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct NewInterface {
+    pub(crate) index: u16,
+    /// How it is named: the pcapng interface's name, or the interface index.
+    pub(crate) label: Option<String>,
+}
+
+/// Interfaces beyond this many in one input share the last one's point.
+const MAX_INTERFACES: usize = 256;
+
+/// The interfaces of one input, in the order they appeared.
+#[derive(Default)]
+struct Interfaces {
+    seen: Vec<InterfaceKey>,
+    /// The latest record's: most records are on the same interface as the last.
+    last: Option<(InterfaceKey, u16)>,
+}
+
+impl Interfaces {
+    /// The record's interface index within the input, and whether it is new.
+    #[inline]
+    fn of(&mut self, record: &Record<'_>) -> (InterfaceKey, u16, bool) {
+        let ifindex = (record.link_type.0 == SLL2)
+            .then(|| record.data.get(4..8))
+            .flatten()
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_be_bytes);
+        let key = InterfaceKey {
+            id: record.interface,
+            ifindex,
+        };
+        if let Some((last, index)) = self.last {
+            if last == key {
+                return (key, index, false);
+            }
+        }
+        let (index, new) = match self.seen.iter().position(|k| *k == key) {
+            Some(i) => (i, false),
+            None if self.seen.len() < MAX_INTERFACES => {
+                self.seen.push(key);
+                (self.seen.len() - 1, true)
+            }
+            None => (MAX_INTERFACES - 1, false),
+        };
+        let index = u16::try_from(index).unwrap_or(u16::MAX);
+        self.last = Some((key, index));
+        (key, index, new)
+    }
+}
+
+/// LINKTYPE_LINUX_SLL2: its header has the interface index at bytes 4..8.
+const SLL2: u16 = 276;
 
 /// Records decoded by an input's thread, in order.
 pub(crate) struct Batch {
@@ -76,6 +152,8 @@ pub(crate) struct Batch {
     pub(crate) offset: u64,
     /// The earliest and latest timestamp in it (they need not be in order).
     pub(crate) span: Option<(u64, u64)>,
+    /// Interfaces that appeared first in it.
+    pub(crate) interfaces: Vec<NewInterface>,
 }
 
 impl Batch {
@@ -86,6 +164,7 @@ impl Batch {
             icmp: Vec::new(),
             offset: 0,
             span: None,
+            interfaces: Vec::new(),
         }
     }
 
@@ -95,6 +174,7 @@ impl Batch {
         self.bytes.clear();
         self.icmp.clear();
         self.span = None;
+        self.interfaces.clear();
     }
 }
 
@@ -124,6 +204,9 @@ pub(crate) fn decode_all(
     let mut last_link = None;
     let mut error = None;
     let mut batch = Batch::new();
+    let mut interfaces = Interfaces::default();
+    let mut fragments: Reassembler<Tag> = Reassembler::default();
+    let mut last = (0, 0);
     loop {
         let record = match reader.next_record() {
             Ok(Some(record)) => record,
@@ -138,22 +221,52 @@ pub(crate) fn decode_all(
             last_link = Some(record.link_type);
             link_types.insert(record.link_type);
         }
+        let (key, interface, new) = interfaces.of(&record);
+        let ts = record.timestamp_ns;
+        let number = record.number;
         let found = match Link::from_link_type(record.link_type.0) {
             None => Found::Unsupported(record.link_type.0),
             Some(link) => match decode(link, record.data) {
-                Ok(Some(packet)) => owned(&packet, &mut batch),
+                Ok(Some(packet)) if needs_reassembly(&packet) => {
+                    let ip = record.data.get(packet.offset..).unwrap_or_default();
+                    let tag = (packet.tunnel, packet.offset, interface);
+                    match fragments.push(ts, u32::from(interface), ip, tag) {
+                        Push::Whole => owned(&packet, None, &mut batch),
+                        Push::Held | Push::Duplicate => Found::FragmentHeld,
+                        Push::Discarded(discarded) => Found::FragmentsDiscarded(discarded),
+                        Push::Complete(whole) => {
+                            reassembled(&whole.packet, whole.tag, whole.fragments, &mut batch)
+                        }
+                    }
+                }
+                Ok(Some(packet)) => {
+                    let wire_len = record.data.len().max(record.original_len as usize);
+                    owned(&packet, Some(wire_len), &mut batch)
+                }
                 Ok(None) => Found::NotIp,
                 Err((offset, error)) => Found::Undecodable(offset, error),
             },
         };
-        let ts = record.timestamp_ns;
+        if new {
+            let label = interface_label(key, reader.interface_name(key.id));
+            batch.interfaces.push(NewInterface {
+                index: interface,
+                label,
+            });
+        }
         batch.span = Some(batch.span.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
         batch.events.push(Event {
-            number: record.number,
+            number,
             timestamp_ns: ts,
+            interface,
             found,
         });
-        if batch.events.len() == BATCH {
+        fragments.expire(ts);
+        if fragments.has_given_up() {
+            given_up(&mut fragments, number, ts, &mut batch);
+        }
+        last = (number, ts);
+        if batch.events.len() >= BATCH {
             batch.offset = reader.offset();
             let next = used.try_recv().unwrap_or_else(|_| Batch::new());
             if decoded
@@ -164,6 +277,9 @@ pub(crate) fn decode_all(
             }
         }
     }
+    // Datagrams still waiting for fragments are given up at the end.
+    fragments.finish();
+    given_up(&mut fragments, last.0, last.1, &mut batch);
     batch.offset = reader.offset();
     if !batch.events.is_empty() && decoded.send(Message::Batch(batch)).is_err() {
         return;
@@ -178,10 +294,95 @@ pub(crate) fn decode_all(
     }));
 }
 
+/// What the reassembly keeps with a datagram: the tunnel its fragments were in,
+/// their IP header's offset in the frame, and their interface.
+type Tag = (Option<Tunnel>, usize, u16);
+
+/// Whether a packet is a fragment to put together first: an IPv6 atomic fragment
+/// (RFC 6946) is a whole packet, and so is everything the decoder found unfragmented.
+#[inline]
+fn needs_reassembly(packet: &IpPacket<'_>) -> bool {
+    packet.fragment.is_some_and(|f| f.more || f.offset != 0)
+}
+
+/// How an interface is named in reports: its pcapng name, the interface index of
+/// a Linux cooked v2 header, or both ("any" says nothing, so it is left out).
+fn interface_label(key: InterfaceKey, name: Option<String>) -> Option<String> {
+    let name = name.filter(|n| n != "any");
+    match (name, key.ifindex) {
+        (Some(name), Some(ifindex)) => Some(format!("{name} ifindex {ifindex}")),
+        (Some(name), None) => Some(name),
+        (None, Some(ifindex)) => Some(format!("ifindex {ifindex}")),
+        (None, None) if key.id > 0 => Some(format!("interface {}", key.id)),
+        (None, None) => None,
+    }
+}
+
+/// A datagram put together from fragments, decoded as the packet it is (tunnels
+/// inside it followed).
+fn reassembled(ip: &[u8], (tunnel, offset, _): Tag, fragments: u16, batch: &mut Batch) -> Found {
+    match decode(Link::Raw, ip) {
+        Ok(Some(mut packet)) => {
+            packet.fragments = fragments;
+            packet.tunnel = packet.tunnel.or(tunnel);
+            packet.offset += offset;
+            owned(&packet, None, batch)
+        }
+        Ok(None) => Found::NotIp,
+        Err((at, error)) => Found::Undecodable(offset + at, error),
+    }
+}
+
+/// Datagrams given up since the last call, as events at this record.
+fn given_up(fragments: &mut Reassembler<Tag>, number: u64, ts: u64, batch: &mut Batch) {
+    for incomplete in fragments.take_given_up() {
+        let Incomplete {
+            tag: (tunnel, _, interface),
+            first,
+            ..
+        } = &incomplete;
+        let first = first.as_deref().and_then(|ip| match decode(Link::Raw, ip) {
+            Ok(Some(mut packet)) => {
+                packet.tunnel = packet.tunnel.or(*tunnel);
+                match owned(&packet, None, batch) {
+                    Found::Packet(p) => Some(p),
+                    _ => None,
+                }
+            }
+            _ => None,
+        });
+        let train = FragmentTrain {
+            fragments: incomplete.fragments,
+            bytes: incomplete.bytes,
+            len: incomplete.len,
+            last_seen: incomplete.last_seen,
+        };
+        batch.events.push(Event {
+            number,
+            timestamp_ns: ts,
+            interface: *interface,
+            found: Found::Incomplete(Box::new((first, train))),
+        });
+    }
+}
+
 /// A decoded packet without borrows: a TCP header is copied to the batch's bytes
 /// (the whole segment when the IP length does not bound it, as the analysis then
 /// measures the payload captured), an ICMP message to its messages.
-fn owned(packet: &IpPacket<'_>, batch: &mut Batch) -> Found {
+///
+/// `wire_len`: the frame's length on the wire, when the packet is in it as captured:
+/// an IP length beyond it is a lie (a malformed or fuzzed packet), replaced by what
+/// the frame really holds, the claim kept in `claimed_len`.
+fn owned(packet: &IpPacket<'_>, wire_len: Option<usize>, batch: &mut Batch) -> Found {
+    let mut ip_len = packet.ip_len;
+    let mut claimed_len = None;
+    if let Some(wire_len) = wire_len {
+        let there = wire_len.saturating_sub(packet.offset);
+        if ip_len != 0 && usize::try_from(ip_len).is_ok_and(|len| len > there) {
+            claimed_len = Some(ip_len);
+            ip_len = u32::try_from(there).unwrap_or(u32::MAX);
+        }
+    }
     let carried = match packet.transport {
         Transport::Tcp(segment) => {
             let header_len = segment.header_len();
@@ -212,50 +413,29 @@ fn owned(packet: &IpPacket<'_>, batch: &mut Batch) -> Found {
         src: packet.src,
         dst: packet.dst,
         ttl: packet.ttl,
-        ip_len: packet.ip_len,
+        ip_len,
         header_len: packet.header_len,
         ident: packet.ident,
         dont_fragment: packet.dont_fragment,
         fragment: packet.fragment,
+        fragments: packet.fragments,
         protocol: packet.protocol,
-        truncated: packet.truncated,
+        truncated: packet.truncated && claimed_len.is_none(),
         carried,
+        claimed_len,
     })
 }
 
-/// Hands one decoded record to the analyzer, at time `ts` (its own, or corrected
-/// for its capture's clock).
+/// Hands one decoded record to the analyzer, captured at `point`, at time `ts` (its
+/// own, or corrected for its capture's clock).
 #[inline]
 pub(crate) fn feed(analyzer: &mut Analyzer, point: usize, ts: u64, event: &Event, batch: &Batch) {
     match &event.found {
         Found::Packet(p) => {
-            let transport = match p.carried {
-                Carried::Tcp { start, end } => {
-                    Transport::Tcp(tcp::Packet::new_unchecked(&batch.bytes[start..end]))
-                }
-                Carried::TcpTruncated => Transport::TcpTruncated,
-                Carried::IcmpError(i) => match batch.icmp.get(i) {
-                    Some(message) => Transport::IcmpError(*message),
-                    None => Transport::Other,
-                },
-                Carried::LaterFragment => Transport::LaterFragment,
-                Carried::Other => Transport::Other,
-            };
-            let packet = IpPacket {
-                offset: p.offset,
-                tunnel: p.tunnel,
-                src: p.src,
-                dst: p.dst,
-                ttl: p.ttl,
-                ip_len: p.ip_len,
-                header_len: p.header_len,
-                ident: p.ident,
-                dont_fragment: p.dont_fragment,
-                fragment: p.fragment,
-                protocol: p.protocol,
-                truncated: p.truncated,
-                transport,
-            };
+            let packet = borrowed(p, batch);
+            if let Some(claimed) = p.claimed_len {
+                analyzer.on_length_beyond_frame(point, event.number, p.offset, claimed, p.ip_len);
+            }
             analyzer.on_packet(point, event.number, ts, &packet);
         }
         Found::NotIp => analyzer.on_not_ip(),
@@ -263,5 +443,46 @@ pub(crate) fn feed(analyzer: &mut Analyzer, point: usize, ts: u64, event: &Event
         Found::Undecodable(offset, error) => {
             analyzer.on_undecodable(point, event.number, *offset, error);
         }
+        Found::FragmentHeld => analyzer.on_fragment_held(),
+        Found::FragmentsDiscarded(discarded) => {
+            analyzer.on_fragments_discarded(discarded.reason.name(), discarded.fragments);
+        }
+        Found::Incomplete(incomplete) => {
+            let (first, train) = &**incomplete;
+            let first = first.as_ref().map(|p| borrowed(p, batch));
+            analyzer.on_incomplete_datagram(point, ts, first.as_ref(), *train);
+        }
+    }
+}
+
+/// The packet again, borrowing its TCP header from the batch.
+fn borrowed<'a>(p: &Packet, batch: &'a Batch) -> IpPacket<'a> {
+    let transport = match p.carried {
+        Carried::Tcp { start, end } => Transport::Tcp(tcp::Packet::new_unchecked(
+            batch.bytes.get(start..end).unwrap_or_default(),
+        )),
+        Carried::TcpTruncated => Transport::TcpTruncated,
+        Carried::IcmpError(i) => match batch.icmp.get(i) {
+            Some(message) => Transport::IcmpError(*message),
+            None => Transport::Other,
+        },
+        Carried::LaterFragment => Transport::LaterFragment,
+        Carried::Other => Transport::Other,
+    };
+    IpPacket {
+        offset: p.offset,
+        tunnel: p.tunnel,
+        src: p.src,
+        dst: p.dst,
+        ttl: p.ttl,
+        ip_len: p.ip_len,
+        header_len: p.header_len,
+        ident: p.ident,
+        dont_fragment: p.dont_fragment,
+        fragment: p.fragment,
+        fragments: p.fragments,
+        protocol: p.protocol,
+        truncated: p.truncated,
+        transport,
     }
 }

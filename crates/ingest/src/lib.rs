@@ -45,6 +45,10 @@ pub trait Source: Send + 'static {
     fn offset(&self) -> u64;
     /// Warnings so far, and how many more were only counted.
     fn warnings(&self) -> (&[Warning], u64);
+    /// The name of one of its interfaces (a pcapng interface's if_name), if known.
+    fn interface_name(&self, _interface: u32) -> Option<String> {
+        None
+    }
 }
 
 impl<R: Read + Send + 'static> Source for Reader<R> {
@@ -56,6 +60,9 @@ impl<R: Read + Send + 'static> Source for Reader<R> {
     }
     fn warnings(&self) -> (&[Warning], u64) {
         Reader::warnings(self)
+    }
+    fn interface_name(&self, interface: u32) -> Option<String> {
+        Reader::interface_name(self, interface).map(str::to_string)
     }
 }
 
@@ -222,6 +229,10 @@ pub struct Input {
     /// The error that ended reading early, if any (a truncated last record, a
     /// corrupt length, a read error).
     pub error: Option<mss_capture::Error>,
+    /// Interfaces found in the batches received, not yet given capture points.
+    new_interfaces: Vec<decode::NewInterface>,
+    /// The capture point of each of its interfaces, in the order they appeared.
+    points: Vec<usize>,
 }
 
 impl Input {
@@ -299,6 +310,8 @@ impl Input {
             warnings: Vec::new(),
             more_warnings: 0,
             error: None,
+            new_interfaces: Vec::new(),
+            points: Vec::new(),
         })
     }
 
@@ -333,8 +346,9 @@ impl Input {
             return Ok(None);
         }
         match self.decoded.recv() {
-            Ok(Message::Batch(batch)) => {
+            Ok(Message::Batch(mut batch)) => {
                 self.offset = batch.offset;
+                self.new_interfaces.append(&mut batch.interfaces);
                 if let Some((a, b)) = batch.span {
                     self.raw_span = Some(
                         self.raw_span
@@ -371,6 +385,49 @@ impl Input {
                 })
             }
         }
+    }
+
+    /// Gives the interfaces that appeared since the last call their capture points:
+    /// its first interface is capture point `index` (the input's own index, so a
+    /// capture of one interface is the point it always was), others the next free
+    /// ones (`next_point`), named to the analyzer.
+    fn place_interfaces(
+        &mut self,
+        index: usize,
+        next_point: &mut usize,
+        analyzer: &mut mss_analyze::Analyzer,
+    ) {
+        for new in self.new_interfaces.drain(..) {
+            let point = if new.index == 0 {
+                index
+            } else {
+                *next_point += 1;
+                *next_point - 1
+            };
+            let at = usize::from(new.index);
+            if self.points.len() <= at {
+                self.points.resize(at + 1, index);
+            }
+            if let Some(slot) = self.points.get_mut(at) {
+                *slot = point;
+            }
+            analyzer.name_point(
+                point,
+                mss_analyze::PointName {
+                    input: index,
+                    interface: new.label.map(Arc::from),
+                },
+            );
+        }
+    }
+
+    /// The capture point of one of its interfaces.
+    #[inline]
+    fn point(&self, index: usize, interface: u16) -> usize {
+        self.points
+            .get(usize::from(interface))
+            .copied()
+            .unwrap_or(index)
     }
 
     /// Hands a batch back to the input's thread for reuse.

@@ -105,13 +105,15 @@ pub fn read_all(
     emit: &mut dyn FnMut(ConnectionReport) -> io::Result<()>,
 ) -> Result<(), ReadError> {
     let mut total_packets: u64 = 0;
+    let mut next_point = inputs.len();
     if let [input] = inputs {
         // One input: its batches in order.
         let shift = input.shift_ns().saturating_neg();
         while let Some(batch) = input.next_batch()? {
+            input.place_interfaces(0, &mut next_point, analyzer);
             for event in &batch.events {
                 let ts = event.timestamp_ns.saturating_add_signed(shift);
-                feed(analyzer, 0, ts, event, &batch);
+                feed(analyzer, input.point(0, event.interface), ts, event, &batch);
                 total_packets += 1;
                 if total_packets % 65_536 == 0 {
                     progress(Tick {
@@ -135,15 +137,16 @@ pub fn read_all(
         .collect();
     loop {
         let mut next: Option<(u64, usize)> = None;
-        for (point, (cursor, input)) in cursors.iter_mut().zip(inputs.iter_mut()).enumerate() {
+        for (index, (cursor, input)) in cursors.iter_mut().zip(inputs.iter_mut()).enumerate() {
             if let Some(ts) = cursor.peek(input)? {
+                input.place_interfaces(index, &mut next_point, analyzer);
                 if next.is_none_or(|(best, _)| ts < best) {
-                    next = Some((ts, point));
+                    next = Some((ts, index));
                 }
             }
         }
-        let Some((_, point)) = next else { break };
-        let (Some(cursor), Some(input)) = (cursors.get_mut(point), inputs.get(point)) else {
+        let Some((_, index)) = next else { break };
+        let (Some(cursor), Some(input)) = (cursors.get_mut(index), inputs.get(index)) else {
             break;
         };
         if let Some(batch) = &cursor.batch {
@@ -151,7 +154,13 @@ pub fn read_all(
                 let ts = event
                     .timestamp_ns
                     .saturating_add_signed(input.shift_ns().saturating_neg());
-                feed(analyzer, point, ts, event, batch);
+                feed(
+                    analyzer,
+                    input.point(index, event.interface),
+                    ts,
+                    event,
+                    batch,
+                );
             }
         }
         cursor.at += 1;

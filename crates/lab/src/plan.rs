@@ -449,14 +449,21 @@ impl Steps<'_> {
         let points = &self.scenario.capture_points;
         let mut captures = Vec::new();
         for (node, ns) in self.nodes() {
-            for iface in &node.ifaces {
-                let point = format!("{}-{}", node.name, iface.name);
+            // Each interface, then `any` (`tcpdump -i any`: Linux cooked v2, every
+            // packet with its interface index).
+            let ifaces = node
+                .ifaces
+                .iter()
+                .map(|i| i.name.as_str())
+                .chain(std::iter::once("any"));
+            for iface in ifaces {
+                let point = format!("{}-{}", node.name, iface);
                 if !points.contains(&point) {
                     continue;
                 }
                 let file = format!("{point}.pcap");
                 let path = format!("{}/{file}", out_dir.trim_end_matches('/'));
-                let mut argv = vec!["tcpdump", "-i", &iface.name, "-nn"];
+                let mut argv = vec!["tcpdump", "-i", iface, "-nn"];
                 if matches!(self.scenario.traffic.load, Load::Mix(_)) {
                     // Tens of thousands of packets a second: a 128 MiB buffer, and
                     // blocks handed over when full or after tcpdump's 1 s timeout
@@ -466,6 +473,11 @@ impl Steps<'_> {
                     // Every packet straight to the file: without it the last
                     // ring-buffer block is lost when tcpdump stops.
                     argv.push("--immediate-mode");
+                    if iface == "any" {
+                        // Every interface's packets in one ring: the default 2 MiB
+                        // buffer overflows during a burst.
+                        argv.extend(["-B", MIX_CAPTURE_BUFFER_KIB]);
+                    }
                 }
                 argv.extend(["-U", "-s", "0", "-Z", "root", "-w", &path, CAPTURE_FILTER]);
                 captures.push(CapturePlan {

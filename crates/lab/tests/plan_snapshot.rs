@@ -694,9 +694,16 @@ fn captures_every_interface_into_the_output_directory() {
         let t = s.topology.clone();
         let p = plan_of(&s);
         let points: Vec<String> = p.captures.iter().map(|c| c.point.clone()).collect();
-        // Every interface, unless the scenario names its points (bench).
+        // Every interface, unless the scenario names its points (bench; clamp-any,
+        // which captures the router with `tcpdump -i any`).
         if *name == "bench" {
             assert_eq!(points, ["client-eth0"]);
+        } else if *name == "clamp-any" {
+            assert_eq!(points, ["client-eth0", "router-any", "server-eth0"]);
+            let any = p.captures.iter().find(|c| c.point == "router-any");
+            let argv = any.map(|c| c.cmd.to_string()).unwrap_or_default();
+            assert!(argv.contains("tcpdump -i any"), "{argv}");
+            assert!(argv.contains("-B 131072"), "{argv}");
         } else {
             assert_eq!(points, t.capture_points_all(), "{name}");
         }
@@ -710,6 +717,12 @@ fn captures_every_interface_into_the_output_directory() {
         for c in &p.captures {
             assert_eq!(c.file, format!("{}.pcap", c.point));
             let (node, dev) = c.point.rsplit_once('-').expect("NODE-IFACE");
+            // `any` takes every interface's packets into one ring: a bigger buffer.
+            let mode = if dev == "any" {
+                "--immediate-mode -B 131072"
+            } else {
+                mode
+            };
             let expected = format!(
                 "ip netns exec {} tcpdump -i {dev} -nn {mode} -U -s 0 -Z root -w \
                  {OUT}/{}.pcap 'tcp or icmp or icmp6'",

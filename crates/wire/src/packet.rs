@@ -165,6 +165,9 @@ pub struct IpPacket<'a> {
     pub dont_fragment: bool,
     /// Fragment position, if this is a fragment.
     pub fragment: Option<Fragment>,
+    /// The IP fragments it was put together from ([`crate::reassembly`]); 0 when it
+    /// arrived whole (the decoder never reassembles).
+    pub fragments: u16,
     /// Upper-layer protocol.
     pub protocol: u8,
     /// Whether fewer bytes were captured than the packet has.
@@ -446,6 +449,7 @@ fn ipv4_packet(
         ident: u32::from(ip.ident()),
         dont_fragment: ip.dont_frag(),
         fragment,
+        fragments: 0,
         protocol: ip.protocol(),
         truncated: ip.is_truncated(),
         transport: Transport::Other,
@@ -490,6 +494,7 @@ fn ipv6_packet(
             offset: f.offset,
             more: f.more,
         }),
+        fragments: 0,
         protocol: chain.protocol,
         truncated: ip.is_truncated() || chain.end == ipv6::ChainEnd::Truncated,
         transport: Transport::Other,

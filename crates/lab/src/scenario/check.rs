@@ -506,11 +506,23 @@ fn check_capture(
     let Some(capture) = &file.capture else {
         return Ok(all);
     };
-    if let Some(point) = capture.get_ref().iter().find(|p| !all.contains(p)) {
+    // `NODE-any`: one capture of every interface of a node (`tcpdump -i any`),
+    // taken only when asked for.
+    let any: Vec<String> = topology
+        .nodes
+        .iter()
+        .map(|n| format!("{}-any", n.name))
+        .collect();
+    if let Some(point) = capture
+        .get_ref()
+        .iter()
+        .find(|p| !all.contains(p) && !any.contains(p))
+    {
         return Err(source.at(
             capture,
             format!(
-                "capture point {point:?} does not exist; the points are {}",
+                "capture point {point:?} does not exist; the points are {} (and NODE-any \
+                 for all of a node's interfaces)",
                 all.join(", ")
             ),
         ));
