@@ -608,3 +608,24 @@ fn captures_that_share_no_time_are_said_to() {
         "{text}"
     );
 }
+
+/// A capture whose link type mss does not decode gives no "no connections" with
+/// exit 0: it exits 2 naming the link type's number and name, and what to do.
+#[test]
+fn a_link_type_mss_does_not_decode_is_exit_2_with_its_name() {
+    let dir = TempDir::new("linktype");
+    let mut bytes = std::fs::read(CLIENT).unwrap_or_default();
+    // The pcap header's link type: 147, LINKTYPE_USER0.
+    bytes[20..24].copy_from_slice(&147u32.to_le_bytes());
+    let file = dir.0.join("user0.pcap");
+    std::fs::write(&file, &bytes).unwrap_or_else(|e| panic!("{e}"));
+    let path = file.to_string_lossy().to_string();
+    let out = mss(&["analyze", &path]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("link type 147 (USER0)") && err.contains("Ethernet") && err.contains(&path),
+        "{err}"
+    );
+    assert!(!err.contains("results above cover"), "{err}");
+}

@@ -602,8 +602,10 @@ impl Ending<'_> {
                     .map(|e| format!("{}: {e}", i.name))
             })
             .chain(self.stopped.clone())
-            .chain(self.nothing_decoded())
             .collect();
+        if let Some(nothing) = self.nothing_decoded().filter(|_| fatal.is_empty()) {
+            return Err(Failure::Input(nothing));
+        }
         if fatal.is_empty() {
             Ok(())
         } else {
