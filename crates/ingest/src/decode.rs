@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::sync::mpsc;
 
 use mss_analyze::{Analyzer, FragmentTrain};
@@ -36,7 +37,8 @@ enum Found {
 /// `Carried`, which points into the batch for the rest (a batch is written by one
 /// thread and read by another, so its size counts).
 struct Packet {
-    offset: usize,
+    /// Frames are at most 16 MiB (`mss_capture::MAX_RECORD_LEN`).
+    offset: u32,
     tunnel: Option<Tunnel>,
     src: IpAddr,
     dst: IpAddr,
@@ -52,7 +54,7 @@ struct Packet {
     carried: Carried,
     /// The IP length it claimed, when that is more than the frame had on the wire
     /// (its `ip_len` is then what was there).
-    claimed_len: Option<u32>,
+    claimed_len: Option<NonZeroU32>,
 }
 
 /// `Transport`, owned.
@@ -60,12 +62,12 @@ struct Packet {
 enum Carried {
     /// TCP, its header at `start..end` in the batch's bytes.
     Tcp {
-        start: usize,
-        end: usize,
+        start: u32,
+        end: u32,
     },
     TcpTruncated,
     /// An ICMP error, at this index in the batch's messages.
-    IcmpError(usize),
+    IcmpError(u32),
     LaterFragment,
     Other,
 }
@@ -228,8 +230,8 @@ pub(crate) fn decode_all(
             None => Found::Unsupported(record.link_type.0),
             Some(link) => match decode(link, record.data) {
                 Ok(Some(packet)) if needs_reassembly(&packet) => {
-                    let ip = record.data.get(packet.offset..).unwrap_or_default();
-                    let tag = (packet.tunnel, packet.offset, interface);
+                    let ip = record.data.get(packet.offset as usize..).unwrap_or_default();
+                    let tag = (packet.tunnel, packet.offset as usize, interface);
                     match fragments.push(ts, u32::from(interface), ip, tag) {
                         Push::Whole => owned(&packet, None, &mut batch),
                         Push::Held | Push::Duplicate => Found::FragmentHeld,
@@ -325,7 +327,9 @@ fn reassembled(ip: &[u8], (tunnel, offset, _): Tag, fragments: u16, batch: &mut 
         Ok(Some(mut packet)) => {
             packet.fragments = fragments;
             packet.tunnel = packet.tunnel.or(tunnel);
-            packet.offset += offset;
+            packet.offset = packet
+                .offset
+                .saturating_add(u32::try_from(offset).unwrap_or(u32::MAX));
             owned(&packet, None, batch)
         }
         Ok(None) => Found::NotIp,
@@ -377,9 +381,9 @@ fn owned(packet: &IpPacket<'_>, wire_len: Option<usize>, batch: &mut Batch) -> F
     let mut ip_len = packet.ip_len;
     let mut claimed_len = None;
     if let Some(wire_len) = wire_len {
-        let there = wire_len.saturating_sub(packet.offset);
+        let there = wire_len.saturating_sub(packet.offset as usize);
         if ip_len != 0 && usize::try_from(ip_len).is_ok_and(|len| len > there) {
-            claimed_len = Some(ip_len);
+            claimed_len = NonZeroU32::new(ip_len);
             ip_len = u32::try_from(there).unwrap_or(u32::MAX);
         }
     }
@@ -394,15 +398,17 @@ fn owned(packet: &IpPacket<'_>, wire_len: Option<usize>, batch: &mut Batch) -> F
             };
             let start = batch.bytes.len();
             batch.bytes.extend_from_slice(&data[..keep]);
+            // A batch holds 512 headers (or segments of at most 16 MiB, when the
+            // IP length does not bound them): far below 4 GiB.
             Carried::Tcp {
-                start,
-                end: batch.bytes.len(),
+                start: u32::try_from(start).unwrap_or(u32::MAX),
+                end: u32::try_from(batch.bytes.len()).unwrap_or(u32::MAX),
             }
         }
         Transport::TcpTruncated => Carried::TcpTruncated,
         Transport::IcmpError(message) => {
             batch.icmp.push(message);
-            Carried::IcmpError(batch.icmp.len() - 1)
+            Carried::IcmpError(u32::try_from(batch.icmp.len() - 1).unwrap_or(u32::MAX))
         }
         Transport::LaterFragment => Carried::LaterFragment,
         Transport::Other => Carried::Other,
@@ -434,7 +440,13 @@ pub(crate) fn feed(analyzer: &mut Analyzer, point: usize, ts: u64, event: &Event
         Found::Packet(p) => {
             let packet = borrowed(p, batch);
             if let Some(claimed) = p.claimed_len {
-                analyzer.on_length_beyond_frame(point, event.number, p.offset, claimed, p.ip_len);
+                analyzer.on_length_beyond_frame(
+                    point,
+                    event.number,
+                    packet.offset as usize,
+                    claimed.get(),
+                    p.ip_len,
+                );
             }
             analyzer.on_packet(point, event.number, ts, &packet);
         }
@@ -459,10 +471,13 @@ pub(crate) fn feed(analyzer: &mut Analyzer, point: usize, ts: u64, event: &Event
 fn borrowed<'a>(p: &Packet, batch: &'a Batch) -> IpPacket<'a> {
     let transport = match p.carried {
         Carried::Tcp { start, end } => Transport::Tcp(tcp::Packet::new_unchecked(
-            batch.bytes.get(start..end).unwrap_or_default(),
+            batch
+                .bytes
+                .get(start as usize..end as usize)
+                .unwrap_or_default(),
         )),
         Carried::TcpTruncated => Transport::TcpTruncated,
-        Carried::IcmpError(i) => match batch.icmp.get(i) {
+        Carried::IcmpError(i) => match batch.icmp.get(i as usize) {
             Some(message) => Transport::IcmpError(*message),
             None => Transport::Other,
         },

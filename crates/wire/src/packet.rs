@@ -144,8 +144,9 @@ pub enum Transport<'a> {
 /// The innermost IP packet of a frame.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct IpPacket<'a> {
-    /// Offset of the IP header in the frame.
-    pub offset: usize,
+    /// Offset of the IP header in the frame (frames are far below 4 GiB; a u32
+    /// keeps this struct small enough to move without a call to memcpy).
+    pub offset: u32,
     /// The tunnel it was found in (innermost), if any.
     pub tunnel: Option<Tunnel>,
     /// Source address.
@@ -439,7 +440,7 @@ fn ipv4_packet(
         more: ip.more_frags(),
     });
     Ok(IpPacket {
-        offset: at,
+        offset: u32::try_from(at).unwrap_or(u32::MAX),
         tunnel,
         src: IpAddr::V4(ip.src_addr()),
         dst: IpAddr::V4(ip.dst_addr()),
@@ -477,7 +478,7 @@ fn ipv6_packet(
     }
     let payload_len = u32::from(ip.payload_len());
     Ok(IpPacket {
-        offset: at,
+        offset: u32::try_from(at).unwrap_or(u32::MAX),
         tunnel,
         src: IpAddr::V6(ip.src_addr()),
         dst: IpAddr::V6(ip.dst_addr()),

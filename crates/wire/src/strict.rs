@@ -84,7 +84,7 @@ pub fn link_layout(link: Link, frame: &[u8]) -> Result<LinkLayout, Refusal> {
         Some(at) => at,
         None => match decode(link, frame) {
             Ok(Some(packet)) if packet.tunnel.is_some() => return Err(Refusal::Tunneled),
-            Ok(Some(packet)) => packet.offset,
+            Ok(Some(packet)) => packet.offset as usize,
             Ok(None) => return Err(Refusal::NotIp),
             // The IP or TCP layer is cut short or broken: where the plain link
             // header puts IP, tcp_layout says which; without one, nothing is known.

@@ -34,8 +34,8 @@ pub fn tcp_checksums(path: &Path) -> io::Result<(u64, u64)> {
         let Transport::Tcp(_) = packet.transport else {
             continue;
         };
-        let start = packet.offset + packet.header_len as usize;
-        let end = packet.offset + packet.ip_len as usize;
+        let start = packet.offset as usize + packet.header_len as usize;
+        let end = packet.offset as usize + packet.ip_len as usize;
         let Some(segment) = record.data.get(start..end) else {
             continue;
         };
