@@ -977,7 +977,8 @@ fn segments_agree_with_tshark() {
         })
         .map(|(file, kind, frame, _)| format!("{file} {kind} frame {frame}"))
         .collect();
-    if !stale.is_empty() {
+    // On other captures most of the list cannot occur.
+    if whole_corpus && !stale.is_empty() {
         println!(
             "allowed differences that did not occur: {}",
             stale.join("; ")
