@@ -115,6 +115,8 @@ pub struct FragmentTrain {
     pub len: u32,
     /// Whether the last fragment arrived.
     pub last_seen: bool,
+    /// When the first of its fragments arrived.
+    pub first_ns: u64,
 }
 
 /// What a capture point is: an input, and which of its interfaces when it has
@@ -190,10 +192,13 @@ impl Analyzer {
 
     /// A datagram given up with fragments missing (not a packet of its own: its
     /// fragments were counted as they came), with its first fragment if that
-    /// arrived; its connection, if open, learns of it.
+    /// arrived (packet `number`, at `ts`). A TCP header in the first fragment is
+    /// evidence like any other (flags, options; a connection it opens), but the
+    /// segment's size is not known: it is never counted as a segment.
     pub fn on_incomplete_datagram(
         &mut self,
         point: usize,
+        number: u64,
         ts: u64,
         first: Option<&IpPacket<'_>>,
         train: FragmentTrain,
@@ -202,6 +207,11 @@ impl Analyzer {
         let Some((packet, Transport::Tcp(segment))) = first.map(|p| (p, p.transport)) else {
             return;
         };
+        if packet.fragment.is_none() {
+            return;
+        }
+        self.summary.tcp_packets += 1;
+        self.on_tcp(point, number, ts, packet, &segment);
         let (key, side) = FlowKey::of(
             (packet.src, segment.src_port()),
             (packet.dst, segment.dst_port()),
@@ -267,7 +277,15 @@ impl Analyzer {
             self.now = ts;
         }
         match packet.transport {
-            Transport::Tcp(segment) => self.on_tcp(point, number, ts, packet, &segment),
+            Transport::Tcp(segment) => {
+                self.summary.tcp_packets += 1;
+                if packet.fragment.is_some() {
+                    // A first fragment not put together first (by a caller
+                    // without reassembly).
+                    self.summary.fragments += 1;
+                }
+                self.on_tcp(point, number, ts, packet, &segment);
+            }
             Transport::TcpTruncated => self.summary.tcp_header_cut += 1,
             Transport::IcmpError(message) => self.on_icmp(point, ts, &message),
             // A fragment not put together first (by a caller without
@@ -293,7 +311,6 @@ impl Analyzer {
         packet: &IpPacket<'_>,
         segment: &tcp::Packet<&[u8]>,
     ) {
-        self.summary.tcp_packets += 1;
         let (key, side) = FlowKey::of(
             (packet.src, segment.src_port()),
             (packet.dst, segment.dst_port()),
@@ -331,9 +348,6 @@ impl Analyzer {
                 key,
                 Box::new(Connection::new(id, key, version, ts, number, side)),
             );
-        }
-        if packet.fragment.is_some() {
-            self.summary.fragments += 1;
         }
         if let Some(conn) = self.live.get_mut(&key) {
             conn.on_tcp(point, ts, packet, segment, side);

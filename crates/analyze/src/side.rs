@@ -412,10 +412,11 @@ impl Sent {
             .map_or((0, 0), |u| (u.incomplete, u.incomplete_len))
     }
 
-    /// A datagram of its given up with fragments missing.
+    /// A datagram of its given up with fragments missing, whose first fragment was
+    /// counted as the packet it is.
     pub(crate) fn on_incomplete(&mut self, train: crate::FragmentTrain) {
         let unusual = self.unusual();
-        unusual.fragments += u32::from(train.fragments);
+        unusual.fragments += u32::from(train.fragments.saturating_sub(1));
         unusual.incomplete += 1;
         unusual.incomplete_len = unusual.incomplete_len.max(train.len);
     }

@@ -208,7 +208,7 @@ pub(crate) fn decode_all(
     let mut batch = Batch::new();
     let mut interfaces = Interfaces::default();
     let mut fragments: Reassembler<Tag> = Reassembler::default();
-    let mut last = (0, 0);
+    let mut last = 0;
     loop {
         let record = match reader.next_record() {
             Ok(Some(record)) => record,
@@ -230,8 +230,11 @@ pub(crate) fn decode_all(
             None => Found::Unsupported(record.link_type.0),
             Some(link) => match decode(link, record.data) {
                 Ok(Some(packet)) if needs_reassembly(&packet) => {
-                    let ip = record.data.get(packet.offset as usize..).unwrap_or_default();
-                    let tag = (packet.tunnel, packet.offset as usize, interface);
+                    let ip = record
+                        .data
+                        .get(packet.offset as usize..)
+                        .unwrap_or_default();
+                    let tag = (packet.tunnel, packet.offset as usize, interface, number);
                     match fragments.push(ts, u32::from(interface), ip, tag) {
                         Push::Whole => owned(&packet, None, &mut batch),
                         Push::Held | Push::Duplicate => Found::FragmentHeld,
@@ -265,9 +268,9 @@ pub(crate) fn decode_all(
         });
         fragments.expire(ts);
         if fragments.has_given_up() {
-            given_up(&mut fragments, number, ts, &mut batch);
+            given_up(&mut fragments, ts, &mut batch);
         }
-        last = (number, ts);
+        last = ts;
         if batch.events.len() >= BATCH {
             batch.offset = reader.offset();
             let next = used.try_recv().unwrap_or_else(|_| Batch::new());
@@ -281,7 +284,7 @@ pub(crate) fn decode_all(
     }
     // Datagrams still waiting for fragments are given up at the end.
     fragments.finish();
-    given_up(&mut fragments, last.0, last.1, &mut batch);
+    given_up(&mut fragments, last, &mut batch);
     batch.offset = reader.offset();
     if !batch.events.is_empty() && decoded.send(Message::Batch(batch)).is_err() {
         return;
@@ -297,8 +300,9 @@ pub(crate) fn decode_all(
 }
 
 /// What the reassembly keeps with a datagram: the tunnel its fragments were in,
-/// their IP header's offset in the frame, and their interface.
-type Tag = (Option<Tunnel>, usize, u16);
+/// their IP header's offset in the frame, their interface, and the packet number
+/// of the first fragment that arrived.
+type Tag = (Option<Tunnel>, usize, u16, u64);
 
 /// Whether a packet is a fragment to put together first: an IPv6 atomic fragment
 /// (RFC 6946) is a whole packet, and so is everything the decoder found unfragmented.
@@ -322,7 +326,7 @@ fn interface_label(key: InterfaceKey, name: Option<String>) -> Option<String> {
 
 /// A datagram put together from fragments, decoded as the packet it is (tunnels
 /// inside it followed).
-fn reassembled(ip: &[u8], (tunnel, offset, _): Tag, fragments: u16, batch: &mut Batch) -> Found {
+fn reassembled(ip: &[u8], (tunnel, offset, _, _): Tag, fragments: u16, batch: &mut Batch) -> Found {
     match decode(Link::Raw, ip) {
         Ok(Some(mut packet)) => {
             packet.fragments = fragments;
@@ -337,11 +341,12 @@ fn reassembled(ip: &[u8], (tunnel, offset, _): Tag, fragments: u16, batch: &mut 
     }
 }
 
-/// Datagrams given up since the last call, as events at this record.
-fn given_up(fragments: &mut Reassembler<Tag>, number: u64, ts: u64, batch: &mut Batch) {
+/// Datagrams given up since the last call, as events at this record (`ts`), which
+/// carry the number and time of their first fragment.
+fn given_up(fragments: &mut Reassembler<Tag>, ts: u64, batch: &mut Batch) {
     for incomplete in fragments.take_given_up() {
         let Incomplete {
-            tag: (tunnel, _, interface),
+            tag: (tunnel, _, interface, first_number),
             first,
             ..
         } = &incomplete;
@@ -360,9 +365,10 @@ fn given_up(fragments: &mut Reassembler<Tag>, number: u64, ts: u64, batch: &mut 
             bytes: incomplete.bytes,
             len: incomplete.len,
             last_seen: incomplete.last_seen,
+            first_ns: incomplete.first_ns,
         };
         batch.events.push(Event {
-            number,
+            number: *first_number,
             timestamp_ns: ts,
             interface: *interface,
             found: Found::Incomplete(Box::new((first, train))),
@@ -462,7 +468,13 @@ pub(crate) fn feed(analyzer: &mut Analyzer, point: usize, ts: u64, event: &Event
         Found::Incomplete(incomplete) => {
             let (first, train) = &**incomplete;
             let first = first.as_ref().map(|p| borrowed(p, batch));
-            analyzer.on_incomplete_datagram(point, ts, first.as_ref(), *train);
+            analyzer.on_incomplete_datagram(
+                point,
+                event.number,
+                train.first_ns,
+                first.as_ref(),
+                *train,
+            );
         }
     }
 }
