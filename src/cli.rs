@@ -65,7 +65,10 @@ pub(crate) enum Command {
                       Several captures of the same traffic at different points (e.g. both \
                       sides of a router) are matched connection by connection and ordered \
                       along the path by TTL; an MSS changed between them is reported as \
-                      mss_rewritten (clamping). Captures must overlap in time.",
+                      mss_rewritten (clamping). Captures must overlap in time. Each interface \
+                      of a capture is a capture point too (a pcapng file of several \
+                      interfaces, tcpdump -i any), and IP fragments are put together as the \
+                      receiving kernel does before anything is measured.",
         after_help = "Examples:\n  \
                       mss analyze trace.pcap\n  \
                       tcpdump -i eth0 -w - | mss analyze -\n  \

@@ -177,3 +177,130 @@ fn a_corrupt_compressed_capture_is_an_error() {
     assert!(!error.is_truncation(), "{error}");
     let _ = std::fs::remove_file(path);
 }
+
+/// A pcapng block: type, body padded to 4 bytes, lengths around it.
+fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let padded = body.len().div_ceil(4) * 4;
+    let len = u32::try_from(12 + padded).unwrap_or(0);
+    let mut out = kind.to_le_bytes().to_vec();
+    out.extend(len.to_le_bytes());
+    out.extend(body);
+    out.resize(8 + padded, 0);
+    out.extend(len.to_le_bytes());
+    out
+}
+
+/// An Ethernet frame with an IPv4 SYN (or SYN-ACK) carrying an MSS option.
+fn syn_frame(ttl: u8, from_client: bool, mss: u16) -> Vec<u8> {
+    let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    let (src, dst, sport, dport, flags) = if from_client {
+        ([10, 0, 0, 1], [10, 0, 0, 2], 40000u16, 80u16, 0x02)
+    } else {
+        ([10, 0, 0, 2], [10, 0, 0, 1], 80, 40000, 0x12)
+    };
+    frame.extend([0x45, 0, 0, 44, 0, 1, 0x40, 0, ttl, 6, 0, 0]);
+    frame.extend(src);
+    frame.extend(dst);
+    frame.extend(sport.to_be_bytes());
+    frame.extend(dport.to_be_bytes());
+    frame.extend(if from_client { 1000u32 } else { 5000 }.to_be_bytes());
+    frame.extend(if from_client { 0u32 } else { 1001 }.to_be_bytes());
+    frame.extend([0x60, flags, 0xff, 0xff, 0, 0, 0, 0, 2, 4]);
+    frame.extend(mss.to_be_bytes());
+    frame
+}
+
+/// A router's capture of two interfaces (dumpcap -i eth1 -i eth2), the client's SYN
+/// clamped between them: each interface is a capture point, named, and the
+/// rewrite is found between the two.
+#[test]
+fn each_pcapng_interface_is_a_capture_point_of_its_own() {
+    let mut file = block(0x0a0d_0d0a, &{
+        let mut b = 0x1a2b_3c4d_u32.to_le_bytes().to_vec();
+        b.extend([1, 0, 0, 0]);
+        b.extend((-1i64).to_le_bytes());
+        b
+    });
+    for name in ["eth1", "eth2"] {
+        let mut idb = vec![1, 0, 0, 0];
+        idb.extend(0u32.to_le_bytes());
+        idb.extend(2u16.to_le_bytes());
+        idb.extend(u16::try_from(name.len()).unwrap_or(0).to_le_bytes());
+        idb.extend(name.as_bytes());
+        idb.resize(idb.len().div_ceil(4) * 4, 0);
+        idb.extend([0, 0, 0, 0]);
+        file.extend(block(1, &idb));
+    }
+    let packets = [
+        (0u32, syn_frame(64, true, 1460)),
+        (1, syn_frame(63, true, 1300)),
+        (1, syn_frame(64, false, 1460)),
+        (0, syn_frame(63, false, 1460)),
+    ];
+    for (i, (interface, frame)) in packets.iter().enumerate() {
+        let mut epb = interface.to_le_bytes().to_vec();
+        epb.extend(0u32.to_le_bytes());
+        epb.extend(u32::try_from(i).unwrap_or(0).to_le_bytes());
+        let len = u32::try_from(frame.len()).unwrap_or(0);
+        epb.extend(len.to_le_bytes());
+        epb.extend(len.to_le_bytes());
+        epb.extend(frame);
+        file.extend(block(6, &epb));
+    }
+    let reader = Reader::new(io::Cursor::new(file)).expect("pcapng");
+    let format = reader.format();
+    let mut inputs =
+        vec![Input::start("router.pcapng".into(), reader, format, None).expect("start")];
+    let mut analyzer = Analyzer::new(Config::default());
+    let mut reports = Vec::new();
+    read_all(&mut inputs, &mut analyzer, &mut |_| {}, &mut |r| {
+        reports.push(r);
+        Ok(())
+    })
+    .expect("read");
+    analyzer.finish();
+    while let Some(r) = analyzer.poll_finished() {
+        reports.push(r);
+    }
+    assert_eq!(reports.len(), 1);
+    let report = &reports[0];
+    let points: Vec<(usize, usize, Option<&str>)> = report
+        .points
+        .iter()
+        .map(|p| (p.point, p.input, p.interface.as_deref()))
+        .collect();
+    assert_eq!(points, [(0, 0, Some("eth1")), (1, 0, Some("eth2"))]);
+    let names = vec!["router.pcapng".to_string()];
+    let rewritten: Vec<(u16, u16, Option<String>, Option<String>)> = report
+        .findings
+        .iter()
+        .filter_map(|f| match *f {
+            mss_analyze::report::Finding::MssRewritten {
+                from,
+                to,
+                before,
+                after,
+                ..
+            } => Some((
+                from,
+                to,
+                report.point_name(before, &names),
+                report.point_name(after, &names),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        rewritten,
+        [(
+            1460,
+            1300,
+            Some("router.pcapng (eth1)".to_string()),
+            Some("router.pcapng (eth2)".to_string())
+        )]
+    );
+    assert_eq!(
+        report.client.syn_mss,
+        mss_analyze::report::MssSeen::Value(1460)
+    );
+}
