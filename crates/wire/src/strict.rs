@@ -118,7 +118,15 @@ fn plain_ip_offset(link: Link, frame: &[u8]) -> Option<usize> {
         Link::Raw | Link::Ipv4 | Link::Ipv6 => Some(0),
         Link::LinuxSll => Some(16),
         Link::LinuxSll2 => Some(20),
-        Link::Null | Link::Loop | Link::Ppp | Link::CiscoHdlc => None,
+        Link::Null
+        | Link::Loop
+        | Link::Ppp
+        | Link::CiscoHdlc
+        | Link::Nflog
+        | Link::Fddi
+        | Link::Ieee80211
+        | Link::Ieee80211Radiotap
+        | Link::Ppi => None,
     }
 }
 

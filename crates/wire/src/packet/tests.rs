@@ -317,3 +317,139 @@ fn mpls_over_ppp_and_wccp_in_gre() {
     let frame = [outer, gre].concat();
     assert_eq!(mss_of(Link::Raw, &frame), Some((80, 1460)));
 }
+
+mod fixtures;
+
+use fixtures::hex;
+
+/// Frames of tcpdump's test captures (`tests/*.pcap` in its source), and what
+/// tshark 4.0 makes of them.
+#[test]
+fn frames_from_tcpdumps_captures() {
+    let innermost = |link, frame: &[u8]| {
+        decode(link, frame)
+            .ok()
+            .flatten()
+            .map(|p| (p.src.to_string(), p.dst.to_string(), p.protocol, p.tunnel))
+    };
+    let found = |src: &str, dst: &str, protocol, tunnel| {
+        Some((src.to_string(), dst.to_string(), protocol, tunnel))
+    };
+    // nflog.pcap frame 1: family 2, TLVs little-endian, a DNS answer in the payload.
+    let nflog = hex(
+        "02000014080001000800012705000a00000000000800040000000002100008000006ffffb8a386b9\
+         c3d6000006000f000001000006001100000e0000120010000811961c10c8b8a386b9c3d6080000001400\
+         030000000000522a1f9e00000000000960fc4d00090045000049000040003711c5144a522a2a0a000014\
+         0035a65900356ddf437181800001000100000000076578616d706c6503636f6d0000010001c00c000100\
+         0100002f9600045db8d877000000",
+    );
+    assert_eq!(
+        innermost(Link::Nflog, &nflog),
+        found("74.82.42.42", "10.0.0.20", 17, None)
+    );
+    // ieee802.11_htc.pcap frame 1, cut after the UDP header: radiotap (60 bytes,
+    // TSFT then Flags 0x04), QoS data with +HTC, SNAP, a DHCP request.
+    let htc = hex(
+        "00003c006b08804086b2ae390000000004003c144001d3950000fcc3fe00e5690f008021027f00037f00\
+         1000cb050204feff000000000000e06e8e2788813000368094c0228bb0be835b4b40ffffffffffff7005\
+         161bffffffffaaaa030000000800450001485b000000ff115fa500000000ffffffff0044004301349560",
+    );
+    assert_eq!(
+        innermost(Link::Ieee80211Radiotap, &htc),
+        found("0.0.0.0", "255.255.255.255", 17, None)
+    );
+    // ieee802.11_rx-stbc.pcap frame 1, cut: QoS data with the Protected bit (tshark
+    // shows "data" too).
+    let protected = hex(
+        "000025002b480800641c00000000000010009e098004cd010000272507000000000000000088422c0068\
+         a3c40346da207c8f503f3a207c8f503f3a200100001100002000000000aaaa0300000008004500005\
+         4bcd2000040013a7cc0a80106c0a80104",
+    );
+    assert_eq!(decode(Link::Ieee80211Radiotap, &protected), Ok(None));
+}
+
+/// NFLOG's TLV headers are in the capturing host's byte order: a big-endian host's
+/// capture reads the same.
+#[test]
+fn nflog_in_either_byte_order() {
+    let v4 = syn_v4();
+    let tlv = |little: bool, kind: u16, value: &[u8]| {
+        let len = u16::try_from(4 + value.len()).unwrap_or(0);
+        let (len, kind) = if little {
+            (len.to_le_bytes(), kind.to_le_bytes())
+        } else {
+            (len.to_be_bytes(), kind.to_be_bytes())
+        };
+        let mut out = [&len[..], &kind[..], value].concat();
+        out.resize(out.len().next_multiple_of(4), 0);
+        out
+    };
+    for little in [true, false] {
+        let frame = [
+            vec![2, 0, 0, 5],
+            // NFULA_PACKET_HDR (EtherType, hook), a prefix, then the payload.
+            tlv(little, 1, &[0x08, 0x00, 3, 0]),
+            tlv(little, 10, b"drop\0"),
+            tlv(little, 9, &v4),
+        ]
+        .concat();
+        assert_eq!(mss_of(Link::Nflog, &frame), Some((80, 1460)), "{little}");
+    }
+    // Family 7 (bridge) is not read; a TLV shorter than its header is malformed.
+    let bridge = [vec![7, 0, 0, 5], tlv(true, 9, &v4)].concat();
+    assert_eq!(decode(Link::Nflog, &bridge), Ok(None));
+    let broken = [vec![2, 0, 0, 5], vec![2, 0, 1, 0], tlv(true, 9, &v4)].concat();
+    assert!(matches!(
+        decode(Link::Nflog, &broken),
+        Err((0, Error::Malformed { offset: 4, .. }))
+    ));
+}
+
+/// Each new header before an IP SYN, cut at every length: the decoder errs or
+/// finds the packet, never calls it "not IP", never panics.
+#[test]
+fn every_prefix_of_the_new_headers() {
+    for f in fixtures::all().into_iter().filter(|f| f.syn.is_some()) {
+        let Some(link) = Link::from_link_type(f.link_type) else {
+            continue;
+        };
+        for cut in 0..f.frame.len() {
+            match decode(link, &f.frame[..cut]) {
+                Ok(Some(p)) => assert!(p.offset < cut, "{}: cut {cut}", f.what),
+                Ok(None) => panic!("{}: cut {cut}: an IP frame decoded as not IP", f.what),
+                Err((offset, _)) => assert!(offset <= cut.max(1) + 60, "{}: cut {cut}", f.what),
+            }
+        }
+    }
+}
+
+proptest::proptest! {
+    /// Arbitrary bytes after each new link-layer header: no panic, the IP header
+    /// inside the frame, errors at offsets inside it.
+    #[test]
+    fn arbitrary_bytes_after_new_headers(
+        which in 0usize..12,
+        rest in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..160),
+    ) {
+        let (link, head): (Link, Vec<u8>) = match which {
+            0 => (Link::Nflog, vec![2, 0, 0, 1]),
+            1 => (Link::Nflog, vec![10, 0, 0, 1, 8, 0, 1, 0, 0x86, 0xdd, 3, 0]),
+            2 => (Link::Fddi, [&[0x50][..], &[0; 12], &[0xaa, 0xaa, 3, 0, 0, 0]].concat()),
+            3 => (Link::Ieee80211, vec![0x88, 0x83]),
+            4 => (Link::Ieee80211, vec![0x08, 0x02]),
+            5 => (Link::Ieee80211Radiotap, vec![0, 0, 18, 0, 0x07, 0, 0, 0x80]),
+            6 => (Link::Ieee80211Radiotap, vec![0, 0, 8, 0, 0, 0, 0, 0, 0x88, 0x02]),
+            7 => (Link::Ppi, vec![0, 0, 8, 0, 127, 0, 0, 0]),
+            8 => (Link::Ppi, vec![0, 0, 8, 0, 239, 0, 0, 0]),
+            9 => (Link::Ethernet, ethernet_header(0x88e7)),
+            10 => (Link::Ethernet, ethernet_header(0x8926)),
+            _ => (Link::Ethernet, ethernet_header(0x8903)),
+        };
+        let frame = [head, rest].concat();
+        match decode(link, &frame) {
+            Ok(Some(p)) => proptest::prop_assert!(p.offset < frame.len()),
+            Ok(None) => {}
+            Err((offset, _)) => proptest::prop_assert!(offset <= frame.len()),
+        }
+    }
+}
