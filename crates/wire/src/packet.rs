@@ -7,9 +7,11 @@
 //!   NFLOG, FDDI, and IEEE 802.11 data frames, bare, behind radiotap or behind PPI.
 //! - IPv4 and IPv6 with extension headers, and ICMP errors with the packet they
 //!   quote.
-//! - Tunnels ([`Tunnel`]): GRE (IP, Ethernet, WCCP), IP-in-IP, VXLAN and Geneve. A
-//!   tunnel whose inner packet cannot be decoded is the outer packet itself, never
-//!   an error.
+//! - Tunnels ([`Tunnel`]): GRE (IP, Ethernet, WCCP, ERSPAN types I to III),
+//!   IP-in-IP, and over UDP VXLAN, Geneve, GRE-in-UDP, GTP-U, Teredo, L2TPv2 and
+//!   AYIYA. UDP is a tunnel only when its port says so and the tunnel header checks
+//!   out; a tunnel whose inner packet cannot be decoded is the outer packet itself,
+//!   never an error.
 
 use core::net::IpAddr;
 
@@ -126,6 +128,19 @@ pub enum Tunnel {
     Vxlan,
     /// Geneve (UDP 6081).
     Geneve,
+    /// ERSPAN types I, II and III: mirrored frames in GRE (protocol types 0x88BE
+    /// and 0x22EB, draft-foschiano-erspan-03).
+    Erspan,
+    /// GRE in UDP (RFC 8086, UDP 4754).
+    GreInUdp,
+    /// GTP-U, the GPRS/LTE/5G user plane (3GPP TS 29.281, UDP 2152).
+    Gtpu,
+    /// Teredo: IPv6 in UDP over IPv4 (RFC 4380, UDP 3544).
+    Teredo,
+    /// L2TPv2 data messages: PPP in UDP (RFC 2661, UDP 1701).
+    L2tp,
+    /// AYIYA, "anything in anything" (draft-massar-v6ops-ayiya-02, UDP 5072).
+    Ayiya,
 }
 
 /// An IP fragment's position.

@@ -320,7 +320,7 @@ fn mpls_over_ppp_and_wccp_in_gre() {
 
 mod fixtures;
 
-use fixtures::hex;
+use fixtures::{hex, ipv4, udp};
 
 /// Frames of tcpdump's test captures (`tests/*.pcap` in its source), and what
 /// tshark 4.0 makes of them.
@@ -366,6 +366,40 @@ fn frames_from_tcpdumps_captures() {
          4bcd2000040013a7cc0a80106c0a80104",
     );
     assert_eq!(decode(Link::Ieee80211Radiotap, &protected), Ok(None));
+    // erspan-type-i-1.pcap frame 1: GRE 0x88BE without a sequence number, then the
+    // mirrored frame (802.1Q, an ICMP echo).
+    let type_1 = hex(
+        "00e0009b6d8100259e81b354080045fc007e00000000202fd7a501010101c0a8ff05000088be00115c3d\
+         de0000259e81b3548100c0650800450000549f430000ff01062a0a3480e90a3480ea0800042aac520003\
+         fda18a280d0b1600504e4700fda18a28000102030405060708090a0b0c0d0e0f10111213141516171819\
+         1a1b1c1d1e1f2021222324252627",
+    );
+    assert_eq!(
+        innermost(Link::Ethernet, &type_1),
+        found("10.52.128.233", "10.52.128.234", 1, Some(Tunnel::Erspan))
+    );
+    // erspan-type-ii-2.pcap frame 1: GRE with a sequence number, ERSPAN version 1.
+    let type_2 = hex(
+        "000c29f1581e005056c0000108004500006201284000fc2f74ebc0a8c343c0a8c3c4100088be00109528\
+         1065c0010008406501005e00000200000c07acfe080045c0003000000000011169310ac86502e0000002\
+         07c107c1001cd965000010010369fe00636973636f0000000ac86501",
+    );
+    assert_eq!(
+        innermost(Link::Ethernet, &type_2),
+        found("10.200.101.2", "224.0.0.2", 17, Some(Tunnel::Erspan))
+    );
+    // erspan-type-iii-ft-0.pcap frame 1: GRE 0x22EB (no sequence number), ERSPAN
+    // version 2, frame type 0.
+    let type_3 = hex(
+        "005056acc80cf8c28890d27b08004500008a000000003f2f3d970a1d1e680a1d0b0d000022eb20140000\
+         a3595bff00000006005056ac18a0f8c28890d27b810000140800450000549d1240003f016b470a1d0b01\
+         0a1d14150800269c3fcb00e22264905d0000000015220a0000000000101112131415161718191a1b1c1d\
+         1e1f202122232425262728292a2b2c2d2e2f3031323334353637",
+    );
+    assert_eq!(
+        innermost(Link::Ethernet, &type_3),
+        found("10.29.11.1", "10.29.20.21", 1, Some(Tunnel::Erspan))
+    );
 }
 
 /// NFLOG's TLV headers are in the capturing host's byte order: a big-endian host's
@@ -423,12 +457,39 @@ fn every_prefix_of_the_new_headers() {
     }
 }
 
+/// UDP to or from a tunnel's port carrying what is not that tunnel: the UDP packet
+/// itself.
+#[test]
+fn udp_that_is_no_tunnel_is_udp() {
+    let v4 = syn_v4();
+    for port in [4789, 6081, 4754, 2152, 3544, 1701, 5072] {
+        for (src, dst) in [(port, 40000), (40000, port)] {
+            // A DNS query: no tunnel header checks out.
+            let dns = hex("abcd01000001000000000000076578616d706c6503636f6d0000010001");
+            let frame = ipv4(17, &udp(src, dst, &dns));
+            let packet = decode(Link::Raw, &frame).ok().flatten();
+            assert_eq!(
+                packet.map(|p| (p.protocol, p.tunnel, p.transport)),
+                Some((17, None, Transport::Other)),
+                "{src} -> {dst}"
+            );
+            // Too short for any tunnel header.
+            let frame = ipv4(17, &udp(src, dst, &v4[..3]));
+            assert_eq!(
+                decode(Link::Raw, &frame).ok().flatten().map(|p| p.tunnel),
+                Some(None)
+            );
+        }
+    }
+}
+
 proptest::proptest! {
-    /// Arbitrary bytes after each new link-layer header: no panic, the IP header
-    /// inside the frame, errors at offsets inside it.
+    /// Arbitrary bytes after each new link-layer header and tunnel header: no panic,
+    /// the IP header inside the frame, errors at offsets inside it.
     #[test]
     fn arbitrary_bytes_after_new_headers(
-        which in 0usize..12,
+        which in 0usize..16,
+        port in proptest::sample::select(vec![4789u16, 6081, 4754, 2152, 3544, 1701, 5072]),
         rest in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..160),
     ) {
         let (link, head): (Link, Vec<u8>) = match which {
@@ -443,11 +504,29 @@ proptest::proptest! {
             8 => (Link::Ppi, vec![0, 0, 8, 0, 239, 0, 0, 0]),
             9 => (Link::Ethernet, ethernet_header(0x88e7)),
             10 => (Link::Ethernet, ethernet_header(0x8926)),
-            _ => (Link::Ethernet, ethernet_header(0x8903)),
+            11 => (Link::Ethernet, ethernet_header(0x8903)),
+            12 => (Link::Raw, ipv4(47, &[0x10, 0, 0x88, 0xbe, 0, 0, 0, 1])[..28].to_vec()),
+            13 => (Link::Raw, ipv4(47, &[0x00, 0, 0x22, 0xeb])[..24].to_vec()),
+            _ => (Link::Raw, ipv4(17, &udp(40000, port, &[]))[..28].to_vec()),
         };
-        let frame = [head, rest].concat();
+        let mut frame = [head, rest].concat();
+        if link == Link::Raw {
+            // The outer IPv4 total length covers whatever follows.
+            let total = u16::try_from(frame.len()).unwrap_or(u16::MAX);
+            frame[2..4].copy_from_slice(&total.to_be_bytes());
+            if which > 13 {
+                let udp_len = u16::try_from(frame.len() - 20).unwrap_or(u16::MAX);
+                frame[24..26].copy_from_slice(&udp_len.to_be_bytes());
+            }
+        }
         match decode(link, &frame) {
-            Ok(Some(p)) => proptest::prop_assert!(p.offset < frame.len()),
+            Ok(Some(p)) => {
+                proptest::prop_assert!(p.offset < frame.len());
+                if link == Link::Raw {
+                    // A tunnel is crossed, or the outer packet itself is found.
+                    proptest::prop_assert!(p.tunnel.is_some() || p.offset == 0);
+                }
+            }
             Ok(None) => {}
             Err((offset, _)) => proptest::prop_assert!(offset <= frame.len()),
         }

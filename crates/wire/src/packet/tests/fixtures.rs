@@ -36,6 +36,16 @@ fn fixture(
     }
 }
 
+impl Fixture {
+    /// Where tshark reads otherwise (the caller says why).
+    fn tshark_reads(self, mss: Option<u16>) -> Fixture {
+        Fixture {
+            tshark: mss,
+            ..self
+        }
+    }
+}
+
 pub(super) fn hex(text: &str) -> Vec<u8> {
     let digits: Vec<u8> = text
         .bytes()
@@ -50,6 +60,34 @@ pub(super) fn hex(text: &str) -> Vec<u8> {
         .chunks(2)
         .map(|pair| pair[0] << 4 | pair[1])
         .collect()
+}
+
+/// An outer IPv4 header (192.0.2.1 to 192.0.2.2, DF, TTL 63) around `payload`.
+pub(super) fn ipv4(protocol: u8, payload: &[u8]) -> Vec<u8> {
+    let mut ip = vec![
+        0x45, 0, 0, 0, 0, 0, 0x40, 0, 63, protocol, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2,
+    ];
+    let total = u16::try_from(20 + payload.len()).unwrap_or(0);
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    [ip, payload.to_vec()].concat()
+}
+
+/// A UDP header (checksum 0: none, RFC 768) around `data`.
+pub(super) fn udp(src: u16, dst: u16, data: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(8 + data.len()).unwrap_or(0);
+    [
+        src.to_be_bytes().to_vec(),
+        dst.to_be_bytes().to_vec(),
+        len.to_be_bytes().to_vec(),
+        vec![0, 0],
+        data.to_vec(),
+    ]
+    .concat()
+}
+
+/// Ethernet, IPv4, `protocol`, `payload`: how tunnels reach a capture.
+fn over_ethernet(protocol: u8, payload: &[u8]) -> Vec<u8> {
+    [ethernet_header(0x0800), ipv4(protocol, payload)].concat()
 }
 
 const SNAP_IPV4: [u8; 8] = [0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00];
@@ -329,6 +367,325 @@ fn ethertypes(v4: &[u8], v6: &[u8]) -> Vec<Fixture> {
     ]
 }
 
+fn gre_tunnels(v4: &[u8], v6: &[u8]) -> Vec<Fixture> {
+    let with = |parts: &[&[u8]]| parts.concat();
+    let mirrored_v4 = with(&[&ethernet_header(0x0800), v4]);
+    let mirrored_v6 = with(&[&ethernet_header(0x86dd), v6]);
+    vec![
+        fixture(
+            "ERSPAN type I: GRE without sequence number, no ERSPAN header",
+            1,
+            over_ethernet(47, &with(&[&[0x00, 0x00, 0x88, 0xbe], &mirrored_v4])),
+            Some((80, 1460)),
+            Some(Tunnel::Erspan),
+        ),
+        fixture(
+            "ERSPAN type II: GRE with sequence number, 8-byte header",
+            1,
+            over_ethernet(
+                47,
+                &with(&[
+                    &[0x10, 0x00, 0x88, 0xbe, 0, 0, 0, 7],
+                    &[0x10, 0x64, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05],
+                    &mirrored_v6,
+                ]),
+            ),
+            Some((443, 1440)),
+            Some(Tunnel::Erspan),
+        ),
+        fixture(
+            "ERSPAN type III, 12-byte header",
+            1,
+            over_ethernet(
+                47,
+                &with(&[
+                    &[0x10, 0x00, 0x22, 0xeb, 0, 0, 0, 7],
+                    &[
+                        0x20, 0x64, 0x00, 0x01, 0x12, 0x34, 0x56, 0x78, 0, 0, 0x00, 0x06,
+                    ],
+                    &mirrored_v4,
+                ]),
+            ),
+            Some((80, 1460)),
+            Some(Tunnel::Erspan),
+        ),
+        fixture(
+            "ERSPAN type III with the platform-specific subheader (O bit)",
+            1,
+            over_ethernet(
+                47,
+                &with(&[
+                    &[0x10, 0x00, 0x22, 0xeb, 0, 0, 0, 7],
+                    &[
+                        0x20, 0x64, 0x00, 0x01, 0x12, 0x34, 0x56, 0x78, 0, 0, 0x00, 0x07,
+                    ],
+                    &[0x0c, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x2a],
+                    &mirrored_v4,
+                ]),
+            ),
+            Some((80, 1460)),
+            Some(Tunnel::Erspan),
+        ),
+        // tshark hands frame type 2 (IP) to its data dissector.
+        fixture(
+            "ERSPAN type III, frame type 2: an IP packet, no Ethernet header",
+            1,
+            over_ethernet(
+                47,
+                &with(&[
+                    &[0x10, 0x00, 0x22, 0xeb, 0, 0, 0, 7],
+                    &[
+                        0x20, 0x64, 0x00, 0x01, 0x12, 0x34, 0x56, 0x78, 0, 0, 0x08, 0x00,
+                    ],
+                    v4,
+                ]),
+            ),
+            Some((80, 1460)),
+            Some(Tunnel::Erspan),
+        )
+        .tshark_reads(None),
+    ]
+}
+
+/// UDP tunnels. Each flow has ports of its own: tshark follows L2TP by
+/// conversation, whatever the other port.
+fn udp_tunnels(v4: &[u8], v6: &[u8]) -> Vec<Fixture> {
+    let with = |parts: &[&[u8]]| parts.concat();
+    let gtp = |flags: u8, extra: &[u8], packet: &[u8]| {
+        let len = u16::try_from(extra.len() + packet.len()).unwrap_or(0);
+        with(&[
+            &[flags, 0xff],
+            &len.to_be_bytes(),
+            &[0, 0, 0, 1],
+            extra,
+            packet,
+        ])
+    };
+    let l2tp_length = |header: &[u8], packet: &[u8]| {
+        let mut message = with(&[header, packet]);
+        let len = u16::try_from(message.len()).unwrap_or(0);
+        message[2..4].copy_from_slice(&len.to_be_bytes());
+        message
+    };
+    let ayiya = |next_header: u8, packet: &[u8]| {
+        with(&[
+            // Identity 2^4 = 16 bytes (an IPv6 address), signature 5 words (SHA-1),
+            // shared-secret authentication, forward, next header, epoch.
+            &[0x41, 0x52, 0x11, next_header, 0x5c, 0x00, 0x00, 0x00],
+            &[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            &[0x77; 20],
+            packet,
+        ])
+    };
+    let vxlan = with(&[&[0x08, 0, 0, 0, 0, 0, 1, 0], &ethernet_header(0x0800), v4]);
+    vec![
+        fixture(
+            "GTP-U G-PDU, 8-byte header, IPv4",
+            1,
+            over_ethernet(17, &udp(2152, 2152, &gtp(0x30, &[], v4))),
+            Some((80, 1460)),
+            Some(Tunnel::Gtpu),
+        ),
+        fixture(
+            "GTP-U G-PDU with a sequence number, from a dynamic port, IPv6",
+            1,
+            over_ethernet(17, &udp(40000, 2152, &gtp(0x32, &[0, 9, 0, 0], v6))),
+            Some((443, 1440)),
+            Some(Tunnel::Gtpu),
+        ),
+        fixture(
+            "GTP-U G-PDU with a PDU session container extension header",
+            1,
+            over_ethernet(
+                17,
+                &udp(
+                    2152,
+                    2152,
+                    &gtp(0x34, &[0, 0, 0, 0x85, 0x01, 0x10, 0x09, 0x00], v4),
+                ),
+            ),
+            Some((80, 1460)),
+            Some(Tunnel::Gtpu),
+        ),
+        fixture(
+            "GTP-U echo request: no packet inside",
+            1,
+            over_ethernet(
+                17,
+                &udp(2152, 2152, &[0x32, 0x01, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0]),
+            ),
+            None,
+            None,
+        ),
+        fixture(
+            "GRE in UDP, IPv4",
+            1,
+            over_ethernet(17, &udp(51000, 4754, &with(&[&[0, 0, 0x08, 0x00], v4]))),
+            Some((80, 1460)),
+            Some(Tunnel::GreInUdp),
+        ),
+        fixture(
+            "GRE in UDP with a key, IPv6",
+            1,
+            over_ethernet(
+                17,
+                &udp(
+                    51000,
+                    4754,
+                    &with(&[&[0x20, 0, 0x86, 0xdd, 0, 0, 0, 42], v6]),
+                ),
+            ),
+            Some((443, 1440)),
+            Some(Tunnel::GreInUdp),
+        ),
+        fixture(
+            "Teredo from a server: IPv6 straight in UDP",
+            1,
+            over_ethernet(17, &udp(3544, 40000, v6)),
+            Some((443, 1440)),
+            Some(Tunnel::Teredo),
+        ),
+        fixture(
+            "Teredo with an origin indication",
+            1,
+            over_ethernet(
+                17,
+                &udp(
+                    3544,
+                    40000,
+                    &with(&[&[0, 0, 0x63, 0xbf, 0x3f, 0xff, 0xfd, 0xfe], v6]),
+                ),
+            ),
+            Some((443, 1440)),
+            Some(Tunnel::Teredo),
+        ),
+        fixture(
+            "Teredo with an authentication indicator and an origin indication",
+            1,
+            over_ethernet(
+                17,
+                &udp(
+                    40000,
+                    3544,
+                    &with(&[
+                        &[0, 1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0],
+                        &[0, 0, 0x63, 0xbf, 0x3f, 0xff, 0xfd, 0xfe],
+                        v6,
+                    ]),
+                ),
+            ),
+            Some((443, 1440)),
+            Some(Tunnel::Teredo),
+        ),
+        // tshark decodes port 3544 as Teredo whatever the lengths say.
+        fixture(
+            "UDP from port 3544 with bytes after the IPv6 packet: not Teredo",
+            1,
+            over_ethernet(17, &udp(3544, 40000, &with(&[v6, &[0; 4]]))),
+            None,
+            None,
+        )
+        .tshark_reads(Some(1440)),
+        fixture(
+            "L2TPv2 data message, PPP with address and control",
+            1,
+            over_ethernet(
+                17,
+                &udp(
+                    1701,
+                    1701,
+                    &with(&[
+                        &[0x00, 0x02, 0x12, 0x34, 0x00, 0x01, 0xff, 0x03, 0x00, 0x21],
+                        v4,
+                    ]),
+                ),
+            ),
+            Some((80, 1460)),
+            Some(Tunnel::L2tp),
+        ),
+        fixture(
+            "L2TPv2 data message with length and sequence numbers, to the LNS",
+            1,
+            over_ethernet(
+                17,
+                &udp(
+                    40000,
+                    1701,
+                    &l2tp_length(
+                        &[
+                            0x48, 0x02, 0, 0, 0x12, 0x34, 0x00, 0x01, 0, 3, 0, 2, 0xff, 0x03, 0x00,
+                            0x57,
+                        ],
+                        v6,
+                    ),
+                ),
+            ),
+            Some((443, 1440)),
+            Some(Tunnel::L2tp),
+        ),
+        fixture(
+            "L2TPv2 data message with an offset, PPP without address and control",
+            1,
+            over_ethernet(
+                17,
+                &udp(
+                    1701,
+                    40000,
+                    &with(&[
+                        &[
+                            0x02, 0x02, 0x12, 0x34, 0x00, 0x01, 0x00, 0x02, 0, 0, 0x00, 0x21,
+                        ],
+                        v4,
+                    ]),
+                ),
+            ),
+            Some((80, 1460)),
+            Some(Tunnel::L2tp),
+        ),
+        fixture(
+            "L2TPv2 control message (Hello): no packet inside",
+            1,
+            over_ethernet(
+                17,
+                &udp(
+                    1701,
+                    1701,
+                    &[
+                        0xc8, 0x02, 0x00, 0x14, 0x12, 0x34, 0x00, 0x00, 0, 1, 0, 1, 0x80, 0x08, 0,
+                        0, 0, 0, 0, 6,
+                    ],
+                ),
+            ),
+            None,
+            None,
+        ),
+        fixture(
+            "AYIYA forwarding IPv6, to the server",
+            1,
+            over_ethernet(17, &udp(41000, 5072, &ayiya(41, v6))),
+            Some((443, 1440)),
+            Some(Tunnel::Ayiya),
+        ),
+        fixture(
+            "AYIYA forwarding IPv4, from the server",
+            1,
+            over_ethernet(17, &udp(5072, 41000, &ayiya(4, v4))),
+            Some((80, 1460)),
+            Some(Tunnel::Ayiya),
+        ),
+        // VXLAN's source port is a flow hash (RFC 7348 section 5); tshark decodes
+        // either port.
+        fixture(
+            "UDP from port 4789 to another: not VXLAN",
+            1,
+            over_ethernet(17, &udp(4789, 50000, &vxlan)),
+            None,
+            None,
+        )
+        .tshark_reads(Some(1460)),
+    ]
+}
+
 /// Frames from real captures.
 fn captured() -> Vec<Fixture> {
     vec![
@@ -362,10 +719,16 @@ fn captured() -> Vec<Fixture> {
 pub(super) fn all() -> Vec<Fixture> {
     let v4 = syn_v4();
     let v6 = syn_v6();
-    [link_layers(&v4, &v6), ethertypes(&v4, &v6), captured()]
-        .into_iter()
-        .flatten()
-        .collect()
+    [
+        link_layers(&v4, &v6),
+        ethertypes(&v4, &v6),
+        gre_tunnels(&v4, &v6),
+        udp_tunnels(&v4, &v6),
+        captured(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// A pcap file (microsecond, little-endian) of `frames` on `link_type`.
@@ -461,6 +824,6 @@ fn fixtures_agree_with_tshark() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(compared > 20, "{compared} frames compared");
+    assert!(compared > 40, "{compared} frames compared");
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
