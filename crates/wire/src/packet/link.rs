@@ -332,7 +332,7 @@ fn ieee80211(frame: &[u8], at: usize, padded: bool) -> Result<Option<usize>, Err
     let mut aggregate = false;
     if subtype & 0x08 != 0 {
         // QoS data: QoS Control (2 bytes), whose bit 7 says the payload is an
-        // A-MSDU (9.2.4.5.1); with the Order bit set, HT Control follows (4 bytes,
+        // A-MSDU (9.2.4.5); with the Order bit set, HT Control follows (4 bytes,
         // 9.2.4.1.10: "+HTC").
         let qos = *frame
             .get(at + len)
@@ -408,7 +408,7 @@ fn radiotap(frame: &[u8], at: usize) -> Result<Option<usize>, Error> {
 }
 
 /// A Per-Packet Information header at `at` (LINKTYPE_PPI; CACE Technologies' PPI
-/// specification 1.0.10, section 3.1): version 0, flags, the header's length
+/// specification 1.0.10): version 0, flags, the header's length
 /// (little-endian u16) and the link type of the frame after it (little-endian
 /// u32), then fields. The frame is decoded as its own link type (one PPI header;
 /// a second inside is not followed).

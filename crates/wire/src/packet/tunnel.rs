@@ -7,9 +7,9 @@ use crate::{be16, byte, tail};
 
 /// Transparent Ethernet bridging: GRE and Geneve carrying Ethernet frames.
 const ETHERTYPE_TEB: u16 = 0x6558;
-/// ERSPAN types I and II (draft-foschiano-erspan-03 section 4.1).
+/// ERSPAN types I and II (draft-foschiano-erspan-03; Linux `include/net/erspan.h`).
 const ETHERTYPE_ERSPAN_II: u16 = 0x88be;
-/// ERSPAN type III (draft-foschiano-erspan-03 section 4.2).
+/// ERSPAN type III (the same sources).
 const ETHERTYPE_ERSPAN_III: u16 = 0x22eb;
 
 /// GRE flags (RFC 2784 section 2.1, RFC 2890 section 2).
@@ -19,15 +19,15 @@ const GRE_SEQUENCE: u8 = 0x10;
 
 const VXLAN_PORT: u16 = 4789;
 const GENEVE_PORT: u16 = 6081;
-/// RFC 8086 section 3.2.
+/// RFC 8086 section 3.
 const GRE_IN_UDP_PORT: u16 = 4754;
 /// 3GPP TS 29.281 section 4.4.2.
 const GTPU_PORT: u16 = 2152;
-/// RFC 4380 section 4.
+/// The Teredo UDP port, RFC 4380 section 2.7.
 const TEREDO_PORT: u16 = 3544;
 /// RFC 2661 section 8.1.
 const L2TP_PORT: u16 = 1701;
-/// draft-massar-v6ops-ayiya-02 section 7.
+/// draft-massar-v6ops-ayiya-02 (IANA's "ayiya" port).
 const AYIYA_PORT: u16 = 5072;
 
 /// A GRE or UDP packet: the packet it carries, if it is one; else the packet
@@ -106,8 +106,8 @@ enum Erspan {
     Ip(usize),
 }
 
-/// An ERSPAN header (draft-foschiano-erspan-03; Wireshark's `packet-erspan.c` reads
-/// the same): behind protocol type 0x88BE none when GRE carries no sequence number
+/// An ERSPAN header (draft-foschiano-erspan-03, Linux `include/net/erspan.h`;
+/// Wireshark's `packet-erspan.c` reads the same): behind protocol type 0x88BE none when GRE carries no sequence number
 /// (type I), else the header its version field names: 1, type II, 8 bytes; 2, type
 /// III, 12 bytes and 8 more when its O bit says a platform-specific subheader
 /// follows. Type III's frame type says Ethernet (0) or IP (2) follows.
@@ -286,7 +286,7 @@ fn teredo(data: &[u8], declared: usize) -> Option<usize> {
     (version >> 4 == 6 && len + ipv6_len == declared).then_some(len)
 }
 
-/// An AYIYA header (draft-massar-v6ops-ayiya-02 section 6): identity length (a
+/// An AYIYA header (draft-massar-v6ops-ayiya-02): identity length (a
 /// power of two, in the top nibble) and type, signature length (in 4-byte words)
 /// and hash method, authentication method and operation code, next header (1 byte
 /// each); the epoch (4 bytes); then the identity and the signature. A "forward"
