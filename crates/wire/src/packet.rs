@@ -21,7 +21,7 @@ use crate::{icmp, ipv4, ipv6, slice, tail, tcp};
 mod link;
 mod tunnel;
 
-pub(crate) use link::{ETHERTYPE_QINQ, ETHERTYPE_QINQ_OLD, ETHERTYPE_VLAN};
+pub(crate) use link::{ETHERTYPE_QINQ, ETHERTYPE_QINQ_OLD, ETHERTYPE_VLAN, declares_fcs};
 
 /// How a capture frames its packets (a subset of tcpdump.org LINKTYPE_ values).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]

@@ -2,7 +2,7 @@
 
 use super::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, Link, truncated};
 use crate::error::{Error, Layer};
-use crate::{be16, byte, slice, tail};
+use crate::{be16, byte, fixed, slice, tail};
 
 pub(crate) const ETHERTYPE_VLAN: u16 = 0x8100;
 pub(crate) const ETHERTYPE_QINQ: u16 = 0x88a8;
@@ -357,14 +357,26 @@ fn ieee80211(frame: &[u8], at: usize, padded: bool) -> Result<Option<usize>, Err
     llc(frame, at + len)
 }
 
-/// A radiotap header at `at` (LINKTYPE_IEEE802_11_RADIOTAP; radiotap.org): version
-/// 0, a pad byte, the header's length (little-endian u16), presence bitmaps
-/// (little-endian u32 each, bit 31 saying another follows), then the fields, each
-/// aligned to its size from the header's start. Only the Flags field matters here
-/// (bit 1, after the 8-byte TSFT of bit 0): its 0x20 says the 802.11 header is
-/// padded to 4 bytes. (0x10, a frame check sequence at the end, adds only 4 bytes
-/// past the IP packet's own length.)
+/// Radiotap's Flags: the 802.11 frame ends in a frame check sequence.
+const RADIOTAP_FCS: u8 = 0x10;
+/// Radiotap's Flags: the 802.11 header is padded to a multiple of 4 bytes.
+const RADIOTAP_DATA_PAD: u8 = 0x20;
+
+/// A radiotap header at `at` (LINKTYPE_IEEE802_11_RADIOTAP; radiotap.org), then
+/// the 802.11 frame.
 fn radiotap(frame: &[u8], at: usize) -> Result<Option<usize>, Error> {
+    match radiotap_header(frame, at)? {
+        Some((len, flags)) => ieee80211(frame, at + len, flags & RADIOTAP_DATA_PAD != 0),
+        None => Ok(None),
+    }
+}
+
+/// A radiotap header's length and Flags field (0 when absent); `None` for a
+/// version other than 0. The header: version 0, a pad byte, the length
+/// (little-endian u16), presence bitmaps (little-endian u32 each, bit 31 saying
+/// another follows), then the fields, each aligned to its size from the header's
+/// start. The Flags field is bit 1, after the 8-byte TSFT of bit 0.
+fn radiotap_header(frame: &[u8], at: usize) -> Result<Option<(usize, u8)>, Error> {
     let &[version, _, len_0, len_1, p_0, p_1, p_2, p_3] = tail(frame, at)
         .first_chunk::<8>()
         .ok_or_else(|| truncated(Layer::Link, at + 8, frame.len()))?;
@@ -404,8 +416,12 @@ fn radiotap(frame: &[u8], at: usize) -> Result<Option<usize>, Error> {
         };
         flags = byte(header, at_flags);
     }
-    ieee80211(frame, at + len, flags & 0x20 != 0)
+    Ok(Some((len, flags)))
 }
+
+/// PPI's 802.11-Common field (type 2): TSF timer (8 bytes), then flags whose bit 0
+/// says the frame ends in a frame check sequence.
+const PPI_80211_COMMON: u16 = 2;
 
 /// A Per-Packet Information header at `at` (LINKTYPE_PPI; CACE Technologies' PPI
 /// specification 1.0.10): version 0, flags, the header's length
@@ -434,4 +450,54 @@ fn ppi(frame: &[u8], at: usize) -> Result<Option<usize>, Error> {
         Some(Link::Ppi) | None => Ok(None),
         Some(inner) => link_payload(inner, frame, at + len),
     }
+}
+
+/// Whether the frame ends in a frame check sequence its own headers declare, which
+/// an edit in place would leave wrong: radiotap's FCS flag, PPI's 802.11-Common
+/// FCS flag (or its radiotap's), a FabricPath header (whose FCS covers the whole
+/// frame). Other frames may carry one unannounced (LINKTYPE_ETHERNET and
+/// LINKTYPE_IEEE802_11 allow it); nothing in them tells.
+pub(crate) fn declares_fcs(link: Link, frame: &[u8]) -> bool {
+    match link {
+        Link::Ieee80211Radiotap => radiotap_declares_fcs(frame, 0),
+        Link::Ppi => ppi_declares_fcs(frame),
+        Link::Ethernet => {
+            // FabricPath replaces the Ethernet header, behind VLAN tags at most.
+            let mut at = 12;
+            for _ in 0..MAX_TAGS {
+                match be16(frame, at) {
+                    ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => at += 4,
+                    ethertype => return ethertype == ETHERTYPE_FABRICPATH,
+                }
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
+fn radiotap_declares_fcs(frame: &[u8], at: usize) -> bool {
+    matches!(radiotap_header(frame, at), Ok(Some((_, flags))) if flags & RADIOTAP_FCS != 0)
+}
+
+fn ppi_declares_fcs(frame: &[u8]) -> bool {
+    let &[_, _, len_0, len_1, dlt_0, dlt_1, dlt_2, dlt_3] = fixed::<8>(frame);
+    let len = usize::from(u16::from_le_bytes([len_0, len_1]));
+    if u32::from_le_bytes([dlt_0, dlt_1, dlt_2, dlt_3]) == 127 {
+        return radiotap_declares_fcs(frame, len);
+    }
+    // The fields: type and length (little-endian u16 each), then the data. Every
+    // field advances at least its 4-byte header; the header's length ends the walk.
+    let fields = slice(frame, 8.min(len)..len.min(frame.len()));
+    let mut at = 0;
+    while let Some(&[type_0, type_1, field_len_0, field_len_1]) =
+        tail(fields, at).first_chunk::<4>()
+    {
+        let data = at + 4;
+        if u16::from_le_bytes([type_0, type_1]) == PPI_80211_COMMON {
+            return byte(fields, data + 8) & 0x01 != 0;
+        }
+        at = data + usize::from(u16::from_le_bytes([field_len_0, field_len_1]));
+    }
+    false
 }
