@@ -519,6 +519,8 @@ proptest::proptest! {
                 frame[24..26].copy_from_slice(&udp_len.to_be_bytes());
             }
         }
+        // The strict layout (and its FCS check) over the same bytes: no panic.
+        let _ = crate::strict::link_layout(link, &frame);
         match decode(link, &frame) {
             Ok(Some(p)) => {
                 proptest::prop_assert!(p.offset < frame.len());
