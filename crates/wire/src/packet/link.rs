@@ -243,9 +243,10 @@ fn nflog(frame: &[u8], at: usize) -> Result<Option<usize>, Error> {
         return Ok(None);
     }
     let first = at + 4;
-    let read: fn([u8; 2]) -> u16 = if nflog_tlvs_read(frame, first, u16::from_le_bytes) {
-        u16::from_le_bytes
-    } else if nflog_tlvs_read(frame, first, u16::from_be_bytes) {
+    // Little-endian (Linux on x86 and ARM) unless only big-endian reads sensibly.
+    let big_endian = !nflog_tlvs_read(frame, first, u16::from_le_bytes)
+        && nflog_tlvs_read(frame, first, u16::from_be_bytes);
+    let read: fn([u8; 2]) -> u16 = if big_endian {
         u16::from_be_bytes
     } else {
         u16::from_le_bytes
