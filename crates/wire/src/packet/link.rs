@@ -444,6 +444,9 @@ fn ppi(frame: &[u8], at: usize) -> Result<Option<usize>, Error> {
             what: "PPI length below its 8-byte header",
         });
     }
+    if frame.len() < at + len {
+        return Err(truncated(Layer::Link, at + len, frame.len()));
+    }
     let inner = u16::try_from(u32::from_le_bytes([dlt_0, dlt_1, dlt_2, dlt_3]))
         .ok()
         .and_then(Link::from_link_type);

@@ -483,6 +483,24 @@ fn udp_that_is_no_tunnel_is_udp() {
     }
 }
 
+/// Regression (found by the packet_decode fuzz target): a PPI header whose length
+/// ran past the frame, before raw IP, gave an error at an offset past the frame.
+#[test]
+fn ppi_length_past_the_frame_is_truncated() {
+    let frame = [0, 32, 0, 140, 14, 0, 0, 0, 7, 247, 35, 7, 0];
+    assert_eq!(
+        decode(Link::Ppi, &frame),
+        Err((
+            0,
+            Error::Truncated {
+                layer: Layer::Link,
+                needed: 35840,
+                available: 13
+            }
+        ))
+    );
+}
+
 proptest::proptest! {
     /// Arbitrary bytes after each new link-layer header and tunnel header: no panic,
     /// the IP header inside the frame, errors at offsets inside it.
