@@ -92,6 +92,7 @@ fn unclamped(skip: Skip, version: Option<IpVersion>, resolved: &Resolved) -> boo
         | Skip::Malformed
         | Skip::BadOptions
         | Skip::Tunneled
+        | Skip::FrameCheck
         | Skip::UnsupportedLink => true,
     }
 }

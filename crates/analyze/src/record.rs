@@ -95,6 +95,42 @@ pub enum TunnelKind {
     /// Geneve.
     #[serde(rename = "geneve")]
     Geneve,
+    /// ERSPAN (types I to III).
+    #[serde(rename = "erspan")]
+    Erspan,
+    /// GRE in UDP.
+    #[serde(rename = "gre_in_udp")]
+    GreInUdp,
+    /// GTP-U.
+    #[serde(rename = "gtpu")]
+    Gtpu,
+    /// Teredo.
+    #[serde(rename = "teredo")]
+    Teredo,
+    /// L2TPv2.
+    #[serde(rename = "l2tp")]
+    L2tp,
+    /// AYIYA.
+    #[serde(rename = "ayiya")]
+    Ayiya,
+}
+
+impl From<mss_wire::packet::Tunnel> for TunnelKind {
+    fn from(tunnel: mss_wire::packet::Tunnel) -> TunnelKind {
+        use mss_wire::packet::Tunnel;
+        match tunnel {
+            Tunnel::Gre => TunnelKind::Gre,
+            Tunnel::IpInIp => TunnelKind::IpInIp,
+            Tunnel::Vxlan => TunnelKind::Vxlan,
+            Tunnel::Geneve => TunnelKind::Geneve,
+            Tunnel::Erspan => TunnelKind::Erspan,
+            Tunnel::GreInUdp => TunnelKind::GreInUdp,
+            Tunnel::Gtpu => TunnelKind::Gtpu,
+            Tunnel::Teredo => TunnelKind::Teredo,
+            Tunnel::L2tp => TunnelKind::L2tp,
+            Tunnel::Ayiya => TunnelKind::Ayiya,
+        }
+    }
 }
 
 /// A finding with its explanation.
@@ -332,12 +368,7 @@ impl ConnectionRecord {
                     packets: p.packets,
                 })
                 .collect(),
-            tunnel: report.tunnel.map(|t| match t {
-                mss_wire::packet::Tunnel::Gre => TunnelKind::Gre,
-                mss_wire::packet::Tunnel::IpInIp => TunnelKind::IpInIp,
-                mss_wire::packet::Tunnel::Vxlan => TunnelKind::Vxlan,
-                mss_wire::packet::Tunnel::Geneve => TunnelKind::Geneve,
-            }),
+            tunnel: report.tunnel.map(TunnelKind::from),
             findings: report
                 .findings
                 .iter()

@@ -119,6 +119,9 @@ pub enum Skip {
     /// Inside a tunnel: clamping the inner packet would leave outer checksums or
     /// lengths wrong.
     Tunneled,
+    /// The frame ends in a frame check sequence its headers declare (802.11 with
+    /// radiotap's or PPI's FCS flag, FabricPath): clamping would leave it wrong.
+    FrameCheck,
     /// The link type is not one the clamp can find the IP header in.
     UnsupportedLink,
 }
@@ -140,6 +143,7 @@ impl Skip {
             Skip::HasPayload => "has_payload",
             Skip::NoRoom => "no_room",
             Skip::Tunneled => "tunneled",
+            Skip::FrameCheck => "frame_check",
             Skip::UnsupportedLink => "unsupported_link",
         }
     }
@@ -164,6 +168,7 @@ impl From<Refusal> for Skip {
             Refusal::Truncated => Skip::Truncated,
             Refusal::Malformed => Skip::Malformed,
             Refusal::Tunneled => Skip::Tunneled,
+            Refusal::FrameCheck => Skip::FrameCheck,
         }
     }
 }

@@ -321,16 +321,20 @@ fn not_possible(version: IpVersion, steps: Vec<Step>, reason: String) -> FamilyR
 }
 
 fn link_step(request: &CalcRequest, steps: &mut Vec<Step>) {
-    let tags: u32 = request
+    use crate::encap::Encap;
+    let on_link = request
         .encaps
         .layers()
         .iter()
-        .take_while(|l| matches!(l, crate::encap::Encap::Vlan { .. }))
+        .take_while(|l| matches!(l, Encap::Vlan { .. } | Encap::VnTag));
+    let tags: u32 = on_link
+        .clone()
         .map(|l| match l {
-            crate::encap::Encap::Vlan { tags } => u32::from(*tags),
+            Encap::Vlan { tags } => u32::from(*tags),
             _ => 0,
         })
         .sum();
+    let vn_tags = on_link.filter(|l| matches!(l, Encap::VnTag)).count();
     let mut text = format!(
         "The link carries packets of up to {} bytes (its MTU), not counting the \
          Ethernet header and FCS.",
@@ -344,6 +348,12 @@ fn link_step(request: &CalcRequest, steps: &mut Vec<Step>) {
             4 * tags,
             request.link_mtu.saturating_sub(4 * tags)
         ));
+    }
+    if vn_tags > 0 {
+        text.push_str(
+            " The VN-Tag sits in the Ethernet header as well: 6 bytes more frame, no less \
+             MTU.",
+        );
     }
     steps.push(Step {
         text,
@@ -393,6 +403,12 @@ fn source_of(encap: &crate::encap::Encap) -> &'static str {
         Encap::IpInIp(_) => "RFC 2473 sections 3 and 4.1.1; ip6_tnl_link_config()",
         Encap::Vxlan { .. } => "RFC 7348 section 5",
         Encap::Geneve { .. } => "RFC 8926 section 3",
+        Encap::Erspan { .. } => "draft-foschiano-erspan-03; Linux include/net/erspan.h",
+        Encap::Pbb => "IEEE 802.1Q-2018 clause 9.7 (the 802.1ah I-TAG)",
+        Encap::VnTag => "Cisco VN-Tag (the IEEE 802.1Qbh proposal)",
+        Encap::GreInUdp { .. } => "RFC 8086 section 3; RFC 2890 section 2",
+        Encap::Teredo => "RFC 4380 sections 5.1.1 and 5.1.2",
+        Encap::Ayiya { .. } => "draft-massar-v6ops-ayiya-02; AICCU",
         Encap::Gtpu { .. } => "3GPP TS 29.281 section 5.1",
         Encap::L2tp { .. } => "RFC 2661 section 3.1; RFC 1662",
         Encap::WireGuard { .. } => "WireGuard whitepaper section 5.4.6",
@@ -814,6 +830,20 @@ mod tests {
         let report = calculate(&request(1500, "vlan", "")).ok();
         let n = report.as_ref().and_then(|r| numbers(r, IpVersion::V4));
         assert_eq!(n.map(|n| (n.ip_mtu, n.frame.on_wire)), Some((1500, 1522)));
+    }
+
+    #[test]
+    fn vntag_frame_is_longer() {
+        let report = calculate(&request(1500, "vntag,vlan", "")).ok();
+        let n = report.as_ref().and_then(|r| numbers(r, IpVersion::V4));
+        assert_eq!(n.map(|n| (n.ip_mtu, n.frame.on_wire)), Some((1500, 1528)));
+        let said = report.as_ref().map(|r| {
+            r.families
+                .iter()
+                .flat_map(|f| &f.steps)
+                .any(|s| s.text.contains("VN-Tag sits in the Ethernet header"))
+        });
+        assert_eq!(said, Some(true));
     }
 
     #[test]

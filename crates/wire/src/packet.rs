@@ -1,13 +1,27 @@
-//! From a captured frame to the IP packet and what it carries: link layers (Ethernet
-//! with VLAN, MPLS and PPPoE, Linux cooked v1/v2, raw IP, BSD loopback, PPP, Cisco
-//! HDLC), IPv4 and IPv6 with extension headers, tunnels (GRE, IP-in-IP, VXLAN,
-//! Geneve), and ICMP errors. Lax: a frame cut by the snaplen still yields every layer
-//! that was captured.
+//! From a captured frame to the IP packet and what it carries. Lax: a frame cut by the
+//! snaplen still yields every layer that was captured.
+//!
+//! - Link layers ([`LINK_TYPES`]): Ethernet (802.1Q and 802.1ad tags, MPLS, PPPoE,
+//!   802.2 LLC/SNAP, 802.1ah provider backbone bridging, VN-Tag, Cisco FabricPath),
+//!   Linux cooked v1 and v2, raw IP, BSD and OpenBSD loopback, PPP, Cisco HDLC, Linux
+//!   NFLOG, FDDI, and IEEE 802.11 data frames, bare, behind radiotap or behind PPI.
+//! - IPv4 and IPv6 with extension headers, and ICMP errors with the packet they
+//!   quote.
+//! - Tunnels ([`Tunnel`]): GRE (IP, Ethernet, WCCP, ERSPAN types I to III),
+//!   IP-in-IP, and over UDP VXLAN, Geneve, GRE-in-UDP, GTP-U, Teredo, L2TPv2 and
+//!   AYIYA. UDP is a tunnel only when its port says so and the tunnel header checks
+//!   out; a tunnel whose inner packet cannot be decoded is the outer packet itself,
+//!   never an error.
 
 use core::net::IpAddr;
 
 use crate::error::{Error, Layer};
-use crate::{be16, byte, icmp, ipv4, ipv6, slice, tail, tcp};
+use crate::{icmp, ipv4, ipv6, slice, tail, tcp};
+
+mod link;
+mod tunnel;
+
+pub(crate) use link::{ETHERTYPE_QINQ, ETHERTYPE_QINQ_OLD, ETHERTYPE_VLAN, declares_fcs};
 
 /// How a capture frames its packets (a subset of tcpdump.org LINKTYPE_ values).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -32,24 +46,40 @@ pub enum Link {
     Ppp,
     /// Cisco HDLC (104).
     CiscoHdlc,
+    /// Linux netfilter log messages, `tcpdump -i nflog:N` (239).
+    Nflog,
+    /// FDDI with 802.2 LLC (10).
+    Fddi,
+    /// IEEE 802.11 frames (105).
+    Ieee80211,
+    /// IEEE 802.11 frames behind a radiotap header (127).
+    Ieee80211Radiotap,
+    /// A Per-Packet Information header, then a frame of the link type it names
+    /// (192).
+    Ppi,
 }
 
 /// Every tcpdump.org LINKTYPE_ value mss decodes, with its decoder and a name for
 /// messages: the one table (capture names link types from it, the fuzz targets
 /// pick from it). Ethernet first: the common case is found at the first compare.
-pub const LINK_TYPES: [(u16, Link, &str); 13] = [
+pub const LINK_TYPES: [(u16, Link, &str); 18] = [
     (1, Link::Ethernet, "Ethernet"),
     (0, Link::Null, "BSD loopback"),
     (9, Link::Ppp, "PPP"),
+    (10, Link::Fddi, "FDDI"),
     (12, Link::Raw, "raw IP"),
     (14, Link::Raw, "raw IP"),
     (50, Link::Ppp, "PPP in HDLC framing"),
     (101, Link::Raw, "raw IP"),
     (104, Link::CiscoHdlc, "Cisco HDLC"),
+    (105, Link::Ieee80211, "IEEE 802.11"),
     (108, Link::Loop, "OpenBSD loopback"),
     (113, Link::LinuxSll, "Linux cooked (SLL)"),
+    (127, Link::Ieee80211Radiotap, "IEEE 802.11 with radiotap"),
+    (192, Link::Ppi, "PPI (per-packet information)"),
     (228, Link::Ipv4, "raw IPv4"),
     (229, Link::Ipv6, "raw IPv6"),
+    (239, Link::Nflog, "Linux netfilter log (NFLOG)"),
     (276, Link::LinuxSll2, "Linux cooked v2 (SLL2)"),
 ];
 
@@ -73,20 +103,6 @@ pub fn link_type_name(link_type: u16) -> Option<&'static str> {
 
 pub(crate) const ETHERTYPE_IPV4: u16 = 0x0800;
 pub(crate) const ETHERTYPE_IPV6: u16 = 0x86dd;
-pub(crate) const ETHERTYPE_VLAN: u16 = 0x8100;
-pub(crate) const ETHERTYPE_QINQ: u16 = 0x88a8;
-pub(crate) const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
-const ETHERTYPE_MPLS: u16 = 0x8847;
-const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
-const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
-const ETHERTYPE_TEB: u16 = 0x6558;
-/// Cisco WCCP redirection inside GRE.
-const ETHERTYPE_WCCP: u16 = 0x883e;
-/// PPP protocol numbers (RFC 1661, RFC 3032 section 4.3).
-const PPP_IPV4: u16 = 0x0021;
-const PPP_IPV6: u16 = 0x0057;
-const PPP_MPLS: u16 = 0x0281;
-const PPP_MPLS_MULTICAST: u16 = 0x0283;
 
 const PROTO_ICMP: u8 = 1;
 const PROTO_IPIP: u8 = 4;
@@ -96,15 +112,12 @@ const PROTO_IPV6: u8 = 41;
 const PROTO_GRE: u8 = 47;
 const PROTO_ICMPV6: u8 = 58;
 
-const VXLAN_PORT: u16 = 4789;
-const GENEVE_PORT: u16 = 6081;
-
 /// Tunnels crossed before the innermost IP packet; deeper nesting is not followed.
 const MAX_DEPTH: u8 = 4;
-/// VLAN tags or MPLS labels followed before giving up.
-const MAX_TAGS: usize = 8;
 
-/// A tunnel the packet was carried in.
+/// A tunnel the packet was carried in: an IP packet inside another IP packet, so
+/// that the outer one's lengths and checksums cover it. (Link-layer tags and
+/// headers, VLAN to FabricPath, are not tunnels: they carry no IP of their own.)
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Tunnel {
     /// GRE (RFC 2784).
@@ -115,6 +128,19 @@ pub enum Tunnel {
     Vxlan,
     /// Geneve (UDP 6081).
     Geneve,
+    /// ERSPAN types I, II and III: mirrored frames in GRE (protocol types 0x88BE
+    /// and 0x22EB, draft-foschiano-erspan-03).
+    Erspan,
+    /// GRE in UDP (RFC 8086, UDP 4754).
+    GreInUdp,
+    /// GTP-U, the GPRS/LTE/5G user plane (3GPP TS 29.281, UDP 2152).
+    Gtpu,
+    /// Teredo: IPv6 in UDP over IPv4 (RFC 4380, UDP 3544).
+    Teredo,
+    /// L2TPv2 data messages: PPP in UDP (RFC 2661, UDP 1701).
+    L2tp,
+    /// AYIYA, "anything in anything" (draft-massar-v6ops-ayiya-02, UDP 5072).
+    Ayiya,
 }
 
 /// An IP fragment's position.
@@ -207,156 +233,12 @@ pub fn decode(link: Link, frame: &[u8]) -> Result<Option<IpPacket<'_>>, (usize, 
             }
         }
     }
-    let start = match link_payload(link, frame) {
+    let start = match link::link_payload(link, frame, 0) {
         Ok(Some(start)) => start,
         Ok(None) => return Ok(None),
         Err(e) => return Err((0, e)),
     };
     ip(frame, start, None, 0)
-}
-
-/// The offset of the IP header after the link layer, or `None` if not IP.
-fn link_payload(link: Link, frame: &[u8]) -> Result<Option<usize>, Error> {
-    let ethertype_at = |at: usize| -> Result<Option<usize>, Error> {
-        let ethertype = frame
-            .get(at..at + 2)
-            .map(|b| be16(b, 0))
-            .ok_or_else(|| truncated(Layer::Link, at + 2, frame.len()))?;
-        ethertype_payload(frame, ethertype, at + 2)
-    };
-    match link {
-        Link::Ethernet => ethernet(frame, 0),
-        Link::Raw | Link::Ipv4 | Link::Ipv6 => Ok(Some(0)),
-        Link::Null | Link::Loop => {
-            let &family = frame
-                .first_chunk::<4>()
-                .ok_or_else(|| truncated(Layer::Link, 4, frame.len()))?;
-            let value = if link == Link::Loop || family[..2] == [0, 0] {
-                u32::from_be_bytes(family)
-            } else {
-                u32::from_le_bytes(family)
-            };
-            // AF_INET 2; AF_INET6 is 10 (Linux), 24 (NetBSD/OpenBSD), 28 (FreeBSD),
-            // 30 (macOS).
-            Ok(matches!(value, 2 | 10 | 24 | 28 | 30).then_some(4))
-        }
-        Link::LinuxSll => ethertype_at(14),
-        Link::LinuxSll2 => {
-            let protocol = frame
-                .get(0..2)
-                .map(|b| be16(b, 0))
-                .ok_or_else(|| truncated(Layer::Link, 20, frame.len()))?;
-            if frame.len() < 20 {
-                return Err(truncated(Layer::Link, 20, frame.len()));
-            }
-            ethertype_payload(frame, protocol, 20)
-        }
-        Link::Ppp => {
-            let at = if frame.starts_with(&[0xff, 0x03]) {
-                2
-            } else {
-                0
-            };
-            ppp(frame, at)
-        }
-        Link::CiscoHdlc => ethertype_at(2),
-    }
-}
-
-fn ethernet(frame: &[u8], at: usize) -> Result<Option<usize>, Error> {
-    if frame.len() < at + 14 {
-        return Err(truncated(Layer::Link, at + 14, frame.len()));
-    }
-    let ethertype = be16(frame, at + 12);
-    if ethertype < 0x0600 {
-        // 802.3 length: LLC; only SNAP (AA AA 03, OUI, EtherType) carries IP.
-        return match frame.get(at + 14..at + 22) {
-            Some([0xaa, 0xaa, 0x03, _, _, _, hi, lo]) => {
-                ethertype_payload(frame, u16::from_be_bytes([*hi, *lo]), at + 22)
-            }
-            _ => Ok(None),
-        };
-    }
-    ethertype_payload(frame, ethertype, at + 14)
-}
-
-/// Follows VLAN tags, MPLS labels and PPPoE from an EtherType to the IP header.
-fn ethertype_payload(
-    frame: &[u8],
-    mut ethertype: u16,
-    mut at: usize,
-) -> Result<Option<usize>, Error> {
-    for _ in 0..MAX_TAGS {
-        match ethertype {
-            ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => return Ok(Some(at)),
-            ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => {
-                let tag = frame
-                    .get(at..at + 4)
-                    .ok_or_else(|| truncated(Layer::Link, at + 4, frame.len()))?;
-                ethertype = be16(tag, 2);
-                at += 4;
-            }
-            ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => return mpls(frame, at),
-            ETHERTYPE_WCCP => {
-                // WCCPv2 puts a 4-byte redirect header before the IP packet, WCCPv1
-                // none; the version nibble tells.
-                return Ok(match frame.get(at).map(|b| b >> 4) {
-                    Some(4) => Some(at),
-                    Some(_) if frame.get(at + 4).is_some_and(|b| matches!(b >> 4, 4 | 6)) => {
-                        Some(at + 4)
-                    }
-                    _ => None,
-                });
-            }
-            ETHERTYPE_PPPOE_SESSION => {
-                if frame.len() < at + 8 {
-                    return Err(truncated(Layer::Link, at + 8, frame.len()));
-                }
-                return ppp(frame, at + 6);
-            }
-            _ => return Ok(None),
-        }
-    }
-    Ok(None)
-}
-
-/// An MPLS label stack: IP follows the bottom-of-stack label, told by its version
-/// nibble (RFC 4928 explains why that heuristic is the common one).
-fn mpls(frame: &[u8], mut at: usize) -> Result<Option<usize>, Error> {
-    for _ in 0..MAX_TAGS {
-        let &[_, _, bottom, _] = frame
-            .get(at..)
-            .and_then(<[u8]>::first_chunk::<4>)
-            .ok_or_else(|| truncated(Layer::Link, at + 4, frame.len()))?;
-        at += 4;
-        if bottom & 0x01 != 0 {
-            return Ok(match frame.get(at).map(|b| b >> 4) {
-                Some(4 | 6) => Some(at),
-                _ => None,
-            });
-        }
-    }
-    Ok(None)
-}
-
-/// A PPP protocol field (1 byte if compressed, RFC 1661 section 6.5).
-fn ppp(frame: &[u8], at: usize) -> Result<Option<usize>, Error> {
-    let first = *frame
-        .get(at)
-        .ok_or_else(|| truncated(Layer::Link, at + 1, frame.len()))?;
-    let (protocol, len) = if first & 1 == 1 {
-        (u16::from(first), 1)
-    } else {
-        let second = *frame
-            .get(at + 1)
-            .ok_or_else(|| truncated(Layer::Link, at + 2, frame.len()))?;
-        (u16::from_be_bytes([first, second]), 2)
-    };
-    match protocol {
-        PPP_IPV4 | PPP_IPV6 => Ok(Some(at + len)),
-        PPP_MPLS | PPP_MPLS_MULTICAST => mpls(frame, at + len),
-        _ => Ok(None),
-    }
 }
 
 /// Decodes the IP packet at `at`, descending into tunnels.
@@ -420,7 +302,7 @@ fn ip(
             return inner_or(frame, payload_at, Tunnel::IpInIp, depth, packet);
         }
         PROTO_GRE | PROTO_UDP if nested => {
-            return tunnelled(frame, payload, payload_at, depth, packet);
+            return tunnel::tunnelled(frame, payload, payload_at, depth, packet);
         }
         _ => Transport::Other,
     };
@@ -502,59 +384,6 @@ fn ipv6_packet(
     })
 }
 
-/// A GRE or UDP (VXLAN, Geneve) packet: the packet it carries, if it is one.
-fn tunnelled<'a>(
-    frame: &'a [u8],
-    payload: &'a [u8],
-    payload_at: usize,
-    depth: u8,
-    mut packet: IpPacket<'a>,
-) -> Result<Option<IpPacket<'a>>, (usize, Error)> {
-    packet.transport = match packet.protocol {
-        PROTO_GRE => {
-            if let Some((ethertype, gre_len)) = gre(payload) {
-                let inner_at = payload_at + gre_len;
-                let inner = if ethertype == ETHERTYPE_TEB {
-                    ethernet(frame, inner_at).ok().flatten()
-                } else {
-                    ethertype_payload(frame, ethertype, inner_at).ok().flatten()
-                };
-                if let Some(inner_at) = inner {
-                    return inner_or(frame, inner_at, Tunnel::Gre, depth, packet);
-                }
-            }
-            Transport::Other
-        }
-        PROTO_UDP if payload.len() >= 16 => {
-            let dst_port = be16(payload, 2);
-            let (kind, inner) = match dst_port {
-                VXLAN_PORT => (
-                    Tunnel::Vxlan,
-                    ethernet(frame, payload_at + 16).ok().flatten(),
-                ),
-                GENEVE_PORT => {
-                    let options = usize::from(byte(payload, 8) & 0x3f) * 4;
-                    let protocol = be16(payload, 10);
-                    let inner_at = payload_at + 16 + options;
-                    let inner = if protocol == ETHERTYPE_TEB {
-                        ethernet(frame, inner_at).ok().flatten()
-                    } else {
-                        ethertype_payload(frame, protocol, inner_at).ok().flatten()
-                    };
-                    (Tunnel::Geneve, inner)
-                }
-                _ => (Tunnel::Vxlan, None),
-            };
-            match inner {
-                Some(inner_at) => return inner_or(frame, inner_at, kind, depth, packet),
-                None => Transport::Other,
-            }
-        }
-        _ => Transport::Other,
-    };
-    Ok(Some(packet))
-}
-
 /// The packet inside a tunnel, or the tunnel packet itself if the inner one cannot
 /// be decoded (a tunnel is skipped cleanly, never an error).
 fn inner_or<'a>(
@@ -568,22 +397,6 @@ fn inner_or<'a>(
         Ok(Some(inner)) => Ok(Some(inner)),
         _ => Ok(Some(outer)),
     }
-}
-
-/// A GRE header (RFC 2784, RFC 2890): the protocol type and the header length.
-fn gre(bytes: &[u8]) -> Option<(u16, usize)> {
-    let &[flags, version, protocol_high, protocol_low] = bytes.first_chunk::<4>()?;
-    if version & 0x07 != 0 {
-        return None;
-    }
-    let mut len = 4;
-    for bit in [0x80u8, 0x20, 0x10] {
-        // Checksum (+reserved), key, sequence number: 4 bytes each.
-        if flags & bit != 0 {
-            len += 4;
-        }
-    }
-    (bytes.len() >= len).then(|| (u16::from_be_bytes([protocol_high, protocol_low]), len))
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@
 use crate::ipv6::{ChainEnd, walk_extensions};
 use crate::packet::{
     ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_QINQ_OLD, ETHERTYPE_VLAN, Link,
-    PROTO_TCP, decode,
+    PROTO_TCP, declares_fcs, decode,
 };
 use crate::{IpVersion, array, checksum, ipv4, ipv6, slice, slice_mut, tail, tail_mut, tcp};
 
@@ -60,6 +60,9 @@ pub enum Refusal {
     /// Inside a tunnel: an edit of the inner packet would leave the outer
     /// checksums or lengths wrong.
     Tunneled,
+    /// The frame ends in a frame check sequence its headers declare (radiotap's or
+    /// PPI's FCS flag, FabricPath): an edit would leave it wrong.
+    FrameCheck,
 }
 
 /// Where the IP packet starts in a frame.
@@ -82,6 +85,7 @@ pub fn link_layout(link: Link, frame: &[u8]) -> Result<LinkLayout, Refusal> {
     let plain = plain_ip_offset(link, frame);
     let ip_offset = match plain.filter(|&at| carries_tcp(frame, at)) {
         Some(at) => at,
+        None if declares_fcs(link, frame) => return Err(Refusal::FrameCheck),
         None => match decode(link, frame) {
             Ok(Some(packet)) if packet.tunnel.is_some() => return Err(Refusal::Tunneled),
             Ok(Some(packet)) => packet.offset as usize,
@@ -118,7 +122,15 @@ fn plain_ip_offset(link: Link, frame: &[u8]) -> Option<usize> {
         Link::Raw | Link::Ipv4 | Link::Ipv6 => Some(0),
         Link::LinuxSll => Some(16),
         Link::LinuxSll2 => Some(20),
-        Link::Null | Link::Loop | Link::Ppp | Link::CiscoHdlc => None,
+        Link::Null
+        | Link::Loop
+        | Link::Ppp
+        | Link::CiscoHdlc
+        | Link::Nflog
+        | Link::Fddi
+        | Link::Ieee80211
+        | Link::Ieee80211Radiotap
+        | Link::Ppi => None,
     }
 }
 

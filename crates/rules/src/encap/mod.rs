@@ -81,6 +81,18 @@ pub enum IpInIp {
     },
 }
 
+/// The ERSPAN types (draft-foschiano-erspan-03; Linux `include/net/erspan.h`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ErspanType {
+    /// Type I: GRE without a sequence number, no ERSPAN header.
+    I,
+    /// Type II: GRE with a sequence number, an 8-byte ERSPAN header.
+    II,
+    /// Type III: GRE with a sequence number, a 12-byte ERSPAN header (without the
+    /// optional 8-byte platform-specific subheader).
+    III,
+}
+
 /// The tunnel encapsulation limit option in its destination options header
 /// (RFC 2473 section 4.1.1): 8 bytes.
 const ENCAP_LIMIT_BYTES: u32 = 8;
@@ -129,6 +141,24 @@ pub enum Encap {
         /// Option bytes (a multiple of 4, at most 252).
         option_bytes: u16,
     },
+    /// ERSPAN: mirrored Ethernet frames in GRE.
+    Erspan {
+        /// Outer IP version.
+        outer: IpVersion,
+        /// Which header.
+        kind: ErspanType,
+    },
+    /// GRE in UDP (RFC 8086): a GRE header right after UDP.
+    GreInUdp {
+        /// Outer IP version.
+        outer: IpVersion,
+        /// Key field present.
+        key: bool,
+        /// Sequence number present.
+        seq: bool,
+        /// Checksum present.
+        csum: bool,
+    },
     /// GTP-U (3GPP TS 29.281).
     Gtpu {
         /// Outer IP version.
@@ -145,6 +175,19 @@ pub enum Encap {
         /// Ns/Nr sequence fields present (4 bytes).
         sequence: bool,
     },
+    /// Teredo: IPv6 in UDP over IPv4 (RFC 4380).
+    Teredo,
+    /// AYIYA (draft-massar-v6ops-ayiya-02) as AICCU sends it: an IPv6 address as the
+    /// identity, a SHA-1 signature.
+    Ayiya {
+        /// Outer IP version.
+        outer: IpVersion,
+    },
+    /// IEEE 802.1ah provider backbone bridging: the I-TAG and the customer's
+    /// Ethernet header inside the backbone's frame.
+    Pbb,
+    /// Cisco VN-Tag: 6 bytes in the Ethernet header, like a VLAN tag.
+    VnTag,
     /// WireGuard.
     WireGuard {
         /// Outer IP version.
@@ -220,6 +263,35 @@ impl Encap {
                 parts.push(Part::head("inner Ethernet", ETHERNET_HEADER));
                 parts
             }
+            Encap::Erspan { outer, kind } => {
+                let mut parts = vec![Part::head(outer_ip_label(outer), outer.header_len())];
+                match kind {
+                    ErspanType::I => parts.push(Part::head("GRE", 4)),
+                    ErspanType::II => {
+                        parts.push(Part::head("GRE with sequence number", 8));
+                        parts.push(Part::head("ERSPAN type II", 8));
+                    }
+                    ErspanType::III => {
+                        parts.push(Part::head("GRE with sequence number", 8));
+                        parts.push(Part::head("ERSPAN type III", 12));
+                    }
+                }
+                parts.push(Part::head("mirrored Ethernet", ETHERNET_HEADER));
+                parts
+            }
+            Encap::GreInUdp {
+                outer,
+                key,
+                seq,
+                csum,
+            } => vec![
+                Part::head(outer_ip_label(outer), outer.header_len()),
+                Part::head("UDP", UDP),
+                Part::head(
+                    "GRE",
+                    4 + 4 * (u32::from(key) + u32::from(seq) + u32::from(csum)),
+                ),
+            ],
             Encap::Gtpu { outer, ext } => vec![
                 Part::head(outer_ip_label(outer), outer.header_len()),
                 Part::head("UDP", UDP),
@@ -236,6 +308,23 @@ impl Encap {
                 // Address/control 0xff03 and the protocol field (RFC 1662, RFC 1661).
                 Part::head("PPP", 4),
             ],
+            // Data packets carry neither the authentication nor the origin
+            // indication (RFC 4380 section 5.1.1); those ride on qualification
+            // and bubbles.
+            Encap::Teredo => vec![Part::head("outer IPv4", 20), Part::head("UDP", UDP)],
+            Encap::Ayiya { outer } => vec![
+                Part::head(outer_ip_label(outer), outer.header_len()),
+                Part::head("UDP", UDP),
+                // Lengths, methods, operation, next header, epoch.
+                Part::head("AYIYA", 8),
+                Part::head("AYIYA identity", 16),
+                Part::head("AYIYA signature", 20),
+            ],
+            Encap::Pbb => vec![
+                Part::head("802.1ah I-TAG", 4),
+                Part::head("customer Ethernet", ETHERNET_HEADER),
+            ],
+            Encap::VnTag => vec![Part::head("VN-Tag", 6)],
             Encap::WireGuard { outer } => vec![
                 Part::head(outer_ip_label(outer), outer.header_len()),
                 Part::head("UDP", UDP),
@@ -285,13 +374,19 @@ impl Encap {
     /// The IP version of the outer IP header this layer adds, if it adds one.
     pub fn outer_ip(&self) -> Option<IpVersion> {
         match *self {
-            Encap::Vlan { .. } | Encap::Pppoe | Encap::Mpls { .. } => None,
+            Encap::Vlan { .. } | Encap::Pppoe | Encap::Mpls { .. } | Encap::Pbb | Encap::VnTag => {
+                None
+            }
             Encap::Gre { outer, .. }
             | Encap::Vxlan { outer }
             | Encap::Geneve { outer, .. }
+            | Encap::Erspan { outer, .. }
+            | Encap::GreInUdp { outer, .. }
             | Encap::Gtpu { outer, .. }
             | Encap::L2tp { outer, .. }
+            | Encap::Ayiya { outer }
             | Encap::WireGuard { outer } => Some(outer),
+            Encap::Teredo => Some(IpVersion::V4),
             Encap::IpInIp(IpInIp::Ipip | IpInIp::SixInFour) => Some(IpVersion::V4),
             Encap::IpInIp(IpInIp::Ip6Ip6 { .. } | IpInIp::FourInSix { .. }) => Some(IpVersion::V6),
             Encap::Esp(esp) => match esp.mode {
@@ -306,7 +401,9 @@ impl Encap {
     pub fn carries(&self, inner: IpVersion) -> bool {
         match self {
             Encap::IpInIp(IpInIp::Ipip | IpInIp::FourInSix { .. }) => inner == IpVersion::V4,
-            Encap::IpInIp(IpInIp::SixInFour | IpInIp::Ip6Ip6 { .. }) => inner == IpVersion::V6,
+            Encap::IpInIp(IpInIp::SixInFour | IpInIp::Ip6Ip6 { .. }) | Encap::Teredo => {
+                inner == IpVersion::V6
+            }
             _ => true,
         }
     }
@@ -319,12 +416,24 @@ impl Encap {
                 | Encap::Vxlan { .. }
                 | Encap::Geneve { .. }
                 | Encap::Gre { tap: true, .. }
+                | Encap::Erspan { .. }
+                | Encap::Pbb
+                | Encap::VnTag
         )
     }
 
     /// Whether this layer must ride on Ethernet.
     fn needs_ethernet(&self) -> bool {
-        matches!(self, Encap::Vlan { .. } | Encap::Pppoe)
+        matches!(
+            self,
+            Encap::Vlan { .. } | Encap::Pppoe | Encap::Pbb | Encap::VnTag
+        )
+    }
+
+    /// Whether this layer, on the link itself, sits in the Ethernet header: it
+    /// makes the frame longer and leaves the IP MTU alone.
+    fn in_link_header(&self) -> bool {
+        matches!(self, Encap::Vlan { .. } | Encap::VnTag)
     }
 
     /// ESP in transport mode: it protects the packet of the next IP header.
@@ -397,6 +506,40 @@ impl Encap {
             } => format!(
                 "Geneve over {outer}/UDP, {option_bytes} option bytes, inner Ethernet (RFC 8926)"
             ),
+            Encap::Erspan { outer, kind } => format!(
+                "ERSPAN {} over {outer}: mirrored Ethernet frames in GRE{}",
+                match kind {
+                    ErspanType::I => "type I",
+                    ErspanType::II => "type II",
+                    ErspanType::III => "type III",
+                },
+                match kind {
+                    ErspanType::I => " (draft-foschiano-erspan-03)",
+                    ErspanType::II => " with an 8-byte ERSPAN header (draft-foschiano-erspan-03)",
+                    ErspanType::III => {
+                        " with a 12-byte ERSPAN header, without the optional platform \
+                         subheader (draft-foschiano-erspan-03)"
+                    }
+                }
+            ),
+            Encap::GreInUdp {
+                outer,
+                key,
+                seq,
+                csum,
+            } => {
+                let extra: Vec<&str> = [(key, "key"), (seq, "sequence"), (csum, "checksum")]
+                    .iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, name)| *name)
+                    .collect();
+                let extra = if extra.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with {}", extra.join(", "))
+                };
+                format!("GRE in UDP over {outer}{extra} (RFC 8086)")
+            }
             Encap::Gtpu { outer, ext } => format!(
                 "GTP-U over {outer}/UDP{} (3GPP TS 29.281)",
                 if ext {
@@ -414,6 +557,17 @@ impl Encap {
                 if length { ", length field" } else { "" },
                 if sequence { ", sequence numbers" } else { "" }
             ),
+            Encap::Teredo => "Teredo: IPv6 in UDP over IPv4 (RFC 4380); clients use an MTU \
+                 of 1280"
+                .to_string(),
+            Encap::Ayiya { outer } => format!(
+                "AYIYA over {outer}/UDP with an IPv6 address as identity and a SHA-1 \
+                 signature, as AICCU sends it (draft-massar-v6ops-ayiya-02)"
+            ),
+            Encap::Pbb => "802.1ah provider backbone bridging: the I-TAG and the customer's \
+                 Ethernet header inside the backbone frame"
+                .to_string(),
+            Encap::VnTag => "Cisco VN-Tag (6 bytes in the Ethernet header)".to_string(),
             Encap::WireGuard { outer } => {
                 format!(
                     "WireGuard over {outer}/UDP with a 16-byte header and a 16-byte Poly1305 tag"
@@ -502,12 +656,13 @@ impl EncapStack {
         self.layers.is_empty()
     }
 
-    /// Leading VLAN tags sit in the link's own Ethernet header: they make the frame
-    /// longer but leave the IP MTU alone (IEEE 802.1Q allows 1522-byte frames).
+    /// Leading VLAN tags (and VN-Tags) sit in the link's own Ethernet header: they
+    /// make the frame longer but leave the IP MTU alone (IEEE 802.1Q allows
+    /// 1522-byte frames).
     fn frame_only_prefix(&self) -> usize {
         self.layers
             .iter()
-            .take_while(|l| matches!(l, Encap::Vlan { .. }))
+            .take_while(|l| l.in_link_header())
             .count()
     }
 
@@ -526,7 +681,7 @@ impl EncapStack {
             if layer.needs_ethernet() && !previous.is_none_or(Encap::carries_ethernet) {
                 return Err(EncapError::Order(format!(
                     "{layer} needs an Ethernet frame under it, but {} carries IP: put it \
-                     first or after vxlan, geneve, gretap or vlan",
+                     first or after vxlan, geneve, gretap, erspan, pbb, vntag or vlan",
                     previous.map(ToString::to_string).unwrap_or_default()
                 )));
             }

@@ -5,7 +5,7 @@ use core::fmt;
 use core::str::FromStr;
 
 use super::crypto::{Esp, EspCipher, EspMode, Integrity, OpenVpn, OpenVpnCipher, OpenVpnTransport};
-use super::{Encap, EncapStack, IpInIp};
+use super::{Encap, EncapStack, ErspanType, IpInIp};
 use crate::units::IpVersion;
 
 /// A catalogue line: the syntax and what it is.
@@ -67,12 +67,36 @@ const CATALOGUE: &[CatalogueEntry] = &[
         summary: "Geneve (RFC 8926): 50 + option bytes (a multiple of 4, up to 252)",
     },
     CatalogueEntry {
+        syntax: "erspan[:TYPE][:v6]",
+        summary: "ERSPAN mirror in GRE: type 2 (default) 50 over IPv4, type 1 38, type 3 54",
+    },
+    CatalogueEntry {
+        syntax: "pbb",
+        summary: "802.1ah MAC-in-MAC: I-TAG 4 + customer Ethernet 14 = 18 of the backbone MTU",
+    },
+    CatalogueEntry {
+        syntax: "vntag",
+        summary: "Cisco VN-Tag, 6 bytes; on the link it lengthens the frame, like vlan",
+    },
+    CatalogueEntry {
+        syntax: "greudp[:key][:seq][:csum][:v6]",
+        summary: "GRE-in-UDP (RFC 8086): IP + UDP 8 + GRE 4 = 32; +4 each key, seq, csum",
+    },
+    CatalogueEntry {
         syntax: "gtpu[:ext][:v6]",
         summary: "GTP-U: outer IP + UDP 8 + GTP 8 = 36; ext adds sequence/N-PDU/next-ext (40)",
     },
     CatalogueEntry {
         syntax: "l2tp[:len][:seq][:v6]",
         summary: "L2TPv2/UDP with PPP: IP + UDP 8 + L2TP 6 + PPP 4 = 38; len +2, seq +4",
+    },
+    CatalogueEntry {
+        syntax: "teredo",
+        summary: "Teredo (RFC 4380): IPv4 20 + UDP 8 = 28; carries only IPv6",
+    },
+    CatalogueEntry {
+        syntax: "ayiya[:v6]",
+        summary: "AYIYA as AICCU sends it: IP + UDP 8 + 8 + identity 16 + SHA-1 20 = 72",
     },
     CatalogueEntry {
         syntax: "wireguard[:v6]",
@@ -336,6 +360,27 @@ impl FromStr for Encap {
                     outer: p.outer(),
                 }
             }
+            "erspan" => {
+                let kind = match p.number(1..=3, 2)? {
+                    1 => ErspanType::I,
+                    3 => ErspanType::III,
+                    _ => ErspanType::II,
+                };
+                Encap::Erspan {
+                    kind,
+                    outer: p.outer(),
+                }
+            }
+            "pbb" | "802.1ah" | "macinmac" => Encap::Pbb,
+            "vntag" | "vn-tag" => Encap::VnTag,
+            "greudp" | "gre-udp" | "gre-in-udp" => Encap::GreInUdp {
+                key: p.flag("key"),
+                seq: p.flag("seq"),
+                csum: p.flag("csum"),
+                outer: p.outer(),
+            },
+            "teredo" => Encap::Teredo,
+            "ayiya" => Encap::Ayiya { outer: p.outer() },
             "gtpu" | "gtp" => Encap::Gtpu {
                 ext: p.flag("ext"),
                 outer: p.outer(),
@@ -514,6 +559,31 @@ impl fmt::Display for Encap {
                 }
                 f.write_str(v6(outer))
             }
+            Encap::Erspan { outer, kind } => {
+                f.write_str(match kind {
+                    ErspanType::I => "erspan:1",
+                    ErspanType::II => "erspan",
+                    ErspanType::III => "erspan:3",
+                })?;
+                f.write_str(v6(outer))
+            }
+            Encap::Pbb => f.write_str("pbb"),
+            Encap::VnTag => f.write_str("vntag"),
+            Encap::GreInUdp {
+                outer,
+                key,
+                seq,
+                csum,
+            } => write!(
+                f,
+                "greudp{}{}{}{}",
+                on(key, ":key"),
+                on(seq, ":seq"),
+                on(csum, ":csum"),
+                v6(outer)
+            ),
+            Encap::Teredo => f.write_str("teredo"),
+            Encap::Ayiya { outer } => write!(f, "ayiya{}", v6(outer)),
             Encap::Gtpu { outer, ext } => write!(f, "gtpu{}{}", on(ext, ":ext"), v6(outer)),
             Encap::L2tp {
                 outer,

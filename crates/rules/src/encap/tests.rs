@@ -34,6 +34,20 @@ fn fixed_overheads_at_1500() {
         ("vxlan:v6", 1430),
         ("geneve", 1450),
         ("geneve:8", 1442),
+        // draft-foschiano-erspan-03: GRE 4 or 8, ERSPAN 0, 8 or 12, Ethernet 14.
+        ("erspan:1", 1462),
+        ("erspan", 1450),
+        ("erspan:3", 1446),
+        ("erspan:v6", 1430),
+        // RFC 8086: UDP 8 + GRE 4 (+4 per option).
+        ("greudp", 1468),
+        ("greudp:key:seq", 1460),
+        ("greudp:v6", 1448),
+        // The I-TAG and the customer's Ethernet header.
+        ("pbb", 1482),
+        // UDP 8 + AYIYA 8 + identity 16 + SHA-1 signature 20.
+        ("ayiya", 1428),
+        ("ayiya:v6", 1408),
         ("gtpu", 1464),
         ("gtpu:ext", 1460),
         ("l2tp", 1462),
@@ -46,6 +60,8 @@ fn fixed_overheads_at_1500() {
         assert_eq!(inner(name, 1500, V4), expected, "{name}");
     }
     assert_eq!(inner("6in4", 1500, V6), 1480);
+    // RFC 4380: IPv4 20 + UDP 8; the IPv6 packet inside.
+    assert_eq!(inner("teredo", 1500, V6), 1472);
     assert_eq!(inner("ip6ip6", 1500, V6), 1452);
 }
 
@@ -55,6 +71,12 @@ fn vlan_on_the_link_leaves_the_mtu() {
     assert_eq!(inner("qinq", 1500, V4), 1500);
     // Inside a tunnel's inner Ethernet header it takes 4 bytes.
     assert_eq!(inner("vxlan,vlan", 1500, V4), 1446);
+    // A VN-Tag is a tag in the Ethernet header too: 6 bytes.
+    assert_eq!(inner("vntag", 1500, V4), 1500);
+    assert_eq!(inner("vlan,vntag", 1500, V4), 1500);
+    assert_eq!(inner("vxlan,vntag", 1500, V4), 1444);
+    // 802.1ah takes its share of the backbone's MTU, a B-tag before it none.
+    assert_eq!(inner("vlan,pbb,vlan", 1500, V4), 1478);
 }
 
 #[test]
@@ -132,6 +154,14 @@ const CATALOGUE_SAMPLES: &[&str] = &[
     "4in6",
     "vxlan:v6",
     "geneve:12:v6",
+    "erspan:1:v6",
+    "erspan",
+    "erspan:3",
+    "greudp:key:csum:v6",
+    "pbb",
+    "vntag",
+    "teredo",
+    "ayiya:v6",
     "gtpu:ext",
     "l2tp:len:seq:v6",
     "wireguard",
@@ -160,6 +190,14 @@ fn families_a_tunnel_cannot_carry() {
     ));
     let sit = stack("6in4");
     assert!(sit.inner_mtu(1500, V4).is_err());
+    let teredo = stack("teredo");
+    assert!(matches!(
+        teredo.inner_mtu(1500, V4),
+        Err(NotCarried::WrongFamily { .. })
+    ));
+    // Teredo's outer header is IPv4: a layer that carries only IPv6 cannot be
+    // under it.
+    assert!("ip6ip6,teredo".parse::<EncapStack>().is_err());
 }
 
 #[test]
@@ -178,6 +216,9 @@ fn order_is_checked() {
         "6in4,gre",
         "ipip,wireguard6",
         "esp:transport,mpls",
+        "gre,pbb",
+        "greudp,vntag",
+        "wireguard,pbb",
     ] {
         let result: Result<EncapStack, _> = bad.parse();
         assert!(
@@ -190,6 +231,11 @@ fn order_is_checked() {
         "6in4,gre:v6",
         "esp:transport,gre",
         "vxlan,vlan,pppoe",
+        "vlan,pbb,vlan,pppoe",
+        "erspan,vlan",
+        "pbb,vntag",
+        "greudp:v6,gre",
+        "esp:transport,teredo",
     ] {
         assert!(good.parse::<EncapStack>().is_ok(), "{good}");
     }
@@ -255,6 +301,34 @@ fn frame_parts_order_transport_esp_inside_gre() {
         .find(|p| p.label == "ESP padding")
         .map(|p| p.bytes);
     assert_eq!(padding, Some(14));
+}
+
+#[test]
+fn erspan_and_greudp_parts() {
+    let labels = |s: &str| -> Vec<&'static str> {
+        stack(s)
+            .frame_parts(vec![Part::head("IPv4", 20)], V4)
+            .iter()
+            .map(|p| p.label)
+            .collect()
+    };
+    assert_eq!(
+        labels("erspan:3"),
+        [
+            "outer IPv4",
+            "GRE with sequence number",
+            "ERSPAN type III",
+            "mirrored Ethernet",
+            "IPv4"
+        ]
+    );
+    assert_eq!(
+        labels("erspan:1"),
+        ["outer IPv4", "GRE", "mirrored Ethernet", "IPv4"]
+    );
+    assert_eq!(labels("greudp:key"), ["outer IPv4", "UDP", "GRE", "IPv4"]);
+    assert!("erspan:4".parse::<EncapStack>().is_err());
+    assert!("teredo:v6".parse::<EncapStack>().is_err());
 }
 
 #[test]

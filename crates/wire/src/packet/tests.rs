@@ -317,3 +317,238 @@ fn mpls_over_ppp_and_wccp_in_gre() {
     let frame = [outer, gre].concat();
     assert_eq!(mss_of(Link::Raw, &frame), Some((80, 1460)));
 }
+
+mod fixtures;
+
+use fixtures::{hex, ipv4, udp};
+
+/// Frames of tcpdump's test captures (`tests/*.pcap` in its source), and what
+/// tshark 4.0 makes of them.
+#[test]
+fn frames_from_tcpdumps_captures() {
+    let innermost = |link, frame: &[u8]| {
+        decode(link, frame)
+            .ok()
+            .flatten()
+            .map(|p| (p.src.to_string(), p.dst.to_string(), p.protocol, p.tunnel))
+    };
+    let found = |src: &str, dst: &str, protocol, tunnel| {
+        Some((src.to_string(), dst.to_string(), protocol, tunnel))
+    };
+    // nflog.pcap frame 1: family 2, TLVs little-endian, a DNS answer in the payload.
+    let nflog = hex(
+        "02000014080001000800012705000a00000000000800040000000002100008000006ffffb8a386b9\
+         c3d6000006000f000001000006001100000e0000120010000811961c10c8b8a386b9c3d6080000001400\
+         030000000000522a1f9e00000000000960fc4d00090045000049000040003711c5144a522a2a0a000014\
+         0035a65900356ddf437181800001000100000000076578616d706c6503636f6d0000010001c00c000100\
+         0100002f9600045db8d877000000",
+    );
+    assert_eq!(
+        innermost(Link::Nflog, &nflog),
+        found("74.82.42.42", "10.0.0.20", 17, None)
+    );
+    // ieee802.11_htc.pcap frame 1, cut after the UDP header: radiotap (60 bytes,
+    // TSFT then Flags 0x04), QoS data with +HTC, SNAP, a DHCP request.
+    let htc = hex(
+        "00003c006b08804086b2ae390000000004003c144001d3950000fcc3fe00e5690f008021027f00037f00\
+         1000cb050204feff000000000000e06e8e2788813000368094c0228bb0be835b4b40ffffffffffff7005\
+         161bffffffffaaaa030000000800450001485b000000ff115fa500000000ffffffff0044004301349560",
+    );
+    assert_eq!(
+        innermost(Link::Ieee80211Radiotap, &htc),
+        found("0.0.0.0", "255.255.255.255", 17, None)
+    );
+    // ieee802.11_rx-stbc.pcap frame 1, cut: QoS data with the Protected bit (tshark
+    // shows "data" too).
+    let protected = hex(
+        "000025002b480800641c00000000000010009e098004cd010000272507000000000000000088422c0068\
+         a3c40346da207c8f503f3a207c8f503f3a200100001100002000000000aaaa0300000008004500005\
+         4bcd2000040013a7cc0a80106c0a80104",
+    );
+    assert_eq!(decode(Link::Ieee80211Radiotap, &protected), Ok(None));
+    // erspan-type-i-1.pcap frame 1: GRE 0x88BE without a sequence number, then the
+    // mirrored frame (802.1Q, an ICMP echo).
+    let type_1 = hex(
+        "00e0009b6d8100259e81b354080045fc007e00000000202fd7a501010101c0a8ff05000088be00115c3d\
+         de0000259e81b3548100c0650800450000549f430000ff01062a0a3480e90a3480ea0800042aac520003\
+         fda18a280d0b1600504e4700fda18a28000102030405060708090a0b0c0d0e0f10111213141516171819\
+         1a1b1c1d1e1f2021222324252627",
+    );
+    assert_eq!(
+        innermost(Link::Ethernet, &type_1),
+        found("10.52.128.233", "10.52.128.234", 1, Some(Tunnel::Erspan))
+    );
+    // erspan-type-ii-2.pcap frame 1: GRE with a sequence number, ERSPAN version 1.
+    let type_2 = hex(
+        "000c29f1581e005056c0000108004500006201284000fc2f74ebc0a8c343c0a8c3c4100088be00109528\
+         1065c0010008406501005e00000200000c07acfe080045c0003000000000011169310ac86502e0000002\
+         07c107c1001cd965000010010369fe00636973636f0000000ac86501",
+    );
+    assert_eq!(
+        innermost(Link::Ethernet, &type_2),
+        found("10.200.101.2", "224.0.0.2", 17, Some(Tunnel::Erspan))
+    );
+    // erspan-type-iii-ft-0.pcap frame 1: GRE 0x22EB (no sequence number), ERSPAN
+    // version 2, frame type 0.
+    let type_3 = hex(
+        "005056acc80cf8c28890d27b08004500008a000000003f2f3d970a1d1e680a1d0b0d000022eb20140000\
+         a3595bff00000006005056ac18a0f8c28890d27b810000140800450000549d1240003f016b470a1d0b01\
+         0a1d14150800269c3fcb00e22264905d0000000015220a0000000000101112131415161718191a1b1c1d\
+         1e1f202122232425262728292a2b2c2d2e2f3031323334353637",
+    );
+    assert_eq!(
+        innermost(Link::Ethernet, &type_3),
+        found("10.29.11.1", "10.29.20.21", 1, Some(Tunnel::Erspan))
+    );
+}
+
+/// NFLOG's TLV headers are in the capturing host's byte order: a big-endian host's
+/// capture reads the same.
+#[test]
+fn nflog_in_either_byte_order() {
+    let v4 = syn_v4();
+    let tlv = |little: bool, kind: u16, value: &[u8]| {
+        let len = u16::try_from(4 + value.len()).unwrap_or(0);
+        let (len, kind) = if little {
+            (len.to_le_bytes(), kind.to_le_bytes())
+        } else {
+            (len.to_be_bytes(), kind.to_be_bytes())
+        };
+        let mut out = [&len[..], &kind[..], value].concat();
+        out.resize(out.len().next_multiple_of(4), 0);
+        out
+    };
+    for little in [true, false] {
+        let frame = [
+            vec![2, 0, 0, 5],
+            // NFULA_PACKET_HDR (EtherType, hook), a prefix, then the payload.
+            tlv(little, 1, &[0x08, 0x00, 3, 0]),
+            tlv(little, 10, b"drop\0"),
+            tlv(little, 9, &v4),
+        ]
+        .concat();
+        assert_eq!(mss_of(Link::Nflog, &frame), Some((80, 1460)), "{little}");
+    }
+    // Family 7 (bridge) is not read; a TLV shorter than its header is malformed.
+    let bridge = [vec![7, 0, 0, 5], tlv(true, 9, &v4)].concat();
+    assert_eq!(decode(Link::Nflog, &bridge), Ok(None));
+    let broken = [vec![2, 0, 0, 5], vec![2, 0, 1, 0], tlv(true, 9, &v4)].concat();
+    assert!(matches!(
+        decode(Link::Nflog, &broken),
+        Err((0, Error::Malformed { offset: 4, .. }))
+    ));
+}
+
+/// Each new header before an IP SYN, cut at every length: the decoder errs or
+/// finds the packet, never calls it "not IP", never panics.
+#[test]
+fn every_prefix_of_the_new_headers() {
+    for f in fixtures::all().into_iter().filter(|f| f.syn.is_some()) {
+        let Some(link) = Link::from_link_type(f.link_type) else {
+            continue;
+        };
+        for cut in 0..f.frame.len() {
+            match decode(link, &f.frame[..cut]) {
+                Ok(Some(p)) => assert!(p.offset < cut, "{}: cut {cut}", f.what),
+                Ok(None) => panic!("{}: cut {cut}: an IP frame decoded as not IP", f.what),
+                Err((offset, _)) => assert!(offset <= cut.max(1) + 60, "{}: cut {cut}", f.what),
+            }
+        }
+    }
+}
+
+/// UDP to or from a tunnel's port carrying what is not that tunnel: the UDP packet
+/// itself.
+#[test]
+fn udp_that_is_no_tunnel_is_udp() {
+    let v4 = syn_v4();
+    for port in [4789, 6081, 4754, 2152, 3544, 1701, 5072] {
+        for (src, dst) in [(port, 40000), (40000, port)] {
+            // A DNS query: no tunnel header checks out.
+            let dns = hex("abcd01000001000000000000076578616d706c6503636f6d0000010001");
+            let frame = ipv4(17, &udp(src, dst, &dns));
+            let packet = decode(Link::Raw, &frame).ok().flatten();
+            assert_eq!(
+                packet.map(|p| (p.protocol, p.tunnel, p.transport)),
+                Some((17, None, Transport::Other)),
+                "{src} -> {dst}"
+            );
+            // Too short for any tunnel header.
+            let frame = ipv4(17, &udp(src, dst, &v4[..3]));
+            assert_eq!(
+                decode(Link::Raw, &frame).ok().flatten().map(|p| p.tunnel),
+                Some(None)
+            );
+        }
+    }
+}
+
+/// Regression (found by the packet_decode fuzz target): a PPI header whose length
+/// ran past the frame, before raw IP, gave an error at an offset past the frame.
+#[test]
+fn ppi_length_past_the_frame_is_truncated() {
+    let frame = [0, 32, 0, 140, 14, 0, 0, 0, 7, 247, 35, 7, 0];
+    assert_eq!(
+        decode(Link::Ppi, &frame),
+        Err((
+            0,
+            Error::Truncated {
+                layer: Layer::Link,
+                needed: 35840,
+                available: 13
+            }
+        ))
+    );
+}
+
+proptest::proptest! {
+    /// Arbitrary bytes after each new link-layer header and tunnel header: no panic,
+    /// the IP header inside the frame, errors at offsets inside it.
+    #[test]
+    fn arbitrary_bytes_after_new_headers(
+        which in 0usize..16,
+        port in proptest::sample::select(vec![4789u16, 6081, 4754, 2152, 3544, 1701, 5072]),
+        rest in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..160),
+    ) {
+        let (link, head): (Link, Vec<u8>) = match which {
+            0 => (Link::Nflog, vec![2, 0, 0, 1]),
+            1 => (Link::Nflog, vec![10, 0, 0, 1, 8, 0, 1, 0, 0x86, 0xdd, 3, 0]),
+            2 => (Link::Fddi, [&[0x50][..], &[0; 12], &[0xaa, 0xaa, 3, 0, 0, 0]].concat()),
+            3 => (Link::Ieee80211, vec![0x88, 0x83]),
+            4 => (Link::Ieee80211, vec![0x08, 0x02]),
+            5 => (Link::Ieee80211Radiotap, vec![0, 0, 18, 0, 0x07, 0, 0, 0x80]),
+            6 => (Link::Ieee80211Radiotap, vec![0, 0, 8, 0, 0, 0, 0, 0, 0x88, 0x02]),
+            7 => (Link::Ppi, vec![0, 0, 8, 0, 127, 0, 0, 0]),
+            8 => (Link::Ppi, vec![0, 0, 8, 0, 239, 0, 0, 0]),
+            9 => (Link::Ethernet, ethernet_header(0x88e7)),
+            10 => (Link::Ethernet, ethernet_header(0x8926)),
+            11 => (Link::Ethernet, ethernet_header(0x8903)),
+            12 => (Link::Raw, ipv4(47, &[0x10, 0, 0x88, 0xbe, 0, 0, 0, 1])[..28].to_vec()),
+            13 => (Link::Raw, ipv4(47, &[0x00, 0, 0x22, 0xeb])[..24].to_vec()),
+            _ => (Link::Raw, ipv4(17, &udp(40000, port, &[]))[..28].to_vec()),
+        };
+        let mut frame = [head, rest].concat();
+        if link == Link::Raw {
+            // The outer IPv4 total length covers whatever follows.
+            let total = u16::try_from(frame.len()).unwrap_or(u16::MAX);
+            frame[2..4].copy_from_slice(&total.to_be_bytes());
+            if which > 13 {
+                let udp_len = u16::try_from(frame.len() - 20).unwrap_or(u16::MAX);
+                frame[24..26].copy_from_slice(&udp_len.to_be_bytes());
+            }
+        }
+        // The strict layout (and its FCS check) over the same bytes: no panic.
+        let _ = crate::strict::link_layout(link, &frame);
+        match decode(link, &frame) {
+            Ok(Some(p)) => {
+                proptest::prop_assert!(p.offset < frame.len());
+                if link == Link::Raw {
+                    // A tunnel is crossed, or the outer packet itself is found.
+                    proptest::prop_assert!(p.tunnel.is_some() || p.offset == 0);
+                }
+            }
+            Ok(None) => {}
+            Err((offset, _)) => proptest::prop_assert!(offset <= frame.len()),
+        }
+    }
+}

@@ -222,6 +222,75 @@ fn link_layouts() {
     );
 }
 
+/// A frame check sequence the frame's headers declare would go stale: refused.
+/// The same frames without one are found as usual (not growable: their link
+/// headers are not plain).
+#[test]
+fn frames_that_declare_a_frame_check_sequence() {
+    let ip = syn(false, &mss(1460), &[]);
+    let fcs = [0xde, 0xad, 0xbe, 0xef];
+    // 802.11 data: frame control, duration, three addresses, sequence control;
+    // then LLC/SNAP.
+    let wifi = [
+        &[0x08, 0x02, 0, 0][..],
+        &[2; 18],
+        &[0x10, 0],
+        &[0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00],
+        &ip,
+        &fcs,
+    ]
+    .concat();
+    let found = |ip_offset| {
+        Ok(LinkLayout {
+            ip_offset,
+            may_grow: false,
+        })
+    };
+    // Radiotap with the Flags field alone.
+    let radiotap = |flags: u8| [&[0, 0, 9, 0, 0x02, 0, 0, 0, flags][..], &wifi].concat();
+    assert_eq!(
+        link_layout(Link::Ieee80211Radiotap, &radiotap(0x10)),
+        Err(Refusal::FrameCheck)
+    );
+    assert_eq!(
+        link_layout(Link::Ieee80211Radiotap, &radiotap(0)),
+        found(41)
+    );
+    // PPI with an 802.11-Common field: its flags' bit 0 is the FCS.
+    let ppi = |flags: u8| {
+        [
+            &[0, 0, 32, 0, 105, 0, 0, 0, 2, 0, 20, 0][..],
+            &[0; 8],
+            &[flags, 0],
+            &[0; 10],
+            &wifi,
+        ]
+        .concat()
+    };
+    assert_eq!(link_layout(Link::Ppi, &ppi(0x01)), Err(Refusal::FrameCheck));
+    assert_eq!(link_layout(Link::Ppi, &ppi(0)), found(64));
+    // PPI carrying radiotap.
+    let ppi_radiotap = [&[0, 0, 8, 0, 127, 0, 0, 0][..], &radiotap(0x10)].concat();
+    assert_eq!(
+        link_layout(Link::Ppi, &ppi_radiotap),
+        Err(Refusal::FrameCheck)
+    );
+    // FabricPath: its FCS covers the whole frame.
+    let fabricpath = [
+        &[2; 12][..],
+        &[0x89, 0x03, 0x00, 0x5f],
+        &[2; 12],
+        &[0x08, 0x00],
+        &ip,
+        &fcs,
+    ]
+    .concat();
+    assert_eq!(
+        link_layout(Link::Ethernet, &fabricpath),
+        Err(Refusal::FrameCheck)
+    );
+}
+
 #[test]
 fn mss_options_and_set_mss() {
     // Kind 253 of 3 bytes first: the MSS value then straddles two words.
