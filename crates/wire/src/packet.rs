@@ -57,12 +57,18 @@ pub enum Link {
     /// A Per-Packet Information header, then a frame of the link type it names
     /// (192).
     Ppi,
+    /// ARCNET as Linux captures it, RFC 1201 and RFC 1051 framing (129).
+    ArcnetLinux,
+    /// Juniper's capture header, then Ethernet (178).
+    JuniperEthernet,
+    /// IP over InfiniBand (242).
+    Ipoib,
 }
 
 /// Every tcpdump.org LINKTYPE_ value mss decodes, with its decoder and a name for
 /// messages: the one table (capture names link types from it, the fuzz targets
 /// pick from it). Ethernet first: the common case is found at the first compare.
-pub const LINK_TYPES: [(u16, Link, &str); 18] = [
+pub const LINK_TYPES: [(u16, Link, &str); 21] = [
     (1, Link::Ethernet, "Ethernet"),
     (0, Link::Null, "BSD loopback"),
     (9, Link::Ppp, "PPP"),
@@ -76,10 +82,13 @@ pub const LINK_TYPES: [(u16, Link, &str); 18] = [
     (108, Link::Loop, "OpenBSD loopback"),
     (113, Link::LinuxSll, "Linux cooked (SLL)"),
     (127, Link::Ieee80211Radiotap, "IEEE 802.11 with radiotap"),
+    (129, Link::ArcnetLinux, "ARCNET (Linux)"),
+    (178, Link::JuniperEthernet, "Juniper Ethernet"),
     (192, Link::Ppi, "PPI (per-packet information)"),
     (228, Link::Ipv4, "raw IPv4"),
     (229, Link::Ipv6, "raw IPv6"),
     (239, Link::Nflog, "Linux netfilter log (NFLOG)"),
+    (242, Link::Ipoib, "IP over InfiniBand"),
     (276, Link::LinuxSll2, "Linux cooked v2 (SLL2)"),
 ];
 

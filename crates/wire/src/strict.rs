@@ -130,7 +130,10 @@ fn plain_ip_offset(link: Link, frame: &[u8]) -> Option<usize> {
         | Link::Fddi
         | Link::Ieee80211
         | Link::Ieee80211Radiotap
-        | Link::Ppi => None,
+        | Link::Ppi
+        | Link::ArcnetLinux
+        | Link::JuniperEthernet
+        | Link::Ipoib => None,
     }
 }
 

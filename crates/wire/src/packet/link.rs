@@ -72,7 +72,91 @@ pub(super) fn link_payload(link: Link, frame: &[u8], at: usize) -> Result<Option
         Link::Ieee80211 => ieee80211(frame, at, false),
         Link::Ieee80211Radiotap => radiotap(frame, at),
         Link::Ppi => ppi(frame, at),
+        Link::ArcnetLinux => arcnet(frame, at),
+        Link::JuniperEthernet => juniper(frame, at),
+        Link::Ipoib => ipoib(frame, at),
     }
+}
+
+/// ARCNET as Linux captures it (tcpdump.org LINKTYPE_ARCNET_LINUX; tcpdump's
+/// print-arcnet.c): source and destination ids, two bytes of offset, the protocol
+/// id; RFC 1201 framing then has a split flag and a sequence number (and four more
+/// bytes in an exception packet, flag 0xff), RFC 1051 framing nothing.
+fn arcnet(frame: &[u8], at: usize) -> Result<Option<usize>, Error> {
+    /// RFC 1051 IPv4; RFC 1201 IPv4; RFC 2497 IPv6.
+    const IP_RFC1051: u8 = 0xf0;
+    const IP_RFC1201: u8 = 0xd4;
+    const IPV6_RFC2497: u8 = 0xc4;
+    let protocol = *frame
+        .get(at + 4)
+        .ok_or_else(|| truncated(Layer::Link, at + 5, frame.len()))?;
+    let header = match protocol {
+        IP_RFC1051 => 5,
+        IP_RFC1201 | IPV6_RFC2497 => {
+            let flag = *frame
+                .get(at + 5)
+                .ok_or_else(|| truncated(Layer::Link, at + 6, frame.len()))?;
+            if flag == 0xff { 12 } else { 8 }
+        }
+        _ => return Ok(None),
+    };
+    if frame.len() < at + header {
+        return Err(truncated(Layer::Link, at + header, frame.len()));
+    }
+    Ok(Some(at + header))
+}
+
+/// Juniper's capture header (tcpdump.org LINKTYPE_JUNIPER_ETHER; tcpdump's
+/// print-juniper.c `juniper_parse_header`): the magic "MGC", a flags byte, and when
+/// flag 0x80 is set a 2-byte length and that many bytes of extensions. Then
+/// Ethernet, unless flag 0x02 says the layer-2 header was stripped: then IP, after
+/// a 4-byte protocol field where the version nibble says so.
+fn juniper(frame: &[u8], at: usize) -> Result<Option<usize>, Error> {
+    const EXTENSIONS: u8 = 0x80;
+    const NO_L2: u8 = 0x02;
+    let &[m, g, c, flags] = tail(frame, at)
+        .first_chunk::<4>()
+        .ok_or_else(|| truncated(Layer::Link, at + 4, frame.len()))?;
+    if [m, g, c] != *b"MGC" {
+        return Ok(None);
+    }
+    let mut start = at + 4;
+    if flags & EXTENSIONS != 0 {
+        let len = frame
+            .get(start..start + 2)
+            .map(|b| usize::from(be16(b, 0)))
+            .ok_or_else(|| truncated(Layer::Link, start + 2, frame.len()))?;
+        start += 2 + len;
+    }
+    if flags & NO_L2 == 0 {
+        return ethernet(frame, start);
+    }
+    let is_ip = |at: usize| matches!(frame.get(at).map(|b| b >> 4), Some(4 | 6));
+    Ok(if is_ip(start + 4) {
+        Some(start + 4)
+    } else {
+        is_ip(start).then_some(start)
+    })
+}
+
+/// IP over InfiniBand (tcpdump.org LINKTYPE_IPOIB): the 4-byte header of RFC 4391
+/// section 6 (an EtherType and two reserved bytes), which Linux captures behind a
+/// 40-byte pseudo-header (the two 20-byte hardware addresses) when the EtherType
+/// is not at the start.
+fn ipoib(frame: &[u8], at: usize) -> Result<Option<usize>, Error> {
+    for header in [at, at + 40] {
+        let ethertype = be16(frame, header);
+        if matches!(ethertype, ETHERTYPE_IPV4 | ETHERTYPE_IPV6) {
+            if frame.len() < header + 4 {
+                return Err(truncated(Layer::Link, header + 4, frame.len()));
+            }
+            return Ok(Some(header + 4));
+        }
+    }
+    if frame.len() < at + 4 {
+        return Err(truncated(Layer::Link, at + 4, frame.len()));
+    }
+    Ok(None)
 }
 
 /// The EtherType at `at`, and what follows it.

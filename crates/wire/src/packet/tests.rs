@@ -318,6 +318,59 @@ fn mpls_over_ppp_and_wccp_in_gre() {
     assert_eq!(mss_of(Link::Raw, &frame), Some((80, 1460)));
 }
 
+/// ARCNET as Linux captures it, both framings (tcpdump's arcnet-rfc1051 and
+/// arcnet-rfc1201 captures have these headers), Juniper's header with extensions
+/// before Ethernet (bgp-aigp.pcap), and IP over InfiniBand with the RFC 4391 header
+/// alone and behind Linux's 40-byte pseudo-header (ipoib.pcap).
+#[test]
+fn arcnet_juniper_and_ipoib() {
+    let v4 = syn_v4();
+    let with = |header: &[u8]| {
+        let mut frame = header.to_vec();
+        frame.extend_from_slice(&v4);
+        frame
+    };
+    assert_eq!(
+        mss_of(Link::ArcnetLinux, &with(&[0xbe, 0x50, 0xc3, 0x00, 0xf0])),
+        Some((80, 1460))
+    );
+    assert_eq!(
+        mss_of(
+            Link::ArcnetLinux,
+            &with(&[0xbe, 0x50, 0xc0, 0x00, 0xd4, 0x00, 0x01, 0x6b])
+        ),
+        Some((80, 1460))
+    );
+    // An ARCNET ARP (RFC 1201 0xd5) is not IP.
+    assert_eq!(
+        decode(
+            Link::ArcnetLinux,
+            &with(&[0xbe, 0x50, 0xc0, 0x00, 0xd5, 0, 0, 1])
+        ),
+        Ok(None)
+    );
+    let mut juniper = b"MGC\x80".to_vec();
+    juniper.extend_from_slice(&16u16.to_be_bytes());
+    juniper.extend_from_slice(&[0x03, 1, 1, 6, 1, 0x0e, 1, 2, 0x8c, 0, 4, 4, 0x4c, 1, 0, 0]);
+    juniper.extend_from_slice(&ethernet_header(0x0800));
+    assert_eq!(
+        mss_of(Link::JuniperEthernet, &with(&juniper)),
+        Some((80, 1460))
+    );
+    assert_eq!(
+        mss_of(Link::JuniperEthernet, &with(b"MGC\x02\0\0\0\x02")),
+        Some((80, 1460))
+    );
+    assert_eq!(decode(Link::JuniperEthernet, &with(b"XYZ\x00")), Ok(None));
+    assert_eq!(
+        mss_of(Link::Ipoib, &with(&[0x08, 0x00, 0, 0])),
+        Some((80, 1460))
+    );
+    let mut linux = vec![0u8; 40];
+    linux.extend_from_slice(&[0x08, 0x00, 0, 0]);
+    assert_eq!(mss_of(Link::Ipoib, &with(&linux)), Some((80, 1460)));
+}
+
 mod fixtures;
 
 use fixtures::{hex, ipv4, udp};
@@ -449,7 +502,7 @@ fn every_prefix_of_the_new_headers() {
         };
         for cut in 0..f.frame.len() {
             match decode(link, &f.frame[..cut]) {
-                Ok(Some(p)) => assert!(p.offset < cut, "{}: cut {cut}", f.what),
+                Ok(Some(p)) => assert!((p.offset as usize) < cut, "{}: cut {cut}", f.what),
                 Ok(None) => panic!("{}: cut {cut}: an IP frame decoded as not IP", f.what),
                 Err((offset, _)) => assert!(offset <= cut.max(1) + 60, "{}: cut {cut}", f.what),
             }
@@ -541,7 +594,7 @@ proptest::proptest! {
         let _ = crate::strict::link_layout(link, &frame);
         match decode(link, &frame) {
             Ok(Some(p)) => {
-                proptest::prop_assert!(p.offset < frame.len());
+                proptest::prop_assert!((p.offset as usize) < frame.len());
                 if link == Link::Raw {
                     // A tunnel is crossed, or the outer packet itself is found.
                     proptest::prop_assert!(p.tunnel.is_some() || p.offset == 0);
