@@ -44,23 +44,18 @@
 //! the whole tcpdump corpus and stale [`ALLOWED`] entries are not an error. It needs
 //! tshark (checked with 4.0.17), as `scripts/test` installs it.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("MSS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/tcpdump"));
-    dir.is_dir().then_some(dir)
-}
 
 /// Whether the directory may be any set of captures, not the whole tcpdump corpus.
 fn any_directory() -> bool {
@@ -323,13 +318,6 @@ fn tshark_frame(f: &[&str]) -> Option<TsharkFrame> {
         ip_claim,
         protocols,
     })
-}
-
-fn tshark_available() -> bool {
-    Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|out| out.status.success())
 }
 
 /// One endpoint of an mss connection record.
@@ -781,22 +769,8 @@ fn compare(path: &Path, ours: &Mss, theirs: &Tshark, tally: &mut Tally) {
 #[test]
 #[ignore = "needs the tcpdump corpus (../shared/corpus/tcpdump or MSS_CORPUS); scripts/test runs it when the corpus is there"]
 fn segments_agree_with_tshark() {
-    let Some(dir) = corpus() else {
-        panic!(
-            "the tcpdump corpus is not at ../shared/corpus/tcpdump: set MSS_CORPUS to its \
-             directory"
-        );
-    };
-    assert!(
-        tshark_available(),
-        "this test needs tshark (apt-get install tshark, or run scripts/test, which installs it)"
-    );
     let start = Instant::now();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    files.retain(|p| p.is_file());
-    files.sort();
+    let (dir, files) = support::corpus_files();
     let whole_corpus = !any_directory();
     if whole_corpus {
         assert!(

@@ -20,6 +20,8 @@
 //! and says where to put it. It needs tshark (checked with 4.0.17), as
 //! `scripts/test` installs it.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs::File;
@@ -32,13 +34,6 @@ use std::time::Instant;
 use mss_capture::Reader;
 use mss_wire::packet::{Link, Transport, decode};
 use mss_wire::tcp::{Flags, MssOption};
-
-fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("MSS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/tcpdump"));
-    dir.is_dir().then_some(dir)
-}
 
 /// Frames where tshark's reading is the odd one (a heuristic dissector, say), by file
 /// name and frame number, with the reason; each must be checked by hand against the
@@ -226,13 +221,6 @@ fn tshark(path: &Path) -> Syns {
     syns
 }
 
-fn tshark_available() -> bool {
-    Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|out| out.status.success())
-}
-
 #[derive(Default)]
 struct Tally {
     files_compared: usize,
@@ -320,22 +308,8 @@ fn compare(ours: &Ours, theirs: &Syns, tally: &mut Tally) {
 #[test]
 #[ignore = "needs the tcpdump corpus (../shared/corpus/tcpdump or MSS_CORPUS); scripts/test runs it when the corpus is there"]
 fn syn_mss_agrees_with_tshark() {
-    let Some(dir) = corpus() else {
-        panic!(
-            "the tcpdump corpus is not at ../shared/corpus/tcpdump: set MSS_CORPUS to its \
-             directory"
-        );
-    };
-    assert!(
-        tshark_available(),
-        "this test needs tshark (apt-get install tshark, or run scripts/test, which installs it)"
-    );
     let start = Instant::now();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    files.retain(|p| p.is_file());
-    files.sort();
+    let (dir, files) = support::corpus_files();
     assert!(
         files.len() > 800,
         "expected the whole corpus in {}",

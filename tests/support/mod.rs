@@ -357,3 +357,32 @@ impl Drop for TempDir {
         }
     }
 }
+
+/// The tcpdump corpus's directory and its files, sorted, for the tests that compare mss with tshark
+/// on it: `../shared/corpus/tcpdump` beside the workspace, or `MSS_CORPUS`. Fails,
+/// saying what to do, when the corpus or tshark is missing (these tests are
+/// `#[ignore]`d in a plain `cargo test`; `scripts/test` runs them when the corpus is
+/// there).
+pub(crate) fn corpus_files() -> (PathBuf, Vec<PathBuf>) {
+    let dir = std::env::var_os("MSS_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/tcpdump"));
+    assert!(
+        dir.is_dir(),
+        "the tcpdump corpus is not at ../shared/corpus/tcpdump: set MSS_CORPUS to its directory"
+    );
+    let tshark = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    assert!(
+        tshark,
+        "this test needs tshark (apt-get install tshark, or run scripts/test, which installs it)"
+    );
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.is_file());
+    files.sort();
+    (dir, files)
+}
