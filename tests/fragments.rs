@@ -332,3 +332,75 @@ fn tcp_over_ipv6_fragmented_at_its_source() {
     let client = theirs.iter().find(|(s, _, _)| s == "fd00::1");
     assert_eq!(client.map(|c| c.1), Some(3000), "{theirs:?}");
 }
+
+/// Both levels fragmented: a 2920-byte segment whose inner IPv4 packet was
+/// fragmented (to fit the tunnel) and whose GRE packets were fragmented again (to
+/// fit the link). The outer datagrams are put together, then the inner one.
+#[test]
+fn fragments_inside_fragmented_gre() {
+    assert!(
+        which("tshark").is_some(),
+        "this test compares with tshark: apt-get install tshark (scripts/test installs it)"
+    );
+    let dir = TempDir::new("gre-both-fragmented");
+    let mss = [TcpOptionElement::MaximumSegmentSize(8960)];
+    let build = |b: etherparse::PacketBuilderStep<etherparse::TcpHeader>, payload: &[u8]| {
+        let mut out = Vec::new();
+        b.write(&mut out, payload).expect("write");
+        out
+    };
+    let mut inner = vec![
+        build(
+            PacketBuilder::ipv4(CLIENT, SERVER, 64)
+                .tcp(40002, 80, 1000, 64240)
+                .syn()
+                .options(&mss)
+                .expect("options"),
+            &[],
+        ),
+        build(
+            PacketBuilder::ipv4(SERVER, CLIENT, 64)
+                .tcp(80, 40002, 5000, 64240)
+                .syn()
+                .ack(1001)
+                .options(&mss)
+                .expect("options"),
+            &[],
+        ),
+    ];
+    let mut segment = build(
+        PacketBuilder::ipv4(CLIENT, SERVER, 64)
+            .tcp(40002, 80, 1001, 64240)
+            .ack(5001),
+        &[0x77; 2920],
+    );
+    segment[4..6].copy_from_slice(&77u16.to_be_bytes());
+    segment[6] = 0;
+    inner.extend(fragment_v4(&segment, 1480));
+    let mut frames = Vec::new();
+    for (i, packet) in inner.iter().enumerate() {
+        let ident = 200 + u16::try_from(i).expect("ident");
+        for fragment in gre_fragments(packet, ident) {
+            frames.push(ethernet(0x0800, &fragment));
+        }
+    }
+    let file = dir.0.join("both.pcap");
+    std::fs::write(&file, pcap(&frames)).expect("write capture");
+
+    let lines = analyze(&file);
+    let conn = lines
+        .iter()
+        .find(|l| l["type"] == "connection")
+        .expect("the connection");
+    assert_eq!(conn["tunnel"], "gre", "{conn}");
+    assert_eq!(conn["client"]["max_segment"], 2920, "{conn}");
+    let summary = lines.last().expect("summary");
+    // Four frames, all fragments; the two outer datagrams put together are the
+    // inner fragments, which make the one datagram analysed.
+    assert_eq!(summary["fragments"], 4, "{summary}");
+    assert_eq!(summary["reassembled"], 1, "{summary}");
+    assert_eq!(summary["incomplete_datagrams"], 0, "{summary}");
+    let theirs = tshark(&file);
+    let client = theirs.iter().find(|(s, _, _)| s == "10.79.0.1");
+    assert_eq!(client.map(|c| c.1), Some(2920), "{theirs:?}");
+}

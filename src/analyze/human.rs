@@ -299,8 +299,8 @@ fn totals(
             writeln!(out, "{l}")?;
         }
     }
-    for (point, number, offset, what) in &summary.undecodable_examples {
-        let name = inputs.get(*point).map_or("?", |i| i.name.as_str());
+    for (input, number, offset, what) in &summary.undecodable_examples {
+        let name = inputs.get(*input).map_or("?", |i| i.name.as_str());
         for l in wrap(
             &format!("undecodable: {name} packet {number}, byte {offset} of the frame: {what}"),
             "  ",

@@ -526,8 +526,8 @@ impl Ending<'_> {
         let examples: Vec<String> = summary
             .length_beyond_frame_examples
             .iter()
-            .map(|&(point, number, offset, claimed, there)| {
-                let name = self.inputs.get(point).map_or("?", |i| i.name.as_str());
+            .map(|&(input, number, offset, claimed, there)| {
+                let name = self.inputs.get(input).map_or("?", |i| i.name.as_str());
                 format!(
                     "{name} packet {number} (IP header at byte {offset} of the frame): IP \
                      length {claimed}, {there} bytes there"

@@ -71,7 +71,7 @@ pub struct Summary {
     pub unsupported_links: BTreeMap<u16, u64>,
     /// Frames that could not be decoded.
     pub undecodable: u64,
-    /// The first few of them: (capture point, packet number, byte offset in the
+    /// The first few of them: (input index, packet number, byte offset in the
     /// frame, what was wrong).
     pub undecodable_examples: Vec<(usize, u64, usize, String)>,
     /// TCP packets whose header was cut by the capture's snaplen.
@@ -98,8 +98,8 @@ pub struct Summary {
     /// Packets whose IP length is more than their frame had on the wire (malformed:
     /// what the frame holds is used instead).
     pub length_beyond_frame: u64,
-    /// The first few of them: (capture point, packet number, offset of the IP
-    /// header in the frame, the IP length claimed, the bytes there).
+    /// The first few of them: (input index, packet number, offset of the IP header
+    /// in the frame, the IP length claimed, the bytes there).
     pub length_beyond_frame_examples: Vec<(usize, u64, usize, u32, u32)>,
 }
 
@@ -163,6 +163,14 @@ impl Analyzer {
             last_sweep: 0,
             summary: Summary::default(),
         }
+    }
+
+    /// The input a capture point is in.
+    fn input_of(&self, point: usize) -> usize {
+        self.points
+            .get(point)
+            .and_then(Option::as_ref)
+            .map_or(point, |name| name.input)
     }
 
     /// Names capture point `point` (without a name, point `i` is input `i`).
@@ -233,9 +241,10 @@ impl Analyzer {
     ) {
         self.summary.length_beyond_frame += 1;
         if self.summary.length_beyond_frame_examples.len() < 10 {
+            let input = self.input_of(point);
             self.summary
                 .length_beyond_frame_examples
-                .push((point, number, offset, claimed, there));
+                .push((input, number, offset, claimed, there));
         }
     }
 
@@ -262,9 +271,10 @@ impl Analyzer {
         self.summary.packets += 1;
         self.summary.undecodable += 1;
         if self.summary.undecodable_examples.len() < 10 {
+            let input = self.input_of(point);
             self.summary
                 .undecodable_examples
-                .push((point, number, offset, error.to_string()));
+                .push((input, number, offset, error.to_string()));
         }
     }
 

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use mss_analyze::{Analyzer, FragmentTrain};
 use mss_capture::{LinkType, Record, Warning};
 use mss_wire::packet::{Fragment, IpPacket, Link, Transport, Tunnel, decode};
-use mss_wire::reassembly::{Discarded, Incomplete, Push, Reassembler};
+use mss_wire::reassembly::{Discarded, Incomplete, Push, Reassembled, Reassembler};
 use mss_wire::{icmp, tcp};
 
 use crate::Source;
@@ -235,14 +235,7 @@ pub(crate) fn decode_all(
                         .get(packet.offset as usize..)
                         .unwrap_or_default();
                     let tag = (packet.tunnel, packet.offset as usize, interface, number);
-                    match fragments.push(ts, u32::from(interface), ip, tag) {
-                        Push::Whole => owned(&packet, None, &mut batch),
-                        Push::Held | Push::Duplicate => Found::FragmentHeld,
-                        Push::Discarded(discarded) => Found::FragmentsDiscarded(discarded),
-                        Push::Complete(whole) => {
-                            reassembled(&whole.packet, whole.tag, whole.fragments, &mut batch)
-                        }
-                    }
+                    pushed(&mut fragments, ts, ip, tag, &packet, &mut batch)
                 }
                 Ok(Some(packet)) => {
                     let wire_len = record.data.len().max(record.original_len as usize);
@@ -324,13 +317,45 @@ fn interface_label(key: InterfaceKey, name: Option<String>) -> Option<String> {
     }
 }
 
+/// A fragment pushed to the reassembly: what it amounts to for now.
+fn pushed(
+    fragments: &mut Reassembler<Tag>,
+    ts: u64,
+    ip: &[u8],
+    tag: Tag,
+    packet: &IpPacket<'_>,
+    batch: &mut Batch,
+) -> Found {
+    match fragments.push(ts, u32::from(tag.2), ip, tag) {
+        Push::Whole => owned(packet, None, batch),
+        Push::Held | Push::Duplicate => Found::FragmentHeld,
+        Push::Discarded(discarded) => Found::FragmentsDiscarded(discarded),
+        Push::Complete(whole) => reassembled(fragments, ts, &whole, batch),
+    }
+}
+
 /// A datagram put together from fragments, decoded as the packet it is (tunnels
-/// inside it followed).
-fn reassembled(ip: &[u8], (tunnel, offset, _, _): Tag, fragments: u16, batch: &mut Batch) -> Found {
-    match decode(Link::Raw, ip) {
+/// inside it followed). A fragment found inside (a fragmented packet carried in a
+/// tunnel whose own packets were fragmented too) goes to the reassembly in turn.
+fn reassembled(
+    fragments: &mut Reassembler<Tag>,
+    ts: u64,
+    whole: &Reassembled<Tag>,
+    batch: &mut Batch,
+) -> Found {
+    let (tunnel, offset, interface, number) = whole.tag;
+    match decode(Link::Raw, &whole.packet) {
         Ok(Some(mut packet)) => {
-            packet.fragments = fragments;
+            packet.fragments = whole.fragments;
             packet.tunnel = packet.tunnel.or(tunnel);
+            if needs_reassembly(&packet) {
+                let ip = whole
+                    .packet
+                    .get(packet.offset as usize..)
+                    .unwrap_or_default();
+                let tag = (packet.tunnel, offset, interface, number);
+                return pushed(fragments, ts, ip, tag, &packet, batch);
+            }
             packet.offset = packet
                 .offset
                 .saturating_add(u32::try_from(offset).unwrap_or(u32::MAX));
