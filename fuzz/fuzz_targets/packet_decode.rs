@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     match decode(link, frame) {
         Ok(Some(packet)) => {
             assert!(
-                packet.offset < frame.len(),
+                (packet.offset as usize) < frame.len(),
                 "the IP header starts inside the frame"
             );
             if let Transport::Tcp(segment) = packet.transport {
