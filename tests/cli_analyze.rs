@@ -210,6 +210,57 @@ fn standard_input() {
     assert!(text.contains("\"name\":\"standard input\""));
 }
 
+/// A stream (standard input, still open): each connection's record comes out
+/// within a second or so of its end, not when the input ends (`tcpdump -U -w - |
+/// mss analyze --json -` is a live view).
+#[test]
+fn a_stream_gets_each_record_when_its_connection_ends() {
+    use std::io::{BufRead, BufReader};
+    let bytes = std::fs::read(CLIENT).unwrap_or_default();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mss"))
+        .args(["analyze", "-", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
+    stdin.write_all(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    stdin.flush().unwrap_or_else(|e| panic!("{e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    // Both connections closed in the capture: out while the input is still open.
+    let started = std::time::Instant::now();
+    let mut connections = 0;
+    while connections < 2 {
+        match lines.recv_timeout(std::time::Duration::from_secs(5)) {
+            Ok(line) => {
+                assert!(line.contains("\"type\":\"connection\""), "{line}");
+                connections += 1;
+            }
+            Err(_) => panic!(
+                "{connections} records within 5 s while the input was open; the stream \
+                 waits for its end"
+            ),
+        }
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(3),
+        "records after {waited:?}"
+    );
+    drop(stdin);
+    let summary = lines
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .unwrap_or_default();
+    assert!(summary.contains("\"type\":\"summary\""), "{summary}");
+    assert!(child.wait().is_ok_and(|s| s.success()));
+}
+
 /// Offsets of the pcap records in a file: (record offset, captured length).
 fn records(bytes: &[u8]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();

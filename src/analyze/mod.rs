@@ -15,7 +15,7 @@ use mss_analyze::{Analyzer, Config, ConnectionReport, Summary};
 
 use crate::Failure;
 use crate::cli::AnalyzeArgs;
-use mss_ingest::{Input, ReadError};
+use mss_ingest::{Input, ReadError, Sink};
 use progress::Progress;
 
 /// Exit status when a `--fail-on` finding occurred.
@@ -113,6 +113,8 @@ enum Format {
 enum Batch {
     Reports(Vec<ConnectionReport>),
     Text(Vec<u8>),
+    /// The input is silent: write out what is buffered.
+    Flush,
 }
 
 /// Appends the records of `reports` to `text`.
@@ -180,16 +182,23 @@ pub(crate) fn records(paths: &[PathBuf]) -> Result<Vec<ConnectionRecord>, Failur
 /// The connection limit of [`records`]: the lab's captures hold a few dozen.
 const LAB_MAX_CONNECTIONS: usize = 500_000;
 
+/// How long a closed connection of a streaming input is kept for late packets.
+const STREAM_LINGER_NS: u64 = 500_000_000;
+
 /// The analysis settings for these inputs.
 fn config(inputs: &[Input], max_connections: usize) -> Config {
     Config {
         max_connections,
         // Captures from several points are merged by time; keep closed connections
         // long enough for the other points' copies (and some clock skew).
-        linger_ns: if inputs.len() > 1 {
-            60_000_000_000
-        } else {
-            Config::default().linger_ns
+        linger_ns: match inputs {
+            [_, _, ..] => 60_000_000_000,
+            // A stream (a pipe from tcpdump, a live capture): a connection's
+            // record is out within a second of its end. A packet later than this
+            // after the close (a last ACK over a path slower than that) starts a
+            // connection of its own.
+            [input] if input.streaming => STREAM_LINGER_NS,
+            _ => Config::default().linger_ns,
         },
         ..Config::default()
     }
@@ -245,7 +254,7 @@ impl Reading {
         &mut self,
         inputs: &mut [Input],
         analyzer: &mut Analyzer,
-        emit: &mut dyn FnMut(ConnectionReport) -> io::Result<()>,
+        emit: &mut dyn Sink,
     ) -> io::Result<()> {
         let progress = &mut self.progress;
         let read = mss_ingest::read_all(inputs, analyzer, &mut |tick| progress.tick(tick), emit);
@@ -375,64 +384,104 @@ impl Streaming<'_, '_> {
                             out.write_all(&text)?;
                         }
                         Batch::Text(text) => out.write_all(&text)?,
+                        Batch::Flush => out.flush()?,
                     }
                 }
                 Ok(())
             });
-            let mut batch = Vec::with_capacity(WRITER_BATCH);
-            // Set once the input is read: the analysis thread formats some batches.
-            let mut sent: usize = 0;
-            let mut share = false;
-            // The writer only stops early on a write error, reported below.
-            let stopped = |_| io::Error::other("output stopped");
-            let selection = &mut *self.selection;
-            let mut emit = |report: ConnectionReport, share: bool| -> io::Result<()> {
-                if selection.keep(&report) {
-                    batch.push(report);
-                    if batch.len() == WRITER_BATCH {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(WRITER_BATCH));
-                        sent += 1;
-                        let message = if share && sent % SHARE_EVERY == 0 {
-                            let mut text = Vec::with_capacity(WRITER_BATCH * 1536);
-                            format_records(format, &full, names, &mut text);
-                            Batch::Text(text)
-                        } else {
-                            Batch::Reports(full)
-                        };
-                        tx.send(message).map_err(stopped)?;
-                    }
-                }
-                Ok(())
+            let mut records = Records {
+                batch: Vec::with_capacity(WRITER_BATCH),
+                sent: 0,
+                share: false,
+                tx,
+                selection: &mut *self.selection,
+                format,
+                names,
             };
             let read = self
                 .reading
-                .read_all(self.inputs, self.analyzer, &mut |r| emit(r, share));
-            share = true;
+                .read_all(self.inputs, self.analyzer, &mut records);
+            // Once the input is read, the analysis thread formats some batches.
+            records.share = true;
             // The reports of the connections still open are built one by one as
             // they are taken, so the output thread starts on the first batch at once.
             self.analyzer.end();
             let mut drained = read;
             while let Some(report) = self.analyzer.poll_finished() {
                 if drained.is_ok() {
-                    if let Err(e) = emit(report, share) {
+                    if let Err(e) = records.connection(report) {
                         drained = Err(e);
                     }
                 }
             }
             let mut drained = drained.map(|()| self.analyzer.summary());
-            if drained.is_ok() && !batch.is_empty() {
-                let last = std::mem::take(&mut batch);
-                if let Err(e) = tx.send(Batch::Reports(last)).map_err(stopped) {
+            if drained.is_ok() {
+                if let Err(e) = records.send_batch() {
                     drained = Err(e);
                 }
             }
-            drop(tx);
+            drop(records);
             let written = writer
                 .join()
                 .unwrap_or_else(|_| Err(io::Error::other("output thread panicked")));
             // A write error (a closed pipe) is the real cause when both failed.
             written.and(drained)
         })
+    }
+}
+
+/// The records of the connections shown, on their way to the output thread in
+/// batches: a full batch goes at once, a partial one when the input falls silent
+/// (a stream's records are out within a second of their connection's end).
+struct Records<'s, 'a> {
+    batch: Vec<ConnectionReport>,
+    sent: usize,
+    /// Set once the input is read: the analysis thread formats some batches.
+    share: bool,
+    tx: mpsc::SyncSender<Batch>,
+    selection: &'s mut Selection<'a>,
+    format: Format,
+    names: &'s [String],
+}
+
+impl Records<'_, '_> {
+    /// Sends the batch so far, if any.
+    fn send_batch(&mut self) -> io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let full = std::mem::replace(&mut self.batch, Vec::with_capacity(WRITER_BATCH));
+        self.sent += 1;
+        let message = if self.share && self.sent % SHARE_EVERY == 0 {
+            let mut text = Vec::with_capacity(WRITER_BATCH * 1536);
+            format_records(self.format, &full, self.names, &mut text);
+            Batch::Text(text)
+        } else {
+            Batch::Reports(full)
+        };
+        // The writer only stops early on a write error, reported by the caller.
+        self.tx
+            .send(message)
+            .map_err(|_| io::Error::other("output stopped"))
+    }
+}
+
+impl Sink for Records<'_, '_> {
+    fn connection(&mut self, report: ConnectionReport) -> io::Result<()> {
+        if self.selection.keep(&report) {
+            self.batch.push(report);
+            if self.batch.len() == WRITER_BATCH {
+                self.send_batch()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn idle(&mut self) -> io::Result<()> {
+        self.send_batch()?;
+        self.tx
+            .send(Batch::Flush)
+            .map_err(|_| io::Error::other("output stopped"))
     }
 }
 

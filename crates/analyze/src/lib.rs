@@ -146,6 +146,9 @@ pub struct Analyzer {
     next_id: u64,
     now: u64,
     last_sweep: u64,
+    /// How often closed and idle connections are looked for: every second of
+    /// capture time, or more often when they linger less.
+    sweep_every: u64,
     summary: Summary,
 }
 
@@ -161,6 +164,7 @@ impl Analyzer {
             next_id: 1,
             now: 0,
             last_sweep: 0,
+            sweep_every: SWEEP_EVERY_NS.min(config.linger_ns / 2).max(1),
             summary: Summary::default(),
         }
     }
@@ -248,6 +252,18 @@ impl Analyzer {
         }
     }
 
+    /// Moves the analysis's clock on to `now_ns` without a packet (a live input that
+    /// is silent): connections closed or idle long enough by then are finished.
+    pub fn advance(&mut self, now_ns: u64) {
+        if now_ns > self.now {
+            self.now = now_ns;
+        }
+        if self.now.saturating_sub(self.last_sweep) >= self.sweep_every {
+            self.last_sweep = self.now;
+            self.sweep();
+        }
+    }
+
     /// Counts a frame that carries no IP.
     pub fn on_not_ip(&mut self) {
         self.summary.packets += 1;
@@ -307,7 +323,7 @@ impl Analyzer {
             self.summary.fragments += 1;
             self.summary.reassembled += 1;
         }
-        if self.now.saturating_sub(self.last_sweep) >= SWEEP_EVERY_NS {
+        if self.now.saturating_sub(self.last_sweep) >= self.sweep_every {
             self.last_sweep = self.now;
             self.sweep();
         }

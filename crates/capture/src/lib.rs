@@ -313,8 +313,71 @@ impl<R: Read + Send + 'static> Reader<R> {
     /// on a thread of its own, overlapping with the caller's work on the records.
     /// Records are the same, byte for byte.
     pub fn with_reader_thread(reader: R) -> Result<Reader<R>, Error> {
-        let source = Source::threaded(reader).map_err(|e| io_error(&e, 0, None))?;
+        let source = Source::threaded(reader, false).map_err(|e| io_error(&e, 0, None))?;
         Reader::from_source(source)
+    }
+
+    /// Like [`Reader::with_reader_thread`], for a source whose bytes come as they
+    /// happen (a pipe from `tcpdump -U -w -`, a live capture): what each read
+    /// returns is handed over at once, and [`Reader::record_ready`] tells, without
+    /// waiting, whether the next record is all there.
+    pub fn streaming(reader: R) -> Result<Reader<R>, Error> {
+        let source = Source::threaded(reader, true).map_err(|e| io_error(&e, 0, None))?;
+        Reader::from_source(source)
+    }
+
+    /// Whether [`Reader::next_record`] can return without waiting for input: the
+    /// next record is whole in the buffer (with the pcapng blocks before it that are
+    /// not packets), or the input ended or failed. Never blocks. (Always true for a
+    /// reader that reads on the caller's thread.)
+    pub fn record_ready(&mut self) -> bool {
+        if self.done {
+            return true;
+        }
+        let (mut at, header, length_at, big_endian, pcapng) = match &self.state {
+            State::Pcap(s) => (s.pending, s.record_header_len, 8, s.big_endian, false),
+            State::PcapNg(s) => (s.pending, 12, 4, s.big_endian, true),
+        };
+        // Blocks walked at most before saying yes (next_record then reads on).
+        for _ in 0..64 {
+            if !self.source.ready_for(at + header) {
+                return false;
+            }
+            let head = self.source.slice(at, at + header);
+            let (Some(&kind), Some(&length)) = (
+                head.first_chunk::<4>(),
+                head.get(length_at..).and_then(<[u8]>::first_chunk::<4>),
+            ) else {
+                // The input ended inside the header: next_record says so at once.
+                return true;
+            };
+            let read = |bytes: [u8; 4]| {
+                if big_endian {
+                    u32::from_be_bytes(bytes)
+                } else {
+                    u32::from_le_bytes(bytes)
+                }
+            };
+            let total = if pcapng {
+                read(length) as usize
+            } else {
+                header.saturating_add(read(length) as usize)
+            };
+            if u64::try_from(total).map_or(true, |t| t > MAX_RECORD_LEN + 64) || total < header {
+                // A corrupt length: next_record reports it without reading on.
+                return true;
+            }
+            if !self.source.ready_for(at + total) {
+                return false;
+            }
+            // pcapng: packet blocks (enhanced 6, simple 3, obsolete 2) are records;
+            // other blocks are read past on the way to one.
+            if !pcapng || matches!(read(kind), 2 | 3 | 6) {
+                return true;
+            }
+            at += total;
+        }
+        true
     }
 }
 

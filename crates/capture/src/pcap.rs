@@ -43,9 +43,9 @@ pub(crate) fn detect(magic: [u8; 4]) -> Option<Header> {
 /// The reader's state for a pcap file.
 #[derive(Debug)]
 pub(crate) struct State {
-    big_endian: bool,
+    pub(crate) big_endian: bool,
     nanosecond: bool,
-    record_header_len: usize,
+    pub(crate) record_header_len: usize,
     pub(crate) link_type: LinkType,
     /// Largest record length accepted.
     limit: u64,

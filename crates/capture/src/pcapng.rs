@@ -42,7 +42,7 @@ struct Interface {
 /// The reader's state for a pcapng file.
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    big_endian: bool,
+    pub(crate) big_endian: bool,
     in_section: bool,
     interfaces: Vec<Interface>,
     first_link_type: Option<LinkType>,

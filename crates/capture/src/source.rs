@@ -8,7 +8,7 @@
 //! that spans two chunks needs only its tail copied, not the chunk.
 
 use std::io::{self, Read};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, TryRecvError};
 use std::thread;
 
 /// The buffer starts small (a short input never pays for a large one) and doubles
@@ -54,6 +54,9 @@ pub(crate) struct Source<R> {
     /// File offset of `buf[start]`.
     offset: u64,
     eof: bool,
+    /// An error from the reading thread taken while looking ahead
+    /// ([`Source::ready_for`]), for the next read to return.
+    failed: Option<io::Error>,
 }
 
 impl<R> core::fmt::Debug for Source<R> {
@@ -70,7 +73,11 @@ impl<R: Read + Send + 'static> Source<R> {
     /// A source whose reading happens on a thread of its own. The thread ends at the
     /// end of the input, on an error, or when the source is dropped (after its
     /// current `read()` returns). Fails only if the thread cannot be started.
-    pub(crate) fn threaded(mut reader: R) -> io::Result<Source<R>> {
+    ///
+    /// `eager`: hand over what each `read()` returns at once, for a pipe or a live
+    /// source whose bytes come as they happen; otherwise chunks are filled whole
+    /// (a file reads at memory speed in large chunks).
+    pub(crate) fn threaded(mut reader: R, eager: bool) -> io::Result<Source<R>> {
         let (full_tx, full) = mpsc::sync_channel::<io::Result<Chunk>>(CHUNKS - 1);
         let (empty, empty_rx) = mpsc::channel::<Vec<u8>>();
         for _ in 0..CHUNKS {
@@ -92,7 +99,12 @@ impl<R: Read + Send + 'static> Source<R> {
                                 eof = true;
                                 break;
                             }
-                            Ok(n) => len += n,
+                            Ok(n) => {
+                                len += n;
+                                if eager {
+                                    break;
+                                }
+                            }
                             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                             Err(e) => {
                                 // What was read before the error comes first.
@@ -142,6 +154,7 @@ impl<R: Read> Source<R> {
             end: 0,
             offset: 0,
             eof: false,
+            failed: None,
         }
     }
 
@@ -211,65 +224,99 @@ impl<R: Read> Source<R> {
     }
 
     fn refill_threaded(&mut self, need: usize) -> io::Result<usize> {
-        let Feed::Threaded { full, empty } = &self.feed else {
-            return Ok(self.available());
-        };
         while self.end - self.start < need && !self.eof {
-            let chunk = match full.recv() {
-                Ok(Ok(chunk)) => chunk,
+            if let Some(e) = self.failed.take() {
+                return Err(e);
+            }
+            let Feed::Threaded { full, .. } = &self.feed else {
+                break;
+            };
+            match full.recv() {
+                Ok(Ok(chunk)) => self.take(chunk),
                 Ok(Err(e)) => return Err(e),
                 // Gone without saying the end: it failed.
-                Err(_) => {
-                    self.eof = true;
-                    return Err(io::Error::other(
-                        "the capture's reading thread stopped before the end of the input",
-                    ));
-                }
-            };
-            if chunk.len == 0 {
-                self.eof = true;
-                let _ = empty.send(chunk.buf);
-                break;
-            }
-            let tail = self.end - self.start;
-            if tail <= HEAD_ROOM {
-                // The usual case: the unread tail goes into the new chunk's head room.
-                let mut next = chunk.buf;
-                if let (Some(to), Some(from)) = (
-                    next.get_mut(HEAD_ROOM - tail..HEAD_ROOM),
-                    self.buf.get(self.start..self.end),
-                ) {
-                    to.copy_from_slice(from);
-                }
-                let old = std::mem::replace(&mut self.buf, next);
-                self.start = HEAD_ROOM - tail;
-                self.end = HEAD_ROOM + chunk.len;
-                if std::mem::replace(&mut self.pooled, true) {
-                    // A buffer grown for a large record is replaced by a new one.
-                    let back = if old.len() == HEAD_ROOM + CHUNK {
-                        old
-                    } else {
-                        vec![0; HEAD_ROOM + CHUNK]
-                    };
-                    let _ = empty.send(back);
-                }
-            } else {
-                // A record larger than the head room: append to the current buffer.
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end = tail;
-                self.start = 0;
-                self.buf.truncate(tail);
-                self.buf.extend_from_slice(
-                    chunk
-                        .buf
-                        .get(HEAD_ROOM..HEAD_ROOM + chunk.len)
-                        .unwrap_or_default(),
-                );
-                self.end = self.buf.len();
-                let _ = empty.send(chunk.buf);
+                Err(_) => return Err(self.thread_gone()),
             }
         }
         Ok(self.available())
+    }
+
+    /// Whether `need` bytes are there (or the input ended, or failed) without
+    /// waiting: takes in what the reading thread has ready, never blocks. A direct
+    /// source says yes (it reads on the caller's thread, from a file).
+    pub(crate) fn ready_for(&mut self, need: usize) -> bool {
+        loop {
+            if self.end - self.start >= need || self.eof || self.failed.is_some() {
+                return true;
+            }
+            let Feed::Threaded { full, .. } = &self.feed else {
+                return true;
+            };
+            match full.try_recv() {
+                Ok(Ok(chunk)) => self.take(chunk),
+                Ok(Err(e)) => self.failed = Some(e),
+                Err(TryRecvError::Empty) => return false,
+                Err(TryRecvError::Disconnected) => {
+                    let e = self.thread_gone();
+                    self.failed = Some(e);
+                }
+            }
+        }
+    }
+
+    /// The reading thread ended without saying the end: an error, never the end.
+    fn thread_gone(&mut self) -> io::Error {
+        self.eof = true;
+        io::Error::other("the capture's reading thread stopped before the end of the input")
+    }
+
+    /// Adds a chunk from the reading thread after the unread bytes.
+    fn take(&mut self, chunk: Chunk) {
+        let Feed::Threaded { empty, .. } = &self.feed else {
+            return;
+        };
+        if chunk.len == 0 {
+            self.eof = true;
+            let _ = empty.send(chunk.buf);
+            return;
+        }
+        let tail = self.end - self.start;
+        if tail <= HEAD_ROOM {
+            // The usual case: the unread tail goes into the new chunk's head room.
+            let mut next = chunk.buf;
+            if let (Some(to), Some(from)) = (
+                next.get_mut(HEAD_ROOM - tail..HEAD_ROOM),
+                self.buf.get(self.start..self.end),
+            ) {
+                to.copy_from_slice(from);
+            }
+            let old = std::mem::replace(&mut self.buf, next);
+            self.start = HEAD_ROOM - tail;
+            self.end = HEAD_ROOM + chunk.len;
+            if std::mem::replace(&mut self.pooled, true) {
+                // A buffer grown for a large record is replaced by a new one.
+                let back = if old.len() == HEAD_ROOM + CHUNK {
+                    old
+                } else {
+                    vec![0; HEAD_ROOM + CHUNK]
+                };
+                let _ = empty.send(back);
+            }
+        } else {
+            // A record larger than the head room: append to the current buffer.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end = tail;
+            self.start = 0;
+            self.buf.truncate(tail);
+            self.buf.extend_from_slice(
+                chunk
+                    .buf
+                    .get(HEAD_ROOM..HEAD_ROOM + chunk.len)
+                    .unwrap_or_default(),
+            );
+            self.end = self.buf.len();
+            let _ = empty.send(chunk.buf);
+        }
     }
 
     /// The next `len` available bytes, not consumed.
@@ -329,8 +376,8 @@ mod tests {
             .collect();
         for step in [7usize, 4096, HEAD_ROOM + 1000, CHUNK + 3, 1] {
             let mut direct = Source::new(io::Cursor::new(data.clone()));
-            let mut threaded =
-                Source::threaded(io::Cursor::new(data.clone())).unwrap_or_else(|e| panic!("{e}"));
+            let mut threaded = Source::threaded(io::Cursor::new(data.clone()), false)
+                .unwrap_or_else(|e| panic!("{e}"));
             loop {
                 let a = direct.fill(step).unwrap_or(0);
                 let b = threaded.fill(step).unwrap_or(0);
@@ -359,8 +406,8 @@ mod tests {
         let data: Vec<u8> = (0..(12 * CHUNK))
             .map(|i| u8::try_from(i % 253).unwrap_or(0))
             .collect();
-        let mut threaded =
-            Source::threaded(io::Cursor::new(data.clone())).unwrap_or_else(|e| panic!("{e}"));
+        let mut threaded = Source::threaded(io::Cursor::new(data.clone()), false)
+            .unwrap_or_else(|e| panic!("{e}"));
         let mut at = 0usize;
         let mut big = true;
         while at < data.len() {
@@ -412,7 +459,8 @@ mod tests {
     /// Regression: a reading thread that died was taken for the end of the input.
     #[test]
     fn a_reading_thread_that_dies_is_an_error_not_the_end() {
-        let mut threaded = Source::threaded(Panics(3 * CHUNK)).unwrap_or_else(|e| panic!("{e}"));
+        let mut threaded =
+            Source::threaded(Panics(3 * CHUNK), false).unwrap_or_else(|e| panic!("{e}"));
         let mut result = Ok(0);
         for _ in 0..10 {
             result = threaded.fill(CHUNK);

@@ -423,3 +423,96 @@ fn reader_thread_gives_the_same_records() {
     assert_eq!(direct.as_ref().map(Vec::len), Ok(20_000));
     assert_eq!(direct, threaded);
 }
+
+/// Bytes that come as they are sent, like a pipe from `tcpdump -U -w -`: a read
+/// waits for the next piece; the end when the sender is gone.
+struct Pipe {
+    pieces: std::sync::mpsc::Receiver<Vec<u8>>,
+    left: Vec<u8>,
+}
+
+impl io::Read for Pipe {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.left.is_empty() {
+            match self.pieces.recv() {
+                Ok(piece) => self.left = piece,
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.left.len());
+        out[..n].copy_from_slice(&self.left[..n]);
+        self.left.drain(..n);
+        Ok(n)
+    }
+}
+
+/// Waits (at most 5 s) for `ready` to say yes.
+fn eventually(mut ready: impl FnMut() -> bool) -> bool {
+    for _ in 0..500 {
+        if ready() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    false
+}
+
+/// A streaming reader hands each record over as soon as it is whole, and says
+/// without waiting whether the next one is there.
+#[test]
+fn a_streaming_reader_has_each_record_as_soon_as_it_is_whole() {
+    for file in [
+        pcap(
+            false,
+            false,
+            1,
+            &[(1, 0, &[7; 60], 60), (2, 0, &[8; 60], 60)],
+        ),
+        two_sections(),
+    ] {
+        let (send, pieces) = std::sync::mpsc::channel();
+        // Where the second and third records start.
+        let mut whole = Reader::new(&file[..]).unwrap_or_else(|e| panic!("{e}"));
+        let mut starts = Vec::new();
+        for _ in 0..3 {
+            let _ = whole.next_record();
+            starts.push(usize::try_from(whole.offset()).unwrap_or(0));
+        }
+        // The header and first record, then half of the second, then the rest.
+        let (head, rest) = file.split_at(starts[1]);
+        let (half, other_half) = rest.split_at((starts[2] - starts[1]) / 2);
+        send.send(head.to_vec()).unwrap_or_default();
+        let mut reader = Reader::streaming(Pipe {
+            pieces,
+            left: Vec::new(),
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(eventually(|| reader.record_ready()));
+        let first = reader.next_record().map(|r| r.map(|r| r.number));
+        assert_eq!(first, Ok(Some(1)));
+        send.send(half.to_vec()).unwrap_or_default();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(
+            !reader.record_ready(),
+            "half a record is not ready: {:?} {starts:?} {}",
+            reader.source,
+            file.len()
+        );
+        send.send(other_half.to_vec()).unwrap_or_default();
+        assert!(eventually(|| reader.record_ready()));
+        let mut numbers = Vec::new();
+        while reader.record_ready() {
+            match reader.next_record() {
+                Ok(Some(record)) => numbers.push(record.number),
+                _ => break,
+            }
+            if numbers.len() > 10 {
+                break;
+            }
+        }
+        assert!(!numbers.is_empty());
+        drop(send);
+        assert!(eventually(|| reader.record_ready()), "the end is ready");
+        while let Ok(Some(_)) = reader.next_record() {}
+    }
+}

@@ -195,9 +195,11 @@ pub(crate) enum Message {
 }
 
 /// An input's thread: frames and decodes every record, sending them in batches,
-/// then the totals. Stops early if the analysis thread is gone.
+/// then the totals. Stops early if the analysis thread is gone. A `streaming`
+/// source's batch also goes out whenever its next record has not arrived yet.
 pub(crate) fn decode_all(
     mut reader: impl Source,
+    streaming: bool,
     decoded: &mpsc::SyncSender<Message>,
     used: &mpsc::Receiver<Batch>,
 ) {
@@ -210,6 +212,17 @@ pub(crate) fn decode_all(
     let mut fragments: Reassembler<Tag> = Reassembler::default();
     let mut last = 0;
     loop {
+        if streaming && !batch.events.is_empty() && !reader.ready() {
+            // Nothing more for now: what is decoded goes to the analysis.
+            batch.offset = reader.offset();
+            let next = used.try_recv().unwrap_or_else(|_| Batch::new());
+            if decoded
+                .send(Message::Batch(std::mem::replace(&mut batch, next)))
+                .is_err()
+            {
+                return;
+            }
+        }
         let record = match reader.next_record() {
             Ok(Some(record)) => record,
             Ok(None) => break,

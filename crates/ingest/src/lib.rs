@@ -28,13 +28,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
+use std::time::Duration;
 
 use mss_capture::{Format, LinkType, Reader, Record, Warning};
 
 pub use clock::{ClockOffset, MIN_SKEW_NS, OffsetBasis};
 pub use compressed::Compression;
 use decode::{Batch, Message, decode_all};
-pub use merge::{ReadError, Tick, read_all};
+pub use merge::{ReadError, Sink, Tick, read_all};
 
 /// Where records come from: the seam between capture sources and the pipeline. A
 /// capture file's [`Reader`] is one; a live interface is another.
@@ -48,6 +49,11 @@ pub trait Source: Send + 'static {
     /// The name of one of its interfaces (a pcapng interface's if_name), if known.
     fn interface_name(&self, _interface: u32) -> Option<String> {
         None
+    }
+    /// Whether the next record can be had without waiting (a streaming source
+    /// says no while its next record has not fully arrived). Never blocks.
+    fn ready(&mut self) -> bool {
+        true
     }
 }
 
@@ -63,6 +69,9 @@ impl<R: Read + Send + 'static> Source for Reader<R> {
     }
     fn interface_name(&self, interface: u32) -> Option<String> {
         Reader::interface_name(self, interface).map(str::to_string)
+    }
+    fn ready(&mut self) -> bool {
+        Reader::record_ready(self)
     }
 }
 
@@ -193,6 +202,14 @@ pub fn check_distinct(paths: &[PathBuf]) -> Result<(), Error> {
     Ok(())
 }
 
+/// What waiting for an input's next batch gave.
+pub(crate) enum Waited {
+    Batch(Batch),
+    End,
+    /// Nothing within the time given.
+    Nothing,
+}
+
 /// One capture point being read.
 #[derive(Debug)]
 pub struct Input {
@@ -210,6 +227,10 @@ pub struct Input {
     offset: u64,
     /// Its size, for progress, when known.
     pub size: Option<u64>,
+    /// Read as its bytes come (standard input, a pipe, a live source): batches go
+    /// out as soon as no more records are waiting, and the analysis's clock moves
+    /// on while it is silent, so finished connections come out promptly.
+    pub streaming: bool,
     /// The container format.
     pub format: Format,
     /// How the file is compressed, if it is (read decompressed).
@@ -245,15 +266,17 @@ impl Input {
         } else {
             path.to_string_lossy().into_owned()
         };
-        let (source, size): (Box<dyn Read + Send>, Option<u64>) = if stdin {
-            (Box::new(io::stdin()), None)
+        let (source, size, streaming): (Box<dyn Read + Send>, Option<u64>, bool) = if stdin {
+            (Box::new(io::stdin()), None, true)
         } else {
             let file = File::open(path).map_err(|source| Error::Open {
                 input: name.clone(),
                 source,
             })?;
-            let size = file.metadata().ok().map(|m| m.len());
-            (Box::new(file), size)
+            let meta = file.metadata().ok();
+            // A FIFO or a character device streams; a regular file is read whole.
+            let regular = meta.as_ref().is_some_and(std::fs::Metadata::is_file);
+            (Box::new(file), meta.map(|m| m.len()), !regular)
         };
         let opened = compressed::open(source).map_err(|source| Error::Open {
             input: name.clone(),
@@ -261,33 +284,39 @@ impl Input {
         })?;
         // The reading (and decompressing) runs on its own thread, overlapping with
         // the decoding.
-        let reader =
-            Reader::with_reader_thread(opened.reader).map_err(|source| Error::Capture {
-                input: match opened.compression {
-                    Some(c) => format!("{name} ({} decompressed)", c.name()),
-                    None => name.clone(),
-                },
-                source,
-            })?;
+        let reader = if streaming {
+            Reader::streaming(opened.reader)
+        } else {
+            Reader::with_reader_thread(opened.reader)
+        }
+        .map_err(|source| Error::Capture {
+            input: match opened.compression {
+                Some(c) => format!("{name} ({} decompressed)", c.name()),
+                None => name.clone(),
+            },
+            source,
+        })?;
         let format = reader.format();
-        let mut input = Input::start(name, reader, format, size)?;
+        let mut input = Input::start(name, reader, format, size, streaming)?;
         input.compression = opened.compression;
         input.consumed = opened.consumed;
         Ok(input)
     }
 
-    /// Starts reading any source on a thread of its own.
+    /// Starts reading any source on a thread of its own; `streaming` for one whose
+    /// records come as they happen ([`Input::streaming`]).
     pub fn start(
         name: String,
         source: impl Source,
         format: Format,
         size: Option<u64>,
+        streaming: bool,
     ) -> Result<Input, Error> {
         let (decoded_tx, decoded) = mpsc::sync_channel(decode::BATCHES);
         let (used, used_rx) = mpsc::channel();
         let thread = thread::Builder::new()
             .name("mss-decode".into())
-            .spawn(move || decode_all(source, &decoded_tx, &used_rx))
+            .spawn(move || decode_all(source, streaming, &decoded_tx, &used_rx))
             .map_err(|source| Error::Thread {
                 input: name.clone(),
                 source,
@@ -305,6 +334,7 @@ impl Input {
             clock: None,
             raw_span: None,
             size,
+            streaming,
             link_types: BTreeSet::new(),
             packets: 0,
             warnings: Vec::new(),
@@ -342,10 +372,26 @@ impl Input {
     /// The next batch, `Ok(None)` at the end of the input (its totals then taken
     /// in), or why the input's thread stopped without them.
     fn next_batch(&mut self) -> Result<Option<Batch>, merge::Stopped> {
-        if self.ended {
-            return Ok(None);
+        match self.next_batch_within(Duration::MAX)? {
+            Waited::Batch(batch) => Ok(Some(batch)),
+            Waited::End | Waited::Nothing => Ok(None),
         }
-        match self.decoded.recv() {
+    }
+
+    /// [`Input::next_batch`], waiting at most `wait`.
+    fn next_batch_within(&mut self, wait: Duration) -> Result<Waited, merge::Stopped> {
+        if self.ended {
+            return Ok(Waited::End);
+        }
+        let received = if wait == Duration::MAX {
+            self.decoded
+                .recv()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected)
+        } else {
+            self.decoded.recv_timeout(wait)
+        };
+        match received {
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(Waited::Nothing),
             Ok(Message::Batch(mut batch)) => {
                 self.offset = batch.offset;
                 self.new_interfaces.append(&mut batch.interfaces);
@@ -355,7 +401,7 @@ impl Input {
                             .map_or((a, b), |(first, last)| (first.min(a), last.max(b))),
                     );
                 }
-                Ok(Some(batch))
+                Ok(Waited::Batch(batch))
             }
             Ok(Message::End(end)) => {
                 self.packets = end.packets;
@@ -364,10 +410,10 @@ impl Input {
                 self.more_warnings = end.more_warnings;
                 self.error = end.error;
                 self.ended = true;
-                Ok(None)
+                Ok(Waited::End)
             }
             // The thread sends its `End` last; without it, it failed.
-            Err(_) => {
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let why = match self.thread.take().map(thread::JoinHandle::join) {
                     Some(Err(panic)) => {
                         let message = panic

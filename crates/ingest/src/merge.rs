@@ -1,11 +1,12 @@
 //! Feeding the analyzer from several inputs in time order.
 
 use std::io;
+use std::time::{Duration, Instant};
 
 use mss_analyze::{Analyzer, ConnectionReport};
 
-use crate::Input;
 use crate::decode::{Batch, feed};
+use crate::{Input, Waited};
 
 /// An input's thread stopped without finishing: which input, and why.
 #[derive(Debug)]
@@ -57,6 +58,27 @@ impl Cursor {
     }
 }
 
+/// Where [`read_all`] hands finished connections.
+pub trait Sink {
+    /// A connection finished.
+    fn connection(&mut self, report: ConnectionReport) -> io::Result<()>;
+    /// A streaming input has nothing new for now: write out what is waiting.
+    fn idle(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<F: FnMut(ConnectionReport) -> io::Result<()>> Sink for F {
+    fn connection(&mut self, report: ConnectionReport) -> io::Result<()> {
+        self(report)
+    }
+}
+
+/// How long a streaming input may stay silent before the connections that ended
+/// meanwhile are reported: with the analysis's linger for streams, a connection's
+/// record is out within a second of its end.
+const IDLE_TICK: Duration = Duration::from_millis(200);
+
 /// Why [`read_all`] stopped before the end of the inputs.
 #[derive(Debug)]
 pub enum ReadError {
@@ -98,18 +120,46 @@ impl From<Stopped> for ReadError {
 /// keeps), feeding the analyzer in time order (the earliest first; the first input
 /// first among equal ones), and passes each finished connection to `emit` as soon
 /// as it is done. `progress` hears every 65,536 packets.
+///
+/// A single streaming input (a pipe, a live source) that falls silent moves the
+/// analysis's clock on by the time that passed, so connections that ended are
+/// reported (and `emit` told it is idle) without waiting for more packets.
 pub fn read_all(
     inputs: &mut [Input],
     analyzer: &mut Analyzer,
     progress: &mut dyn FnMut(Tick),
-    emit: &mut dyn FnMut(ConnectionReport) -> io::Result<()>,
+    emit: &mut dyn Sink,
 ) -> Result<(), ReadError> {
     let mut total_packets: u64 = 0;
     let mut next_point = inputs.len();
     if let [input] = inputs {
         // One input: its batches in order.
         let shift = input.shift_ns().saturating_neg();
-        while let Some(batch) = input.next_batch()? {
+        let mut last: Option<(u64, Instant)> = None;
+        loop {
+            let batch = if input.streaming {
+                match input.next_batch_within(IDLE_TICK)? {
+                    Waited::Batch(batch) => batch,
+                    Waited::End => break,
+                    Waited::Nothing => {
+                        // Capture time goes on as the wall clock does.
+                        if let Some((ts, at)) = last {
+                            let passed = u64::try_from(at.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                            analyzer.advance(ts.saturating_add(passed));
+                        }
+                        while let Some(report) = analyzer.poll_finished() {
+                            emit.connection(report).map_err(ReadError::Emit)?;
+                        }
+                        emit.idle().map_err(ReadError::Emit)?;
+                        continue;
+                    }
+                }
+            } else {
+                match input.next_batch()? {
+                    Some(batch) => batch,
+                    None => break,
+                }
+            };
             input.place_interfaces(0, &mut next_point, analyzer);
             for event in &batch.events {
                 let ts = event.timestamp_ns.saturating_add_signed(shift);
@@ -123,10 +173,18 @@ pub fn read_all(
                     });
                 }
             }
+            if input.streaming {
+                if let Some(event) = batch.events.last() {
+                    last = Some((
+                        event.timestamp_ns.saturating_add_signed(shift),
+                        Instant::now(),
+                    ));
+                }
+            }
             input.recycle(batch);
             // Connections that finished during the batch, in the order they did.
             while let Some(report) = analyzer.poll_finished() {
-                emit(report).map_err(ReadError::Emit)?;
+                emit.connection(report).map_err(ReadError::Emit)?;
             }
         }
         return Ok(());
@@ -173,7 +231,7 @@ pub fn read_all(
             });
         }
         while let Some(report) = analyzer.poll_finished() {
-            emit(report).map_err(ReadError::Emit)?;
+            emit.connection(report).map_err(ReadError::Emit)?;
         }
     }
     Ok(())

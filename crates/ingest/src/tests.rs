@@ -31,7 +31,7 @@ fn every_record_of_every_input_is_counted() {
     let one = || {
         let reader = Reader::new(io::Cursor::new(pcap(1500))).expect("pcap");
         let format = reader.format();
-        Input::start("mem".into(), reader, format, None).expect("start")
+        Input::start("mem".into(), reader, format, None, false).expect("start")
     };
     let mut single = vec![one()];
     assert_eq!(run(&mut single).expect("read"), 1500);
@@ -75,6 +75,7 @@ fn a_failing_thread_is_an_error_naming_the_input() {
             Breaks { inner, left: 700 },
             format,
             None,
+            false,
         )
         .expect("start")
     };
@@ -250,7 +251,7 @@ fn each_pcapng_interface_is_a_capture_point_of_its_own() {
     let reader = Reader::new(io::Cursor::new(file)).expect("pcapng");
     let format = reader.format();
     let mut inputs =
-        vec![Input::start("router.pcapng".into(), reader, format, None).expect("start")];
+        vec![Input::start("router.pcapng".into(), reader, format, None, false).expect("start")];
     let mut analyzer = Analyzer::new(Config::default());
     let mut reports = Vec::new();
     read_all(&mut inputs, &mut analyzer, &mut |_| {}, &mut |r| {
