@@ -15,6 +15,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use nix::libc;
 
 pub mod nfqueue;
+pub mod pcap;
 
 /// The TCP_INFO fields mss reports (`struct tcp_info`, include/uapi/linux/tcp.h).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
