@@ -515,9 +515,46 @@ pub(crate) struct LabCleanArgs {
 /// `mss analyze` arguments.
 #[derive(Debug, Args)]
 pub(crate) struct AnalyzeArgs {
-    /// Capture files (pcap or pcapng); `-` reads standard input (once).
-    #[arg(required = true, value_name = "CAPTURE")]
+    /// Capture files (pcap or pcapng); `-` reads standard input (once). With -i or
+    /// -r, these words are a capture filter in tcpdump's syntax instead (`mss
+    /// analyze -i eth0 host 10.1.2.3 and port 443`).
+    #[arg(value_name = "CAPTURE")]
     pub(crate) inputs: Vec<std::path::PathBuf>,
+
+    /// Capture live on this interface (repeatable; `any` for all): each interface
+    /// is a capture point. Needs CAP_NET_RAW, and libpcap (it comes with tcpdump).
+    /// Ctrl-C ends the capture and prints the report.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub(crate) interfaces: Vec<String>,
+
+    /// Read this capture file (repeatable): as a CAPTURE argument, but the other
+    /// words are then a filter.
+    #[arg(
+        short = 'r',
+        long = "read",
+        value_name = "FILE",
+        conflicts_with = "interfaces"
+    )]
+    pub(crate) read: Vec<std::path::PathBuf>,
+
+    /// Stop a live capture after this many packets (all interfaces together).
+    #[arg(short = 'c', long, value_name = "COUNT", requires = "interfaces")]
+    pub(crate) count: Option<u64>,
+
+    /// Stop a live capture after this many seconds.
+    #[arg(long, value_name = "SECONDS", requires = "interfaces")]
+    pub(crate) duration: Option<f64>,
+
+    /// Bytes captured of each packet live: the default, 256, holds every header
+    /// the analysis reads (the lengths come from the IP headers); 0 for whole
+    /// packets.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 256,
+        requires = "interfaces"
+    )]
+    pub(crate) snaplen: u32,
 
     /// Print JSON Lines: one "connection" record per connection, then a "summary".
     #[arg(long, conflicts_with = "csv")]

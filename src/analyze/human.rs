@@ -323,10 +323,7 @@ pub(super) fn report(
     let style = Style(color);
     for (i, input) in inputs.iter().enumerate() {
         let links: Vec<String> = input.link_types.iter().map(|l| l.name()).collect();
-        let format = match input.format {
-            mss_capture::Format::PcapNg => "pcapng",
-            mss_capture::Format::Pcap { .. } => "pcap",
-        };
+        let format = input.kind();
         let prefix = if inputs.len() > 1 {
             format!("capture {}: ", i + 1)
         } else {

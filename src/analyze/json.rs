@@ -384,11 +384,7 @@ pub(super) fn summary(
         .iter()
         .map(|i| InputRecord {
             name: i.name.clone(),
-            format: match i.format {
-                mss_capture::Format::PcapNg => "pcapng",
-                mss_capture::Format::Pcap { .. } => "pcap",
-            }
-            .to_string(),
+            format: i.kind().to_string(),
             compression: i.compression.map(|c| c.name().to_string()),
             clock_offset_s: i.clock.map(|c| c.offset_ns as f64 / 1e9),
             clock_corrected: i.clock.is_some_and(|c| c.applied),

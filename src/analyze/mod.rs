@@ -147,7 +147,7 @@ const SHARE_EVERY: usize = 4;
 /// error and the same error for an input that could not be read whole: for `mss
 /// lab`, which judges them.
 pub(crate) fn records(paths: &[PathBuf]) -> Result<Vec<ConnectionRecord>, Failure> {
-    let mut inputs = open_inputs(paths, &[])?;
+    let mut inputs = open_inputs(paths, &[], None)?;
     let config = config(&inputs, LAB_MAX_CONNECTIONS);
     let mut analyzer = Analyzer::new(config);
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
@@ -192,6 +192,8 @@ fn config(inputs: &[Input], max_connections: usize) -> Config {
         // Captures from several points are merged by time; keep closed connections
         // long enough for the other points' copies (and some clock skew).
         linger_ns: match inputs {
+            // Live interfaces share the host's clock: no skew to allow for.
+            _ if !inputs.is_empty() && inputs.iter().all(|i| i.live) => STREAM_LINGER_NS,
             [_, _, ..] => 60_000_000_000,
             // A stream (a pipe from tcpdump, a live capture): a connection's
             // record is out within a second of its end. A packet later than this
@@ -275,6 +277,7 @@ impl Reading {
 fn open_inputs(
     paths: &[std::path::PathBuf],
     offsets: &[(std::path::PathBuf, i64)],
+    filter: Option<&str>,
 ) -> Result<Vec<Input>, Failure> {
     let failed = |e: mss_ingest::Error| Failure::Input(e.to_string());
     mss_ingest::check_distinct(paths).map_err(failed)?;
@@ -295,14 +298,95 @@ fn open_inputs(
     }
     let mut inputs: Vec<Input> = paths
         .iter()
-        .map(|path| Input::open(path).map_err(failed))
+        .map(|path| {
+            let keep = filter
+                .map(mss_ingest::filter)
+                .transpose()
+                .map_err(|e| Failure::Input(e.to_string()))?;
+            Input::open_filtered(path, keep).map_err(failed)
+        })
         .collect::<Result<_, _>>()?;
     mss_ingest::place_clocks(paths, &mut inputs, &given);
     Ok(inputs)
 }
 
+/// The inputs the arguments name: live interfaces (`-i`), or capture files (`-r`,
+/// or the arguments), with the capture filter the other words make (after `-i` or
+/// `-r`). A live capture ends on Ctrl-C (or SIGTERM), its count or its duration.
+fn inputs_of(args: &AnalyzeArgs) -> Result<Vec<Input>, Failure> {
+    let words: Vec<String> = args
+        .inputs
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    let filter = (!args.interfaces.is_empty() || !args.read.is_empty())
+        .then(|| words.join(" "))
+        .filter(|f| !f.trim().is_empty());
+    if !args.interfaces.is_empty() {
+        let until = match args.duration {
+            Some(s) if (0.0..1e9).contains(&s) => {
+                Some(std::time::Instant::now() + std::time::Duration::from_secs_f64(s))
+            }
+            Some(s) => {
+                return Err(Failure::Input(format!(
+                    "--duration {s}: give a number of seconds, 0 or more"
+                )));
+            }
+            None => None,
+        };
+        let options = mss_net::pcap::Options {
+            snaplen: if args.snaplen == 0 {
+                262_144
+            } else {
+                args.snaplen
+            },
+            ..mss_net::pcap::Options::default()
+        };
+        let limits = mss_ingest::Limits::new(args.count, until);
+        let (inputs, stopper) = Input::live(&args.interfaces, filter.as_deref(), &options, limits)
+            .map_err(|e| Failure::Input(e.to_string()))?;
+        stop_on_signals(stopper)?;
+        return Ok(inputs);
+    }
+    let paths = if args.read.is_empty() {
+        args.inputs.clone()
+    } else {
+        args.read.clone()
+    };
+    if paths.is_empty() {
+        return Err(Failure::Input(
+            "nothing to analyse: give capture files (- for standard input), or -i \
+             INTERFACE to capture live"
+                .to_string(),
+        ));
+    }
+    open_inputs(&paths, &args.time_offset, filter.as_deref())
+}
+
+/// Ctrl-C (or SIGTERM, SIGHUP) ends the live captures: the analysis then reports
+/// what it has. A second one ends mss at once.
+fn stop_on_signals(stopper: mss_ingest::Stopper) -> Result<(), Failure> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| Failure::Input(format!("cannot take Ctrl-C: {e}")))?;
+    std::thread::Builder::new()
+        .name("mss-signals".into())
+        .spawn(move || {
+            let mut seen = 0;
+            for _ in signals.forever() {
+                seen += 1;
+                if seen > 1 {
+                    std::process::exit(130);
+                }
+                stopper.stop();
+            }
+        })
+        .map_err(|e| Failure::Input(format!("cannot take Ctrl-C: {e}")))?;
+    Ok(())
+}
+
 pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<ExitCode, Failure> {
-    let mut inputs = open_inputs(&args.inputs, &args.time_offset)?;
+    let mut inputs = inputs_of(args)?;
     let config = config(&inputs, args.max_connections);
     let mut analyzer = Analyzer::new(config);
     let format = if args.json {

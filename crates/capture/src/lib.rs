@@ -140,6 +140,16 @@ pub enum Format {
     PcapNg,
 }
 
+impl Format {
+    /// Its name in reports: `pcap` or `pcapng`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Pcap { .. } => "pcap",
+            Format::PcapNg => "pcapng",
+        }
+    }
+}
+
 /// One captured packet, borrowed from the reader's buffer until the next call.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Record<'a> {

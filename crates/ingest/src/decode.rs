@@ -200,6 +200,7 @@ pub(crate) enum Message {
 pub(crate) fn decode_all(
     mut reader: impl Source,
     streaming: bool,
+    mut keep: Option<crate::Keep>,
     decoded: &mpsc::SyncSender<Message>,
     used: &mpsc::Receiver<Batch>,
 ) {
@@ -231,6 +232,11 @@ pub(crate) fn decode_all(
                 break;
             }
         };
+        if let Some(keep) = keep.as_mut() {
+            if !keep(record.link_type.0, record.data, record.original_len) {
+                continue;
+            }
+        }
         packets += 1;
         if last_link != Some(record.link_type) {
             last_link = Some(record.link_type);

@@ -17,6 +17,7 @@
 mod clock;
 mod compressed;
 mod decode;
+mod live;
 mod merge;
 
 use std::collections::BTreeSet;
@@ -35,6 +36,7 @@ use mss_capture::{Format, LinkType, Reader, Record, Warning};
 pub use clock::{ClockOffset, MIN_SKEW_NS, OffsetBasis};
 pub use compressed::Compression;
 use decode::{Batch, Message, decode_all};
+pub use live::{Limits, Stopper};
 pub use merge::{ReadError, Sink, Tick, read_all};
 
 /// Where records come from: the seam between capture sources and the pipeline. A
@@ -75,6 +77,38 @@ impl<R: Read + Send + 'static> Source for Reader<R> {
     }
 }
 
+/// Which records to keep (a capture filter): by link type, captured bytes and
+/// length on the wire.
+pub type Keep = Box<dyn FnMut(u16, &[u8], u32) -> bool + Send>;
+
+/// A capture filter in tcpdump's language for records read from files, compiled
+/// by libpcap for each link type met (a file may have several); the same packets
+/// as `tcpdump -r FILE EXPRESSION`. Fails when the expression does not compile
+/// (for Ethernet) or libpcap cannot be loaded.
+pub fn filter(expression: &str) -> Result<Keep, mss_net::pcap::Error> {
+    let expression = expression.to_string();
+    let ethernet = mss_net::pcap::Filter::new(&expression, 1)?;
+    let mut compiled: Vec<(u16, Option<mss_net::pcap::Filter>)> = vec![(1, Some(ethernet))];
+    Ok(Box::new(move |link_type, data, original_len| {
+        let at = match compiled.iter().position(|(l, _)| *l == link_type) {
+            Some(at) => at,
+            None => {
+                // A link type the expression does not apply to keeps nothing, as
+                // libpcap's compiler refuses it there.
+                compiled.push((
+                    link_type,
+                    mss_net::pcap::Filter::new(&expression, link_type).ok(),
+                ));
+                compiled.len() - 1
+            }
+        };
+        compiled
+            .get(at)
+            .and_then(|(_, f)| f.as_ref())
+            .is_some_and(|f| f.matches(data, original_len))
+    }))
+}
+
 /// The name that reads standard input.
 pub const STDIN: &str = "-";
 
@@ -107,6 +141,13 @@ pub enum Error {
         /// The second.
         second: String,
     },
+    /// A live capture could not be opened.
+    Live {
+        /// The interface.
+        interface: String,
+        /// Why.
+        source: mss_net::pcap::Error,
+    },
     /// A thread could not be started.
     Thread {
         /// The input as shown.
@@ -136,6 +177,26 @@ impl fmt::Display for Error {
                  captures are several capture points of the same traffic)"
             ),
             Error::Thread { input, source } => write!(f, "{input}: {source}"),
+            Error::Live { interface, source } => {
+                write!(f, "cannot capture on {interface}: {source}")?;
+                match source {
+                    mss_net::pcap::Error::NoSuchInterface(_) => {
+                        if let Ok(names) = mss_net::pcap::interfaces() {
+                            write!(f, "; the interfaces are {}", names.join(", "))?;
+                        }
+                        Ok(())
+                    }
+                    mss_net::pcap::Error::Permission(_) => write!(
+                        f,
+                        "; capturing needs CAP_NET_RAW: run as root, or give the binary the \
+                         capability (setcap cap_net_raw+ep $(command -v mss))"
+                    ),
+                    mss_net::pcap::Error::Down(_) => {
+                        write!(f, "; bring it up first (ip link set {interface} up)")
+                    }
+                    _ => Ok(()),
+                }
+            }
         }
     }
 }
@@ -227,6 +288,8 @@ pub struct Input {
     offset: u64,
     /// Its size, for progress, when known.
     pub size: Option<u64>,
+    /// Captured live from an interface (its name is the interface's).
+    pub live: bool,
     /// Read as its bytes come (standard input, a pipe, a live source): batches go
     /// out as soon as no more records are waiting, and the analysis's clock moves
     /// on while it is silent, so finished connections come out promptly.
@@ -260,6 +323,11 @@ impl Input {
     /// Opens a file, or standard input for `-`, and starts reading it. The name
     /// is shown lossily where it is not UTF-8.
     pub fn open(path: &Path) -> Result<Input, Error> {
+        Input::open_filtered(path, None)
+    }
+
+    /// [`Input::open`], keeping only the records `keep` says (see [`filter`]).
+    pub fn open_filtered(path: &Path, keep: Option<Keep>) -> Result<Input, Error> {
         let stdin = path == Path::new(STDIN);
         let name = if stdin {
             "standard input".to_string()
@@ -297,7 +365,7 @@ impl Input {
             source,
         })?;
         let format = reader.format();
-        let mut input = Input::start(name, reader, format, size, streaming)?;
+        let mut input = Input::start_filtered(name, reader, format, size, streaming, keep)?;
         input.compression = opened.compression;
         input.consumed = opened.consumed;
         Ok(input)
@@ -312,11 +380,23 @@ impl Input {
         size: Option<u64>,
         streaming: bool,
     ) -> Result<Input, Error> {
+        Input::start_filtered(name, source, format, size, streaming, None)
+    }
+
+    /// [`Input::start`], keeping only the records `keep` says.
+    fn start_filtered(
+        name: String,
+        source: impl Source,
+        format: Format,
+        size: Option<u64>,
+        streaming: bool,
+        keep: Option<Keep>,
+    ) -> Result<Input, Error> {
         let (decoded_tx, decoded) = mpsc::sync_channel(decode::BATCHES);
         let (used, used_rx) = mpsc::channel();
         let thread = thread::Builder::new()
             .name("mss-decode".into())
-            .spawn(move || decode_all(source, streaming, &decoded_tx, &used_rx))
+            .spawn(move || decode_all(source, streaming, keep, &decoded_tx, &used_rx))
             .map_err(|source| Error::Thread {
                 input: name.clone(),
                 source,
@@ -334,6 +414,7 @@ impl Input {
             clock: None,
             raw_span: None,
             size,
+            live: false,
             streaming,
             link_types: BTreeSet::new(),
             packets: 0,
@@ -431,6 +512,49 @@ impl Input {
                 })
             }
         }
+    }
+
+    /// What it is, for reports: `pcap`, `pcapng`, or `live` for an interface.
+    pub fn kind(&self) -> &'static str {
+        if self.live {
+            "live"
+        } else {
+            self.format.name()
+        }
+    }
+
+    /// Opens live captures on `interfaces` (libpcap, loaded now), each an input,
+    /// keeping what `filter` (tcpdump's language) matches, until `limits` say
+    /// stop; the [`Stopper`] ends them all from another thread (Ctrl-C).
+    pub fn live(
+        interfaces: &[String],
+        filter: Option<&str>,
+        options: &mss_net::pcap::Options,
+        limits: Limits,
+    ) -> Result<(Vec<Input>, Stopper), Error> {
+        let limits = Arc::new(limits);
+        let mut inputs = Vec::new();
+        let mut breakers = Vec::new();
+        for interface in interfaces {
+            let failed = |source| Error::Live {
+                interface: interface.clone(),
+                source,
+            };
+            let mut capture = mss_net::pcap::Capture::open(interface, options).map_err(failed)?;
+            if let Some(filter) = filter {
+                capture.set_filter(filter).map_err(failed)?;
+            }
+            breakers.push(capture.breaker());
+            let source = live::Live::new(capture, Arc::clone(&limits));
+            let format = Format::Pcap {
+                nanosecond: true,
+                big_endian: false,
+            };
+            let mut input = Input::start(interface.clone(), source, format, None, true)?;
+            input.live = true;
+            inputs.push(input);
+        }
+        Ok((inputs, live::stopper(limits, breakers)))
     }
 
     /// Gives the interfaces that appeared since the last call their capture points:

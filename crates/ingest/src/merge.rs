@@ -32,14 +32,24 @@ struct Cursor {
     at: usize,
 }
 
+/// What an input has next, as far as can be known without waiting.
+enum Peeked {
+    /// A record at this time.
+    At(u64),
+    /// Nothing yet (a live input that is silent).
+    Nothing,
+    /// The input is read.
+    End,
+}
+
 impl Cursor {
-    /// The timestamp of the input's next record, loading batches as needed; `None`
-    /// once the input is read.
-    fn peek(&mut self, input: &mut Input) -> Result<Option<u64>, Stopped> {
+    /// The timestamp of the input's next record, loading batches as needed and
+    /// waiting at most `wait` for one (`Duration::MAX`: until it comes).
+    fn peek_within(&mut self, input: &mut Input, wait: Duration) -> Result<Peeked, Stopped> {
         loop {
             if let Some(batch) = &self.batch {
                 if let Some(event) = batch.events.get(self.at) {
-                    return Ok(Some(
+                    return Ok(Peeked::At(
                         event
                             .timestamp_ns
                             .saturating_add_signed(input.shift_ns().saturating_neg()),
@@ -50,9 +60,10 @@ impl Cursor {
                 input.recycle(done);
             }
             self.at = 0;
-            match input.next_batch()? {
-                Some(batch) => self.batch = Some(batch),
-                None => return Ok(None),
+            match input.next_batch_within(wait)? {
+                Waited::Batch(batch) => self.batch = Some(batch),
+                Waited::End => return Ok(Peeked::End),
+                Waited::Nothing => return Ok(Peeked::Nothing),
             }
         }
     }
@@ -78,6 +89,12 @@ impl<F: FnMut(ConnectionReport) -> io::Result<()>> Sink for F {
 /// meanwhile are reported: with the analysis's linger for streams, a connection's
 /// record is out within a second of its end.
 const IDLE_TICK: Duration = Duration::from_millis(200);
+
+/// How late a live input's packet may reach the merge after its capture time
+/// (libpcap's 100 ms timeout, the decoding's batches, the scheduler).
+const LIVE_LAG_NS: u64 = 400_000_000;
+/// How long the merge of live inputs sleeps when nothing can go yet.
+const LIVE_POLL: Duration = Duration::from_millis(20);
 
 /// Why [`read_all`] stopped before the end of the inputs.
 #[derive(Debug)]
@@ -193,14 +210,40 @@ pub fn read_all(
         .iter()
         .map(|_| Cursor { batch: None, at: 0 })
         .collect();
+    // Live inputs (all of them, on the wall clock) are merged without waiting for
+    // a silent one: it is taken to have nothing older than LIVE_LAG ago.
+    let live = inputs.iter().all(|i| i.live);
     loop {
         let mut next: Option<(u64, usize)> = None;
+        let mut silent = false;
         for (index, (cursor, input)) in cursors.iter_mut().zip(inputs.iter_mut()).enumerate() {
-            if let Some(ts) = cursor.peek(input)? {
-                input.place_interfaces(index, &mut next_point, analyzer);
-                if next.is_none_or(|(best, _)| ts < best) {
-                    next = Some((ts, index));
+            let wait = if live { Duration::ZERO } else { Duration::MAX };
+            match cursor.peek_within(input, wait)? {
+                Peeked::At(ts) => {
+                    input.place_interfaces(index, &mut next_point, analyzer);
+                    if next.is_none_or(|(best, _)| ts < best) {
+                        next = Some((ts, index));
+                    }
                 }
+                Peeked::Nothing => silent = true,
+                Peeked::End => {}
+            }
+        }
+        if silent {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+            let bound = now.saturating_sub(LIVE_LAG_NS);
+            if next.is_none_or(|(ts, _)| ts >= bound) {
+                // Nothing that can go yet: time moves on, finished connections go
+                // out, and the inputs get a moment.
+                analyzer.advance(bound);
+                while let Some(report) = analyzer.poll_finished() {
+                    emit.connection(report).map_err(ReadError::Emit)?;
+                }
+                emit.idle().map_err(ReadError::Emit)?;
+                std::thread::sleep(LIVE_POLL);
+                continue;
             }
         }
         let Some((_, index)) = next else { break };

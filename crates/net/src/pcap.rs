@@ -99,6 +99,8 @@ struct Api {
     open_dead: unsafe extern "C" fn(c_int, c_int) -> *mut Pcap,
     offline_filter: unsafe extern "C" fn(*const BpfProgram, *const PktHdr, *const u8) -> c_int,
     findalldevs: unsafe extern "C" fn(*mut *mut PcapIf, *mut c_char) -> c_int,
+    setnonblock: unsafe extern "C" fn(*mut Pcap, c_int, *mut c_char) -> c_int,
+    get_selectable_fd: unsafe extern "C" fn(*mut Pcap) -> c_int,
     freealldevs: unsafe extern "C" fn(*mut PcapIf),
     /// Kept loaded for the process's life: the functions above point into it.
     _library: libloading::Library,
@@ -170,6 +172,8 @@ fn resolve(library: libloading::Library) -> Result<Api, libloading::Error> {
         open_dead: sym!("pcap_open_dead"),
         offline_filter: sym!("pcap_offline_filter"),
         findalldevs: sym!("pcap_findalldevs"),
+        setnonblock: sym!("pcap_setnonblock"),
+        get_selectable_fd: sym!("pcap_get_selectable_fd"),
         freealldevs: sym!("pcap_freealldevs"),
         _library: library,
     })
@@ -312,7 +316,14 @@ pub struct Stats {
 pub struct Capture {
     handle: Arc<Handle>,
     link_type: u16,
+    /// The descriptor to wait on: the handle is non-blocking and the wait is
+    /// ours (with TPACKET_V3, libpcap's own wait ignores its timeout and blocks
+    /// until a packet comes, so a silent interface would never say so).
+    fd: c_int,
 }
+
+/// How long [`Capture::next_packet`] waits for a packet.
+const WAIT_MS: u16 = 100;
 
 /// Stops a capture's wait from another thread (Ctrl-C, a duration ran out).
 #[derive(Clone, Debug)]
@@ -375,9 +386,22 @@ impl Capture {
         }
         // SAFETY: the handle is activated.
         let link = unsafe { (api.datalink)(p) };
+        let mut errbuf = [0 as c_char; ERRBUF_SIZE];
+        // SAFETY: an activated handle and an error buffer of PCAP_ERRBUF_SIZE.
+        if unsafe { (api.setnonblock)(p, 1, errbuf.as_mut_ptr()) } < 0 {
+            return Err(Error::Other(text(errbuf.as_ptr())));
+        }
+        // SAFETY: an activated handle.
+        let fd = unsafe { (api.get_selectable_fd)(p) };
+        if fd < 0 {
+            return Err(Error::Other(format!(
+                "{interface}: libpcap has no descriptor to wait on"
+            )));
+        }
         Ok(Capture {
             link_type: u16::try_from(link).unwrap_or(u16::MAX),
             handle: Arc::new(handle),
+            fd,
         })
     }
 
@@ -415,10 +439,27 @@ impl Capture {
     pub fn next_packet(&mut self) -> Next<'_> {
         let mut header: *mut PktHdr = std::ptr::null_mut();
         let mut data: *const u8 = std::ptr::null();
-        // SAFETY: an activated handle and two out-pointers; what they are set to
-        // stays valid until the next call on the handle, which needs `&mut self`.
-        let status =
-            unsafe { (self.handle.api.next_ex)(self.handle.pcap.as_ptr(), &mut header, &mut data) };
+        let mut status = 0;
+        for attempt in 0..2 {
+            // SAFETY: an activated handle and two out-pointers; what they are set
+            // to stays valid until the next call on the handle, which needs `&mut
+            // self`.
+            status = unsafe {
+                (self.handle.api.next_ex)(self.handle.pcap.as_ptr(), &mut header, &mut data)
+            };
+            if status != 0 || attempt == 1 {
+                break;
+            }
+            // Nothing yet: wait for the descriptor, at most WAIT_MS.
+            // SAFETY: the handle's descriptor, open as long as the handle is.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) };
+            let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(WAIT_MS)) {
+                Ok(0) => return Next::Timeout,
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Next::Failed(e.to_string()),
+            }
+        }
         match status {
             1 if !header.is_null() && !data.is_null() => {
                 // SAFETY: libpcap set both: a header, and `caplen` bytes of data.

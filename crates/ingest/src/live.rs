@@ -1,0 +1,180 @@
+//! Live capture as an input: an interface read through libpcap ([`mss_net::pcap`]),
+//! as a [`Source`] of records like a file's, streaming.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use mss_capture::{LinkType, Record, Warning};
+use mss_net::pcap::{Breaker, Capture, Next};
+
+use crate::Source;
+
+/// When live captures stop, shared by all the interfaces of one run.
+#[derive(Debug, Default)]
+pub struct Limits {
+    /// Packets to take in all (`-c`), if limited.
+    pub count: Option<u64>,
+    /// When to stop (`--duration`), if ever.
+    pub until: Option<Instant>,
+    /// Packets taken so far, all interfaces together.
+    taken: AtomicU64,
+    /// Set to stop (Ctrl-C, or the count reached).
+    stopped: AtomicBool,
+}
+
+impl Limits {
+    /// Limits of a run: `count` packets, until `until`.
+    pub fn new(count: Option<u64>, until: Option<Instant>) -> Limits {
+        Limits {
+            count,
+            until,
+            ..Limits::default()
+        }
+    }
+
+    /// Whether the run is over.
+    fn over(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+            || self.until.is_some_and(|until| Instant::now() >= until)
+            || self
+                .count
+                .is_some_and(|count| self.taken.load(Ordering::Relaxed) >= count)
+    }
+
+    /// Takes one packet, if the count allows.
+    fn take(&self) -> bool {
+        let Some(count) = self.count else {
+            return true;
+        };
+        self.taken.fetch_add(1, Ordering::Relaxed) < count
+    }
+}
+
+/// Stops the live inputs of a run from another thread (a signal).
+#[derive(Clone, Debug)]
+pub struct Stopper {
+    limits: Arc<Limits>,
+    breakers: Vec<Breaker>,
+}
+
+impl Stopper {
+    /// Ends every live input: each ends its input as if it were the end of a file,
+    /// and the analysis reports what it has.
+    pub fn stop(&self) {
+        self.limits.stopped.store(true, Ordering::Relaxed);
+        for breaker in &self.breakers {
+            breaker.stop();
+        }
+    }
+}
+
+/// One interface's capture as a source of records.
+#[derive(Debug)]
+pub(crate) struct Live {
+    capture: Capture,
+    link_type: LinkType,
+    limits: Arc<Limits>,
+    number: u64,
+    /// A packet taken by [`Source::ready`] (copied out of libpcap's buffer), for
+    /// the next record.
+    stash: Option<(u64, u32)>,
+    bytes: Vec<u8>,
+    /// libpcap's failure, said as the input's error.
+    failed: Option<String>,
+    done: bool,
+}
+
+impl Live {
+    pub(crate) fn new(capture: Capture, limits: Arc<Limits>) -> Live {
+        Live {
+            link_type: LinkType(capture.link_type()),
+            capture,
+            limits,
+            number: 0,
+            stash: None,
+            bytes: Vec::new(),
+            failed: None,
+            done: false,
+        }
+    }
+
+    /// Waits (at most 100 ms) for a packet and copies it to the stash; false when
+    /// none came.
+    fn fetch(&mut self) -> bool {
+        if self.done || self.limits.over() {
+            self.done = true;
+            return true;
+        }
+        match self.capture.next_packet() {
+            Next::Packet(packet) => {
+                if !self.limits.take() {
+                    self.done = true;
+                    return true;
+                }
+                self.bytes.clear();
+                self.bytes.extend_from_slice(packet.data);
+                self.stash = Some((packet.timestamp_ns, packet.original_len));
+                true
+            }
+            Next::Timeout => false,
+            Next::Stopped => {
+                self.done = true;
+                true
+            }
+            Next::Failed(why) => {
+                self.failed = Some(why);
+                self.done = true;
+                true
+            }
+        }
+    }
+}
+
+impl Source for Live {
+    fn next_record(&mut self) -> Result<Option<Record<'_>>, mss_capture::Error> {
+        while self.stash.is_none() && !self.done {
+            self.fetch();
+        }
+        if let Some(why) = self.failed.take() {
+            return Err(mss_capture::Error {
+                offset: 0,
+                packet: Some(self.number + 1),
+                kind: mss_capture::ErrorKind::Io(why),
+            });
+        }
+        let Some((timestamp_ns, original_len)) = self.stash.take() else {
+            return Ok(None);
+        };
+        self.number += 1;
+        Ok(Some(Record {
+            number: self.number,
+            offset: 0,
+            data_offset: 0,
+            timestamp_ns,
+            link_type: self.link_type,
+            interface: 0,
+            data: &self.bytes,
+            original_len,
+        }))
+    }
+
+    fn offset(&self) -> u64 {
+        0
+    }
+
+    fn warnings(&self) -> (&[Warning], u64) {
+        (&[], 0)
+    }
+
+    /// Waits up to 100 ms for the next packet (the timeout libpcap was opened
+    /// with): a silent interface is not ready, and the batch so far goes out.
+    fn ready(&mut self) -> bool {
+        self.stash.is_some() || self.done || self.fetch()
+    }
+}
+
+/// The stopper of a run's live inputs.
+pub(crate) fn stopper(limits: Arc<Limits>, breakers: Vec<Breaker>) -> Stopper {
+    Stopper { limits, breakers }
+}

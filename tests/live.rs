@@ -1,0 +1,166 @@
+//! `mss analyze -i`: live capture through libpcap on a router in network
+//! namespaces whose nftables clamp lowers the MSS of forwarded SYNs. Capturing on
+//! both of the router's interfaces at once, mss sees each SYN as it came in and as
+//! it went out, and locates the rewrite between the two; the connection's record
+//! is out while the capture still runs; Ctrl-C ends the capture with the summary.
+//! The kernel's own TCP_MAXSEG is the reference.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nix::sys::socket::{getsockopt, sockopt::TcpMaxSeg};
+use support::{Netns, netns_available, veth};
+
+#[test]
+fn a_live_capture_on_both_router_interfaces_locates_the_clamp() {
+    if !netns_available("a_live_capture_on_both_router_interfaces_locates_the_clamp") {
+        return;
+    }
+    let client = Netns::new("live-c");
+    let router = Netns::new("live-r");
+    let server = Netns::new("live-s");
+    veth(&client, "vc", &router, "vr1", 1500);
+    veth(&router, "vr2", &server, "vs", 1500);
+    client.ip(&["addr", "add", "10.85.1.1/24", "dev", "vc"]);
+    router.ip(&["addr", "add", "10.85.1.2/24", "dev", "vr1"]);
+    router.ip(&["addr", "add", "10.85.2.2/24", "dev", "vr2"]);
+    server.ip(&["addr", "add", "10.85.2.1/24", "dev", "vs"]);
+    client.ip(&["route", "add", "default", "via", "10.85.1.2"]);
+    server.ip(&["route", "add", "default", "via", "10.85.2.2"]);
+    router.sysctl("net.ipv4.ip_forward=1");
+    let nft = router
+        .command("nft")
+        .arg(
+            "add table inet mss_live; add chain inet mss_live forward { type filter hook \
+             forward priority mangle; }; add rule inet mss_live forward tcp flags syn tcp \
+             option maxseg size set 1300",
+        )
+        .output()
+        .expect("run nft");
+    assert!(
+        nft.status.success(),
+        "{}",
+        String::from_utf8_lossy(&nft.stderr)
+    );
+
+    let mut mss = router
+        .command(env!("CARGO_BIN_EXE_mss"))
+        .args(["analyze", "-i", "vr1", "-i", "vr2", "--json", "tcp"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mss");
+    let stdout = mss.stdout.take().expect("stdout");
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    // libpcap opens both interfaces before the traffic starts.
+    std::thread::sleep(Duration::from_millis(1500));
+
+    let at: IpAddr = "10.85.2.1".parse().expect("address");
+    let (port_tx, port_rx) = mpsc::channel();
+    let listener = server.enter(move || {
+        let listener = TcpListener::bind(SocketAddr::new(at, 0)).expect("bind");
+        port_tx
+            .send(listener.local_addr().expect("address").port())
+            .expect("port");
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut sink = Vec::new();
+        stream.read_to_end(&mut sink).expect("read");
+        getsockopt(&stream.as_fd(), TcpMaxSeg).expect("TCP_MAXSEG")
+    });
+    let port = port_rx.recv_timeout(Duration::from_secs(10)).expect("port");
+    let sender = client.enter(move || {
+        let mut stream =
+            TcpStream::connect_timeout(&SocketAddr::new(at, port), Duration::from_secs(10))
+                .expect("connect");
+        stream.write_all(&[0x42; 100_000]).expect("write");
+        let mss = getsockopt(&stream.as_fd(), TcpMaxSeg).expect("TCP_MAXSEG");
+        stream.shutdown(std::net::Shutdown::Both).expect("shutdown");
+        mss
+    });
+    let client_mss = sender.join().expect("client");
+    let server_mss = listener.join().expect("server");
+    assert_eq!(
+        (client_mss, server_mss),
+        (1288, 1288),
+        "the kernels under the clamp"
+    );
+
+    // The record comes while the capture still runs.
+    let record = lines
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_else(|_| panic!("no record within 5 s of the connection's end"));
+    let conn: serde_json::Value = serde_json::from_str(&record).expect("JSON");
+    assert_eq!(conn["type"], "connection", "{record}");
+    assert_eq!(conn["client"]["effective_send_mss"], 1288, "{record}");
+    assert_eq!(conn["server"]["effective_send_mss"], 1288, "{record}");
+    let rewritten: Vec<&serde_json::Value> = conn["findings"]
+        .as_array()
+        .map(|f| f.iter().filter(|f| f["kind"] == "mss_rewritten").collect())
+        .unwrap_or_default();
+    assert_eq!(rewritten.len(), 2, "{record}");
+    let client_rewrite = rewritten
+        .iter()
+        .find(|f| f["endpoint"] == "client")
+        .expect("the client's SYN rewritten");
+    assert_eq!(client_rewrite["from"], 1460);
+    assert_eq!(client_rewrite["to"], 1300);
+    assert_eq!(client_rewrite["between"], serde_json::json!(["vr1", "vr2"]));
+
+    // Ctrl-C: the summary, and a clean exit.
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(mss.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    let summary = lines
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("no summary after Ctrl-C"));
+    assert!(summary.contains("\"type\":\"summary\""), "{summary}");
+    assert!(summary.contains("\"format\":\"live\""), "{summary}");
+    let status = mss.wait().expect("wait");
+    let mut stderr = String::new();
+    if let Some(mut e) = mss.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    assert!(status.success(), "{status:?}: {stderr}");
+}
+
+/// Errors a user meets first: an interface that does not exist (the list of
+/// those that do), a filter that does not compile (libpcap's message).
+#[test]
+fn live_capture_errors_say_what_to_do() {
+    // Without root, libpcap refuses before it looks at the interface.
+    if !netns_available("live_capture_errors_say_what_to_do") {
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_mss"))
+        .args(["analyze", "-i", "mss-nonexistent0", "--duration", "1"])
+        .output()
+        .expect("run mss");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("mss-nonexistent0")
+            && err.contains("the interfaces are")
+            && err.contains("lo"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_mss"))
+        .args(["analyze", "-i", "lo", "--duration", "1", "tcp", "port"])
+        .output()
+        .expect("run mss");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tcp port") && err.contains("syntax error"),
+        "{err}"
+    );
+}
