@@ -116,6 +116,11 @@ fn a_live_capture_on_both_router_interfaces_locates_the_clamp() {
     assert_eq!(client_rewrite["from"], 1460);
     assert_eq!(client_rewrite["to"], 1300);
     assert_eq!(client_rewrite["between"], serde_json::json!(["vr1", "vr2"]));
+    let explanation = client_rewrite["explanation"].as_str().unwrap_or_default();
+    assert!(
+        explanation.contains("at vr1 and 1300 at vr2: the host that captured both"),
+        "{explanation}"
+    );
 
     // Ctrl-C: the summary, and a clean exit.
     let pid = nix::unistd::Pid::from_raw(i32::try_from(mss.id()).expect("pid"));

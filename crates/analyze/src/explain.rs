@@ -331,7 +331,7 @@ fn rewritten(
     let direction = if to < from { "lowered" } else { "raised" };
     let seen = |point: usize| conn.points.iter().find(|p| p.point == point);
     let one_host = match (seen(before), seen(after)) {
-        (Some(a), Some(b)) => a.input == b.input,
+        (Some(a), Some(b)) => a.host == b.host,
         _ => false,
     };
     // Two interfaces of one capture are named by interface; captures by number.

@@ -44,6 +44,10 @@ pub(crate) fn report(
                 .get(point)
                 .and_then(Option::as_ref)
                 .map_or(point, |n| n.input),
+            host: names
+                .get(point)
+                .and_then(Option::as_ref)
+                .map_or(point, |n| n.host),
             interface: names
                 .get(point)
                 .and_then(Option::as_ref)

@@ -125,6 +125,9 @@ pub struct FragmentTrain {
 pub struct PointName {
     /// The input's index.
     pub input: usize,
+    /// Which host captured it: the input's index, or for the interfaces of one
+    /// live capture (one host, several inputs) the first of them.
+    pub host: usize,
     /// The interface's name or index, if the capture tells.
     pub interface: Option<std::sync::Arc<str>>,
 }

@@ -502,6 +502,9 @@ pub struct PointSeen {
     pub point: usize,
     /// The input it is in.
     pub input: usize,
+    /// Which host captured it (points of one host share it: the interfaces of one
+    /// file, or of one live capture).
+    pub host: usize,
     /// Its interface, when the capture names it (several interfaces in one input).
     pub interface: Option<std::sync::Arc<str>>,
     /// Where it sits.
@@ -549,8 +552,9 @@ impl ConnectionReport {
         let input = seen.map_or(point, |p| p.input);
         let name = names.get(input)?;
         Some(match seen.and_then(|p| p.interface.as_deref()) {
-            Some(interface) => format!("{name} ({interface})"),
-            None => name.clone(),
+            // A live input is named by its interface already.
+            Some(interface) if interface != name => format!("{name} ({interface})"),
+            _ => name.clone(),
         })
     }
 

@@ -581,11 +581,19 @@ impl Input {
             if let Some(slot) = self.points.get_mut(at) {
                 *slot = point;
             }
+            // A live input is one interface of this host: named by it, and all
+            // live inputs are one host.
+            let label = if self.live {
+                new.label.or_else(|| Some(self.name.clone()))
+            } else {
+                new.label
+            };
             analyzer.name_point(
                 point,
                 mss_analyze::PointName {
                     input: index,
-                    interface: new.label.map(Arc::from),
+                    host: if self.live { 0 } else { index },
+                    interface: label.map(Arc::from),
                 },
             );
         }
