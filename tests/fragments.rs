@@ -43,34 +43,43 @@ fn ethernet(ethertype: u16, payload: &[u8]) -> Vec<u8> {
     frame
 }
 
+/// A packet built by etherparse, as bytes.
+fn build(builder: etherparse::PacketBuilderStep<etherparse::TcpHeader>, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    builder.write(&mut out, payload).expect("write packet");
+    out
+}
+
+/// An IPv4 SYN from CLIENT:`port` to SERVER:80 and its SYN-ACK, both with `mss`.
+fn handshake_v4(port: u16, mss: u16) -> Vec<Vec<u8>> {
+    let option = [TcpOptionElement::MaximumSegmentSize(mss)];
+    vec![
+        build(
+            PacketBuilder::ipv4(CLIENT, SERVER, 64)
+                .tcp(port, 80, 1000, 64240)
+                .syn()
+                .options(&option)
+                .expect("options"),
+            &[],
+        ),
+        build(
+            PacketBuilder::ipv4(SERVER, CLIENT, 64)
+                .tcp(80, port, 5000, 64240)
+                .syn()
+                .ack(1001)
+                .options(&option)
+                .expect("options"),
+            &[],
+        ),
+    ]
+}
+
 /// The inner connection's packets as raw IPv4: handshake with MSS 1460, then
 /// `segments` full-size segments from the client, then the server's ACK.
 fn inner_connection(segments: u32) -> Vec<Vec<u8>> {
-    let mut packets = Vec::new();
+    let mut packets = handshake_v4(40000, 1460);
     let mut push = |builder: etherparse::PacketBuilderStep<etherparse::TcpHeader>,
-                    payload: &[u8]| {
-        let mut out = Vec::new();
-        builder.write(&mut out, payload).expect("write packet");
-        packets.push(out);
-    };
-    let mss = [TcpOptionElement::MaximumSegmentSize(1460)];
-    push(
-        PacketBuilder::ipv4(CLIENT, SERVER, 64)
-            .tcp(40000, 80, 1000, 64240)
-            .syn()
-            .options(&mss)
-            .expect("options"),
-        &[],
-    );
-    push(
-        PacketBuilder::ipv4(SERVER, CLIENT, 64)
-            .tcp(80, 40000, 5000, 64240)
-            .syn()
-            .ack(1001)
-            .options(&mss)
-            .expect("options"),
-        &[],
-    );
+                    payload: &[u8]| packets.push(build(builder, payload));
     push(
         PacketBuilder::ipv4(CLIENT, SERVER, 64)
             .tcp(40000, 80, 1001, 64240)
@@ -152,6 +161,21 @@ fn checksum(bytes: &[u8]) -> u16 {
     !u16::try_from(sum).expect("folded")
 }
 
+/// `packets` (raw IPv4) each in GRE over fragmented IPv4 (identifications from
+/// `first_ident` on), written to `file` as an Ethernet capture; mss's JSON Lines
+/// for it.
+fn analyze_in_gre(packets: &[Vec<u8>], first_ident: u16, file: &Path) -> Vec<serde_json::Value> {
+    let mut frames = Vec::new();
+    for (i, packet) in packets.iter().enumerate() {
+        let ident = first_ident + u16::try_from(i).expect("ident");
+        for fragment in gre_fragments(packet, ident) {
+            frames.push(ethernet(0x0800, &fragment));
+        }
+    }
+    std::fs::write(file, pcap(&frames)).expect("write capture");
+    analyze(file)
+}
+
 /// mss's JSON Lines for `file`.
 fn analyze(file: &Path) -> Vec<serde_json::Value> {
     let path = file.to_string_lossy().to_string();
@@ -213,17 +237,8 @@ fn tcp_in_gre_whose_outer_packets_were_fragmented() {
         "this test compares with tshark: apt-get install tshark (scripts/test installs it)"
     );
     let dir = TempDir::new("gre-fragments");
-    let mut frames = Vec::new();
-    for (i, inner) in inner_connection(6).iter().enumerate() {
-        let ident = 100 + u16::try_from(i).expect("ident");
-        for fragment in gre_fragments(inner, ident) {
-            frames.push(ethernet(0x0800, &fragment));
-        }
-    }
     let file = dir.0.join("gre-fragments.pcap");
-    std::fs::write(&file, pcap(&frames)).expect("write capture");
-
-    let lines = analyze(&file);
+    let lines = analyze_in_gre(&inner_connection(6), 100, &file);
     let conn = lines
         .iter()
         .find(|l| l["type"] == "connection")
@@ -264,11 +279,6 @@ fn tcp_over_ipv6_fragmented_at_its_source() {
     );
     let mss = [TcpOptionElement::MaximumSegmentSize(4000)];
     let mut packets = Vec::new();
-    let build = |b: etherparse::PacketBuilderStep<etherparse::TcpHeader>, payload: &[u8]| {
-        let mut out = Vec::new();
-        b.write(&mut out, payload).expect("write");
-        out
-    };
     packets.push(build(
         PacketBuilder::ipv6(client, server, 64)
             .tcp(40001, 443, 1, 64800)
@@ -343,31 +353,7 @@ fn fragments_inside_fragmented_gre() {
         "this test compares with tshark: apt-get install tshark (scripts/test installs it)"
     );
     let dir = TempDir::new("gre-both-fragmented");
-    let mss = [TcpOptionElement::MaximumSegmentSize(8960)];
-    let build = |b: etherparse::PacketBuilderStep<etherparse::TcpHeader>, payload: &[u8]| {
-        let mut out = Vec::new();
-        b.write(&mut out, payload).expect("write");
-        out
-    };
-    let mut inner = vec![
-        build(
-            PacketBuilder::ipv4(CLIENT, SERVER, 64)
-                .tcp(40002, 80, 1000, 64240)
-                .syn()
-                .options(&mss)
-                .expect("options"),
-            &[],
-        ),
-        build(
-            PacketBuilder::ipv4(SERVER, CLIENT, 64)
-                .tcp(80, 40002, 5000, 64240)
-                .syn()
-                .ack(1001)
-                .options(&mss)
-                .expect("options"),
-            &[],
-        ),
-    ];
+    let mut inner = handshake_v4(40002, 8960);
     let mut segment = build(
         PacketBuilder::ipv4(CLIENT, SERVER, 64)
             .tcp(40002, 80, 1001, 64240)
@@ -377,17 +363,8 @@ fn fragments_inside_fragmented_gre() {
     segment[4..6].copy_from_slice(&77u16.to_be_bytes());
     segment[6] = 0;
     inner.extend(fragment_v4(&segment, 1480));
-    let mut frames = Vec::new();
-    for (i, packet) in inner.iter().enumerate() {
-        let ident = 200 + u16::try_from(i).expect("ident");
-        for fragment in gre_fragments(packet, ident) {
-            frames.push(ethernet(0x0800, &fragment));
-        }
-    }
     let file = dir.0.join("both.pcap");
-    std::fs::write(&file, pcap(&frames)).expect("write capture");
-
-    let lines = analyze(&file);
+    let lines = analyze_in_gre(&inner, 200, &file);
     let conn = lines
         .iter()
         .find(|l| l["type"] == "connection")

@@ -213,16 +213,13 @@ pub(crate) fn decode_all(
     let mut fragments: Reassembler<Tag> = Reassembler::default();
     let mut last = 0;
     loop {
-        if streaming && !batch.events.is_empty() && !reader.ready() {
-            // Nothing more for now: what is decoded goes to the analysis.
-            batch.offset = reader.offset();
-            let next = used.try_recv().unwrap_or_else(|_| Batch::new());
-            if decoded
-                .send(Message::Batch(std::mem::replace(&mut batch, next)))
-                .is_err()
-            {
-                return;
-            }
+        // A stream's batch goes as soon as nothing more is waiting.
+        if streaming
+            && !batch.events.is_empty()
+            && !reader.ready()
+            && !send(&mut batch, reader.offset(), decoded, used)
+        {
+            return;
         }
         let record = match reader.next_record() {
             Ok(Some(record)) => record,
@@ -245,25 +242,7 @@ pub(crate) fn decode_all(
         let (key, interface, new) = interfaces.of(&record);
         let ts = record.timestamp_ns;
         let number = record.number;
-        let found = match Link::from_link_type(record.link_type.0) {
-            None => Found::Unsupported(record.link_type.0),
-            Some(link) => match decode(link, record.data) {
-                Ok(Some(packet)) if needs_reassembly(&packet) => {
-                    let ip = record
-                        .data
-                        .get(packet.offset as usize..)
-                        .unwrap_or_default();
-                    let tag = (packet.tunnel, packet.offset as usize, interface, number);
-                    pushed(&mut fragments, ts, ip, tag, &packet, &mut batch)
-                }
-                Ok(Some(packet)) => {
-                    let wire_len = record.data.len().max(record.original_len as usize);
-                    owned(&packet, Some(wire_len), &mut batch)
-                }
-                Ok(None) => Found::NotIp,
-                Err((offset, error)) => Found::Undecodable(offset, error),
-            },
-        };
+        let found = found(&record, interface, &mut fragments, &mut batch);
         if new {
             let label = interface_label(key, reader.interface_name(key.id));
             batch.interfaces.push(NewInterface {
@@ -283,15 +262,8 @@ pub(crate) fn decode_all(
             given_up(&mut fragments, ts, &mut batch);
         }
         last = ts;
-        if batch.events.len() >= BATCH {
-            batch.offset = reader.offset();
-            let next = used.try_recv().unwrap_or_else(|_| Batch::new());
-            if decoded
-                .send(Message::Batch(std::mem::replace(&mut batch, next)))
-                .is_err()
-            {
-                return;
-            }
+        if batch.events.len() >= BATCH && !send(&mut batch, reader.offset(), decoded, used) {
+            return;
         }
     }
     // Datagrams still waiting for fragments are given up at the end.
@@ -309,6 +281,55 @@ pub(crate) fn decode_all(
         more_warnings,
         error,
     }));
+}
+
+/// Hands the batch to the analysis (with the input's offset) and takes an empty
+/// one; false when the analysis is gone.
+fn send(
+    batch: &mut Batch,
+    offset: u64,
+    decoded: &mpsc::SyncSender<Message>,
+    used: &mpsc::Receiver<Batch>,
+) -> bool {
+    batch.offset = offset;
+    let next = used.try_recv().unwrap_or_else(|_| Batch::new());
+    decoded
+        .send(Message::Batch(std::mem::replace(batch, next)))
+        .is_ok()
+}
+
+/// What a record is: decoded, its fragments put together.
+#[inline]
+fn found(
+    record: &Record<'_>,
+    interface: u16,
+    fragments: &mut Reassembler<Tag>,
+    batch: &mut Batch,
+) -> Found {
+    let Some(link) = Link::from_link_type(record.link_type.0) else {
+        return Found::Unsupported(record.link_type.0);
+    };
+    match decode(link, record.data) {
+        Ok(Some(packet)) if needs_reassembly(&packet) => {
+            let ip = record
+                .data
+                .get(packet.offset as usize..)
+                .unwrap_or_default();
+            let tag = (
+                packet.tunnel,
+                packet.offset as usize,
+                interface,
+                record.number,
+            );
+            pushed(fragments, record.timestamp_ns, ip, tag, &packet, batch)
+        }
+        Ok(Some(packet)) => {
+            let wire_len = record.data.len().max(record.original_len as usize);
+            owned(&packet, Some(wire_len), batch)
+        }
+        Ok(None) => Found::NotIp,
+        Err((offset, error)) => Found::Undecodable(offset, error),
+    }
 }
 
 /// What the reassembly keeps with a datagram: the tunnel its fragments were in,
