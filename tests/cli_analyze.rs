@@ -256,6 +256,43 @@ fn a_stream_gets_each_record_when_its_connection_ends() {
     assert!(child.wait().is_ok_and(|s| s.success()));
 }
 
+/// The human report from a stream: a line for each connection as it ends, then
+/// the report once the input ends.
+#[test]
+fn a_stream_shows_each_connection_as_it_ends_then_the_report() {
+    use std::io::{BufRead, BufReader};
+    let bytes = std::fs::read(CLIENT).unwrap_or_default();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mss"))
+        .args(["analyze", "-"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
+    stdin.write_all(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    for id in 1..=2 {
+        let line = lines
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .unwrap_or_else(|_| panic!("no line for connection #{id} while the input was open"));
+        assert!(
+            line.starts_with(&format!("#{id}  ")) && line.contains("MSS 14"),
+            "{line}"
+        );
+    }
+    drop(stdin);
+    let rest: Vec<String> = lines.iter().collect();
+    assert!(rest.iter().any(|l| l.starts_with("Totals")), "{rest:?}");
+    assert!(child.wait().is_ok_and(|s| s.success()));
+}
+
 /// Offsets of the pcap records in a file: (record offset, captured length).
 fn records(bytes: &[u8]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();

@@ -67,6 +67,33 @@ fn short(f: &Finding) -> String {
     }
 }
 
+/// One line for a connection that just ended (a stream or a live capture): its
+/// endpoints, the three pairs of the table, and its findings in short.
+pub(super) fn as_it_ends(out: &mut impl Write, r: &ConnectionReport) -> io::Result<()> {
+    let line = format!(
+        "#{}  {} > {}  MSS {}  eff {}  max {}",
+        r.id,
+        endpoint_text(&r.client),
+        endpoint_text(&r.server),
+        pair(r.client.syn_mss.value(), r.server.syn_mss.value()),
+        pair(r.client.effective_send_mss, r.server.effective_send_mss),
+        pair(r.client.max_segment, r.server.max_segment),
+    );
+    let notes: Vec<String> = r.findings.iter().map(short).collect();
+    let joined = notes.join("  ");
+    if notes.is_empty() {
+        writeln!(out, "{line}")?;
+    } else if line.len() + 2 + joined.len() <= WIDTH {
+        writeln!(out, "{line}  {joined}")?;
+    } else {
+        writeln!(out, "{line}")?;
+        for l in wrap(&notes.join(" "), "    ", "    ") {
+            writeln!(out, "{l}")?;
+        }
+    }
+    out.flush()
+}
+
 const NUMBERS: [&str; 3] = ["MSS c/s", "eff c/s", "max c/s"];
 const NUMBER_WIDTH: usize = 11;
 

@@ -405,8 +405,23 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
     };
     let mut shown: Vec<ConnectionReport> = Vec::new();
     let summary = if format == Format::Human {
+        // From a stream or a live capture, a line for each connection as it
+        // ends; the report follows at the end of the input (or Ctrl-C).
+        let streaming = inputs.iter().any(|i| i.streaming);
+        if inputs.iter().any(|i| i.live) {
+            let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+            let _ = writeln!(
+                io::stderr(),
+                "mss: capturing on {}; each connection is shown as it ends, the report \
+                 after Ctrl-C",
+                names.join(", ")
+            );
+        }
         let mut emit = |report: ConnectionReport| -> io::Result<()> {
             if selection.keep(&report) {
+                if streaming {
+                    human::as_it_ends(&mut *out, &report)?;
+                }
                 shown.push(report);
             }
             Ok(())
@@ -415,6 +430,10 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
         let summary = analyzer.finish();
         while let Some(report) = analyzer.poll_finished() {
             emit(report)?;
+        }
+        if streaming && !shown.is_empty() {
+            // The lines as they ended, then the report.
+            writeln!(out)?;
         }
         summary
     } else {
