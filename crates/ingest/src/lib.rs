@@ -335,7 +335,11 @@ impl Input {
             path.to_string_lossy().into_owned()
         };
         let (source, size, streaming): (Box<dyn Read + Send>, Option<u64>, bool) = if stdin {
-            (Box::new(io::stdin()), None, true)
+            // Redirected from a file (`< trace.pcap`), standard input is read like
+            // the file; from a pipe or a terminal it streams.
+            let file = std::fs::metadata("/dev/stdin").ok().filter(|m| m.is_file());
+            let size = file.as_ref().map(std::fs::Metadata::len);
+            (Box::new(io::stdin()), size, file.is_none())
         } else {
             let file = File::open(path).map_err(|source| Error::Open {
                 input: name.clone(),
