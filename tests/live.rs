@@ -63,8 +63,18 @@ fn a_live_capture_on_both_router_interfaces_locates_the_clamp() {
             let _ = lines_tx.send(line);
         }
     });
-    // libpcap opens both interfaces before the traffic starts.
-    std::thread::sleep(Duration::from_millis(1500));
+    // The traffic starts once mss says both interfaces are open.
+    let stderr = mss.stderr.take().expect("stderr");
+    let (said_tx, said) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = said_tx.send(line);
+        }
+    });
+    let first = said
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("mss said nothing within 30 s"));
+    assert!(first.contains("capturing on vr1, vr2"), "{first}");
 
     let at: IpAddr = "10.85.2.1".parse().expect("address");
     let (port_tx, port_rx) = mpsc::channel();
@@ -131,11 +141,8 @@ fn a_live_capture_on_both_router_interfaces_locates_the_clamp() {
     assert!(summary.contains("\"type\":\"summary\""), "{summary}");
     assert!(summary.contains("\"format\":\"live\""), "{summary}");
     let status = mss.wait().expect("wait");
-    let mut stderr = String::new();
-    if let Some(mut e) = mss.stderr.take() {
-        let _ = e.read_to_string(&mut stderr);
-    }
-    assert!(status.success(), "{status:?}: {stderr}");
+    let rest: Vec<String> = said.try_iter().collect();
+    assert!(status.success(), "{status:?}: {rest:?}");
 }
 
 /// Errors a user meets first: an interface that does not exist (the list of

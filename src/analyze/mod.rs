@@ -346,6 +346,12 @@ fn inputs_of(args: &AnalyzeArgs) -> Result<Vec<Input>, Failure> {
         let (inputs, stopper) = Input::live(&args.interfaces, filter.as_deref(), &options, limits)
             .map_err(|e| Failure::Input(e.to_string()))?;
         stop_on_signals(stopper)?;
+        // Said once every interface is open: from here nothing is missed.
+        let _ = writeln!(
+            io::stderr(),
+            "mss: capturing on {}; Ctrl-C ends the capture and prints the report",
+            args.interfaces.join(", ")
+        );
         return Ok(inputs);
     }
     let paths = if args.read.is_empty() {
@@ -408,15 +414,6 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
         // From a stream or a live capture, a line for each connection as it
         // ends; the report follows at the end of the input (or Ctrl-C).
         let streaming = inputs.iter().any(|i| i.streaming);
-        if inputs.iter().any(|i| i.live) {
-            let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
-            let _ = writeln!(
-                io::stderr(),
-                "mss: capturing on {}; each connection is shown as it ends, the report \
-                 after Ctrl-C",
-                names.join(", ")
-            );
-        }
         let mut emit = |report: ConnectionReport| -> io::Result<()> {
             if selection.keep(&report) {
                 if streaming {
