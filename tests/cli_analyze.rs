@@ -215,7 +215,6 @@ fn standard_input() {
 /// mss analyze --json -` is a live view).
 #[test]
 fn a_stream_gets_each_record_when_its_connection_ends() {
-    use std::io::{BufRead, BufReader};
     let bytes = std::fs::read(CLIENT).unwrap_or_default();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mss"))
         .args(["analyze", "-", "--json"])
@@ -226,13 +225,7 @@ fn a_stream_gets_each_record_when_its_connection_ends() {
     let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
     stdin.write_all(&bytes).unwrap_or_else(|e| panic!("{e}"));
     stdin.flush().unwrap_or_else(|e| panic!("{e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
-    let (lines_tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
+    let lines = support::lines_of(child.stdout.take().unwrap_or_else(|| panic!("stdout")));
     // Both connections closed in the capture: out while the input is still open
     // (within about a second; the bound here leaves room for a loaded machine).
     let mut connections = 0;
@@ -260,7 +253,6 @@ fn a_stream_gets_each_record_when_its_connection_ends() {
 /// the report once the input ends.
 #[test]
 fn a_stream_shows_each_connection_as_it_ends_then_the_report() {
-    use std::io::{BufRead, BufReader};
     let bytes = std::fs::read(CLIENT).unwrap_or_default();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mss"))
         .args(["analyze", "-"])
@@ -271,13 +263,7 @@ fn a_stream_shows_each_connection_as_it_ends_then_the_report() {
         .unwrap_or_else(|e| panic!("{e}"));
     let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
     stdin.write_all(&bytes).unwrap_or_else(|e| panic!("{e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
-    let (lines_tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
+    let lines = support::lines_of(child.stdout.take().unwrap_or_else(|| panic!("stdout")));
     for id in 1..=2 {
         let line = lines
             .recv_timeout(std::time::Duration::from_secs(5))

@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::process::{Command, Stdio};
@@ -56,21 +56,9 @@ fn a_live_capture_on_both_router_interfaces_locates_the_clamp() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start mss");
-    let stdout = mss.stdout.take().expect("stdout");
-    let (lines_tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
+    let lines = support::lines_of(mss.stdout.take().expect("stdout"));
     // The traffic starts once mss says both interfaces are open.
-    let stderr = mss.stderr.take().expect("stderr");
-    let (said_tx, said) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = said_tx.send(line);
-        }
-    });
+    let said = support::lines_of(mss.stderr.take().expect("stderr"));
     let first = said
         .recv_timeout(Duration::from_secs(30))
         .unwrap_or_else(|_| panic!("mss said nothing within 30 s"));

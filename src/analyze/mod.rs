@@ -191,14 +191,14 @@ fn config(inputs: &[Input], max_connections: usize) -> Config {
         max_connections,
         // Captures from several points are merged by time; keep closed connections
         // long enough for the other points' copies (and some clock skew).
+        //
+        // A stream (a pipe from tcpdump, live interfaces, which share the host's
+        // clock) lingers briefly instead: a connection's record is out about a
+        // second after its end. A packet later than that after the close (a last
+        // ACK over a slower path) starts a connection of its own.
         linger_ns: match inputs {
-            // Live interfaces share the host's clock: no skew to allow for.
             _ if !inputs.is_empty() && inputs.iter().all(|i| i.live) => STREAM_LINGER_NS,
             [_, _, ..] => 60_000_000_000,
-            // A stream (a pipe from tcpdump, a live capture): a connection's
-            // record is out within a second of its end. A packet later than this
-            // after the close (a last ACK over a path slower than that) starts a
-            // connection of its own.
             [input] if input.streaming => STREAM_LINGER_NS,
             _ => Config::default().linger_ns,
         },
@@ -335,10 +335,10 @@ fn inputs_of(args: &AnalyzeArgs) -> Result<Vec<Input>, Failure> {
             None => None,
         };
         let options = mss_net::pcap::Options {
-            snaplen: if args.snaplen == 0 {
-                262_144
-            } else {
-                args.snaplen
+            // 0: whole packets, libpcap's largest snaplen (the default's).
+            snaplen: match args.snaplen {
+                0 => mss_net::pcap::Options::default().snaplen,
+                bytes => bytes,
             },
             ..mss_net::pcap::Options::default()
         };
@@ -532,7 +532,7 @@ impl Streaming<'_, '_> {
 
 /// The records of the connections shown, on their way to the output thread in
 /// batches: a full batch goes at once, a partial one when the input falls silent
-/// (a stream's records are out within a second of their connection's end).
+/// (a stream's records are out about a second after their connection's end).
 struct Records<'s, 'a> {
     batch: Vec<ConnectionReport>,
     sent: usize,

@@ -386,3 +386,15 @@ pub(crate) fn corpus_files() -> (PathBuf, Vec<PathBuf>) {
     files.sort();
     (dir, files)
 }
+
+/// The lines a child writes (its standard output or error), as they come, read on
+/// a thread of their own: a test waits for them with `recv_timeout`.
+pub(crate) fn lines_of(from: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    lines
+}

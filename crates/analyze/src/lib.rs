@@ -108,13 +108,9 @@ pub struct Summary {
 pub struct FragmentTrain {
     /// Fragments that arrived.
     pub fragments: u16,
-    /// Data bytes they carry.
-    pub bytes: u32,
     /// The datagram's data length if its last fragment arrived, else the end of the
     /// data known.
     pub len: u32,
-    /// Whether the last fragment arrived.
-    pub last_seen: bool,
     /// When the first of its fragments arrived.
     pub first_ns: u64,
 }

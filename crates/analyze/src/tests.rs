@@ -589,9 +589,7 @@ fn reassembled_segments_count_whole_and_incomplete_ones_are_told() {
             .and_then(|b| decode(Link::Raw, b).ok().flatten());
         let train = crate::FragmentTrain {
             fragments: given_up.fragments,
-            bytes: given_up.bytes,
             len: given_up.len,
-            last_seen: given_up.last_seen,
             first_ns: given_up.first_ns,
         };
         analyzer.on_incomplete_datagram(0, 9, 3_000_000, first.as_ref(), train);

@@ -427,9 +427,7 @@ fn given_up(fragments: &mut Reassembler<Tag>, ts: u64, batch: &mut Batch) {
         });
         let train = FragmentTrain {
             fragments: incomplete.fragments,
-            bytes: incomplete.bytes,
             len: incomplete.len,
-            last_seen: incomplete.last_seen,
             first_ns: incomplete.first_ns,
         };
         batch.events.push(Event {

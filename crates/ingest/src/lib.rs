@@ -147,6 +147,8 @@ pub enum Error {
         interface: String,
         /// Why.
         source: mss_net::pcap::Error,
+        /// The interfaces there are, when it is not one of them.
+        interfaces: Vec<String>,
     },
     /// A thread could not be started.
     Thread {
@@ -177,14 +179,15 @@ impl fmt::Display for Error {
                  captures are several capture points of the same traffic)"
             ),
             Error::Thread { input, source } => write!(f, "{input}: {source}"),
-            Error::Live { interface, source } => {
+            Error::Live {
+                interface,
+                source,
+                interfaces,
+            } => {
                 write!(f, "cannot capture on {interface}: {source}")?;
                 match source {
-                    mss_net::pcap::Error::NoSuchInterface(_) => {
-                        if let Ok(names) = mss_net::pcap::interfaces() {
-                            write!(f, "; the interfaces are {}", names.join(", "))?;
-                        }
-                        Ok(())
+                    mss_net::pcap::Error::NoSuchInterface(_) if !interfaces.is_empty() => {
+                        write!(f, "; the interfaces are {}", interfaces.join(", "))
                     }
                     mss_net::pcap::Error::Permission(_) => write!(
                         f,
@@ -540,9 +543,19 @@ impl Input {
         let mut inputs = Vec::new();
         let mut breakers = Vec::new();
         for interface in interfaces {
-            let failed = |source| Error::Live {
-                interface: interface.clone(),
-                source,
+            let failed = |source| {
+                // Which interfaces there are, for a name that is not one of them.
+                let interfaces = match &source {
+                    mss_net::pcap::Error::NoSuchInterface(_) => {
+                        mss_net::pcap::interfaces().unwrap_or_default()
+                    }
+                    _ => Vec::new(),
+                };
+                Error::Live {
+                    interface: interface.clone(),
+                    source,
+                    interfaces,
+                }
             };
             let mut capture = mss_net::pcap::Capture::open(interface, options).map_err(failed)?;
             if let Some(filter) = filter {

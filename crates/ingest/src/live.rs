@@ -76,8 +76,9 @@ pub(crate) struct Live {
     link_type: LinkType,
     limits: Arc<Limits>,
     number: u64,
-    /// A packet taken by [`Source::ready`] (copied out of libpcap's buffer), for
-    /// the next record.
+    /// The next packet's time and length on the wire, its bytes in `bytes`: copied
+    /// out of libpcap's buffer (the record borrows them), taken ahead by
+    /// [`Source::ready`] or when the next record is asked for.
     stash: Option<(u64, u32)>,
     bytes: Vec<u8>,
     /// libpcap's failure, said as the input's error.

@@ -87,7 +87,7 @@ impl<F: FnMut(ConnectionReport) -> io::Result<()>> Sink for F {
 
 /// How long a streaming input may stay silent before the connections that ended
 /// meanwhile are reported: with the analysis's linger for streams, a connection's
-/// record is out within a second of its end.
+/// record is out about a second after its end.
 const IDLE_TICK: Duration = Duration::from_millis(200);
 
 /// How late a live input's packet may reach the merge after its capture time
