@@ -172,6 +172,34 @@ pub(crate) enum Command {
                       (not reached: no answer from it)."
     )]
     Probe(ProbeCommand),
+    /// Watch interfaces live and keep rolling MSS statistics: a full-screen view on
+    /// a terminal, findings as JSON Lines otherwise, Prometheus metrics with
+    /// --metrics.
+    #[command(
+        long_about = "Captures on interfaces until stopped (like `mss analyze -i`) and keeps \
+                      rolling state instead of a report: connections per minute, the SYN \
+                      MSS distribution per interface and direction, effective send MSS, \
+                      and findings by kind (MSS rewrites with from, to and the interfaces \
+                      between, ICMP too-big with the MTU reported, black-hole suspicions, \
+                      offload super-segments, missing or tiny MSS). Memory is bounded by \
+                      the open connections.\n\n\
+                      A connection is reported once its handshake is answered (so a clamp \
+                      shows at once), again every --interim seconds while it has packets, \
+                      and when it ends; each finding is counted once per connection.\n\n\
+                      On a terminal it shows a live view (q quits). Otherwise, or with \
+                      --json, each finding is a JSON Lines record the moment it is first \
+                      seen (docs/json.md). --metrics ADDR:PORT serves the counters and \
+                      histograms for Prometheus on /metrics (names in docs/watch.md; deploy/ \
+                      has a systemd unit, scrape config, alert rules and a Grafana \
+                      dashboard).",
+        after_help = "Examples:\n  \
+                      sudo mss watch -i eth0\n  \
+                      sudo mss watch -i eth0 -i wg0 --metrics 0.0.0.0:9717 --json\n  \
+                      sudo mss watch -i any port 443\n  \
+                      mss watch -r trace.pcap --json       (a capture file, as if live)\n\n\
+                      Exit status: 0 stopped (Ctrl-C, SIGTERM, q, --duration), 2 error."
+    )]
+    Watch(WatchArgs),
     /// Print the shell completion script for bash, zsh or fish (also elvish,
     /// powershell).
     #[command(
@@ -605,6 +633,68 @@ pub(crate) struct AnalyzeArgs {
     /// corrected from the SYNs the captures share.
     #[arg(long, value_name = "CAPTURE=SECONDS", value_parser = parse_time_offset)]
     pub(crate) time_offset: Vec<(std::path::PathBuf, i64)>,
+}
+
+/// `mss watch`.
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// A capture filter in tcpdump's syntax (`port 443`, `host 10.1.2.3`).
+    #[arg(value_name = "FILTER")]
+    pub(crate) filter: Vec<String>,
+
+    /// Capture on this interface (repeatable; `any` for all): each interface is a
+    /// capture point, so a clamp between two shows with both names. Needs
+    /// CAP_NET_RAW, and libpcap (it comes with tcpdump).
+    #[arg(
+        short = 'i',
+        long = "interface",
+        value_name = "IFACE",
+        required_unless_present = "read"
+    )]
+    pub(crate) interfaces: Vec<String>,
+
+    /// Read this capture file instead (repeatable), as if it were live.
+    #[arg(
+        short = 'r',
+        long = "read",
+        value_name = "FILE",
+        conflicts_with = "interfaces"
+    )]
+    pub(crate) read: Vec<std::path::PathBuf>,
+
+    /// Serve Prometheus metrics on http://ADDR:PORT/metrics (9717 is mss's port;
+    /// 0.0.0.0:9717 for every address).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub(crate) metrics: Option<std::net::SocketAddr>,
+
+    /// Findings as JSON Lines on standard output, also on a terminal.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// Report open connections again after this many seconds with packets.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_interim)]
+    pub(crate) interim: f64,
+
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) duration: Option<f64>,
+
+    /// Bytes captured of each packet: the default, 256, holds every header the
+    /// analysis reads; 0 for whole packets.
+    #[arg(long, value_name = "BYTES", default_value_t = 256)]
+    pub(crate) snaplen: u32,
+
+    /// Open connections kept in memory at most; beyond, half-open ones are given up
+    /// first.
+    #[arg(long, value_name = "N", default_value_t = 500_000, value_parser = parse_max_connections)]
+    pub(crate) max_connections: usize,
+}
+
+fn parse_interim(input: &str) -> Result<f64, String> {
+    match input.trim().parse::<f64>() {
+        Ok(s) if (1.0..=86_400.0).contains(&s) => Ok(s),
+        _ => Err(format!("expected seconds from 1 to 86400, got {input:?}")),
+    }
 }
 
 /// `CAPTURE=SECONDS` of `--time-offset`: the path and the offset in ns.

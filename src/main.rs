@@ -12,6 +12,7 @@ mod lab;
 mod outfile;
 mod probe;
 mod render;
+mod watch;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -70,6 +71,7 @@ fn run(cli: cli::Cli) -> Result<ExitCode, Failure> {
         cli::Command::Lab(command) => lab::run(&command, &mut out)?,
         cli::Command::Clamp(args) => clamp::run(&args, &mut out)?,
         cli::Command::Probe(command) => probe::run(&command, &mut out)?,
+        cli::Command::Watch(args) => watch::run(&args, &mut out)?,
         cli::Command::Completions(args) => generate::completions(&args, &mut out)?,
         cli::Command::Man(args) => generate::man(&args, &mut out)?,
     };

@@ -274,7 +274,7 @@ impl Reading {
 
 /// Opens every capture (refusing the same one twice).
 /// Opens the inputs and places their clocks (`offsets`: `--time-offset`).
-fn open_inputs(
+pub(crate) fn open_inputs(
     paths: &[std::path::PathBuf],
     offsets: &[(std::path::PathBuf, i64)],
     filter: Option<&str>,
@@ -323,28 +323,13 @@ fn inputs_of(args: &AnalyzeArgs) -> Result<Vec<Input>, Failure> {
         .then(|| words.join(" "))
         .filter(|f| !f.trim().is_empty());
     if !args.interfaces.is_empty() {
-        let until = match args.duration {
-            Some(s) if (0.0..1e9).contains(&s) => {
-                Some(std::time::Instant::now() + std::time::Duration::from_secs_f64(s))
-            }
-            Some(s) => {
-                return Err(Failure::Input(format!(
-                    "--duration {s}: give a number of seconds, 0 or more"
-                )));
-            }
-            None => None,
-        };
-        let options = mss_net::pcap::Options {
-            // 0: whole packets, libpcap's largest snaplen (the default's).
-            snaplen: match args.snaplen {
-                0 => mss_net::pcap::Options::default().snaplen,
-                bytes => bytes,
-            },
-            ..mss_net::pcap::Options::default()
-        };
-        let limits = mss_ingest::Limits::new(args.count, until);
-        let (inputs, stopper) = Input::live(&args.interfaces, filter.as_deref(), &options, limits)
-            .map_err(|e| Failure::Input(e.to_string()))?;
+        let (inputs, stopper) = live_inputs(
+            &args.interfaces,
+            filter.as_deref(),
+            args.count,
+            args.duration,
+            args.snaplen,
+        )?;
         stop_on_signals(stopper)?;
         // Said once every interface is open: from here nothing is missed.
         let _ = writeln!(
@@ -369,9 +354,42 @@ fn inputs_of(args: &AnalyzeArgs) -> Result<Vec<Input>, Failure> {
     open_inputs(&paths, &args.time_offset, filter.as_deref())
 }
 
+/// Opens live captures on `interfaces` (libpcap), with a filter in tcpdump's
+/// language, ending after `count` packets or `duration` seconds if given, with
+/// `snaplen` bytes of each packet (0: whole packets).
+pub(crate) fn live_inputs(
+    interfaces: &[String],
+    filter: Option<&str>,
+    count: Option<u64>,
+    duration: Option<f64>,
+    snaplen: u32,
+) -> Result<(Vec<Input>, mss_ingest::Stopper), Failure> {
+    let until = match duration {
+        Some(s) if (0.0..1e9).contains(&s) => {
+            Some(std::time::Instant::now() + std::time::Duration::from_secs_f64(s))
+        }
+        Some(s) => {
+            return Err(Failure::Input(format!(
+                "--duration {s}: give a number of seconds, 0 or more"
+            )));
+        }
+        None => None,
+    };
+    let options = mss_net::pcap::Options {
+        // 0: whole packets, libpcap's largest snaplen (the default's).
+        snaplen: match snaplen {
+            0 => mss_net::pcap::Options::default().snaplen,
+            bytes => bytes,
+        },
+        ..mss_net::pcap::Options::default()
+    };
+    let limits = mss_ingest::Limits::new(count, until);
+    Input::live(interfaces, filter, &options, limits).map_err(|e| Failure::Input(e.to_string()))
+}
+
 /// Ctrl-C (or SIGTERM, SIGHUP) ends the live captures: the analysis then reports
 /// what it has. A second one ends mss at once.
-fn stop_on_signals(stopper: mss_ingest::Stopper) -> Result<(), Failure> {
+pub(crate) fn stop_on_signals(stopper: mss_ingest::Stopper) -> Result<(), Failure> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(|e| Failure::Input(format!("cannot take Ctrl-C: {e}")))?;

@@ -189,6 +189,8 @@ pub(crate) struct Connection {
     pub(crate) reset: bool,
     /// The client's initial sequence number, to tell a reused port pair.
     pub(crate) client_isn: Option<u32>,
+    /// When its last interim report was made (capture time), if one was.
+    pub(crate) interim_ns: Option<u64>,
 }
 
 /// Whether a TCP packet starts a new connection on a key whose current entry is a
@@ -233,6 +235,7 @@ impl Connection {
             closed_ns: None,
             reset: false,
             client_isn: None,
+            interim_ns: None,
         }
     }
 

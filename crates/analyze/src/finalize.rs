@@ -54,6 +54,12 @@ pub(crate) fn report(
                 .and_then(|n| n.interface.clone()),
             position: position(state, client),
             packets: state.packets,
+            syn_mss: [client, server].map(|side| {
+                state.sides[side]
+                    .syn
+                    .as_ref()
+                    .map_or(MssSeen::NotCaptured, |syn| syn.mss)
+            }),
         })
         .collect();
     let mut findings = Vec::new();

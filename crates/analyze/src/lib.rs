@@ -21,6 +21,7 @@ mod finalize;
 pub mod record;
 pub mod report;
 mod side;
+pub mod watch;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -44,6 +45,11 @@ pub struct Config {
     /// A closed connection is kept this long for late packets and for the same
     /// connection at other capture points.
     pub linger_ns: u64,
+    /// For a monitor: report open connections before they end, with
+    /// [`Analyzer::poll_interim`]: once when their handshake is seen (or a second
+    /// after their first packet), then again after each period of this length in
+    /// which they had packets. `None`: only finished connections are reported.
+    pub interim_every_ns: Option<u64>,
 }
 
 impl Default for Config {
@@ -52,6 +58,7 @@ impl Default for Config {
             max_connections: 500_000,
             idle_timeout_ns: 3600 * 1_000_000_000,
             linger_ns: 5 * 1_000_000_000,
+            interim_every_ns: None,
         }
     }
 }
@@ -127,6 +134,10 @@ pub struct PointName {
     /// The interface's name or index, if the capture tells.
     pub interface: Option<std::sync::Arc<str>>,
 }
+/// An open connection without an answered handshake gets its first interim report
+/// this long after its first packet.
+const INTERIM_FIRST_NS: u64 = 1_000_000_000;
+
 /// Sweep for closed and idle connections at most this often (capture time).
 const SWEEP_EVERY_NS: u64 = 1_000_000_000;
 
@@ -137,6 +148,8 @@ pub struct Analyzer {
     /// Boxed: the table stays small and cheap to grow; each connection moves once.
     live: FxHashMap<FlowKey, Box<Connection>>,
     finished: VecDeque<ConnectionReport>,
+    /// Reports of open connections ([`Config::interim_every_ns`]).
+    interim: VecDeque<ConnectionReport>,
     /// Connections left at the end of the input, in the order first seen, whose
     /// reports are built as they are polled (see [`Analyzer::end`]).
     ending: VecDeque<Box<Connection>>,
@@ -158,6 +171,7 @@ impl Analyzer {
             config,
             live: FxHashMap::default(),
             finished: VecDeque::new(),
+            interim: VecDeque::new(),
             ending: VecDeque::new(),
             points: Vec::new(),
             next_id: 1,
@@ -419,6 +433,37 @@ impl Analyzer {
                 self.report(&conn, Ending::Open);
             }
         }
+        if let Some(every) = config.interim_every_ns {
+            self.interim_reports(every);
+        }
+    }
+
+    /// Reports open connections that are due one: a first report once the
+    /// handshake is answered (every capture point's copy of the SYN is in by then,
+    /// so a rewrite shows) or a second after the first packet, then one per
+    /// `every` of capture time in which packets came.
+    fn interim_reports(&mut self, every: u64) {
+        let now = self.now;
+        let mut due: Vec<(u64, FlowKey)> = self
+            .live
+            .iter()
+            .filter(|(_, c)| match c.interim_ns {
+                None => {
+                    c.points.iter().any(|(_, p)| p.syn_ack_ts.is_some())
+                        || now.saturating_sub(c.first_ns) >= INTERIM_FIRST_NS
+                }
+                Some(at) => c.last_ns > at && now.saturating_sub(at) >= every,
+            })
+            .map(|(k, c)| (c.id, *k))
+            .collect();
+        due.sort_unstable_by_key(|&(id, _)| id);
+        for (_, key) in due {
+            if let Some(conn) = self.live.get_mut(&key) {
+                conn.interim_ns = Some(now);
+                let report = finalize::report(conn, Ending::Open, &self.points);
+                self.interim.push_back(report);
+            }
+        }
     }
 
     /// Makes room: half-open connections first, then the least recently active,
@@ -462,6 +507,12 @@ impl Analyzer {
         let conn = self.ending.pop_front()?;
         self.report(&conn, Ending::Open);
         self.finished.pop_front()
+    }
+
+    /// The next report of a connection still open ([`Config::interim_every_ns`]),
+    /// if any: its state so far, with the same id as its final report.
+    pub fn poll_interim(&mut self) -> Option<ConnectionReport> {
+        self.interim.pop_front()
     }
 
     /// Ends the input: every live connection is finished (in the order first seen)

@@ -25,6 +25,56 @@ pub enum RecordType {
     Connection,
     /// The summary that ends the output.
     Summary,
+    /// A finding as `mss watch --json` writes it, when it is first seen.
+    Finding,
+}
+
+/// A finding of a connection, as `mss watch` writes it the moment it is first seen
+/// (the connection may still be open).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FindingEvent {
+    /// Always `finding`.
+    #[serde(rename = "type")]
+    pub record_type: RecordType,
+    /// When it was seen: the time of the connection's last packet so far (RFC 3339).
+    pub time: String,
+    /// The connection's id (the same in its later records).
+    pub connection: u64,
+    /// 4 or 6.
+    pub ip_version: u8,
+    /// The client, `address:port` (`[address]:port` for IPv6).
+    pub client: String,
+    /// The server.
+    pub server: String,
+    /// The capture point nearest the client that saw the connection.
+    pub interface: String,
+    /// What was found, explained.
+    #[serde(flatten)]
+    pub finding: FindingRecord,
+}
+
+impl FindingEvent {
+    /// The event of `finding`, one of `report`'s, seen at `interface`.
+    pub fn new(
+        finding: &Finding,
+        report: &ConnectionReport,
+        names: &[String],
+        interface: &str,
+    ) -> FindingEvent {
+        let mut time = Vec::with_capacity(27);
+        rfc3339_into(&mut time, report.last_ns);
+        let end = |e: &EndpointReport| std::net::SocketAddr::new(e.addr, e.port).to_string();
+        FindingEvent {
+            record_type: RecordType::Finding,
+            time: String::from_utf8_lossy(&time).into_owned(),
+            connection: report.id,
+            ip_version: report.ip_version.number(),
+            client: end(&report.client),
+            server: end(&report.server),
+            interface: interface.to_string(),
+            finding: FindingRecord::new(finding, report, names),
+        }
+    }
 }
 
 /// One connection, as `mss analyze --json` writes it.
@@ -212,6 +262,21 @@ pub enum FindingFields {
     },
 }
 
+impl FindingRecord {
+    /// The record of `finding`, one of `report`'s, whose capture points are named
+    /// `names` (by input index).
+    pub fn new(finding: &Finding, report: &ConnectionReport, names: &[String]) -> FindingRecord {
+        let explained = explain(finding, report);
+        FindingRecord {
+            finding: FindingFields::new(finding, |p| report.point_name(p, names)),
+            title: explained.title,
+            explanation: explained.text,
+            fix: explained.fix,
+            source: explained.source.to_string(),
+        }
+    }
+}
+
 impl FindingFields {
     /// The kind's name, `kind` in the record: the same as [`Finding::kind`].
     pub fn kind(&self) -> &'static str {
@@ -372,16 +437,7 @@ impl ConnectionRecord {
             findings: report
                 .findings
                 .iter()
-                .map(|f| {
-                    let explained = explain(f, report);
-                    FindingRecord {
-                        finding: FindingFields::new(f, |p| report.point_name(p, names)),
-                        title: explained.title,
-                        explanation: explained.text,
-                        fix: explained.fix,
-                        source: explained.source.to_string(),
-                    }
-                })
+                .map(|f| FindingRecord::new(f, report, names))
                 .collect(),
         }
     }

@@ -511,6 +511,9 @@ pub struct PointSeen {
     pub position: Position,
     /// Packets of this connection it captured.
     pub packets: u64,
+    /// The MSS option of the client's SYN and of the server's SYN-ACK as this
+    /// point saw them (a clamp between two points shows as a difference).
+    pub syn_mss: [MssSeen; 2],
 }
 
 /// Everything about one connection.

@@ -721,3 +721,91 @@ fn an_unlimited_ipv6_peer_mss_without_an_own_mss_is_unknown() {
     // The server's side: the client sent no option, so IPv6's default 1220 binds it.
     assert_eq!(r.server.handshake_send_mss, Some(1220));
 }
+
+#[test]
+fn interim_reports_show_an_open_connection_and_its_rewrite() {
+    let config = Config {
+        interim_every_ns: Some(10_000_000_000),
+        linger_ns: 500_000_000,
+        ..Config::default()
+    };
+    let mut analyzer = Analyzer::new(config);
+    let feed = |analyzer: &mut Analyzer, n: u64, ms: u64, point: usize, seg: Seg| {
+        let bytes = seg.bytes();
+        match decode(Link::Raw, &bytes) {
+            Ok(Some(packet)) => analyzer.on_packet(point, n, ms * 1_000_000, &packet),
+            other => panic!("packet {n} does not decode: {other:?}"),
+        }
+    };
+    // A router's two sides: the SYN leaves clamped to 1300.
+    feed(
+        &mut analyzer,
+        1,
+        1,
+        0,
+        seg(true, "S", 1000, 0, 0).opts(syn_opts(1460)),
+    );
+    feed(
+        &mut analyzer,
+        2,
+        1,
+        1,
+        seg(true, "S", 1000, 0, 0).ttl(63).opts(syn_opts(1300)),
+    );
+    assert!(
+        analyzer.poll_interim().is_none(),
+        "no answer yet, and not a second old"
+    );
+    feed(
+        &mut analyzer,
+        3,
+        2,
+        1,
+        seg(false, "SA", 5000, 1001, 0).opts(syn_opts(1460)),
+    );
+    feed(
+        &mut analyzer,
+        4,
+        2,
+        0,
+        seg(false, "SA", 5000, 1001, 0).ttl(63).opts(syn_opts(1460)),
+    );
+    analyzer.advance(1_500_000_000);
+    let first = analyzer
+        .poll_interim()
+        .expect("an interim report after the handshake");
+    assert_eq!(first.ending, Ending::Open);
+    assert_eq!(kinds(&first), ["mss_rewritten"]);
+    assert_eq!(
+        first.points[1].syn_mss,
+        [MssSeen::Value(1300), MssSeen::Value(1460)]
+    );
+    assert!(
+        analyzer.poll_interim().is_none(),
+        "one report, then one per period"
+    );
+    assert!(analyzer.poll_finished().is_none(), "still open");
+    // Quiet for the period: no new report; with packets: one.
+    analyzer.advance(12_000_000_000);
+    assert!(
+        analyzer.poll_interim().is_none(),
+        "no packets since the last report"
+    );
+    feed(
+        &mut analyzer,
+        5,
+        12_100,
+        0,
+        seg(true, "A", 1001, 5001, 100).opts(ts()),
+    );
+    analyzer.advance(12_500_000_000);
+    assert!(analyzer.poll_interim().is_some(), "packets came: a report");
+    // The final report has the same id.
+    let summary = analyzer.finish();
+    let last = analyzer.poll_finished().expect("the final report");
+    assert_eq!(last.id, first.id);
+    assert_eq!(
+        summary.connections, 1,
+        "interim reports are not connections counted"
+    );
+}

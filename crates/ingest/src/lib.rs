@@ -36,7 +36,7 @@ use mss_capture::{Format, LinkType, Reader, Record, Warning};
 pub use clock::{ClockOffset, MIN_SKEW_NS, OffsetBasis};
 pub use compressed::Compression;
 use decode::{Batch, Message, decode_all};
-pub use live::{Limits, Stopper};
+pub use live::{CaptureCounters, Limits, Stopper};
 pub use merge::{ReadError, Sink, Tick, read_all};
 
 /// Where records come from: the seam between capture sources and the pipeline. A
@@ -293,6 +293,8 @@ pub struct Input {
     pub size: Option<u64>,
     /// Captured live from an interface (its name is the interface's).
     pub live: bool,
+    /// A live capture's counters of packets received and dropped.
+    pub capture_counters: Option<Arc<live::CaptureCounters>>,
     /// Read as its bytes come (standard input, a pipe, a live source): batches go
     /// out as soon as no more records are waiting, and the analysis's clock moves
     /// on while it is silent, so finished connections come out promptly.
@@ -422,6 +424,7 @@ impl Input {
             raw_span: None,
             size,
             live: false,
+            capture_counters: None,
             streaming,
             link_types: BTreeSet::new(),
             packets: 0,
@@ -562,13 +565,15 @@ impl Input {
                 capture.set_filter(filter).map_err(failed)?;
             }
             breakers.push(capture.breaker());
-            let source = live::Live::new(capture, Arc::clone(&limits));
+            let counters = Arc::new(live::CaptureCounters::default());
+            let source = live::Live::new(capture, Arc::clone(&limits), Arc::clone(&counters));
             let format = Format::Pcap {
                 nanosecond: true,
                 big_endian: false,
             };
             let mut input = Input::start(interface.clone(), source, format, None, true)?;
             input.live = true;
+            input.capture_counters = Some(counters);
             inputs.push(input);
         }
         Ok((inputs, live::stopper(limits, breakers)))

@@ -69,6 +69,50 @@ impl Stopper {
     }
 }
 
+/// What the kernel did with an interface's packets (`pcap_stats`), kept current
+/// by its capture thread: read it from any thread.
+#[derive(Debug, Default)]
+pub struct CaptureCounters {
+    received: AtomicU64,
+    dropped: AtomicU64,
+    /// libpcap's 32-bit counters as last read, to add their increase.
+    last: std::sync::Mutex<mss_net::pcap::Stats>,
+}
+
+impl CaptureCounters {
+    /// Packets the capture received (those its filter kept).
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// Packets dropped: no room in the capture buffer (the reader too slow), or
+    /// by the interface.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Adds the increase since the last reading (the counters wrap at 2^32).
+    fn update(&self, now: mss_net::pcap::Stats) {
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        let received = now.received.wrapping_sub(last.received);
+        let dropped = now
+            .dropped
+            .wrapping_sub(last.dropped)
+            .wrapping_add(now.interface_dropped.wrapping_sub(last.interface_dropped));
+        self.received
+            .fetch_add(u64::from(received), Ordering::Relaxed);
+        self.dropped
+            .fetch_add(u64::from(dropped), Ordering::Relaxed);
+        *last = now;
+    }
+}
+
+/// Packets between two readings of the capture's counters (and at every silent
+/// moment).
+const COUNTERS_EVERY: u64 = 4096;
+
 /// One interface's capture as a source of records.
 #[derive(Debug)]
 pub(crate) struct Live {
@@ -84,11 +128,17 @@ pub(crate) struct Live {
     /// libpcap's failure, said as the input's error.
     failed: Option<String>,
     done: bool,
+    counters: Arc<CaptureCounters>,
 }
 
 impl Live {
-    pub(crate) fn new(capture: Capture, limits: Arc<Limits>) -> Live {
+    pub(crate) fn new(
+        capture: Capture,
+        limits: Arc<Limits>,
+        counters: Arc<CaptureCounters>,
+    ) -> Live {
         Live {
+            counters,
             link_type: LinkType(capture.link_type()),
             capture,
             limits,
@@ -104,8 +154,14 @@ impl Live {
     /// none came.
     fn fetch(&mut self) -> bool {
         if self.done || self.limits.over() {
+            if !self.done {
+                self.read_counters();
+            }
             self.done = true;
             return true;
+        }
+        if self.number % COUNTERS_EVERY == COUNTERS_EVERY - 1 {
+            self.read_counters();
         }
         match self.capture.next_packet() {
             Next::Packet(packet) => {
@@ -118,8 +174,12 @@ impl Live {
                 self.stash = Some((packet.timestamp_ns, packet.original_len));
                 true
             }
-            Next::Timeout => false,
+            Next::Timeout => {
+                self.read_counters();
+                false
+            }
             Next::Stopped => {
+                self.read_counters();
                 self.done = true;
                 true
             }
@@ -128,6 +188,14 @@ impl Live {
                 self.done = true;
                 true
             }
+        }
+    }
+}
+
+impl Live {
+    fn read_counters(&self) {
+        if let Some(stats) = self.capture.stats() {
+            self.counters.update(stats);
         }
     }
 }

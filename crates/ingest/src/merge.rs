@@ -73,6 +73,11 @@ impl Cursor {
 pub trait Sink {
     /// A connection finished.
     fn connection(&mut self, report: ConnectionReport) -> io::Result<()>;
+    /// A connection still open, as far as it got ([`mss_analyze::Config::interim_every_ns`]).
+    fn interim(&mut self, report: ConnectionReport) -> io::Result<()> {
+        let _ = report;
+        Ok(())
+    }
     /// A streaming input has nothing new for now: write out what is waiting.
     fn idle(&mut self) -> io::Result<()> {
         Ok(())
@@ -83,6 +88,18 @@ impl<F: FnMut(ConnectionReport) -> io::Result<()>> Sink for F {
     fn connection(&mut self, report: ConnectionReport) -> io::Result<()> {
         self(report)
     }
+}
+
+/// Hands `emit` the connections reported since the last call: interim reports of
+/// open ones, then the finished ones.
+fn drain(analyzer: &mut Analyzer, emit: &mut dyn Sink) -> Result<(), ReadError> {
+    while let Some(report) = analyzer.poll_interim() {
+        emit.interim(report).map_err(ReadError::Emit)?;
+    }
+    while let Some(report) = analyzer.poll_finished() {
+        emit.connection(report).map_err(ReadError::Emit)?;
+    }
+    Ok(())
 }
 
 /// How long a streaming input may stay silent before the connections that ended
@@ -164,9 +181,7 @@ pub fn read_all(
                             let passed = u64::try_from(at.elapsed().as_nanos()).unwrap_or(u64::MAX);
                             analyzer.advance(ts.saturating_add(passed));
                         }
-                        while let Some(report) = analyzer.poll_finished() {
-                            emit.connection(report).map_err(ReadError::Emit)?;
-                        }
+                        drain(analyzer, emit)?;
                         emit.idle().map_err(ReadError::Emit)?;
                         continue;
                     }
@@ -200,9 +215,7 @@ pub fn read_all(
             }
             input.recycle(batch);
             // Connections that finished during the batch, in the order they did.
-            while let Some(report) = analyzer.poll_finished() {
-                emit.connection(report).map_err(ReadError::Emit)?;
-            }
+            drain(analyzer, emit)?;
         }
         return Ok(());
     }
@@ -238,9 +251,7 @@ pub fn read_all(
                 // Nothing that can go yet: time moves on, finished connections go
                 // out, and the inputs get a moment.
                 analyzer.advance(bound);
-                while let Some(report) = analyzer.poll_finished() {
-                    emit.connection(report).map_err(ReadError::Emit)?;
-                }
+                drain(analyzer, emit)?;
                 emit.idle().map_err(ReadError::Emit)?;
                 std::thread::sleep(LIVE_POLL);
                 continue;
@@ -273,9 +284,7 @@ pub fn read_all(
                 live_connections: analyzer.live_connections(),
             });
         }
-        while let Some(report) = analyzer.poll_finished() {
-            emit.connection(report).map_err(ReadError::Emit)?;
-        }
+        drain(analyzer, emit)?;
     }
     Ok(())
 }
