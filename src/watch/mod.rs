@@ -139,8 +139,10 @@ pub(crate) fn run(args: &WatchArgs, out: &mut (impl Write + Send)) -> Result<Exi
         crate::analyze::stop_on_signals(stopper.clone())?;
     }
     if !view {
-        let metrics = args
-            .metrics
+        // The address bound (a port 0 becomes the one the kernel chose).
+        let metrics = server
+            .as_ref()
+            .and_then(|server| server.server_addr().to_ip())
             .map(|addr| format!("; metrics on http://{addr}/metrics"))
             .unwrap_or_default();
         let stop = if stopper.is_some() {

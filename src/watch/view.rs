@@ -132,6 +132,14 @@ fn syn_table(state: &State) -> Table<'static> {
             .or_default()
             .push((*mss, *n));
     }
+    // As wide as the widest interface name (a file's path, say), within reason.
+    let width = groups
+        .keys()
+        .map(|(interface, _)| interface.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(9, 40);
+    let width = u16::try_from(width + 1).unwrap_or(41);
     for ((interface, direction), mut values) in groups {
         values.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let total: u64 = values.iter().map(|v| v.1).sum();
@@ -151,7 +159,7 @@ fn syn_table(state: &State) -> Table<'static> {
     Table::new(
         rows,
         [
-            Constraint::Length(12),
+            Constraint::Length(width),
             Constraint::Length(8),
             Constraint::Length(7),
             Constraint::Min(20),
