@@ -268,10 +268,11 @@ fn ending(state: &State) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     let dropped: u64 = state.captures.iter().map(|(_, c)| c.dropped()).sum();
+    let received: u64 = state.captures.iter().map(|(_, c)| c.received()).sum();
     let drops = if state.captures.is_empty() {
         String::new()
     } else {
-        format!("; {dropped} packets dropped by the capture")
+        format!("; {received} packets received, {dropped} dropped by the capture")
     };
     format!(
         "watched {} connections on {}: {findings} findings{}{drops}",
