@@ -156,6 +156,8 @@ pub(crate) struct Batch {
     pub(crate) span: Option<(u64, u64)>,
     /// Interfaces that appeared first in it.
     pub(crate) interfaces: Vec<NewInterface>,
+    /// What a live source said was settled when the batch went ([`Source::settled_ns`]).
+    pub(crate) settled_ns: Option<u64>,
 }
 
 impl Batch {
@@ -167,6 +169,7 @@ impl Batch {
             offset: 0,
             span: None,
             interfaces: Vec::new(),
+            settled_ns: None,
         }
     }
 
@@ -177,6 +180,7 @@ impl Batch {
         self.icmp.clear();
         self.span = None;
         self.interfaces.clear();
+        self.settled_ns = None;
     }
 }
 
@@ -212,14 +216,21 @@ pub(crate) fn decode_all(
     let mut interfaces = Interfaces::default();
     let mut fragments: Reassembler<Tag> = Reassembler::default();
     let mut last = 0;
+    let mut heard: Option<u64> = None;
     loop {
-        // A stream's batch goes as soon as nothing more is waiting.
-        if streaming
-            && !batch.events.is_empty()
-            && !reader.ready()
-            && !send(&mut batch, reader.offset(), decoded, used)
-        {
-            return;
+        // A stream's batch goes as soon as nothing more is waiting; a live
+        // source's silence goes too, as an empty batch saying how far it is
+        // settled, so the merge of several need not wait for it.
+        if streaming && !reader.ready() {
+            let settled = reader.settled_ns();
+            let news = settled.is_some() && settled != heard;
+            if !batch.events.is_empty() || news {
+                batch.settled_ns = settled;
+                heard = settled;
+                if !send(&mut batch, reader.offset(), decoded, used) {
+                    return;
+                }
+            }
         }
         let record = match reader.next_record() {
             Ok(Some(record)) => record,

@@ -57,6 +57,13 @@ pub trait Source: Send + 'static {
     fn ready(&mut self) -> bool {
         true
     }
+    /// For a live source: a time (ns since the epoch) before which every record
+    /// has been returned, as of the last time [`Source::ready`] found nothing
+    /// waiting. The merge of several live inputs goes on up to it without waiting
+    /// for a silent input.
+    fn settled_ns(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl<R: Read + Send + 'static> Source for Reader<R> {
@@ -295,6 +302,9 @@ pub struct Input {
     pub live: bool,
     /// A live capture's counters of packets received and dropped.
     pub capture_counters: Option<Arc<live::CaptureCounters>>,
+    /// Nothing older than this (on the merged clock) is still to come from it, as
+    /// far as its batches tell.
+    watermark_ns: u64,
     /// Read as its bytes come (standard input, a pipe, a live source): batches go
     /// out as soon as no more records are waiting, and the analysis's clock moves
     /// on while it is silent, so finished connections come out promptly.
@@ -425,6 +435,7 @@ impl Input {
             size,
             live: false,
             capture_counters: None,
+            watermark_ns: 0,
             streaming,
             link_types: BTreeSet::new(),
             packets: 0,
@@ -485,6 +496,14 @@ impl Input {
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(Waited::Nothing),
             Ok(Message::Batch(mut batch)) => {
                 self.offset = batch.offset;
+                // Later batches hold nothing older than this one's latest record
+                // (a live capture delivers in order), nor than what the source
+                // said was settled.
+                let latest = batch.span.map(|(_, last)| last);
+                if let Some(settled) = latest.max(batch.settled_ns) {
+                    let settled = settled.saturating_add_signed(self.shift_ns().saturating_neg());
+                    self.watermark_ns = self.watermark_ns.max(settled);
+                }
                 self.new_interfaces.append(&mut batch.interfaces);
                 if let Some((a, b)) = batch.span {
                     self.raw_span = Some(

@@ -109,6 +109,18 @@ impl CaptureCounters {
     }
 }
 
+/// How far behind the wall clock a packet's capture time may be when it becomes
+/// readable: in immediate mode libpcap reads a TPACKET_V2 ring, where each
+/// packet is visible as soon as the kernel has stamped and copied it.
+const SETTLE_MARGIN_NS: u64 = 5_000_000;
+
+/// The wall clock, ns since the epoch.
+fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
 /// Packets between two readings of the capture's counters (and at every silent
 /// moment).
 const COUNTERS_EVERY: u64 = 4096;
@@ -128,6 +140,8 @@ pub(crate) struct Live {
     /// libpcap's failure, said as the input's error.
     failed: Option<String>,
     done: bool,
+    /// Wall time, less a margin, when libpcap last had nothing waiting.
+    settled: Option<u64>,
     counters: Arc<CaptureCounters>,
 }
 
@@ -147,10 +161,11 @@ impl Live {
             bytes: Vec::new(),
             failed: None,
             done: false,
+            settled: None,
         }
     }
 
-    /// Waits (at most 100 ms) for a packet and copies it to the stash; false when
+    /// Waits (at most 20 ms) for a packet and copies it to the stash; false when
     /// none came.
     fn fetch(&mut self) -> bool {
         if self.done || self.limits.over() {
@@ -176,6 +191,7 @@ impl Live {
             }
             Next::Timeout => {
                 self.read_counters();
+                self.settled = Some(wall_ns().saturating_sub(SETTLE_MARGIN_NS));
                 false
             }
             Next::Stopped => {
@@ -236,10 +252,14 @@ impl Source for Live {
         (&[], 0)
     }
 
-    /// Waits up to 100 ms for the next packet (the timeout libpcap was opened
-    /// with): a silent interface is not ready, and the batch so far goes out.
+    /// Waits up to 20 ms for the next packet ([`Capture::next_packet`]'s wait): a
+    /// silent interface is not ready, and the batch so far goes out.
     fn ready(&mut self) -> bool {
         self.stash.is_some() || self.done || self.fetch()
+    }
+
+    fn settled_ns(&self) -> Option<u64> {
+        self.settled
     }
 }
 

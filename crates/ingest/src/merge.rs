@@ -108,10 +108,13 @@ fn drain(analyzer: &mut Analyzer, emit: &mut dyn Sink) -> Result<(), ReadError> 
 const IDLE_TICK: Duration = Duration::from_millis(200);
 
 /// How late a live input's packet may reach the merge after its capture time
-/// (libpcap's 100 ms timeout, the decoding's batches, the scheduler).
+/// when the input says nothing of how far it is settled (a stalled thread): the
+/// merge waits no longer for it.
 const LIVE_LAG_NS: u64 = 400_000_000;
 /// How long the merge of live inputs sleeps when nothing can go yet.
 const LIVE_POLL: Duration = Duration::from_millis(20);
+/// How long it waits for a busy input's next batch before looking again.
+const LIVE_WAIT: Duration = Duration::from_millis(5);
 
 /// Why [`read_all`] stopped before the end of the inputs.
 #[derive(Debug)]
@@ -172,10 +175,19 @@ pub fn read_all(
         let mut last: Option<(u64, Instant)> = None;
         loop {
             let batch = if input.streaming {
-                match input.next_batch_within(IDLE_TICK)? {
-                    Waited::Batch(batch) => batch,
+                let batch = match input.next_batch_within(IDLE_TICK)? {
+                    Waited::Batch(batch) if !batch.events.is_empty() => Some(batch),
+                    // A live source's word that it is silent.
+                    Waited::Batch(empty) => {
+                        input.recycle(empty);
+                        None
+                    }
                     Waited::End => break,
-                    Waited::Nothing => {
+                    Waited::Nothing => None,
+                };
+                match batch {
+                    Some(batch) => batch,
+                    None => {
                         // Capture time goes on as the wall clock does.
                         if let Some((ts, at)) = last {
                             let passed = u64::try_from(at.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -224,11 +236,12 @@ pub fn read_all(
         .map(|_| Cursor { batch: None, at: 0 })
         .collect();
     // Live inputs (all of them, on the wall clock) are merged without waiting for
-    // a silent one: it is taken to have nothing older than LIVE_LAG ago.
+    // a silent one: each says up to when it is settled, and one that says nothing
+    // for LIVE_LAG is taken to have nothing older.
     let live = inputs.iter().all(|i| i.live);
     loop {
         let mut next: Option<(u64, usize)> = None;
-        let mut silent = false;
+        let mut silent: Vec<usize> = Vec::new();
         for (index, (cursor, input)) in cursors.iter_mut().zip(inputs.iter_mut()).enumerate() {
             let wait = if live { Duration::ZERO } else { Duration::MAX };
             match cursor.peek_within(input, wait)? {
@@ -238,23 +251,49 @@ pub fn read_all(
                         next = Some((ts, index));
                     }
                 }
-                Peeked::Nothing => silent = true,
+                Peeked::Nothing => silent.push(index),
                 Peeked::End => {}
             }
         }
-        if silent {
+        if !silent.is_empty() {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
             let bound = now.saturating_sub(LIVE_LAG_NS);
-            if next.is_none_or(|(ts, _)| ts >= bound) {
-                // Nothing that can go yet: time moves on, finished connections go
-                // out, and the inputs get a moment.
-                analyzer.advance(bound);
-                drain(analyzer, emit)?;
-                emit.idle().map_err(ReadError::Emit)?;
-                std::thread::sleep(LIVE_POLL);
-                continue;
+            // A silent input not settled up to the next record may still have an
+            // older one on its way.
+            let behind = silent.iter().copied().find(|&i| {
+                let settled = inputs.get(i).map_or(u64::MAX, |input| input.watermark_ns);
+                next.is_none_or(|(ts, _)| settled < ts)
+            });
+            match (next, behind) {
+                (Some((ts, _)), Some(wait_for)) if ts >= bound => {
+                    // Busy inputs send a batch every few ms: wait for this one.
+                    if let (Some(cursor), Some(input)) =
+                        (cursors.get_mut(wait_for), inputs.get_mut(wait_for))
+                    {
+                        cursor.peek_within(input, LIVE_WAIT)?;
+                    }
+                    continue;
+                }
+                (None, _) => {
+                    // Nothing to take: time moves on as far as every input is
+                    // settled, finished connections go out, and the inputs get
+                    // a moment.
+                    let settled = silent
+                        .iter()
+                        .filter_map(|&i| inputs.get(i).map(|input| input.watermark_ns))
+                        .min()
+                        .unwrap_or(0);
+                    if silent.len() == inputs.iter().filter(|i| !i.ended).count() {
+                        analyzer.advance(bound.max(settled));
+                        drain(analyzer, emit)?;
+                        emit.idle().map_err(ReadError::Emit)?;
+                        std::thread::sleep(LIVE_POLL);
+                        continue;
+                    }
+                }
+                _ => {}
             }
         }
         let Some((_, index)) = next else { break };
