@@ -671,6 +671,22 @@ impl Ending<'_> {
     /// The inputs' warnings and the connections reported early.
     fn warnings(&self) -> Vec<String> {
         let mut warnings: Vec<String> = self.inputs.iter().flat_map(Input::warnings).collect();
+        for input in self.inputs {
+            let Some(counters) = &input.capture_counters else {
+                continue;
+            };
+            if counters.dropped() > 0 {
+                warnings.push(format!(
+                    "{}: the capture dropped {} of {} packets before mss read them (the \
+                     kernel's buffer was full, or the interface dropped them): their \
+                     connections may be incomplete; narrow the filter, or capture fewer \
+                     interfaces at once",
+                    input.name,
+                    counters.dropped(),
+                    counters.received()
+                ));
+            }
+        }
         warnings.extend(clock_warnings(self.inputs));
         warnings.extend(self.length_warnings());
         if self.summary.evicted > 0 {

@@ -255,7 +255,11 @@ pub(crate) fn decode_all(
         let number = record.number;
         let found = found(&record, interface, &mut fragments, &mut batch);
         if new {
-            let label = interface_label(key, reader.interface_name(key.id));
+            let label = match key.ifindex.and_then(|i| reader.ifindex_name(i)) {
+                // A live `-i any` capture: the interface's own name.
+                Some(name) => Some(name),
+                None => interface_label(key, reader.interface_name(key.id)),
+            };
             batch.interfaces.push(NewInterface {
                 index: interface,
                 label,

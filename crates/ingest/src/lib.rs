@@ -64,6 +64,11 @@ pub trait Source: Send + 'static {
     fn settled_ns(&self) -> Option<u64> {
         None
     }
+    /// The name of the interface with this index, for a live source on this host
+    /// (a `-i any` capture's packets carry only the index).
+    fn ifindex_name(&self, _ifindex: u32) -> Option<String> {
+        None
+    }
 }
 
 impl<R: Read + Send + 'static> Source for Reader<R> {

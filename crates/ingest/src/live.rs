@@ -261,6 +261,10 @@ impl Source for Live {
     fn settled_ns(&self) -> Option<u64> {
         self.settled
     }
+
+    fn ifindex_name(&self, ifindex: u32) -> Option<String> {
+        mss_net::pcap::interface_name(ifindex)
+    }
 }
 
 /// The stopper of a run's live inputs.

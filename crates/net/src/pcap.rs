@@ -563,6 +563,16 @@ impl Filter {
     }
 }
 
+/// The name of this network namespace's interface `ifindex` (what a `-i any`
+/// capture's cooked header names), if there is one.
+pub fn interface_name(ifindex: u32) -> Option<String> {
+    nix::net::if_::if_nameindex()
+        .ok()?
+        .iter()
+        .find(|i| i.index() == ifindex)
+        .map(|i| i.name().to_string_lossy().into_owned())
+}
+
 /// The interfaces libpcap can capture on (for the error about one that is not).
 pub fn interfaces() -> Result<Vec<String>, Error> {
     let api = api()?;
