@@ -277,21 +277,19 @@ pub fn read_all(
                     continue;
                 }
                 (None, _) => {
-                    // Nothing to take: time moves on as far as every input is
-                    // settled, finished connections go out, and the inputs get
-                    // a moment.
+                    // Every input still open is silent: time moves on as far as
+                    // all are settled, finished connections go out, and the inputs
+                    // get a moment.
                     let settled = silent
                         .iter()
                         .filter_map(|&i| inputs.get(i).map(|input| input.watermark_ns))
                         .min()
                         .unwrap_or(0);
-                    if silent.len() == inputs.iter().filter(|i| !i.ended).count() {
-                        analyzer.advance(bound.max(settled));
-                        drain(analyzer, emit)?;
-                        emit.idle().map_err(ReadError::Emit)?;
-                        std::thread::sleep(LIVE_POLL);
-                        continue;
-                    }
+                    analyzer.advance(bound.max(settled));
+                    drain(analyzer, emit)?;
+                    emit.idle().map_err(ReadError::Emit)?;
+                    std::thread::sleep(LIVE_POLL);
+                    continue;
                 }
                 _ => {}
             }
