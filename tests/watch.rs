@@ -619,3 +619,63 @@ fn prometheus_scrapes_a_clamp_switched_on_in_a_lab() {
         "{rest:?}"
     );
 }
+
+/// A terminal that goes away (the window closed: SIGHUP, then a dead tty) ends the
+/// view and mss with it, instead of leaving it spinning.
+#[test]
+fn the_live_view_ends_with_its_terminal() {
+    let tmux = needs("the_live_view_ends_with_its_terminal", "tmux", "tmux");
+    let dir = TempDir::new("watch-hangup");
+    let socket = format!("mss-test-hup-{}", std::process::id());
+    let pid_file = dir.0.join("pid");
+    let script = format!(
+        "echo $$ > '{}'; cd '{}' && exec '{MSS}' watch -r examples/clamp-client.pcap",
+        pid_file.display(),
+        env!("CARGO_MANIFEST_DIR"),
+    );
+    let tmux_run = |args: &[&str]| {
+        Command::new(&tmux)
+            .args(["-L", &socket])
+            .args(args)
+            .output()
+            .expect("run tmux")
+    };
+    let started = tmux_run(&[
+        "new-session",
+        "-d",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(started.status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pane = tmux_run(&["capture-pane", "-p"]);
+        if String::from_utf8_lossy(&pane.stdout).contains("input ended") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the view never drew");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let pid = std::fs::read_to_string(&pid_file).expect("pid");
+    let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
+    assert!(proc_dir.exists(), "mss runs");
+    tmux_run(&["kill-server"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proc_dir.exists() {
+        // A zombie is gone for this purpose: it spins no more.
+        let state = std::fs::read_to_string(proc_dir.join("stat")).unwrap_or_default();
+        if state.split_whitespace().nth(2) == Some("Z") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mss watch still runs 10 s after its terminal went away"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

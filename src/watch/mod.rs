@@ -135,7 +135,11 @@ pub(crate) fn run(args: &WatchArgs, out: &mut (impl Write + Send)) -> Result<Exi
         None => None,
     };
     let view = !args.json && io::stdout().is_terminal();
-    if let Some(stopper) = &stopper {
+    let quit = Arc::new(AtomicBool::new(false));
+    if view {
+        // The view quits on a signal too (SIGHUP: its terminal is gone).
+        quit_on_signals(Arc::clone(&quit))?;
+    } else if let Some(stopper) = &stopper {
         crate::analyze::stop_on_signals(stopper.clone())?;
     }
     if !view {
@@ -165,7 +169,6 @@ pub(crate) fn run(args: &WatchArgs, out: &mut (impl Write + Send)) -> Result<Exi
         ..Config::default()
     };
     let mut analyzer = Analyzer::new(config);
-    let quit = AtomicBool::new(false);
     let read = std::thread::scope(|scope| -> Result<Result<(), ReadError>, Failure> {
         let metrics = server.as_ref().map(|server| {
             let registry = metrics::registry(Arc::clone(&state));
@@ -173,7 +176,7 @@ pub(crate) fn run(args: &WatchArgs, out: &mut (impl Write + Send)) -> Result<Exi
             scope.spawn(move || metrics::serve(&server, &registry))
         });
         let json = (!view).then_some(&mut *out);
-        let (state_ref, names_ref, quit_ref) = (&state, &names, &quit);
+        let (state_ref, names_ref, quit_ref) = (&state, &names, &*quit);
         let (inputs, analyzer) = (&mut inputs, &mut analyzer);
         let analysis = scope.spawn(move || {
             let mut sink = Watching {
@@ -229,6 +232,22 @@ pub(crate) fn run(args: &WatchArgs, out: &mut (impl Write + Send)) -> Result<Exi
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, SIGTERM or SIGHUP set `quit` (the live view looks at it every second).
+fn quit_on_signals(quit: Arc<AtomicBool>) -> Result<(), Failure> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| Failure::Input(format!("cannot take Ctrl-C: {e}")))?;
+    std::thread::Builder::new()
+        .name("mss-signals".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                quit.store(true, Ordering::Relaxed);
+            }
+        })
+        .map_err(|e| Failure::Input(format!("cannot take Ctrl-C: {e}")))?;
+    Ok(())
 }
 
 /// Waits for Ctrl-C, SIGTERM or SIGHUP.

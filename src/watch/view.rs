@@ -19,38 +19,76 @@ use super::State;
 /// How often the view is redrawn (and keys are looked for in between).
 const REDRAW: Duration = Duration::from_millis(1000);
 
-/// Runs the view until q (or the watch's end once the user quits).
+/// Runs the view until q, Esc or Ctrl-C, a signal (`quit` set), or a terminal
+/// that has gone away; then stops the watch.
 pub(super) fn run(
     state: &Mutex<State>,
     quit: &AtomicBool,
     stopper: Option<&mss_ingest::Stopper>,
 ) -> io::Result<()> {
-    let mut terminal = ratatui::try_init()?;
-    let result = (|| -> io::Result<()> {
-        loop {
-            terminal.draw(|frame| {
-                if let Ok(state) = state.lock() {
-                    draw(frame, &state);
-                }
-            })?;
-            if event::poll(REDRAW)? {
-                if let Event::Key(key) = event::read()? {
-                    let ctrl_c = key.code == KeyCode::Char('c')
-                        && key.modifiers.contains(KeyModifiers::CONTROL);
-                    let stop = matches!(key.code, KeyCode::Char('q') | KeyCode::Esc) || ctrl_c;
-                    if key.kind == KeyEventKind::Press && stop {
-                        quit.store(true, Ordering::Relaxed);
-                        if let Some(stopper) = stopper {
-                            stopper.stop();
-                        }
-                        return Ok(());
-                    }
-                }
+    let result = ratatui::try_init().and_then(|mut terminal| {
+        let shown = show(&mut terminal, state, quit);
+        ratatui::restore();
+        shown
+    });
+    // However the view ended, the watch ends with it.
+    quit.store(true, Ordering::Relaxed);
+    if let Some(stopper) = stopper {
+        stopper.stop();
+    }
+    result
+}
+
+/// Draws and reads keys until the user or a signal quits; an error (the terminal
+/// closed) ends it too.
+fn show(
+    terminal: &mut ratatui::DefaultTerminal,
+    state: &Mutex<State>,
+    quit: &AtomicBool,
+) -> io::Result<()> {
+    while !quit.load(Ordering::Relaxed) {
+        terminal.draw(|frame| {
+            if let Ok(state) = state.lock() {
+                draw(frame, &state);
+            }
+        })?;
+        if !keys_waiting(REDRAW)? {
+            continue;
+        }
+        if let Event::Key(key) = event::read()? {
+            let ctrl_c =
+                key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+            let stop = matches!(key.code, KeyCode::Char('q') | KeyCode::Esc) || ctrl_c;
+            if key.kind == KeyEventKind::Press && stop {
+                return Ok(());
             }
         }
-    })();
-    ratatui::restore();
-    result
+    }
+    Ok(())
+}
+
+/// Whether input from the terminal waits, after at most `wait`. Asked of the
+/// terminal itself first: crossterm's own wait spins without end on a terminal
+/// that has hung up (reads of 0 bytes), where this one says it is gone.
+fn keys_waiting(wait: Duration) -> io::Result<bool> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let stdin = io::stdin();
+    let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+    let millis = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
+    match poll(&mut fds, PollTimeout::from(millis)) {
+        Ok(0) | Err(nix::errno::Errno::EINTR) => return Ok(false),
+        Ok(_) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+    if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL) {
+        return Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "the terminal has gone away",
+        ));
+    }
+    event::poll(Duration::ZERO)
 }
 
 /// Capture time as `HH:MM:SS` UTC.
