@@ -172,6 +172,27 @@ pub(crate) enum Command {
                       (not reached: no answer from it)."
     )]
     Probe(ProbeCommand),
+    /// Every TCP socket of this host (or a network namespace) with its MSS, and why
+    /// the send MSS is what it is, without a capture.
+    #[command(
+        long_about = "Lists the TCP sockets the kernel has, through sock_diag (what ss uses; \
+                      no root needed but for --netns): for each, the send MSS (tcpi_snd_mss), \
+                      the MSS it receives (tcpi_rcv_mss), the MSS it announced, the path MTU, \
+                      and why the send MSS is what it is: the path MTU, the peer's MSS (below \
+                      what the path allows: the peer's own link is smaller, or a clamp on \
+                      the path), or half the peer's window (Linux's tcp_bound_to_half_wnd(): \
+                      loopback's 32741).\n\n\
+                      --watch SECONDS prints what changes, as it changes: a path MTU that \
+                      drops on a running connection (an ICMP too-big), a new connection's \
+                      MSS.",
+        after_help = "Examples:\n  \
+                      mss sockets\n  \
+                      mss sockets --port 443 --json\n  \
+                      sudo mss sockets --netns blue --state all\n  \
+                      mss sockets --watch 1\n\n\
+                      Exit status: 0 fine, 2 error."
+    )]
+    Sockets(SocketsArgs),
     /// Watch interfaces live and keep rolling MSS statistics: a full-screen view on
     /// a terminal, findings as JSON Lines otherwise, Prometheus metrics with
     /// --metrics.
@@ -694,6 +715,80 @@ fn parse_interim(input: &str) -> Result<f64, String> {
     match input.trim().parse::<f64>() {
         Ok(s) if (1.0..=86_400.0).contains(&s) => Ok(s),
         _ => Err(format!("expected seconds from 1 to 86400, got {input:?}")),
+    }
+}
+
+/// `mss sockets`.
+#[derive(Debug, Args)]
+pub(crate) struct SocketsArgs {
+    /// In this network namespace (a name `ip netns list` shows; needs root).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) netns: Option<String>,
+
+    /// Only sockets in these states, comma-separated (established, syn-sent,
+    /// syn-recv, fin-wait-1, fin-wait-2, time-wait, close, close-wait, last-ack,
+    /// listen, closing), or `all`. Default: all but listen.
+    #[arg(long, value_name = "STATES", value_parser = parse_states)]
+    pub(crate) state: Option<Vec<&'static str>>,
+
+    /// Only sockets with this address at either end (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) host: Vec<std::net::IpAddr>,
+
+    /// Only sockets with this port at either end (repeatable).
+    #[arg(long, value_name = "PORT")]
+    pub(crate) port: Vec<u16>,
+
+    /// JSON Lines: one "socket" record each (with --watch, "change" records).
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// Look again every SECONDS and print what changed, until Ctrl-C.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_watch)]
+    pub(crate) watch: Option<f64>,
+}
+
+/// The states `--state` accepts (`ss`'s names).
+pub(crate) const SOCKET_STATES: [&str; 11] = [
+    "established",
+    "syn-sent",
+    "syn-recv",
+    "fin-wait-1",
+    "fin-wait-2",
+    "time-wait",
+    "close",
+    "close-wait",
+    "last-ack",
+    "listen",
+    "closing",
+];
+
+fn parse_states(input: &str) -> Result<Vec<&'static str>, String> {
+    if input.trim() == "all" {
+        return Ok(SOCKET_STATES.to_vec());
+    }
+    input
+        .split(',')
+        .map(str::trim)
+        .map(|item| {
+            SOCKET_STATES
+                .iter()
+                .find(|s| **s == item)
+                .copied()
+                .ok_or_else(|| {
+                    format!(
+                        "unknown state {item:?}; accepted: all, {}",
+                        SOCKET_STATES.join(", ")
+                    )
+                })
+        })
+        .collect()
+}
+
+fn parse_watch(input: &str) -> Result<f64, String> {
+    match input.trim().parse::<f64>() {
+        Ok(s) if (0.1..=86_400.0).contains(&s) => Ok(s),
+        _ => Err(format!("expected seconds from 0.1 to 86400, got {input:?}")),
     }
 }
 

@@ -12,6 +12,7 @@ mod lab;
 mod outfile;
 mod probe;
 mod render;
+mod sockets;
 mod watch;
 
 use std::fmt;
@@ -72,6 +73,7 @@ fn run(cli: cli::Cli) -> Result<ExitCode, Failure> {
         cli::Command::Clamp(args) => clamp::run(&args, &mut out)?,
         cli::Command::Probe(command) => probe::run(&command, &mut out)?,
         cli::Command::Watch(args) => watch::run(&args, &mut out)?,
+        cli::Command::Sockets(args) => sockets::run(&args, &mut out)?,
         cli::Command::Completions(args) => generate::completions(&args, &mut out)?,
         cli::Command::Man(args) => generate::man(&args, &mut out)?,
     };

@@ -1,6 +1,7 @@
 //! `mss probe tcp HOST:PORT`: connect, and report the kernel's view of the
 //! connection's MSS, each number explained.
 
+use mss_rules::linux::SendMssBound;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -58,51 +59,6 @@ fn connect(to: SocketAddr, mss: Option<u32>, timeout: Duration) -> Result<TcpStr
     Ok(TcpStream::from(fd))
 }
 
-/// What keeps the send MSS (`mss_cache`, tcpi_snd_mss) where it is. Linux sets it
-/// in `tcp_sync_mss()`: the path MTU minus headers and options, at most the peer's
-/// MSS (`tcp_mtu_to_mss()`), then at most half the largest window the peer
-/// advertised (`tcp_bound_to_half_wnd()`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum SendMssBound {
-    /// The path MTU (the peer's MSS is no smaller).
-    Path,
-    /// The peer's MSS (or our TCP_MAXSEG) is smaller than the path allows.
-    Peer,
-    /// Half the peer's window: loopback's 65483-byte window gives 32741.
-    HalfWindow,
-}
-
-impl SendMssBound {
-    fn name(self) -> &'static str {
-        match self {
-            SendMssBound::Path => "path_mtu",
-            SendMssBound::Peer => "peer_mss",
-            SendMssBound::HalfWindow => "half_window",
-        }
-    }
-}
-
-fn send_mss_bound(
-    info: &mss_net::TcpInfo,
-    headers: u32,
-    options_bytes: u32,
-    user_mss: Option<u32>,
-) -> SendMssBound {
-    let path_allows = info.pmtu.saturating_sub(headers + options_bytes);
-    if info.snd_mss >= path_allows {
-        SendMssBound::Path
-    } else if info.snd_wnd > 0
-        && info.snd_wnd / 2 == info.snd_mss
-        && user_mss.is_none_or(|m| m > info.snd_mss)
-    {
-        // The window now is at most the largest one; when half of it is exactly
-        // the send MSS, the bound is the window's.
-        SendMssBound::HalfWindow
-    } else {
-        SendMssBound::Peer
-    }
-}
-
 /// Asks a reflector what SYN it received.
 fn ask_reflector(stream: &mut TcpStream, timeout: Duration) -> Result<Value, Failure> {
     let fail = |e: std::io::Error| Failure::Input(format!("reflector: {e}"));
@@ -144,7 +100,14 @@ pub(crate) fn run(args: &ProbeTcpArgs, out: &mut impl Write) -> Result<ExitCode,
     // (tcp_rcv_synsent_state_process()): the SYN itself said 12 more.
     let syn_mss = info.advmss + if timestamps { 12 } else { 0 };
     let options_bytes = if timestamps { 12 } else { 0 };
-    let bound = send_mss_bound(&info, headers, options_bytes, args.mss);
+    let bound = mss_rules::linux::send_mss_bound(
+        info.pmtu,
+        info.snd_mss,
+        info.snd_wnd,
+        headers,
+        options_bytes,
+        args.mss,
+    );
     let received = reflected
         .as_ref()
         .and_then(|r| r["syn_mss"].as_u64())

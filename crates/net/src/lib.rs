@@ -16,6 +16,7 @@ use nix::libc;
 
 pub mod nfqueue;
 pub mod pcap;
+pub mod sockdiag;
 
 /// The TCP_INFO fields mss reports (`struct tcp_info`, include/uapi/linux/tcp.h).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -143,6 +144,35 @@ pub fn tcp_info(fd: impl AsFd) -> io::Result<TcpInfo> {
         total_retrans: raw.tcpi_total_retrans,
         snd_wnd: raw.tcpi_snd_wnd,
     })
+}
+
+impl TcpInfo {
+    /// The fields of a `struct tcp_info` as the kernel wrote it (sock_diag's
+    /// INET_DIAG_INFO attribute): fields beyond `bytes` (an older kernel's shorter
+    /// struct) are 0.
+    pub fn from_bytes(bytes: &[u8]) -> TcpInfo {
+        let u8_at = |offset: usize| bytes.get(offset).copied().unwrap_or(0);
+        let u32_at = |offset: usize| {
+            bytes
+                .get(offset..offset + 4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map_or(0, u32::from_ne_bytes)
+        };
+        use std::mem::offset_of;
+        type T = libc::tcp_info;
+        TcpInfo {
+            state: u8_at(offset_of!(T, tcpi_state)),
+            options: u8_at(offset_of!(T, tcpi_options)),
+            snd_mss: u32_at(offset_of!(T, tcpi_snd_mss)),
+            rcv_mss: u32_at(offset_of!(T, tcpi_rcv_mss)),
+            advmss: u32_at(offset_of!(T, tcpi_advmss)),
+            pmtu: u32_at(offset_of!(T, tcpi_pmtu)),
+            rtt_us: u32_at(offset_of!(T, tcpi_rtt)),
+            rttvar_us: u32_at(offset_of!(T, tcpi_rttvar)),
+            total_retrans: u32_at(offset_of!(T, tcpi_total_retrans)),
+            snd_wnd: u32_at(offset_of!(T, tcpi_snd_wnd)),
+        }
+    }
 }
 
 fn zeroed_tcp_info() -> libc::tcp_info {

@@ -205,6 +205,56 @@ pub fn send_mss(inputs: SendInputs, tunables: &LinuxTunables) -> u32 {
         .saturating_sub(inputs.fixed_option_bytes)
 }
 
+/// What keeps a connected socket's send MSS (`mss_cache`, `tcpi_snd_mss`) where it
+/// is. Linux sets it in `tcp_sync_mss()`: the path MTU minus headers and options, at
+/// most the peer's MSS (`tcp_mtu_to_mss()`), then at most half the largest window
+/// the peer advertised (`tcp_bound_to_half_wnd()`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SendMssBound {
+    /// The path MTU (the peer's MSS is no smaller).
+    Path,
+    /// The peer's MSS (or the socket's own TCP_MAXSEG) is smaller than the path
+    /// allows.
+    Peer,
+    /// Half the peer's window: loopback's 65483-byte window gives 32741.
+    HalfWindow,
+}
+
+impl SendMssBound {
+    /// The name used in JSON: `path_mtu`, `peer_mss`, `half_window`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SendMssBound::Path => "path_mtu",
+            SendMssBound::Peer => "peer_mss",
+            SendMssBound::HalfWindow => "half_window",
+        }
+    }
+}
+
+/// Which bound holds a socket's send MSS, from its TCP_INFO: `pmtu`, `snd_mss`
+/// and `snd_wnd` (the peer's window now, 0 where the kernel does not say),
+/// `headers` the IP and TCP headers (40, IPv6 60), `options_bytes` the options on
+/// every segment (12 with timestamps), `user_mss` a TCP_MAXSEG the caller set.
+pub fn send_mss_bound(
+    pmtu: u32,
+    snd_mss: u32,
+    snd_wnd: u32,
+    headers: u32,
+    options_bytes: u32,
+    user_mss: Option<u32>,
+) -> SendMssBound {
+    let path_allows = pmtu.saturating_sub(headers + options_bytes);
+    if snd_mss >= path_allows {
+        SendMssBound::Path
+    } else if snd_wnd > 0 && snd_wnd / 2 == snd_mss && user_mss.is_none_or(|m| m > snd_mss) {
+        // The window now is at most the largest one; when half of it is exactly
+        // the send MSS, the bound is the window's.
+        SendMssBound::HalfWindow
+    } else {
+        SendMssBound::Peer
+    }
+}
+
 /// `tcp_bound_to_half_wnd()`: a segment never exceeds half the largest window the
 /// peer has advertised (the whole window if that is at most 536), but never below
 /// `68 - tcp_header_len`. This is why an idle loopback connection (MTU 65536) shows
