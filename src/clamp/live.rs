@@ -384,8 +384,7 @@ pub(crate) fn remove_rules(out: &mut impl Write) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     for rule in tagged {
-        rule.delete()
-            .map_err(|e| Failure::Input(format!("removing a rule: {e}")))?;
+        rules::delete(rule).map_err(|e| Failure::Input(format!("removing a rule: {e}")))?;
         writeln!(out, "removed: {}", rule.shown())?;
     }
     Ok(ExitCode::SUCCESS)
@@ -480,7 +479,7 @@ fn set_up_rules(
     let mut installed: Vec<SavedRule> = Vec::new();
     if args.install_rules {
         for rule in mine.iter().chain(&orphaned) {
-            rule.delete()
+            rules::delete(rule)
                 .map_err(|e| Failure::Input(format!("removing a stale rule: {e}")))?;
         }
         if !mine.is_empty() || !orphaned.is_empty() {
@@ -644,7 +643,7 @@ fn supervise(
     let _ = report(summary, true);
     let _ = summary.flush();
     for rule in installed {
-        let _ = rule.delete();
+        let _ = rules::delete(rule);
     }
     match outcome {
         Ok(Some(signal)) if signal == SIGHUP => Ok(ExitCode::from(

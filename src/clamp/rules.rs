@@ -9,171 +9,17 @@
 use std::ops::RangeInclusive;
 use std::process::Command;
 
-/// The comment every installed rule carries, followed by the queue number.
-pub(crate) const TAG: &str = "mss clamp queue";
-
 /// The two tools, one per family.
 pub(crate) const TOOLS: [&str; 2] = ["iptables", "ip6tables"];
 
-/// One rule as `iptables-save -c` prints it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SavedRule {
-    /// `iptables` or `ip6tables`.
-    pub(crate) tool: &'static str,
-    pub(crate) table: String,
-    pub(crate) chain: String,
-    /// Everything after `-A CHAIN`, split as the shell would.
-    pub(crate) spec: Vec<String>,
-    /// Packets that matched.
-    pub(crate) packets: u64,
-}
+pub(crate) use mss_host::iptables::{SavedRule, TAG, parse_save};
 
-impl SavedRule {
-    /// The NFQUEUE queues this rule sends to (`--queue-num N`, `--queue-balance
-    /// A:B`, or queue 0), `None` for other targets.
-    pub(crate) fn queues(&self) -> Option<RangeInclusive<u16>> {
-        let target = self
-            .spec
-            .windows(2)
-            .find(|w| w[0] == "-j")
-            .map(|w| w[1].as_str());
-        if target != Some("NFQUEUE") {
-            return None;
-        }
-        let value = |flag: &str| {
-            self.spec
-                .windows(2)
-                .find(|w| w[0] == flag)
-                .map(|w| w[1].clone())
-        };
-        if let Some(balance) = value("--queue-balance") {
-            let (a, b) = balance.split_once(':')?;
-            return Some(a.parse().ok()?..=b.parse().ok()?);
-        }
-        let num = value("--queue-num").map_or(Some(0), |n| n.parse().ok())?;
-        Some(num..=num)
-    }
-
-    /// The queue number in an "mss clamp queue N" comment.
-    pub(crate) fn tagged_queue(&self) -> Option<u16> {
-        let comment = self
-            .spec
-            .windows(2)
-            .find(|w| w[0] == "--comment")
-            .map(|w| w[1].as_str())?;
-        comment.strip_prefix(TAG)?.trim().parse().ok()
-    }
-
-    /// Whether it lets packets pass when no process listens.
-    pub(crate) fn bypasses(&self) -> bool {
-        self.spec.iter().any(|a| a == "--queue-bypass")
-    }
-
-    /// The command line that shows it (for messages).
-    pub(crate) fn shown(&self) -> String {
-        format!(
-            "{} -t {} -A {} {}",
-            self.tool,
-            self.table,
-            self.chain,
-            self.spec
-                .iter()
-                .map(|a| if a.contains(' ') {
-                    format!("\"{a}\"")
-                } else {
-                    a.clone()
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        )
-    }
-
-    /// Deletes it.
-    pub(crate) fn delete(&self) -> Result<(), String> {
-        let mut args = vec!["-t".to_string(), self.table.clone(), "-D".into()];
-        args.push(self.chain.clone());
-        args.extend(self.spec.iter().cloned());
-        run(self.tool, &args)
-    }
-}
-
-/// Splits a line of `iptables-save` output into words: double quotes group, a
-/// backslash escapes the next character.
-fn split_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut quoted = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                if let Some(next) = chars.next() {
-                    word.push(next);
-                }
-                in_word = true;
-            }
-            '"' => {
-                quoted = !quoted;
-                in_word = true;
-            }
-            c if c.is_whitespace() && !quoted => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            c => {
-                word.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    words
-}
-
-/// Parses `iptables-save -c` output.
-pub(crate) fn parse_save(tool: &'static str, text: &str) -> Vec<SavedRule> {
-    let mut table = String::new();
-    let mut rules = Vec::new();
-    for line in text.lines() {
-        if let Some(name) = line.strip_prefix('*') {
-            table = name.trim().to_string();
-            continue;
-        }
-        let (packets, rest) = match line.strip_prefix('[') {
-            Some(counted) => {
-                let Some((counters, rest)) = counted.split_once(']') else {
-                    continue;
-                };
-                let packets = counters
-                    .split(':')
-                    .next()
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or(0);
-                (packets, rest)
-            }
-            None => (0, line),
-        };
-        let words = split_words(rest);
-        let [flag, chain, spec @ ..] = words.as_slice() else {
-            continue;
-        };
-        if flag != "-A" {
-            continue;
-        }
-        rules.push(SavedRule {
-            tool,
-            table: table.clone(),
-            chain: chain.clone(),
-            spec: spec.to_vec(),
-            packets,
-        });
-    }
-    rules
+/// Deletes a rule.
+pub(crate) fn delete(rule: &SavedRule) -> Result<(), String> {
+    let mut args = vec!["-t".to_string(), rule.table.clone(), "-D".into()];
+    args.push(rule.chain.clone());
+    args.extend(rule.spec.iter().cloned());
+    run(rule.tool, &args)
 }
 
 /// Every rule of both families with its counters; an error names the tool.
@@ -268,7 +114,7 @@ pub(crate) fn install(rules: &[SavedRule]) -> Result<(), String> {
         args.extend(rule.spec.iter().cloned());
         if let Err(e) = run(rule.tool, &args) {
             for done in &rules[..i] {
-                let _ = done.delete();
+                let _ = delete(done);
             }
             return Err(e);
         }
