@@ -193,6 +193,25 @@ pub(crate) enum Command {
                       Exit status: 0 fine, 2 error."
     )]
     Sockets(SocketsArgs),
+    /// Everything on this host (or a network namespace) that decides the MSS,
+    /// each thing explained: interfaces, offloads, routes, learned path MTUs,
+    /// clamps, sysctls, tunnels.
+    #[command(
+        long_about = "One report of what decides the TCP MSS here, read-only: interface MTUs \
+                      and offloads (ethtool netlink: why captures show 64 KB segments), \
+                      routes with an mtu or advmss (locked or not), the path MTUs the kernel \
+                      learned from ICMP with their expiry, MSS clamps in nftables (nft -j) \
+                      and iptables (iptables-save) with what they produce and whether they \
+                      miss a direction, NFQUEUE rules without a process, the sysctls that \
+                      matter against their defaults, and tunnels' MTUs against what their \
+                      encapsulation leaves (mss calc). Reading the firewall rules needs \
+                      root; what could not be read is said.",
+        after_help = "Examples:\n  \
+                      mss host\n  \
+                      sudo mss host --netns blue --json\n\n\
+                      Exit status: 0 fine, 2 error."
+    )]
+    Host(HostArgs),
     /// Watch interfaces live and keep rolling MSS statistics: a full-screen view on
     /// a terminal, findings as JSON Lines otherwise, Prometheus metrics with
     /// --metrics.
@@ -716,6 +735,18 @@ fn parse_interim(input: &str) -> Result<f64, String> {
         Ok(s) if (1.0..=86_400.0).contains(&s) => Ok(s),
         _ => Err(format!("expected seconds from 1 to 86400, got {input:?}")),
     }
+}
+
+/// `mss host`.
+#[derive(Debug, Args)]
+pub(crate) struct HostArgs {
+    /// In this network namespace (a name `ip netns list` shows; needs root).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) netns: Option<String>,
+
+    /// JSON Lines: one "host_item" record each.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `mss sockets`.

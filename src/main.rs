@@ -8,7 +8,9 @@ mod calc;
 mod clamp;
 mod cli;
 mod generate;
+mod host;
 mod lab;
+mod netns;
 mod outfile;
 mod probe;
 mod render;
@@ -74,6 +76,7 @@ fn run(cli: cli::Cli) -> Result<ExitCode, Failure> {
         cli::Command::Probe(command) => probe::run(&command, &mut out)?,
         cli::Command::Watch(args) => watch::run(&args, &mut out)?,
         cli::Command::Sockets(args) => sockets::run(&args, &mut out)?,
+        cli::Command::Host(args) => host::run(&args, &mut out)?,
         cli::Command::Completions(args) => generate::completions(&args, &mut out)?,
         cli::Command::Man(args) => generate::man(&args, &mut out)?,
     };

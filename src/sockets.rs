@@ -101,29 +101,9 @@ fn explain(socket: &TcpSocket, info: &TcpInfo) -> Explained {
 
 /// The sockets of this namespace or of `netns`.
 fn sockets(netns: Option<&str>) -> Result<Vec<TcpSocket>, Failure> {
-    let Some(name) = netns else {
-        return mss_net::sockdiag::tcp_sockets()
-            .map_err(|e| Failure::Input(format!("sock_diag: {e}")));
-    };
-    let path = format!("/run/netns/{name}");
-    let name = name.to_string();
-    // setns changes only the calling thread: a thread of its own enters.
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).map_err(|e| {
-            Failure::Input(format!(
-                "--netns {name}: cannot open {path}: {e}; `ip netns list` shows the names"
-            ))
-        })?;
-        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
-            Failure::Input(format!(
-                "--netns {name}: cannot enter it: {e} (entering a namespace needs root, \
-                 CAP_SYS_ADMIN)"
-            ))
-        })?;
+    crate::netns::run_in(netns, || {
         mss_net::sockdiag::tcp_sockets().map_err(|e| Failure::Input(format!("sock_diag: {e}")))
     })
-    .join()
-    .unwrap_or_else(|_| Err(Failure::Input("the sock_diag thread failed".into())))
 }
 
 /// Whether the filters keep `socket`.
