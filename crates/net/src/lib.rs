@@ -14,6 +14,7 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use nix::libc;
 
+pub mod ethtool;
 pub mod nfqueue;
 pub mod pcap;
 pub mod sockdiag;
