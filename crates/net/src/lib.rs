@@ -17,6 +17,7 @@ use nix::libc;
 pub mod ethtool;
 pub mod nfqueue;
 pub mod pcap;
+pub mod route;
 pub mod sockdiag;
 
 /// The TCP_INFO fields mss reports (`struct tcp_info`, include/uapi/linux/tcp.h).
