@@ -44,9 +44,10 @@ fn gather() -> Result<Facts, Failure> {
                 tx_checksum: o.tx_checksum,
             }),
             Err(e) => {
-                facts
-                    .unknown
-                    .push(format!("{}: offloads not read (ethtool netlink): {e}", link.name));
+                facts.unknown.push(format!(
+                    "{}: offloads not read (ethtool netlink): {e}",
+                    link.name
+                ));
                 None
             }
         };
@@ -63,7 +64,9 @@ fn gather() -> Result<Facts, Failure> {
     }
     match mss_net::route::routes() {
         Ok(routes) => facts.routes = routes.into_iter().map(route).collect(),
-        Err(e) => facts.unknown.push(format!("routes not read (netlink): {e}")),
+        Err(e) => facts
+            .unknown
+            .push(format!("routes not read (netlink): {e}")),
     }
     match mss_net::route::pmtu_exceptions() {
         Ok(learned) => {
@@ -87,7 +90,9 @@ fn gather() -> Result<Facts, Failure> {
     for name in sysctl::names() {
         let path = format!("/proc/sys/{}", name.replace('.', "/"));
         if let Ok(value) = std::fs::read_to_string(&path) {
-            facts.sysctls.push((name.to_string(), value.trim().to_string()));
+            facts
+                .sysctls
+                .push((name.to_string(), value.trim().to_string()));
         }
     }
     match tool_output("nft", &["-j", "list", "ruleset"], "nftables") {
@@ -175,6 +180,11 @@ fn human(out: &mut impl Write, items: &[Item]) -> std::io::Result<()> {
         first = false;
         writeln!(out, "{heading}")?;
         for item in of_area {
+            // A sysctl at its default: one line.
+            if area == "sysctl" && item.level == Level::Info {
+                writeln!(out, "  {}  {}", item.subject, item.value)?;
+                continue;
+            }
             let mark = match item.level {
                 Level::Warning => "  [warning]",
                 _ => "",

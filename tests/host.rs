@@ -36,7 +36,12 @@ fn host(ns: &Netns) -> Vec<serde_json::Value> {
 fn find<'a>(items: &'a [serde_json::Value], area: &str, subject: &str) -> &'a serde_json::Value {
     items
         .iter()
-        .find(|i| i["area"] == area && i["subject"].as_str().is_some_and(|s| s.starts_with(subject)))
+        .find(|i| {
+            i["area"] == area
+                && i["subject"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with(subject))
+        })
         .unwrap_or_else(|| panic!("no {area} item for {subject:?} in {items:#?}"))
 }
 
@@ -59,6 +64,9 @@ fn host_names_everything_that_decides_the_mss() {
     let server = Netns::new("host-s");
     veth(&client, "vc", &router, "vr1", 1500);
     veth(&router, "vr2", &server, "vs", 1400);
+    // The server's end at 1500: it announces 1460, and the client's full-size
+    // segments meet the router's 1400-byte link.
+    server.ip(&["link", "set", "vs", "mtu", "1500"]);
     client.ip(&["addr", "add", "10.88.1.1/24", "dev", "vc"]);
     router.ip(&["addr", "add", "10.88.1.2/24", "dev", "vr1"]);
     router.ip(&["addr", "add", "10.88.2.2/24", "dev", "vr2"]);
@@ -89,30 +97,69 @@ fn host_names_everything_that_decides_the_mss() {
 
     // The client's own settings.
     client.ip(&[
-        "route", "add", "10.88.9.0/24", "via", "10.88.1.2", "mtu", "lock", "1400", "advmss",
+        "route",
+        "add",
+        "10.88.9.0/24",
+        "via",
+        "10.88.1.2",
+        "mtu",
+        "lock",
+        "1400",
+        "advmss",
         "1300",
     ]);
     client.sysctl("net.ipv4.tcp_mtu_probing=1");
     client.sysctl("net.ipv4.tcp_timestamps=0");
-    run_ok(&client, "ethtool", &["-K", "vc", "tso", "off", "gso", "off", "gro", "off"]);
+    run_ok(
+        &client,
+        "ethtool",
+        &["-K", "vc", "tso", "off", "gso", "off", "gro", "off"],
+    );
     run_ok(&client, "ethtool", &["-K", "lo", "tso", "on", "gso", "on"]);
 
     let items = host(&client);
     let learned = find(&items, "learned_pmtu", "10.88.2.1");
-    assert!(learned["value"].as_str().is_some_and(|v| v.starts_with("mtu 1400, expires in ")), "{learned}");
-    assert!(learned["meaning"].as_str().unwrap_or("").contains("sends at most 1360"), "{learned}");
+    assert!(
+        learned["value"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("mtu 1400, expires in ")),
+        "{learned}"
+    );
+    assert!(
+        learned["meaning"]
+            .as_str()
+            .unwrap_or("")
+            .contains("sends at most 1360"),
+        "{learned}"
+    );
     let route = find(&items, "route", "10.88.9.0/24 via 10.88.1.2 dev vc");
     assert_eq!(route["value"], "mtu lock 1400 advmss 1300", "{route}");
     let probing = find(&items, "sysctl", "net.ipv4.tcp_mtu_probing");
     assert_eq!(probing["value"], "1 (default 0)");
     assert_eq!(probing["level"], "note");
-    assert_eq!(find(&items, "sysctl", "net.ipv4.tcp_timestamps")["value"], "0 (default 1)");
-    assert_eq!(find(&items, "sysctl", "net.ipv4.tcp_min_snd_mss")["value"], "48 (default)");
+    assert_eq!(
+        find(&items, "sysctl", "net.ipv4.tcp_timestamps")["value"],
+        "0 (default 1)"
+    );
+    assert_eq!(
+        find(&items, "sysctl", "net.ipv4.tcp_min_snd_mss")["value"],
+        "48 (default)"
+    );
     let lo = find(&items, "offloads", "lo");
-    assert!(lo["value"].as_str().unwrap_or("").contains("tso, gso"), "{lo}");
-    assert!(lo["fix"].as_str().unwrap_or("").starts_with("to see wire-size segments: ethtool -K lo tso off gso off"));
     assert!(
-        !items.iter().any(|i| i["area"] == "offloads" && i["subject"] == "vc"),
+        lo["value"].as_str().unwrap_or("").contains("tso, gso"),
+        "{lo}"
+    );
+    assert!(
+        lo["fix"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("to see wire-size segments: ethtool -K lo tso off gso off")
+    );
+    assert!(
+        !items
+            .iter()
+            .any(|i| i["area"] == "offloads" && i["subject"] == "vc"),
         "offloads off on vc: nothing to say"
     );
     let vc = find(&items, "interface", "vc");
@@ -128,26 +175,59 @@ fn host_names_everything_that_decides_the_mss() {
         )
         .output()
         .expect("nft");
-    assert!(nft.status.success(), "{}", String::from_utf8_lossy(&nft.stderr));
+    assert!(
+        nft.status.success(),
+        "{}",
+        String::from_utf8_lossy(&nft.stderr)
+    );
     run_ok(
         &router,
         "iptables",
         &[
-            "-t", "mangle", "-A", "FORWARD", "-o", "vr2", "-p", "tcp", "--tcp-flags", "SYN,RST",
-            "SYN", "-j", "TCPMSS", "--set-mss", "1360",
+            "-t",
+            "mangle",
+            "-A",
+            "FORWARD",
+            "-o",
+            "vr2",
+            "-p",
+            "tcp",
+            "--tcp-flags",
+            "SYN,RST",
+            "SYN",
+            "-j",
+            "TCPMSS",
+            "--set-mss",
+            "1360",
         ],
     );
     run_ok(
         &router,
         "iptables",
-        &["-t", "mangle", "-A", "PREROUTING", "-p", "tcp", "--dport", "9", "-j", "NFQUEUE", "--queue-num", "9"],
+        &[
+            "-t",
+            "mangle",
+            "-A",
+            "PREROUTING",
+            "-p",
+            "tcp",
+            "--dport",
+            "9",
+            "-j",
+            "NFQUEUE",
+            "--queue-num",
+            "9",
+        ],
     );
     let items = host(&router);
     let nft_clamp = find(&items, "clamp", "nft inet mss_host forward");
     assert_eq!(nft_clamp["value"], "1380");
     assert_eq!(nft_clamp["level"], "warning", "{nft_clamp}");
     let meaning = nft_clamp["meaning"].as_str().unwrap_or("");
-    assert!(meaning.contains("only SYNs leaving through vr2"), "{meaning}");
+    assert!(
+        meaning.contains("only SYNs leaving through vr2"),
+        "{meaning}"
+    );
     // vr2 carries 1360 at most (MTU 1400): 1380 is too high for it.
     assert!(meaning.contains("vr2 (MTU 1400: 1360)"), "{meaning}");
     let ipt = find(&items, "clamp", "iptables -t mangle -A FORWARD");
@@ -155,7 +235,12 @@ fn host_names_everything_that_decides_the_mss() {
     assert_eq!(ipt["level"], "warning", "{ipt}");
     let queue = find(&items, "queue", "iptables -t mangle -A PREROUTING");
     assert_eq!(queue["level"], "warning");
-    assert!(queue["meaning"].as_str().unwrap_or("").contains("no process reads queue 9"));
+    assert!(
+        queue["meaning"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no process reads queue 9")
+    );
     let vr2 = find(&items, "interface", "vr2");
     assert_eq!(vr2["value"], "MTU 1400 (up, veth)");
 
@@ -164,8 +249,17 @@ fn host_names_everything_that_decides_the_mss() {
         let args: Vec<&str> = match *kind {
             "wireguard" => vec!["link", "add", "tun0", "mtu", "1500", "type", "wireguard"],
             _ => vec![
-                "link", "add", "tun0", "mtu", "1500", "type", kind, "remote", "10.88.2.1",
-                "local", "10.88.1.2",
+                "link",
+                "add",
+                "tun0",
+                "mtu",
+                "1500",
+                "type",
+                kind,
+                "remote",
+                "10.88.2.1",
+                "local",
+                "10.88.1.2",
             ],
         };
         let mut full = vec!["-n", router.name.as_str()];
@@ -182,7 +276,12 @@ fn host_names_everything_that_decides_the_mss() {
             let items = host(&router);
             let tunnel = find(&items, "tunnel", "tun0");
             assert_eq!(tunnel["level"], "warning", "{kind}: {tunnel}");
-            assert!(tunnel["fix"].as_str().unwrap_or("").starts_with("ip link set tun0 mtu "));
+            assert!(
+                tunnel["fix"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("ip link set tun0 mtu ")
+            );
         }
         None => eprintln!(
             "NOTE host_names_everything_that_decides_the_mss: this kernel has no \

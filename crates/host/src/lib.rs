@@ -113,10 +113,11 @@ pub struct Item {
     pub source: &'static str,
 }
 
-/// The MSS a host advertises for an MTU: MTU - 40 (IPv6 MTU - 60), as Linux does
-/// at these sizes (`tcp_mss_clamp`, `ipv4_default_advmss`).
+/// The MSS Linux advertises for an MTU ([`mss_rules::linux::advertised_mss`]:
+/// MTU - 40 / - 60 with its floors and caps, 65495 / 65476 on loopback).
 fn advertised(mtu: u32, version: IpVersion) -> u32 {
-    mtu.saturating_sub(version.fixed_overhead())
+    let tunables = mss_rules::linux::LinuxTunables::default();
+    u32::from(mss_rules::linux::advertised_mss(version, mss_rules::Mtu(mtu), None, &tunables).get())
 }
 
 /// Everything in `facts`, explained: interfaces first, then routes, learned
@@ -151,15 +152,15 @@ fn interfaces(facts: &Facts, items: &mut Vec<Item>) {
             "down".into()
         };
         let v4 = advertised(link.mtu, IpVersion::V4);
-        let v6 = advertised(link.mtu, IpVersion::V6).max(1220);
+        let v6 = advertised(link.mtu, IpVersion::V6);
         items.push(Item {
             area: "interface",
             subject: link.name.clone(),
             value: format!("MTU {} ({state}{})", link.mtu, kind(link)),
             level: if link.up { Level::Info } else { Level::Note },
             meaning: format!(
-                "TCP over it advertises MSS {v4} (IPv4) and {v6} (IPv6): MTU - 40 / - 60, \
-                 and sends {} / {} with timestamps",
+                "TCP over it advertises MSS {v4} (IPv4) and {v6} (IPv6), and sends at most \
+                 {} / {} with timestamps",
                 v4.saturating_sub(12),
                 v6.saturating_sub(12)
             ),
@@ -185,18 +186,17 @@ fn interfaces(facts: &Facts, items: &mut Vec<Item>) {
             let mut meaning = Vec::new();
             if splits {
                 meaning.push(format!(
-                    "captures on {} show what TCP sends as super-segments up to 64 KB \
-                     (split into MSS-sized packets after the capture, by the NIC or \
-                     GSO), not wire-size segments",
+                    "captures on {} show segments up to 64 KB from this host's TCP: \
+                     super-segments the NIC or GSO cuts to the MSS after the capture",
                     link.name
                 ));
             }
             if merges {
-                meaning.push(format!(
-                    "received segments are merged before the capture: packets larger than \
-                     the MSS on {} are several segments",
-                    link.name
-                ));
+                meaning.push(
+                    "segments it receives are merged before the capture, so they look \
+                     larger than the MSS too"
+                        .to_string(),
+                );
             }
             let mut off: Vec<String> = Vec::new();
             if offloads.tso {
@@ -537,7 +537,7 @@ fn tunnels(facts: &Facts, items: &mut Vec<Item>) {
                     underlay.mtu,
                     link.name,
                     advertised(link.mtu, IpVersion::V4),
-                    advertised(link.mtu, IpVersion::V6).max(1220)
+                    advertised(link.mtu, IpVersion::V6)
                 )
             },
             fix: (link.mtu > fits).then(|| format!("ip link set {} mtu {fits}", link.name)),
