@@ -194,7 +194,9 @@ fn human(out: &mut impl Write, items: &[Item]) -> std::io::Result<()> {
                 writeln!(out, "{line}")?;
             }
             if let Some(fix) = &item.fix {
-                writeln!(out, "      fix: {fix}")?;
+                for line in crate::render::wrap(fix, "      fix: ", "           ") {
+                    writeln!(out, "{line}")?;
+                }
             }
         }
     }

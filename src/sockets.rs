@@ -72,14 +72,14 @@ fn explain(socket: &TcpSocket, info: &TcpInfo) -> Explained {
         ),
         SendMssBound::Peer => format!(
             "the peer's MSS: the path allows {} - {headers}{ts} = {path_allows}, the peer \
-             announced {}{}: its own link is smaller, or a router on the path clamps the MSS \
-             (capture both sides with mss analyze to see where)",
+             announced {}{}: its own link, or a path MTU it learned, is smaller, or a router \
+             on the path clamps the MSS (capture both sides with mss analyze to see where)",
             info.pmtu,
             info.snd_mss + options,
             if options > 0 {
-                " (less 12 for timestamps)"
+                format!(", {} after {options} bytes of timestamps", info.snd_mss)
             } else {
-                ""
+                String::new()
             }
         ),
     };
@@ -167,7 +167,10 @@ fn lines(out: &mut impl Write, socket: &TcpSocket) -> std::io::Result<()> {
         info.snd_mss, info.rcv_mss, explained.announced, info.pmtu
     )?;
     if state != "listen" {
-        writeln!(out, "    send MSS {}: {}", info.snd_mss, explained.why)?;
+        let why = format!("send MSS {}: {}", info.snd_mss, explained.why);
+        for line in crate::render::wrap(&why, "    ", "    ") {
+            writeln!(out, "{line}")?;
+        }
     }
     Ok(())
 }
@@ -256,7 +259,9 @@ fn watch(
                 socket.peer
             )?;
             if let Some(info) = socket.info {
-                writeln!(out, "    {}", explain(socket, &info).why)?;
+                for line in crate::render::wrap(&explain(socket, &info).why, "    ", "    ") {
+                    writeln!(out, "{line}")?;
+                }
             }
         }
         out.flush()
