@@ -270,9 +270,11 @@ fn routes(facts: &Facts, items: &mut Vec<Item>) {
                 "TCP to it advertises {} and sends at most {} (with timestamps); {}",
                 advertised(mtu, version),
                 advertised(mtu, version).saturating_sub(12),
-                if route.mtu_locked {
-                    "locked: ICMP too-big never lowers it (PMTUD off for these \
-                     destinations, and IPv4 packets go without Don't Fragment)"
+                if route.mtu_locked && version == IpVersion::V4 {
+                    "locked: ICMP fragmentation-needed never lowers it (PMTUD off for these \
+                     destinations: packets go without Don't Fragment, ip_dont_fragment())"
+                } else if route.mtu_locked {
+                    "locked: ICMPv6 packet-too-big never lowers it"
                 } else {
                     "ICMP too-big may still lower it"
                 }
@@ -374,9 +376,9 @@ fn clamp_items(facts: &Facts, items: &mut Vec<Item>) {
             if !mirrored {
                 level = Level::Warning;
                 meaning.push_str(&format!(
-                    "; only SYNs leaving through {out} are clamped: the SYN-ACKs (and SYNs) \
-                     coming in through {out} keep their MSS, so this host's side of the \
-                     link announces more than {out} carries"
+                    "; only SYNs leaving through {out} are clamped: SYN-ACKs (and SYNs) \
+                     coming in through {out} keep the far side's MSS, so hosts on this side \
+                     send segments sized for that, and rely on PMTUD across {out}"
                 ));
                 fix = Some(format!(
                     "clamp the other direction too: a rule with iifname {out} (iptables: -i \
@@ -384,13 +386,47 @@ fn clamp_items(facts: &Facts, items: &mut Vec<Item>) {
                 ));
             }
         }
+        // What it gives the SYNs it takes, interface by interface.
+        let through: Vec<String> = facts
+            .interfaces
+            .iter()
+            .filter(|l| l.up && l.name != "lo")
+            .filter(|l| clamp.out_interfaces.is_empty() || clamp.out_interfaces.contains(&l.name))
+            .map(|l| {
+                let (v4, v6) = match clamp.target {
+                    Target::Fixed(v) => (u32::from(v), u32::from(v)),
+                    Target::RouteMtu => (
+                        advertised(l.mtu, IpVersion::V4),
+                        advertised(l.mtu, IpVersion::V6),
+                    ),
+                };
+                let v6 = if clamp.family == "ip" {
+                    String::new()
+                } else {
+                    format!(" / {v6}")
+                };
+                let v4 = if clamp.family == "ip6" {
+                    String::new()
+                } else {
+                    v4.to_string()
+                };
+                format!("{} (MTU {}): {v4}{v6}", l.name, l.mtu)
+            })
+            .collect();
+        if !through.is_empty() {
+            meaning.push_str(&format!(
+                "; SYNs leaving through {} at most (a lower MSS stays lower)",
+                through.join(", ")
+            ));
+        }
         if let Target::Fixed(v) = clamp.target {
-            let small: Vec<String> = facts
+            let limited = |name: &str| {
+                clamp.out_interfaces.is_empty() || clamp.out_interfaces.iter().any(|o| o == name)
+            };
+            let mut small: Vec<String> = facts
                 .interfaces
                 .iter()
-                .filter(|l| {
-                    clamp.out_interfaces.is_empty() || clamp.out_interfaces.contains(&l.name)
-                })
+                .filter(|l| limited(&l.name))
                 .filter(|l| {
                     l.up && l.name != "lo" && advertised(l.mtu, IpVersion::V4) < u32::from(v)
                 })
@@ -403,10 +439,27 @@ fn clamp_items(facts: &Facts, items: &mut Vec<Item>) {
                     )
                 })
                 .collect();
+            // Routes with a smaller MTU through those interfaces.
+            small.extend(
+                facts
+                    .routes
+                    .iter()
+                    .filter(|r| r.family == 4 && r.device.as_deref().is_none_or(limited))
+                    .filter_map(|r| {
+                        let mtu = r.mtu?;
+                        (advertised(mtu, IpVersion::V4) < u32::from(v)).then(|| {
+                            format!(
+                                "the route to {} (MTU {mtu}: {})",
+                                r.destination,
+                                advertised(mtu, IpVersion::V4)
+                            )
+                        })
+                    }),
+            );
             if !small.is_empty() {
                 level = Level::Warning;
                 meaning.push_str(&format!(
-                    "; {v} is more than these interfaces carry: {}",
+                    "; {v} is more than these carry: {}",
                     small.join(", ")
                 ));
             }
@@ -466,6 +519,19 @@ fn clamp_items(facts: &Facts, items: &mut Vec<Item>) {
     }
 }
 
+/// Link kinds whose overhead depends on what they were set up with (IPsec's SA,
+/// PPP's framing): said, not computed.
+fn encap_unknown(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "xfrm" | "vti" | "vti6" => {
+            "IPsec: the overhead depends on the SA (ESP cipher, integrity, NAT-T); \
+             mss calc --encap esp:CIPHER:INTEGRITY[:natt] gives the MTU that fits"
+        }
+        "ppp" => "PPP: PPPoE takes 8 bytes of an Ethernet frame (MTU 1492, MSS 1452)",
+        _ => return None,
+    })
+}
+
 /// The link kinds that are encapsulations, as `mss calc --encap` names them.
 fn encap_name(kind: &str) -> Option<&'static str> {
     Some(match kind {
@@ -482,6 +548,22 @@ fn encap_name(kind: &str) -> Option<&'static str> {
 
 fn tunnels(facts: &Facts, items: &mut Vec<Item>) {
     for link in &facts.interfaces {
+        if let Some(what) = link.kind.as_deref().and_then(encap_unknown) {
+            items.push(Item {
+                area: "tunnel",
+                subject: link.name.clone(),
+                value: format!("MTU {}{}", link.mtu, kind(link)),
+                level: Level::Info,
+                meaning: format!(
+                    "TCP through it advertises {} (IPv4) / {} (IPv6); {what}",
+                    advertised(link.mtu, IpVersion::V4),
+                    advertised(link.mtu, IpVersion::V6)
+                ),
+                fix: None,
+                source: "mss calc (the encapsulation catalogue)",
+            });
+            continue;
+        }
         let Some(name) = link.kind.as_deref().and_then(encap_name) else {
             continue;
         };
