@@ -731,9 +731,16 @@ pub(crate) struct WatchArgs {
 }
 
 fn parse_interim(input: &str) -> Result<f64, String> {
+    parse_seconds(input, 1.0, 86_400.0)
+}
+
+/// Seconds from `min` to `max`.
+fn parse_seconds(input: &str, min: f64, max: f64) -> Result<f64, String> {
     match input.trim().parse::<f64>() {
-        Ok(s) if (1.0..=86_400.0).contains(&s) => Ok(s),
-        _ => Err(format!("expected seconds from 1 to 86400, got {input:?}")),
+        Ok(s) if (min..=max).contains(&s) => Ok(s),
+        _ => Err(format!(
+            "expected seconds from {min} to {max}, got {input:?}"
+        )),
     }
 }
 
@@ -817,10 +824,7 @@ fn parse_states(input: &str) -> Result<Vec<&'static str>, String> {
 }
 
 fn parse_watch(input: &str) -> Result<f64, String> {
-    match input.trim().parse::<f64>() {
-        Ok(s) if (0.1..=86_400.0).contains(&s) => Ok(s),
-        _ => Err(format!("expected seconds from 0.1 to 86400, got {input:?}")),
-    }
+    parse_seconds(input, 0.1, 86_400.0)
 }
 
 /// `CAPTURE=SECONDS` of `--time-offset`: the path and the offset in ns.

@@ -11,25 +11,11 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
-use support::{Netns, netns_available, veth};
-
-const MSS: &str = env!("CARGO_BIN_EXE_mss");
+use support::{Netns, Routed, netns_available};
 
 /// `mss host --netns NS --json` as records.
 fn host(ns: &Netns) -> Vec<serde_json::Value> {
-    let out = Command::new(MSS)
-        .args(["host", "--netns", &ns.name, "--json"])
-        .output()
-        .expect("run mss host");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON"))
-        .collect()
+    support::mss_json_lines(&["host", "--netns", &ns.name, "--json"])
 }
 
 /// The record of `area` whose subject starts with `subject`.
@@ -59,21 +45,11 @@ fn host_names_everything_that_decides_the_mss() {
     if !netns_available("host_names_everything_that_decides_the_mss") {
         return;
     }
-    let client = Netns::new("host-c");
-    let router = Netns::new("host-r");
-    let server = Netns::new("host-s");
-    veth(&client, "vc", &router, "vr1", 1500);
-    veth(&router, "vr2", &server, "vs", 1400);
+    let lab = Routed::new("host", 88, 1400);
+    let (client, router, server) = (&lab.client, &lab.router, &lab.server);
     // The server's end at 1500: it announces 1460, and the client's full-size
     // segments meet the router's 1400-byte link.
     server.ip(&["link", "set", "vs", "mtu", "1500"]);
-    client.ip(&["addr", "add", "10.88.1.1/24", "dev", "vc"]);
-    router.ip(&["addr", "add", "10.88.1.2/24", "dev", "vr1"]);
-    router.ip(&["addr", "add", "10.88.2.2/24", "dev", "vr2"]);
-    server.ip(&["addr", "add", "10.88.2.1/24", "dev", "vs"]);
-    client.ip(&["route", "add", "default", "via", "10.88.1.2"]);
-    server.ip(&["route", "add", "default", "via", "10.88.2.2"]);
-    router.sysctl("net.ipv4.ip_forward=1");
 
     // A real ICMP too-big: the client's full-size segments meet the router's
     // 1400-byte link.
@@ -111,13 +87,13 @@ fn host_names_everything_that_decides_the_mss() {
     client.sysctl("net.ipv4.tcp_mtu_probing=1");
     client.sysctl("net.ipv4.tcp_timestamps=0");
     run_ok(
-        &client,
+        client,
         "ethtool",
         &["-K", "vc", "tso", "off", "gso", "off", "gro", "off"],
     );
-    run_ok(&client, "ethtool", &["-K", "lo", "tso", "on", "gso", "on"]);
+    run_ok(client, "ethtool", &["-K", "lo", "tso", "on", "gso", "on"]);
 
-    let items = host(&client);
+    let items = host(client);
     let learned = find(&items, "learned_pmtu", "10.88.2.1");
     assert!(
         learned["value"]
@@ -166,22 +142,13 @@ fn host_names_everything_that_decides_the_mss() {
     assert_eq!(vc["value"], "MTU 1500 (up, veth)", "{vc}");
 
     // The router: one-way clamps in nftables and iptables, and a queue nobody reads.
-    let nft = router
-        .command("nft")
-        .arg(
-            "add table inet mss_host; add chain inet mss_host forward { type filter hook \
-             forward priority mangle; }; add rule inet mss_host forward oifname \"vr2\" tcp \
-             flags syn tcp option maxseg size set 1380",
-        )
-        .output()
-        .expect("nft");
-    assert!(
-        nft.status.success(),
-        "{}",
-        String::from_utf8_lossy(&nft.stderr)
+    lab.nft(
+        "add table inet mss_host; add chain inet mss_host forward { type filter hook \
+         forward priority mangle; }; add rule inet mss_host forward oifname \"vr2\" tcp \
+         flags syn tcp option maxseg size set 1380",
     );
     run_ok(
-        &router,
+        router,
         "iptables",
         &[
             "-t",
@@ -202,7 +169,7 @@ fn host_names_everything_that_decides_the_mss() {
         ],
     );
     run_ok(
-        &router,
+        router,
         "iptables",
         &[
             "-t",
@@ -219,7 +186,7 @@ fn host_names_everything_that_decides_the_mss() {
             "9",
         ],
     );
-    let items = host(&router);
+    let items = host(router);
     let nft_clamp = find(&items, "clamp", "nft inet mss_host forward");
     assert_eq!(nft_clamp["value"], "1380");
     assert_eq!(nft_clamp["level"], "warning", "{nft_clamp}");
@@ -273,7 +240,7 @@ fn host_names_everything_that_decides_the_mss() {
     match made {
         Some(kind) => {
             router.ip(&["link", "set", "tun0", "up"]);
-            let items = host(&router);
+            let items = host(router);
             let tunnel = find(&items, "tunnel", "tun0");
             assert_eq!(tunnel["level"], "warning", "{kind}: {tunnel}");
             assert!(

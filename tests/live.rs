@@ -15,39 +15,20 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use nix::sys::socket::{getsockopt, sockopt::TcpMaxSeg};
-use support::{Netns, netns_available, veth};
+use support::{Routed, netns_available};
 
 #[test]
 fn a_live_capture_on_both_router_interfaces_locates_the_clamp() {
     if !netns_available("a_live_capture_on_both_router_interfaces_locates_the_clamp") {
         return;
     }
-    let client = Netns::new("live-c");
-    let router = Netns::new("live-r");
-    let server = Netns::new("live-s");
-    veth(&client, "vc", &router, "vr1", 1500);
-    veth(&router, "vr2", &server, "vs", 1500);
-    client.ip(&["addr", "add", "10.85.1.1/24", "dev", "vc"]);
-    router.ip(&["addr", "add", "10.85.1.2/24", "dev", "vr1"]);
-    router.ip(&["addr", "add", "10.85.2.2/24", "dev", "vr2"]);
-    server.ip(&["addr", "add", "10.85.2.1/24", "dev", "vs"]);
-    client.ip(&["route", "add", "default", "via", "10.85.1.2"]);
-    server.ip(&["route", "add", "default", "via", "10.85.2.2"]);
-    router.sysctl("net.ipv4.ip_forward=1");
-    let nft = router
-        .command("nft")
-        .arg(
-            "add table inet mss_live; add chain inet mss_live forward { type filter hook \
-             forward priority mangle; }; add rule inet mss_live forward tcp flags syn tcp \
-             option maxseg size set 1300",
-        )
-        .output()
-        .expect("run nft");
-    assert!(
-        nft.status.success(),
-        "{}",
-        String::from_utf8_lossy(&nft.stderr)
+    let lab = Routed::new("live", 85, 1500);
+    lab.nft(
+        "add table inet mss_live; add chain inet mss_live forward { type filter hook \
+         forward priority mangle; }; add rule inet mss_live forward tcp flags syn tcp \
+         option maxseg size set 1300",
     );
+    let (client, router, server) = (&lab.client, &lab.router, &lab.server);
 
     let mut mss = router
         .command(env!("CARGO_BIN_EXE_mss"))

@@ -15,24 +15,14 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{setsockopt, sockopt::TcpMaxSeg};
-use support::{Netns, netns_available, veth};
+use support::{Netns, Routed, netns_available};
 
 const MSS: &str = env!("CARGO_BIN_EXE_mss");
 
 /// `mss sockets --netns NS --json`, as records keyed by (local, peer).
 fn mss_sockets(ns: &Netns) -> HashMap<(String, String), serde_json::Value> {
-    let out = Command::new(MSS)
-        .args(["sockets", "--netns", &ns.name, "--json"])
-        .output()
-        .expect("run mss");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+    support::mss_json_lines(&["sockets", "--netns", &ns.name, "--json"])
+        .into_iter()
         .map(|v| {
             (
                 (
@@ -165,32 +155,13 @@ fn sockets_match_ss_and_explain_each_send_mss() {
     if !netns_available("sockets_match_ss_and_explain_each_send_mss") {
         return;
     }
-    let client = Netns::new("sock-c");
-    let router = Netns::new("sock-r");
-    let server = Netns::new("sock-s");
-    veth(&client, "vc", &router, "vr1", 1500);
-    veth(&router, "vr2", &server, "vs", 1500);
-    client.ip(&["addr", "add", "10.87.1.1/24", "dev", "vc"]);
-    router.ip(&["addr", "add", "10.87.1.2/24", "dev", "vr1"]);
-    router.ip(&["addr", "add", "10.87.2.2/24", "dev", "vr2"]);
-    server.ip(&["addr", "add", "10.87.2.1/24", "dev", "vs"]);
-    client.ip(&["route", "add", "default", "via", "10.87.1.2"]);
-    server.ip(&["route", "add", "default", "via", "10.87.2.2"]);
-    router.sysctl("net.ipv4.ip_forward=1");
+    let lab = Routed::new("sock", 87, 1500);
+    let (client, router, server) = (&lab.client, &lab.router, &lab.server);
     // Only the client's SYNs to 5201: the server's SYN-ACK passes unchanged.
-    let nft = router
-        .command("nft")
-        .arg(
-            "add table inet mss_sock; add chain inet mss_sock forward { type filter hook \
-             forward priority mangle; }; add rule inet mss_sock forward tcp dport 5201 tcp \
-             flags syn tcp option maxseg size set 1300",
-        )
-        .output()
-        .expect("nft");
-    assert!(
-        nft.status.success(),
-        "{}",
-        String::from_utf8_lossy(&nft.stderr)
+    lab.nft(
+        "add table inet mss_sock; add chain inet mss_sock forward { type filter hook \
+         forward priority mangle; }; add rule inet mss_sock forward tcp dport 5201 tcp \
+         flags syn tcp option maxseg size set 1300",
     );
     let server_ip: IpAddr = "10.87.2.1".parse().expect("address");
 
@@ -217,8 +188,8 @@ fn sockets_match_ss_and_explain_each_send_mss() {
         50_000,
     );
 
-    let on_client = mss_sockets(&client);
-    let on_server = mss_sockets(&server);
+    let on_client = mss_sockets(client);
+    let on_server = mss_sockets(server);
     let get = |map: &HashMap<(String, String), serde_json::Value>, local: String, peer: String| {
         map.get(&(local.clone(), peer.clone()))
             .unwrap_or_else(|| panic!("{local} > {peer} not in {map:?}"))
@@ -262,8 +233,8 @@ fn sockets_match_ss_and_explain_each_send_mss() {
     assert_eq!(c3["send_mss_bound"], "path_mtu", "{c3}");
 
     // Field by field with ss, on both hosts.
-    assert!(agree_with_ss(&client) >= 3);
-    assert!(agree_with_ss(&server) >= 3);
+    assert!(agree_with_ss(client) >= 3);
+    assert!(agree_with_ss(server) >= 3);
 
     // --watch: the path's MTU drops under a running connection.
     let mut watching = Command::new(MSS)

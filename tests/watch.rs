@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{getsockopt, sockopt::TcpMaxSeg};
-use support::{Netns, TempDir, netns_available, veth, which};
+use support::{Netns, Routed, TempDir, netns_available, which};
 
 const MSS: &str = env!("CARGO_BIN_EXE_mss");
 
@@ -218,11 +218,75 @@ fn findings_and_metrics_from_a_capture_file() {
     );
 }
 
+/// A tmux server of the test's own (its own socket), running one command in a
+/// window of the given size; killed when dropped.
+struct Tmux {
+    tmux: PathBuf,
+    socket: String,
+}
+
+impl Tmux {
+    fn start(test: &str, tag: &str, size: (u16, u16), script: &str) -> Tmux {
+        let tmux = Tmux {
+            tmux: needs(test, "tmux", "tmux"),
+            socket: format!("mss-test-{tag}-{}", std::process::id()),
+        };
+        let (width, height) = (size.0.to_string(), size.1.to_string());
+        let started = tmux.run(&[
+            "new-session",
+            "-d",
+            "-x",
+            &width,
+            "-y",
+            &height,
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert!(
+            started.status.success(),
+            "{}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new(&self.tmux)
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    /// The window's text now.
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p"]).stdout).into_owned()
+    }
+
+    /// The window's text once `ready` says it is, within 30 s.
+    fn wait_for(&self, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if ready(&screen) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "the view never drew:\n{screen}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
 #[test]
 fn the_live_view_draws_in_a_terminal() {
-    let tmux = needs("the_live_view_draws_in_a_terminal", "tmux", "tmux");
     let dir = TempDir::new("watch-view");
-    let socket = format!("mss-test-{}", std::process::id());
     let exited = dir.0.join("exited");
     let script = format!(
         "cd '{}' && '{MSS}' watch -r examples/clamp-client.pcap -r \
@@ -230,46 +294,13 @@ fn the_live_view_draws_in_a_terminal() {
         env!("CARGO_MANIFEST_DIR"),
         exited.display()
     );
-    let tmux_run = |args: &[&str]| {
-        Command::new(&tmux)
-            .args(["-L", &socket])
-            .args(args)
-            .output()
-            .expect("run tmux")
-    };
-    struct Server<'a>(&'a dyn Fn(&[&str]) -> std::process::Output);
-    impl Drop for Server<'_> {
-        fn drop(&mut self) {
-            (self.0)(&["kill-server"]);
-        }
-    }
-    let started = tmux_run(&[
-        "new-session",
-        "-d",
-        "-x",
-        "160",
-        "-y",
-        "45",
-        "sh",
-        "-c",
+    let tmux = Tmux::start(
+        "the_live_view_draws_in_a_terminal",
+        "view",
+        (160, 45),
         &script,
-    ]);
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
     );
-    let _server = Server(&tmux_run);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let screen = loop {
-        let pane = tmux_run(&["capture-pane", "-p"]);
-        let screen = String::from_utf8_lossy(&pane.stdout).into_owned();
-        if screen.contains("input ended") && screen.contains("1460 → 1360") {
-            break screen;
-        }
-        assert!(Instant::now() < deadline, "the view never drew:\n{screen}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let screen = tmux.wait_for(|s| s.contains("input ended") && s.contains("1460 → 1360"));
     for expected in [
         "mss watch",
         "SYN MSS by interface",
@@ -288,7 +319,7 @@ fn the_live_view_draws_in_a_terminal() {
             && l.contains("1440 ×1")),
         "{screen}"
     );
-    tmux_run(&["send-keys", "q"]);
+    tmux.run(&["send-keys", "q"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !exited.exists() {
         assert!(Instant::now() < deadline, "q did not end mss watch");
@@ -297,8 +328,7 @@ fn the_live_view_draws_in_a_terminal() {
     let status = std::fs::read_to_string(&exited).expect("exit status");
     assert_eq!(status.trim(), "0");
     // The terminal is given back: the shell's screen, not the view.
-    let pane = tmux_run(&["capture-pane", "-p"]);
-    let after = String::from_utf8_lossy(&pane.stdout);
+    let after = tmux.screen();
     assert!(!after.contains("SYN MSS by interface"), "{after}");
 }
 
@@ -425,18 +455,8 @@ fn prometheus_scrapes_a_clamp_switched_on_in_a_lab() {
         return;
     }
     let prometheus = needs(TEST, "prometheus", "prometheus");
-    let client = Netns::new("watch-c");
-    let router = Netns::new("watch-r");
-    let server = Netns::new("watch-s");
-    veth(&client, "vc", &router, "vr1", 1500);
-    veth(&router, "vr2", &server, "vs", 1500);
-    client.ip(&["addr", "add", "10.86.1.1/24", "dev", "vc"]);
-    router.ip(&["addr", "add", "10.86.1.2/24", "dev", "vr1"]);
-    router.ip(&["addr", "add", "10.86.2.2/24", "dev", "vr2"]);
-    server.ip(&["addr", "add", "10.86.2.1/24", "dev", "vs"]);
-    client.ip(&["route", "add", "default", "via", "10.86.1.2"]);
-    server.ip(&["route", "add", "default", "via", "10.86.2.2"]);
-    router.sysctl("net.ipv4.ip_forward=1");
+    let lab = Routed::new("watch", 86, 1500);
+    let (client, router, server) = (&lab.client, &lab.router, &lab.server);
 
     // mss watch on both router interfaces, Prometheus beside it (ports of the
     // router's own namespace: nothing else listens there).
@@ -495,7 +515,7 @@ fn prometheus_scrapes_a_clamp_switched_on_in_a_lab() {
             .expect("start prometheus"),
     );
     let deadline = Instant::now() + Duration::from_secs(60);
-    while query(&router, "up{job=\"mss\"} == 1").is_empty() {
+    while query(router, "up{job=\"mss\"} == 1").is_empty() {
         assert!(
             Instant::now() < deadline,
             "Prometheus never scraped mss watch"
@@ -505,25 +525,16 @@ fn prometheus_scrapes_a_clamp_switched_on_in_a_lab() {
 
     let at: IpAddr = "10.86.2.1".parse().expect("address");
     // No clamp yet: the kernels' 1448.
-    assert_eq!(connect(&client, &server, at, || {}), (1448, 1448));
+    assert_eq!(connect(client, server, at, || {}), (1448, 1448));
     // The clamp goes on.
-    let nft = router
-        .command("nft")
-        .arg(
-            "add table inet mss_watch; add chain inet mss_watch forward { type filter hook \
-             forward priority mangle; }; add rule inet mss_watch forward tcp flags syn tcp \
-             option maxseg size set 1300",
-        )
-        .output()
-        .expect("run nft");
-    assert!(
-        nft.status.success(),
-        "{}",
-        String::from_utf8_lossy(&nft.stderr)
+    lab.nft(
+        "add table inet mss_watch; add chain inet mss_watch forward { type filter hook \
+         forward priority mangle; }; add rule inet mss_watch forward tcp flags syn tcp \
+         option maxseg size set 1300",
     );
     // The rewrite is reported while the connection is still open.
     let mut seen_open = None;
-    let clamped = connect(&client, &server, at, || {
+    let clamped = connect(client, server, at, || {
         // Other findings may come first (the client's super-segments cross the
         // veth whole: TSO/GSO at the sender).
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -553,7 +564,7 @@ fn prometheus_scrapes_a_clamp_switched_on_in_a_lab() {
     assert_eq!(finding["interface"], "vr1", "{line}");
     // Another one: the counter grows, which the alert sees.
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(connect(&client, &server, at, || {}), (1288, 1288));
+    assert_eq!(connect(client, server, at, || {}), (1288, 1288));
 
     let rewrites = "mss_rewrites_total{job=\"mss\",from_interface=\"vr1\",to_interface=\"vr2\",\
                     direction=\"syn\",from=\"1460\",to=\"1300\"}";
@@ -583,7 +594,7 @@ fn prometheus_scrapes_a_clamp_switched_on_in_a_lab() {
     let deadline = Instant::now() + Duration::from_secs(30);
     for (promql, want) in checks {
         loop {
-            let got = value_of(&query(&router, promql));
+            let got = value_of(&query(router, promql));
             if got == Some(want) {
                 break;
             }
@@ -597,7 +608,7 @@ fn prometheus_scrapes_a_clamp_switched_on_in_a_lab() {
     // The shipped alert rule fires: 1300 is not among the expected clamps.
     let alert = "ALERTS{alertname=\"MssRewrittenUnexpected\",alertstate=\"firing\",to=\"1300\"}";
     loop {
-        if !query(&router, alert).is_empty() {
+        if !query(router, alert).is_empty() {
             break;
         }
         assert!(Instant::now() < deadline, "{alert} never fired");
@@ -605,7 +616,7 @@ fn prometheus_scrapes_a_clamp_switched_on_in_a_lab() {
     }
     // The capture dropped nothing.
     assert_eq!(
-        value_of(&query(&router, "sum(mss_capture_dropped_packets_total)")),
+        value_of(&query(router, "sum(mss_capture_dropped_packets_total)")),
         Some(0.0)
     );
 
@@ -624,47 +635,24 @@ fn prometheus_scrapes_a_clamp_switched_on_in_a_lab() {
 /// view and mss with it, instead of leaving it spinning.
 #[test]
 fn the_live_view_ends_with_its_terminal() {
-    let tmux = needs("the_live_view_ends_with_its_terminal", "tmux", "tmux");
     let dir = TempDir::new("watch-hangup");
-    let socket = format!("mss-test-hup-{}", std::process::id());
     let pid_file = dir.0.join("pid");
     let script = format!(
         "echo $$ > '{}'; cd '{}' && exec '{MSS}' watch -r examples/clamp-client.pcap",
         pid_file.display(),
         env!("CARGO_MANIFEST_DIR"),
     );
-    let tmux_run = |args: &[&str]| {
-        Command::new(&tmux)
-            .args(["-L", &socket])
-            .args(args)
-            .output()
-            .expect("run tmux")
-    };
-    let started = tmux_run(&[
-        "new-session",
-        "-d",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "sh",
-        "-c",
+    let tmux = Tmux::start(
+        "the_live_view_ends_with_its_terminal",
+        "hup",
+        (120, 40),
         &script,
-    ]);
-    assert!(started.status.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let pane = tmux_run(&["capture-pane", "-p"]);
-        if String::from_utf8_lossy(&pane.stdout).contains("input ended") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the view never drew");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    );
+    tmux.wait_for(|s| s.contains("input ended"));
     let pid = std::fs::read_to_string(&pid_file).expect("pid");
     let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
     assert!(proc_dir.exists(), "mss runs");
-    tmux_run(&["kill-server"]);
+    drop(tmux);
     let deadline = Instant::now() + Duration::from_secs(10);
     while proc_dir.exists() {
         // A zombie is gone for this purpose: it spins no more.

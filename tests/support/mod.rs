@@ -47,6 +47,22 @@ pub(crate) fn mss_json(args: &[&str]) -> serde_json::Value {
     })
 }
 
+/// `mss ...` printing JSON Lines, parsed line by line (it must succeed).
+pub(crate) fn mss_json_lines(args: &[&str]) -> Vec<serde_json::Value> {
+    let out = mss(args);
+    assert!(
+        out.status.success(),
+        "mss {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("mss {args:?}: not JSON ({e}): {l}"))
+        })
+        .collect()
+}
+
 /// Whether namespace tests can run here. Without root they cannot: the test fails
 /// with the reason, unless MSS_SKIP_NETNS=1 asks to skip, which is then printed.
 pub(crate) fn netns_available(test: &str) -> bool {
@@ -167,6 +183,54 @@ pub(crate) fn veth(a: &Netns, dev_a: &str, b: &Netns, dev_b: &str, mtu: u32) {
     let mtu = mtu.to_string();
     a.ip(&["link", "set", dev_a, "mtu", &mtu, "up"]);
     b.ip(&["link", "set", dev_b, "mtu", &mtu, "up"]);
+}
+
+/// A client and a server on either side of a forwarding router: client `vc`
+/// 10.N.1.1/24 to router `vr1` 10.N.1.2; router `vr2` 10.N.2.2/24 to server `vs`
+/// 10.N.2.1 (`N` the test's own subnet); every link at 1500 but `vr2`-`vs` at
+/// `far_mtu`; default routes through the router.
+pub(crate) struct Routed {
+    pub(crate) client: Netns,
+    pub(crate) router: Netns,
+    pub(crate) server: Netns,
+}
+
+impl Routed {
+    pub(crate) fn new(tag: &str, subnet: u8, far_mtu: u32) -> Routed {
+        let client = Netns::new(&format!("{tag}-c"));
+        let router = Netns::new(&format!("{tag}-r"));
+        let server = Netns::new(&format!("{tag}-s"));
+        veth(&client, "vc", &router, "vr1", 1500);
+        veth(&router, "vr2", &server, "vs", far_mtu);
+        let net = |side: u8, host: u8| format!("10.{subnet}.{side}.{host}");
+        client.ip(&["addr", "add", &format!("{}/24", net(1, 1)), "dev", "vc"]);
+        router.ip(&["addr", "add", &format!("{}/24", net(1, 2)), "dev", "vr1"]);
+        router.ip(&["addr", "add", &format!("{}/24", net(2, 2)), "dev", "vr2"]);
+        server.ip(&["addr", "add", &format!("{}/24", net(2, 1)), "dev", "vs"]);
+        client.ip(&["route", "add", "default", "via", &net(1, 2)]);
+        server.ip(&["route", "add", "default", "via", &net(2, 2)]);
+        router.sysctl("net.ipv4.ip_forward=1");
+        Routed {
+            client,
+            router,
+            server,
+        }
+    }
+
+    /// Runs an nft script in the router; it must succeed.
+    pub(crate) fn nft(&self, script: &str) {
+        let out = self
+            .router
+            .command("nft")
+            .arg(script)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run nft: {e}"));
+        assert!(
+            out.status.success(),
+            "nft {script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// A tcpdump running in a namespace, writing a pcap; it stops after `count` packets
