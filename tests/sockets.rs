@@ -166,23 +166,23 @@ fn sockets_match_ss_and_explain_each_send_mss() {
     let server_ip: IpAddr = "10.87.2.1".parse().expect("address");
 
     let (clamped, stop_a, a) = hold(
-        &client,
-        &server,
+        client,
+        server,
         SocketAddr::new(server_ip, 5201),
         None,
         50_000,
     );
     let (maxseg, stop_b, b) = hold(
-        &client,
-        &server,
+        client,
+        server,
         SocketAddr::new(server_ip, 5202),
         Some(1000),
         50_000,
     );
     client.sysctl("net.ipv4.tcp_timestamps=0");
     let (plain, stop_c, c) = hold(
-        &client,
-        &server,
+        client,
+        server,
         SocketAddr::new(server_ip, 5203),
         None,
         50_000,
