@@ -33,7 +33,10 @@ struct Explained {
     why: String,
 }
 
-fn explain(socket: &TcpSocket, info: &TcpInfo) -> Explained {
+/// Path MTUs the kernel learned from ICMP, by destination: (MTU, seconds left).
+type Learned = HashMap<std::net::IpAddr, (u32, Option<u32>)>;
+
+fn explain(socket: &TcpSocket, info: &TcpInfo, learned: &Learned) -> Explained {
     let headers = if socket.local.is_ipv4() { 40 } else { 60 };
     let options = if info.options & TCPI_OPT_TIMESTAMPS != 0 {
         TIMESTAMPS_BYTES
@@ -83,6 +86,14 @@ fn explain(socket: &TcpSocket, info: &TcpInfo) -> Explained {
             }
         ),
     };
+    if let Some(&(mtu, expires)) = learned.get(&socket.peer.ip()) {
+        if mtu == info.pmtu {
+            why.push_str(&format!(
+                "; the path MTU {mtu} was learned from an ICMP too-big{}",
+                expires.map_or(String::new(), |s| format!(" and expires in {s} s"))
+            ));
+        }
+    }
     if own_low && bound != SendMssBound::HalfWindow {
         why.push_str(&format!(
             "; this socket announced {announced}, less than its path MTU allows ({}): \
@@ -99,10 +110,18 @@ fn explain(socket: &TcpSocket, info: &TcpInfo) -> Explained {
     }
 }
 
-/// The sockets of this namespace or of `netns`.
-fn sockets(netns: Option<&str>) -> Result<Vec<TcpSocket>, Failure> {
+/// The sockets of this namespace or of `netns`, with the path MTUs it learned.
+fn sockets(netns: Option<&str>) -> Result<(Vec<TcpSocket>, Learned), Failure> {
     crate::netns::run_in(netns, || {
-        mss_net::sockdiag::tcp_sockets().map_err(|e| Failure::Input(format!("sock_diag: {e}")))
+        let sockets = mss_net::sockdiag::tcp_sockets()
+            .map_err(|e| Failure::Input(format!("sock_diag: {e}")))?;
+        // Without them the explanations only lose a detail.
+        let learned = mss_net::route::pmtu_exceptions()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.destination, (e.mtu, e.expires_s)))
+            .collect();
+        Ok((sockets, learned))
     })
 }
 
@@ -120,7 +139,7 @@ fn keeps(args: &SocketsArgs, socket: &TcpSocket) -> bool {
 }
 
 /// A socket as a JSON record.
-fn record(socket: &TcpSocket) -> serde_json::Value {
+fn record(socket: &TcpSocket, learned: &Learned) -> serde_json::Value {
     let mut value = json!({
         "type": "socket",
         "local": socket.local.to_string(),
@@ -131,7 +150,7 @@ fn record(socket: &TcpSocket) -> serde_json::Value {
         "inode": socket.inode,
     });
     if let (Some(info), Some(map)) = (socket.info, value.as_object_mut()) {
-        let explained = explain(socket, &info);
+        let explained = explain(socket, &info, learned);
         for (key, v) in [
             ("send_mss", json!(info.snd_mss)),
             ("recv_mss", json!(info.rcv_mss)),
@@ -154,13 +173,13 @@ fn record(socket: &TcpSocket) -> serde_json::Value {
 }
 
 /// One socket as lines of the table: the numbers, then why.
-fn lines(out: &mut impl Write, socket: &TcpSocket) -> std::io::Result<()> {
+fn lines(out: &mut impl Write, socket: &TcpSocket, learned: &Learned) -> std::io::Result<()> {
     let ends = format!("{} > {}", socket.local, socket.peer);
     let state = state_name(socket.state);
     let Some(info) = socket.info else {
         return writeln!(out, "{ends:<48} {state:<12} (no TCP_INFO in this state)");
     };
-    let explained = explain(socket, &info);
+    let explained = explain(socket, &info, learned);
     writeln!(
         out,
         "{ends:<48} {state:<12} {:>6} {:>6} {:>6} {:>6}",
@@ -176,14 +195,13 @@ fn lines(out: &mut impl Write, socket: &TcpSocket) -> std::io::Result<()> {
 }
 
 pub(crate) fn run(args: &SocketsArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {
-    let now: Vec<TcpSocket> = sockets(args.netns.as_deref())?
-        .into_iter()
-        .filter(|s| keeps(args, s))
-        .collect();
+    let (now, learned) = sockets(args.netns.as_deref())?;
+    let now: Vec<TcpSocket> = now.into_iter().filter(|s| keeps(args, s)).collect();
     let Some(seconds) = args.watch else {
         if args.json {
             for socket in &now {
-                serde_json::to_writer(&mut *out, &record(socket)).map_err(std::io::Error::other)?;
+                serde_json::to_writer(&mut *out, &record(socket, &learned))
+                    .map_err(std::io::Error::other)?;
                 writeln!(out)?;
             }
         } else {
@@ -193,7 +211,7 @@ pub(crate) fn run(args: &SocketsArgs, out: &mut impl Write) -> Result<ExitCode, 
                 "local > peer", "state", "send", "recv", "adv", "pmtu"
             )?;
             for socket in &now {
-                lines(out, socket)?;
+                lines(out, socket, &learned)?;
             }
             if now.is_empty() {
                 writeln!(out, "(no TCP sockets match)")?;
@@ -201,7 +219,7 @@ pub(crate) fn run(args: &SocketsArgs, out: &mut impl Write) -> Result<ExitCode, 
         }
         return Ok(ExitCode::SUCCESS);
     };
-    watch(args, out, now, Duration::from_secs_f64(seconds))
+    watch(args, out, (now, learned), Duration::from_secs_f64(seconds))
 }
 
 /// What is compared between two looks at a socket.
@@ -215,17 +233,18 @@ fn numbers(socket: &TcpSocket) -> Option<(u32, u32, u32, u32)> {
 fn watch(
     args: &SocketsArgs,
     out: &mut impl Write,
-    first: Vec<TcpSocket>,
+    first: (Vec<TcpSocket>, Learned),
     every: Duration,
 ) -> Result<ExitCode, Failure> {
     let mut seen: HashMap<(SocketAddr, SocketAddr), TcpSocket> = HashMap::new();
     let report = |out: &mut dyn Write,
                   what: &str,
                   before: Option<&TcpSocket>,
-                  socket: &TcpSocket|
+                  socket: &TcpSocket,
+                  learned: &Learned|
      -> std::io::Result<()> {
         if args.json {
-            let mut value = record(socket);
+            let mut value = record(socket, learned);
             if let Some(map) = value.as_object_mut() {
                 map.insert("type".into(), json!("change"));
                 map.insert("change".into(), json!(what));
@@ -259,30 +278,31 @@ fn watch(
                 socket.peer
             )?;
             if let Some(info) = socket.info {
-                for line in crate::render::wrap(&explain(socket, &info).why, "    ", "    ") {
+                for line in
+                    crate::render::wrap(&explain(socket, &info, learned).why, "    ", "    ")
+                {
                     writeln!(out, "{line}")?;
                 }
             }
         }
         out.flush()
     };
+    let (first, learned) = first;
     for socket in first {
-        report(out, "open", None, &socket)?;
+        report(out, "open", None, &socket, &learned)?;
         seen.insert((socket.local, socket.peer), socket);
     }
     loop {
         std::thread::sleep(every);
-        let now: Vec<TcpSocket> = sockets(args.netns.as_deref())?
-            .into_iter()
-            .filter(|s| keeps(args, s))
-            .collect();
+        let (now, learned) = sockets(args.netns.as_deref())?;
+        let now: Vec<TcpSocket> = now.into_iter().filter(|s| keeps(args, s)).collect();
         let mut next = HashMap::with_capacity(now.len());
         for socket in now {
             let key = (socket.local, socket.peer);
             match seen.get(&key) {
-                None => report(out, "new", None, &socket)?,
+                None => report(out, "new", None, &socket, &learned)?,
                 Some(before) if numbers(before) != numbers(&socket) => {
-                    report(out, "changed", Some(before), &socket)?;
+                    report(out, "changed", Some(before), &socket, &learned)?;
                 }
                 Some(_) => {}
             }

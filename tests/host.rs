@@ -89,7 +89,9 @@ fn host_names_everything_that_decides_the_mss() {
     run_ok(
         client,
         "ethtool",
-        &["-K", "vc", "tso", "off", "gso", "off", "gro", "off"],
+        &[
+            "-K", "vc", "tso", "off", "gso", "off", "gro", "off", "tx", "off",
+        ],
     );
     run_ok(client, "ethtool", &["-K", "lo", "tso", "on", "gso", "on"]);
 
@@ -130,7 +132,7 @@ fn host_names_everything_that_decides_the_mss() {
         lo["fix"]
             .as_str()
             .unwrap_or("")
-            .starts_with("to see wire-size segments: ethtool -K lo tso off gso off")
+            .starts_with("to see what the wire carries: ethtool -K lo tso off gso off")
     );
     assert!(
         !items

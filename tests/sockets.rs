@@ -281,6 +281,12 @@ fn sockets_match_ss_and_explain_each_send_mss() {
     let change: serde_json::Value = serde_json::from_str(&changed).expect("JSON");
     assert_eq!(change["type"], "change", "{change}");
     assert_eq!(change["send_mss"], 1360, "{change}");
+    assert!(
+        change["explanation"]
+            .as_str()
+            .is_some_and(|e| e.contains("the path MTU 1400 was learned from an ICMP too-big")),
+        "{change}"
+    );
 
     drop(stop_a);
     drop(stop_b);

@@ -172,62 +172,65 @@ fn interfaces(facts: &Facts, items: &mut Vec<Item>) {
         };
         let splits = offloads.tso || offloads.gso;
         let merges = offloads.gro || offloads.lro;
-        if splits || merges {
-            let on: Vec<&str> = [
-                (offloads.tso, "tso"),
-                (offloads.gso, "gso"),
-                (offloads.gro, "gro"),
-                (offloads.lro, "lro"),
-            ]
+        if !(splits || merges || offloads.tx_checksum) {
+            continue;
+        }
+        let features = [
+            (offloads.tso, "tso"),
+            (offloads.gso, "gso"),
+            (offloads.gro, "gro"),
+            (offloads.lro, "lro"),
+            (offloads.tx_checksum, "tx"),
+        ];
+        let on: Vec<&str> = features
             .iter()
             .filter(|(on, _)| *on)
-            .map(|(_, name)| *name)
+            .map(|(_, name)| if *name == "tx" { "tx-checksum" } else { name })
             .collect();
-            let mut meaning = Vec::new();
-            if splits {
-                meaning.push(format!(
-                    "captures on {} show segments up to 64 KB from this host's TCP: \
-                     super-segments the NIC or GSO cuts to the MSS after the capture",
-                    link.name
-                ));
-            }
-            if merges {
-                meaning.push(
-                    "segments it receives are merged before the capture, so they look \
-                     larger than the MSS too"
-                        .to_string(),
-                );
-            }
-            let mut off: Vec<String> = Vec::new();
-            if offloads.tso {
-                off.push("tso off".into());
-            }
-            if offloads.gso {
-                off.push("gso off".into());
-            }
-            if offloads.gro {
-                off.push("gro off".into());
-            }
-            if offloads.lro {
-                off.push("lro off".into());
-            }
-            items.push(Item {
-                area: "offloads",
-                subject: link.name.clone(),
-                value: format!("{} on", on.join(", ")),
-                level: Level::Note,
-                meaning: format!(
-                    "{}; the SYN's MSS option is not changed by it",
-                    meaning.join("; ")
-                ),
-                fix: Some(format!(
-                    "to see wire-size segments: ethtool -K {} {}",
-                    link.name,
-                    off.join(" ")
-                )),
-                source: "Linux Documentation/networking/segmentation-offloads.rst",
-            });
+        let mut meaning = Vec::new();
+        if splits {
+            meaning.push(format!(
+                "captures on {} show segments up to 64 KB from this host's TCP: \
+                 super-segments the NIC or GSO cuts to the MSS after the capture",
+                link.name
+            ));
         }
+        if merges {
+            meaning.push(
+                "segments it receives are merged before the capture, so they look larger \
+                 than the MSS too"
+                    .to_string(),
+            );
+        }
+        if offloads.tx_checksum {
+            meaning.push(
+                "packets it sends are captured before their checksum is filled in (tcpdump \
+                 and tshark call it incorrect; the wire has it right)"
+                    .to_string(),
+            );
+        }
+        let off: Vec<String> = features
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, name)| format!("{name} off"))
+            .collect();
+        items.push(Item {
+            area: "offloads",
+            subject: link.name.clone(),
+            value: format!("{} on", on.join(", ")),
+            level: Level::Note,
+            meaning: format!(
+                "{}. SYNs, and their MSS option, are not changed by it",
+                meaning.join("; ")
+            ),
+            fix: Some(format!(
+                "to see what the wire carries: ethtool -K {} {}",
+                link.name,
+                off.join(" ")
+            )),
+            source: "Linux Documentation/networking/segmentation-offloads.rst, \
+                     checksum-offloads.rst",
+        });
     }
 }
 

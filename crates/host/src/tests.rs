@@ -41,11 +41,11 @@ fn loopback_offloads_explain_the_64k_segments() {
         mtu.meaning
     );
     let offloads = item(&items, "offloads", "lo");
-    assert_eq!(offloads.value, "tso, gso, gro on");
+    assert_eq!(offloads.value, "tso, gso, gro, tx-checksum on");
     assert!(offloads.meaning.contains("segments up to 64 KB"));
     assert_eq!(
         offloads.fix.as_deref(),
-        Some("to see wire-size segments: ethtool -K lo tso off gso off gro off")
+        Some("to see what the wire carries: ethtool -K lo tso off gso off gro off tx off")
     );
 }
 
