@@ -6,11 +6,15 @@
 //! report of a connection seen at one capture point claims a send MSS above what
 //! the peer announced (or Linux's floor of 48 where the peer announced less,
 //! `tcp_min_snd_mss`; an announced 0 counts as absent, as Linux ignores it).
+//! Open connections are reported too (`mss watch`'s interim reports), never after
+//! their final report, and `mss watch`'s rolling state takes every report and
+//! keeps nothing of a connection once it has ended.
 #![no_main]
 
 use std::collections::BTreeSet;
 
 use libfuzzer_sys::fuzz_target;
+use mss_analyze::watch::Watch;
 use mss_analyze::{Analyzer, Config, ConnectionReport};
 use mss_wire::packet::{Link, decode};
 
@@ -136,7 +140,12 @@ fuzz_target!(|data: &[u8]| {
         max_connections: 8,
         idle_timeout_ns: 30_000_000_000,
         linger_ns: 2_000_000_000,
+        // Open connections reported too, as for `mss watch`, whose rolling state
+        // takes every report.
+        interim_every_ns: Some(5_000_000_000),
     });
+    let mut watch = Watch::new(Vec::new());
+    let mut interim_ids: BTreeSet<u64> = BTreeSet::new();
     let mut ts: u64 = 1_700_000_000_000_000_000;
     let mut fed = 0u64;
     let mut reports: Vec<ConnectionReport> = Vec::new();
@@ -168,19 +177,33 @@ fuzz_target!(|data: &[u8]| {
             Ok(None) => analyzer.on_not_ip(),
             Err((offset, error)) => analyzer.on_undecodable(point, fed, offset, &error),
         }
+        while let Some(report) = analyzer.poll_interim() {
+            assert!(
+                !reports.iter().any(|r| r.id == report.id),
+                "#{}: an interim report after the final one",
+                report.id
+            );
+            interim_ids.insert(report.id);
+            watch.observe(&report, false);
+        }
         while let Some(report) = analyzer.poll_finished() {
+            watch.observe(&report, true);
             reports.push(report);
         }
     }
     analyzer.end();
     while let Some(report) = analyzer.poll_finished() {
+        watch.observe(&report, true);
         reports.push(report);
     }
+    assert_eq!(watch.open_connections(), 0, "the rolling state forgets ended connections");
+    assert_eq!(watch.totals.ended, reports.len() as u64);
     let summary = analyzer.summary();
     assert_eq!(summary.packets, fed, "every packet counted once");
     assert_eq!(analyzer.live_connections(), 0);
     let ids: BTreeSet<u64> = reports.iter().map(|r| r.id).collect();
     assert_eq!(ids.len(), reports.len(), "each connection reported once");
+    assert!(interim_ids.is_subset(&ids), "every connection reported open also ends");
     // The MSS bound where one capture point saw the connection: with several, a
     // SYN may differ between them in ways the report states only partly (an option
     // removed on the way is not a finding yet).
