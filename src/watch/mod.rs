@@ -163,7 +163,7 @@ pub(crate) fn run(args: &WatchArgs, out: &mut (impl Write + Send)) -> Result<Exi
     let config = Config {
         max_connections: args.max_connections,
         linger_ns: LINGER_NS,
-        // Whole seconds from 1 to 86400 (checked by the parser): exact in ns.
+        // From 1 to 86400 s (checked by the parser): well within a u64 of ns.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         interim_every_ns: Some((args.interim * 1e9) as u64),
         ..Config::default()
