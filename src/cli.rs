@@ -580,6 +580,19 @@ pub(crate) struct LabCleanArgs {
     pub(crate) run: Option<u32>,
 }
 
+/// The order of `mss analyze`'s table (`--sort`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SortKey {
+    /// Connection id: the order connections were first seen.
+    Id,
+    /// The time of the first packet.
+    Time,
+    /// The largest segment of either side, largest first.
+    MaxSegment,
+    /// The number of findings, most first.
+    Findings,
+}
+
 /// `mss analyze` arguments.
 #[derive(Debug, Args)]
 pub(crate) struct AnalyzeArgs {
@@ -657,6 +670,19 @@ pub(crate) struct AnalyzeArgs {
     /// set), always, never. JSON and CSV have none.
     #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"], conflicts_with_all = ["json", "csv"])]
     pub(crate) color: String,
+
+    /// Connections listed in the report's table at most: those with findings
+    /// first, then the others, in the --sort order; the rest are summarised (MSS by
+    /// server port and network, findings by kind, the largest segments). 0 lists
+    /// them all. Default: 50 on a terminal, all when the output is piped.
+    #[arg(long, value_name = "N", conflicts_with_all = ["json", "csv"])]
+    pub(crate) limit: Option<usize>,
+
+    /// The order of the report's table: id (the order connections were first
+    /// seen), time (first packet), max-segment (largest segment of either side,
+    /// largest first), findings (most findings first).
+    #[arg(long, value_name = "KEY", value_enum, default_value_t = SortKey::Id, conflicts_with_all = ["json", "csv"])]
+    pub(crate) sort: SortKey,
 
     /// Live connections kept in memory at most; beyond, half-open ones are reported
     /// early (marked evicted).

@@ -698,3 +698,352 @@ fn a_link_type_mss_does_not_decode_is_exit_2_with_its_name() {
     );
     assert!(!err.contains("results above cover"), "{err}");
 }
+
+/// A connection of a made-up capture: client and server (IPv4), when it starts and
+/// how long it lasts, each side's SYN MSS option, and the payload each side sends
+/// in one segment (the capture keeps the headers only, as a snaplen would).
+struct Made {
+    client: ([u8; 4], u16),
+    server: ([u8; 4], u16),
+    start_s: u32,
+    lasts_s: u32,
+    mss: (Option<u16>, Option<u16>),
+    payload: (u16, u16),
+}
+
+/// A packet of a made-up connection: time (µs), whether the client sent it, sequence
+/// and acknowledgement numbers, TCP flags, MSS option, payload length.
+type Step = (u64, bool, u32, u32, u8, Option<u16>, u32);
+
+/// A pcap (Ethernet) of these connections, their packets in time order.
+fn made_capture(connections: &[Made]) -> Vec<u8> {
+    // (time in µs, frame, length on the wire)
+    let mut packets: Vec<(u64, Vec<u8>, u32)> = Vec::new();
+    for c in connections {
+        let (cseq, sseq) = (1000u32, 5000u32);
+        let (cdata, sdata) = (u32::from(c.payload.0), u32::from(c.payload.1));
+        let t0 = u64::from(c.start_s) * 1_000_000;
+        let end = u64::from(c.start_s + c.lasts_s) * 1_000_000;
+        // Sequence numbers after the SYNs, and after the data.
+        let (c1, s1) = (cseq + 1, sseq + 1);
+        let (c2, s2) = (c1 + cdata, s1 + sdata);
+        let steps: [Step; 9] = [
+            (t0, true, cseq, 0, 0x02, c.mss.0, 0),
+            (t0 + 100, false, sseq, c1, 0x12, c.mss.1, 0),
+            (t0 + 200, true, c1, s1, 0x10, None, 0),
+            (t0 + 300, true, c1, s1, 0x18, None, cdata),
+            (t0 + 400, false, s1, c2, 0x18, None, sdata),
+            (t0 + 500, true, c2, s2, 0x10, None, 0),
+            (end, true, c2, s2, 0x11, None, 0),
+            (end + 100, false, s2, c2 + 1, 0x11, None, 0),
+            (end + 200, true, c2 + 1, s2 + 1, 0x10, None, 0),
+        ];
+        for (t, from_client, seq, ack, flags, mss, payload) in steps {
+            let (src, dst) = if from_client {
+                (c.client, c.server)
+            } else {
+                (c.server, c.client)
+            };
+            let options: Vec<u8> = mss.map_or_else(Vec::new, |m| {
+                let [hi, lo] = m.to_be_bytes();
+                vec![2, 4, hi, lo]
+            });
+            let tcp_len = 20 + options.len();
+            let ip_len = 20 + tcp_len + payload as usize;
+            let mut frame = vec![0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0x08, 0x00];
+            let mut ip = vec![0x45, 0];
+            ip.extend_from_slice(&u16::try_from(ip_len).unwrap_or(u16::MAX).to_be_bytes());
+            ip.extend_from_slice(&[0, 0, 0x40, 0, 64, 6, 0, 0]);
+            ip.extend_from_slice(&src.0);
+            ip.extend_from_slice(&dst.0);
+            let sum: u32 = ip
+                .chunks(2)
+                .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+                .sum();
+            let folded = (sum & 0xffff) + (sum >> 16);
+            let check = !u16::try_from((folded & 0xffff) + (folded >> 16)).unwrap_or(0);
+            ip[10..12].copy_from_slice(&check.to_be_bytes());
+            frame.extend_from_slice(&ip);
+            frame.extend_from_slice(&src.1.to_be_bytes());
+            frame.extend_from_slice(&dst.1.to_be_bytes());
+            frame.extend_from_slice(&seq.to_be_bytes());
+            frame.extend_from_slice(&ack.to_be_bytes());
+            let offset = u8::try_from(tcp_len / 4 * 16).unwrap_or(0);
+            frame.extend_from_slice(&[offset, flags, 0xff, 0xff, 0, 0, 0, 0]);
+            frame.extend_from_slice(&options);
+            let wire = u32::try_from(14 + ip_len).unwrap_or(u32::MAX);
+            packets.push((t, frame, wire));
+        }
+    }
+    packets.sort_by_key(|p| p.0);
+    let mut pcap = Vec::new();
+    pcap.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    pcap.extend_from_slice(&2u16.to_le_bytes());
+    pcap.extend_from_slice(&4u16.to_le_bytes());
+    for word in [0u32, 0, 65535, 1] {
+        pcap.extend_from_slice(&word.to_le_bytes());
+    }
+    for (t, frame, wire) in packets {
+        for word in [
+            u32::try_from(t / 1_000_000).unwrap_or(0),
+            u32::try_from(t % 1_000_000).unwrap_or(0),
+            u32::try_from(frame.len()).unwrap_or(0),
+            wire,
+        ] {
+            pcap.extend_from_slice(&word.to_le_bytes());
+        }
+        pcap.extend_from_slice(&frame);
+    }
+    pcap
+}
+
+/// Six connections: #1 lasts longest (it ends last), #2 sends 65160-byte
+/// super-segments both ways, #3's SYN has no MSS option, #5 sends a segment beyond
+/// its MSS; two server networks, three server ports.
+fn six_connections() -> Vec<Made> {
+    let made = |i: u8, server: ([u8; 4], u16), start_s, lasts_s, mss, payload| Made {
+        client: ([10, 1, 1, i], 40000 + u16::from(i)),
+        server,
+        start_s,
+        lasts_s,
+        mss,
+        payload,
+    };
+    let web = [10, 2, 2, 2];
+    vec![
+        made(
+            1,
+            (web, 443),
+            0,
+            100,
+            (Some(1460), Some(1460)),
+            (1000, 1400),
+        ),
+        made(
+            2,
+            ([10, 2, 2, 3], 443),
+            10,
+            1,
+            (Some(1460), Some(1460)),
+            (65160, 65160),
+        ),
+        made(
+            3,
+            ([10, 3, 3, 3], 80),
+            20,
+            1,
+            (None, Some(1460)),
+            (500, 500),
+        ),
+        made(4, (web, 443), 30, 1, (Some(1360), Some(1460)), (1300, 1400)),
+        made(5, (web, 8080), 40, 1, (Some(1460), Some(1460)), (2000, 100)),
+        made(6, (web, 443), 50, 1, (Some(1400), Some(1460)), (100, 1000)),
+    ]
+}
+
+/// The made-up capture of [`six_connections`], written to a file.
+fn six_connections_file() -> (TempDir, String) {
+    let dir = TempDir::new("six");
+    let path = dir.0.join("six.pcap");
+    std::fs::write(&path, made_capture(&six_connections())).unwrap_or_else(|e| panic!("{e}"));
+    let path = path.to_string_lossy().into_owned();
+    (dir, path)
+}
+
+/// The ids of the table's rows, in order.
+fn table_ids(text: &str) -> Vec<u64> {
+    text.lines()
+        .skip_while(|l| !l.contains("client > server"))
+        .skip(1)
+        .take_while(|l| !l.is_empty() && !l.starts_with("..."))
+        .filter_map(|l| l.trim_start().strip_prefix('#'))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+fn text(args: &[&str]) -> String {
+    let out = mss(args);
+    assert!(
+        out.status.success(),
+        "mss {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The table lists connections by id, although #1 ends last (the CSV and JSON
+/// records come in the order connections end).
+#[test]
+fn the_table_is_ordered_by_id() {
+    let (_dir, path) = six_connections_file();
+    let csv = text(&["analyze", &path, "--csv"]);
+    let ended: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    assert_eq!(ended, ["2", "3", "4", "5", "6", "1"], "{csv}");
+    let report = text(&["analyze", &path]);
+    assert_eq!(table_ids(&report), [1, 2, 3, 4, 5, 6], "{report}");
+    // Two captures of the same connections: by id too.
+    let two = text(&["analyze", CLIENT, SERVER]);
+    assert_eq!(table_ids(&two), [1, 2], "{two}");
+}
+
+/// Each column is as wide as its widest value, two spaces at least between columns:
+/// 65160-byte super-segments both ways do not run into the column before.
+#[test]
+fn columns_stay_apart_with_wide_values() {
+    let (_dir, path) = six_connections_file();
+    let report = text(&["analyze", &path]);
+    let header = report
+        .lines()
+        .find(|l| l.contains("MSS c/s"))
+        .unwrap_or_else(|| panic!("no header:\n{report}"));
+    let row = report
+        .lines()
+        .find(|l| l.starts_with("#2 "))
+        .unwrap_or_else(|| panic!("no #2:\n{report}"));
+    assert!(
+        row.ends_with("  1460/1460  1460/1460  65160/65160"),
+        "{row}\n{report}"
+    );
+    // Every value of a column ends where its header ends.
+    let last_three_ends = |line: &str| -> Vec<usize> {
+        let bytes = line.as_bytes();
+        let ends: Vec<usize> = (0..bytes.len())
+            .filter(|&i| bytes[i] != b' ' && bytes.get(i + 1).is_none_or(|&b| b == b' '))
+            .map(|i| i + 1)
+            .collect();
+        ends[ends.len().saturating_sub(3)..].to_vec()
+    };
+    let header_ends: Vec<usize> = header.match_indices("c/s").map(|(at, _)| at + 3).collect();
+    for line in report.lines().filter(|l| l.starts_with('#')) {
+        assert_eq!(last_three_ends(line), header_ends, "{line}\n{report}");
+    }
+    assert!(report.lines().all(|l| l.len() <= 80), "{report}");
+}
+
+/// `--limit N`: N rows, those with findings first, then a line for the rest and a
+/// summary of every connection.
+#[test]
+fn limit_lists_some_and_summarises_all() {
+    let (_dir, path) = six_connections_file();
+    let report = text(&["analyze", &path, "--limit", "1"]);
+    assert_eq!(table_ids(&report), [2], "{report}");
+    for needle in [
+        "... 5 more connections: --limit 0 lists them all, --json has every one",
+        "Summary of all 6 connections",
+        "client SYN MSS by server port",
+        "    443   4: 1460 x2, 1360 x1, 1400 x1",
+        "    80    1: none x1",
+        "client SYN MSS by server network",
+        "    10.2.2.0/24  5: 1460 x3, 1360 x1, 1400 x1",
+        "findings by kind",
+        "    segments_exceed_mss  3: #2 #4 #5",
+        "    mss_missing          1: #3",
+        "largest segments",
+        "    #2  10.1.1.2:40002 > 10.2.2.3:443   max 65160/65160  eff 1460/1460",
+        // The explanations and totals stay, for every connection.
+        "client SYN without MSS option (#3)",
+        "Totals",
+        "  6 connections (6 with a complete handshake)",
+    ] {
+        assert!(report.contains(needle), "{needle:?} missing:\n{report}");
+    }
+    // The largest segments, largest first.
+    let largest: Vec<u64> = report
+        .lines()
+        .skip_while(|l| !l.contains("largest segments"))
+        .skip(1)
+        .take_while(|l| l.starts_with("    #"))
+        .filter_map(|l| {
+            l.trim_start()
+                .strip_prefix('#')?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(largest, [2, 5, 1, 4, 6], "{report}");
+    // Four connections have findings: all four, then one other.
+    let five = text(&["analyze", &path, "--limit", "5"]);
+    assert_eq!(table_ids(&five), [1, 2, 3, 4, 5], "{five}");
+    assert!(five.contains("... 1 more connection: "), "{five}");
+    // Enough rows, or 0: everything, no summary.
+    for limit in ["0", "6", "100"] {
+        let all = text(&["analyze", &path, "--limit", limit]);
+        assert_eq!(
+            table_ids(&all),
+            [1, 2, 3, 4, 5, 6],
+            "--limit {limit}: {all}"
+        );
+        assert!(
+            !all.contains("more connections") && !all.contains("Summary"),
+            "{all}"
+        );
+    }
+    // It shapes the report only.
+    let json = mss(&["analyze", &path, "--json", "--limit", "1"]);
+    assert_eq!(json.status.code(), Some(2));
+}
+
+#[test]
+fn sort_orders_the_table() {
+    let (_dir, path) = six_connections_file();
+    for (key, ids) in [
+        ("id", [1, 2, 3, 4, 5, 6]),
+        // Each connection starts after the one before it.
+        ("time", [1, 2, 3, 4, 5, 6]),
+        // The largest segment of either side, largest first.
+        ("max-segment", [2, 5, 1, 4, 6, 3]),
+        // Most findings first, then by id.
+        ("findings", [2, 3, 4, 5, 1, 6]),
+    ] {
+        let report = text(&["analyze", &path, "--sort", key]);
+        assert_eq!(table_ids(&report), ids, "--sort {key}: {report}");
+    }
+    // With a limit, the rows with findings are taken in that order.
+    let report = text(&["analyze", &path, "--sort", "max-segment", "--limit", "3"]);
+    assert_eq!(table_ids(&report), [2, 5, 4], "{report}");
+    let wrong = mss(&["analyze", &path, "--sort", "size"]);
+    assert_eq!(wrong.status.code(), Some(2));
+}
+
+/// Piped, the report lists every connection (scripts read it); on a terminal, 50
+/// rows and a summary.
+#[test]
+fn piped_output_lists_every_connection_a_terminal_fifty() {
+    let many: Vec<Made> = (0..60u8)
+        .map(|i| Made {
+            client: ([10, 1, 1, i], 40000 + u16::from(i)),
+            server: ([10, 2, 2, 2], 443),
+            start_s: u32::from(i),
+            lasts_s: 1,
+            mss: (Some(1460), Some(1460)),
+            payload: (if i == 59 { 3000 } else { 1000 }, 1000),
+        })
+        .collect();
+    let dir = TempDir::new("sixty");
+    let path = dir.0.join("sixty.pcap");
+    std::fs::write(&path, made_capture(&many)).unwrap_or_else(|e| panic!("{e}"));
+    let path = path.to_string_lossy().into_owned();
+    let piped = text(&["analyze", &path]);
+    assert_eq!(table_ids(&piped), (1..=60).collect::<Vec<u64>>(), "{piped}");
+    assert!(!piped.contains("more connections"), "{piped}");
+    // On a terminal (script(1) gives it one): #60 has a finding, so it is listed,
+    // with the first 49 others.
+    let command = format!("{} analyze --color never {path}", env!("CARGO_BIN_EXE_mss"));
+    let on_tty = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("this test needs script (util-linux): {e}"));
+    let shown = String::from_utf8_lossy(&on_tty.stdout).replace('\r', "");
+    let mut expected: Vec<u64> = (1..=49).collect();
+    expected.push(60);
+    assert_eq!(table_ids(&shown), expected, "{shown}");
+    assert!(shown.contains("... 10 more connections"), "{shown}");
+    assert!(shown.contains("Summary of all 60 connections"), "{shown}");
+}

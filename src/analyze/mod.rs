@@ -466,7 +466,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
         max_connections: config.max_connections,
         stopped: reading.stopped.take(),
     };
-    ending.report(args, format, &selection, &shown, out)
+    ending.report(args, format, &selection, &mut shown, out)
 }
 
 /// JSON and CSV: records are formatted on a thread of their own while the analysis
@@ -804,7 +804,7 @@ impl Ending<'_> {
         args: &AnalyzeArgs,
         format: Format,
         selection: &Selection<'_>,
-        shown: &[ConnectionReport],
+        shown: &mut [ConnectionReport],
         out: &mut impl Write,
     ) -> Result<ExitCode, Failure> {
         let summary = self.summary;
@@ -822,7 +822,17 @@ impl Ending<'_> {
                     "never" => false,
                     _ => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
                 };
-                human::report(out, shown, summary, inputs, &warnings, color)?;
+                let view = human::View {
+                    sort: args.sort,
+                    limit: match args.limit {
+                        Some(0) => None,
+                        Some(n) => Some(n),
+                        // A terminal gets a screenful; a pipe (a script) every row.
+                        None if io::stdout().is_terminal() => Some(human::TERMINAL_ROWS),
+                        None => None,
+                    },
+                };
+                human::report(out, shown, summary, inputs, &warnings, color, &view)?;
             }
             Format::Json => json::summary(out, summary, inputs, &warnings)?,
             Format::Csv => {}
