@@ -862,13 +862,7 @@ fn table_ids(text: &str) -> Vec<u64> {
 }
 
 fn text(args: &[&str]) -> String {
-    let out = mss(args);
-    assert!(
-        out.status.success(),
-        "mss {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    support::mss_stdout(args)
 }
 
 /// The table lists connections by id, although #1 ends last (the CSV and JSON

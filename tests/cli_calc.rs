@@ -14,13 +14,7 @@ fn family(json: &Value, version: u64) -> &Value {
 }
 
 fn stdout(args: &[&str]) -> String {
-    let out = mss(args);
-    assert!(
-        out.status.success(),
-        "mss {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    support::mss_stdout(args)
 }
 
 /// Runs a command that must fail with exit status 2 and returns its stderr.

@@ -47,15 +47,20 @@ pub(crate) fn mss_json(args: &[&str]) -> serde_json::Value {
     })
 }
 
-/// `mss ...` printing JSON Lines, parsed line by line (it must succeed).
-pub(crate) fn mss_json_lines(args: &[&str]) -> Vec<serde_json::Value> {
+/// What `mss ...` prints on standard output (it must succeed).
+pub(crate) fn mss_stdout(args: &[&str]) -> String {
     let out = mss(args);
     assert!(
         out.status.success(),
         "mss {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `mss ...` printing JSON Lines, parsed line by line (it must succeed).
+pub(crate) fn mss_json_lines(args: &[&str]) -> Vec<serde_json::Value> {
+    mss_stdout(args)
         .lines()
         .map(|l| {
             serde_json::from_str(l).unwrap_or_else(|e| panic!("mss {args:?}: not JSON ({e}): {l}"))
