@@ -188,9 +188,13 @@ impl Search {
         }
         self.in_flight = None;
         self.losses = 0;
-        // A router may report an MTU at or above the size it refused (a broken
-        // one): then only the size itself is known to be too big.
-        let bound = if mtu > self.low && mtu < size {
+        // The MTU it reports bounds the whole path: jump to it, also when it is
+        // the size already confirmed (then the search is over; stepping down a
+        // byte per probe from the refused size would take a hundred probes). A
+        // router may report an MTU at or above the size it refused, or below one
+        // that got through (a broken one): then only the size itself is known to
+        // be too big.
+        let bound = if mtu >= self.low && mtu < size {
             mtu + 1
         } else {
             size
@@ -281,6 +285,43 @@ mod tests {
         );
         // The base, the top (too big), then 1400 itself.
         assert_eq!((found, probes), (1400, 3));
+    }
+
+    #[test]
+    fn a_too_big_naming_the_confirmed_size_ends_the_search() {
+        // IPv6 at its minimum: the base 1280 gets through, the top is refused
+        // with "MTU 1280".
+        for (mtu, min) in [(1280, 1280), (576, 576), (1400, 1400)] {
+            let (found, probes, _) = run(
+                &Path {
+                    mtu,
+                    icmp: true,
+                    rtt: 10,
+                    lose: 0,
+                },
+                min,
+                1500,
+            );
+            assert_eq!((found, probes), (mtu, 2), "path MTU {mtu}");
+        }
+    }
+
+    #[test]
+    fn every_icmp_path_takes_at_most_three_probes() {
+        for mtu in (1280..=1500).step_by(7) {
+            let (found, probes, _) = run(
+                &Path {
+                    mtu,
+                    icmp: true,
+                    rtt: 10,
+                    lose: 0,
+                },
+                1280,
+                1500,
+            );
+            assert_eq!(found, mtu);
+            assert!(probes <= 3, "path MTU {mtu}: {probes} probes");
+        }
     }
 
     #[test]
