@@ -350,6 +350,32 @@ fn a_fresh_ipv6_path_has_the_right_hop_count() {
     }
 }
 
+/// A probe right after an IPv6 address was added (duplicate address detection
+/// still running: the address is tentative) waits for it, says so, and measures
+/// the path, instead of sending from ::1 into nowhere.
+#[test]
+fn a_tentative_ipv6_source_is_waited_for() {
+    if !netns_available("a_tentative_ipv6_source_is_waited_for") {
+        return;
+    }
+    let a = Netns::new("dad-a");
+    let b = Netns::new("dad-b");
+    veth(&a, "va", &b, "vb", 1500);
+    b.ip(&["addr", "add", "fd00:98::2/64", "dev", "vb", "nodad"]);
+    // With DAD: tentative for about a second.
+    a.ip(&["addr", "add", "fd00:98::1/64", "dev", "va"]);
+    let out = a
+        .command(env!("CARGO_BIN_EXE_mss"))
+        .args(["probe", "path", "fd00:98::2", "--json"])
+        .output()
+        .expect("run mss");
+    let said = String::from_utf8_lossy(&out.stderr);
+    let result = json(&out);
+    assert_eq!(result["reached"], true, "{result:#}\n{said}");
+    assert_eq!(result["path_mtu"], 1500, "{result:#}");
+    assert!(said.contains("tentative"), "{said}");
+}
+
 /// Where UDP is filtered, TCP SYN and ICMP echo probes find the path MTU: from
 /// ICMP too-big, and through a black hole by search (the SYN-ACK, reset or echo
 /// reply acknowledging each size).

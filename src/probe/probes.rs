@@ -11,7 +11,7 @@
 //! to TCP and ICMP probes (SYN-ACK or reset, echo reply) arrives on the raw socket.
 
 use std::collections::VecDeque;
-use std::io::IoSliceMut;
+use std::io::{IoSliceMut, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -66,6 +66,11 @@ struct Flight {
 /// Probes in flight remembered for late answers.
 const FLIGHTS_KEPT: usize = 256;
 
+/// How long a probe waits for a tentative IPv6 address to become usable: DAD
+/// takes one neighbour solicitation and a second (RFC 4862, `dad_transmits` 1,
+/// `retrans_time_ms` 1000), plus the delay before it starts.
+const DAD_WAIT: Duration = Duration::from_secs(3);
+
 /// The MSS our TCP probes announce (the usual Ethernet values; the probe is not a
 /// real connection).
 const SYN_MSS_V4: u16 = 1460;
@@ -97,6 +102,56 @@ fn ip_header(v6: bool) -> u32 {
 impl Prober {
     /// A connected socket toward `target` (its port is used by UDP and TCP).
     pub(super) fn new(target: SocketAddr, method: ProbeMethod) -> Result<Prober, Failure> {
+        let v6 = target.is_ipv6();
+        let (mut fd, mut source) = Prober::open(target, method)?;
+        // A fresh IPv6 address is tentative until duplicate address detection
+        // ends (about a second, RFC 4862): the kernel then picks no source of it
+        // and probes would leave from ::1 and never come back. Wait for it, on a
+        // new socket each time (a connected socket keeps the source it got).
+        if v6 && source.is_loopback() && !target.ip().is_loopback() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "mss: no usable IPv6 source address toward {} yet (a new address is \
+                 tentative during duplicate address detection): waiting up to {} s",
+                target.ip(),
+                DAD_WAIT.as_secs()
+            );
+            let deadline = Instant::now() + DAD_WAIT;
+            while source.is_loopback() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+                (fd, source) = Prober::open(target, method)?;
+            }
+            if source.is_loopback() {
+                return Err(Failure::Input(format!(
+                    "{}: no usable IPv6 source address after {} s: the address toward it is \
+                     still tentative, or duplicate address detection failed (ip -6 addr \
+                     shows \"tentative\" or \"dadfailed\")",
+                    target.ip(),
+                    DAD_WAIT.as_secs()
+                )));
+            }
+        }
+        let pid = std::process::id();
+        let clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        Ok(Prober {
+            fd,
+            method,
+            target,
+            v6,
+            source,
+            next_id: 1,
+            token_base: pid.rotate_left(16) ^ clock,
+            ident: u16::try_from(pid & 0xffff).unwrap_or(0),
+            flights: VecDeque::new(),
+            sent: 0,
+        })
+    }
+
+    /// A socket connected toward `target` for `method`, with the source address
+    /// the kernel chose for it.
+    fn open(target: SocketAddr, method: ProbeMethod) -> Result<(OwnedFd, IpAddr), Failure> {
         let v6 = target.is_ipv6();
         let family = if v6 {
             AddressFamily::Inet6
@@ -159,22 +214,7 @@ impl Prober {
             .map(|a| IpAddr::V4(a.ip()))
             .or_else(|| local.as_sockaddr_in6().map(|a| IpAddr::V6(a.ip())))
             .ok_or_else(|| Failure::Input(format!("{}: no local address", target.ip())))?;
-        let pid = std::process::id();
-        let clock = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        Ok(Prober {
-            fd,
-            method,
-            target,
-            v6,
-            source,
-            next_id: 1,
-            token_base: pid.rotate_left(16) ^ clock,
-            ident: u16::try_from(pid & 0xffff).unwrap_or(0),
-            flights: VecDeque::new(),
-            sent: 0,
-        })
+        Ok((fd, source))
     }
 
     /// IP and transport header bytes of a probe: the smallest probe.
