@@ -210,6 +210,7 @@ fn hops_names_where_the_mss_is_rewritten() {
         assert_eq!(rewrites.len(), 1, "{result:#}");
         // r1 clamps; r2 (hop 2) is the first to quote the new value.
         assert_eq!(rewrites[0]["hop"], 2, "{result:#}");
+        assert_eq!(rewrites[0]["after_hop"], 1, "{result:#}");
         assert_eq!(rewrites[0]["addr"], r2, "{result:#}");
         assert_eq!(rewrites[0]["from"], sent);
         assert_eq!(rewrites[0]["to"], clamped);

@@ -100,6 +100,8 @@ struct Rewrite {
     addr: Option<IpAddr>,
     from: u16,
     to: u16,
+    /// The hop that last showed `from` (0: this host, which sent it).
+    after: u8,
 }
 
 /// The rewrites along the hops: each hop whose quote shows a value different
@@ -107,6 +109,7 @@ struct Rewrite {
 fn rewrites(hops: &[Hop], own_mss: u16) -> Vec<Rewrite> {
     let mut found = Vec::new();
     let mut last = own_mss;
+    let mut last_seen = 0;
     for hop in hops {
         if let (Some(mss), true) = (hop.mss, hop.quoted_options) {
             if mss != last {
@@ -115,9 +118,11 @@ fn rewrites(hops: &[Hop], own_mss: u16) -> Vec<Rewrite> {
                     addr: hop.addr,
                     from: last,
                     to: mss,
+                    after: last_seen,
                 });
                 last = mss;
             }
+            last_seen = hop.ttl;
         }
     }
     found
@@ -305,6 +310,7 @@ pub(crate) fn run(args: &ProbeHopsArgs, out: &mut impl Write) -> Result<ExitCode
                     "addr": r.addr.map(|a| a.to_string()),
                     "from": r.from,
                     "to": r.to,
+                    "after_hop": r.after,
                 })
             })
             .collect();
@@ -340,8 +346,27 @@ fn summary(
 ) -> Vec<String> {
     let mut summary = Vec::new();
     for r in rewrites {
+        let after = if r.after == 0 {
+            "this host".to_string()
+        } else {
+            format!("hop {}", r.after)
+        };
+        let unseen = if r.hop > r.after + 1 {
+            let (first, last) = (r.after + 1, r.hop - 1);
+            let stretch = if first == last {
+                format!("hop {first}")
+            } else {
+                format!("hops {first} to {last}")
+            };
+            format!(
+                "; {stretch} showed no options (silent, or quoting too little), so it \
+                 happened somewhere after {after}"
+            )
+        } else {
+            String::new()
+        };
         summary.push(format!(
-            "Rewritten {} -> {} before hop {} ({}).",
+            "Rewritten {} -> {} between {after} and hop {} ({}){unseen}.",
             r.from,
             r.to,
             r.hop,
@@ -437,4 +462,50 @@ fn got_syn_ack(fd: &OwnedFd, v6: bool, sport: u16, dport: u16, seqs: &[u32]) -> 
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hop(ttl: u8, mss: Option<u16>, quoted: bool) -> Hop {
+        Hop {
+            ttl,
+            addr: Some(std::net::IpAddr::from([10, 0, ttl, 1])),
+            mss,
+            quoted_options: quoted,
+            reached: false,
+        }
+    }
+
+    /// A silent hop between the last old value and the first new one is named:
+    /// the rewrite may be there.
+    #[test]
+    fn a_rewrite_after_a_silent_hop_names_the_unseen_stretch() {
+        let hops = [
+            hop(1, Some(1460), true),
+            hop(2, None, false),
+            hop(3, None, false),
+            hop(4, Some(1360), true),
+        ];
+        let found = rewrites(&hops, 1460);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].after, found[0].hop), (1, 4));
+        let target: SocketAddr = "10.0.9.9:80".parse().expect("address");
+        let text = summary(target, &hops, &found, Some((4, None, Some(1360))), 30).join(" ");
+        assert!(
+            text.contains(
+                "Rewritten 1460 -> 1360 between hop 1 and hop 4 (10.0.4.1); hops 2 to 3 \
+                 showed no options"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_rewrite_at_the_first_hop_is_after_this_host() {
+        let hops = [hop(1, Some(1300), true)];
+        let found = rewrites(&hops, 1460);
+        assert_eq!((found[0].after, found[0].hop, found[0].from), (0, 1, 1460));
+    }
 }
