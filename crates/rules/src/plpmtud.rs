@@ -218,6 +218,18 @@ mod tests {
         lose: u32,
     }
 
+    impl Path {
+        /// A path of `mtu` whose routers answer with ICMP too-big, 10 ms away.
+        fn answering(mtu: u32) -> Path {
+            Path {
+                mtu,
+                icmp: true,
+                rtt: 10,
+                lose: 0,
+            }
+        }
+    }
+
     /// Runs a search to the end; returns (mtu found, probes, elapsed ms).
     fn run(path: &Path, min: u32, max: u32) -> (u32, u32, u64) {
         let mut search = Search::new(min, max);
@@ -273,16 +285,7 @@ mod tests {
 
     #[test]
     fn icmp_too_big_goes_straight_to_the_mtu() {
-        let (found, probes, _) = run(
-            &Path {
-                mtu: 1400,
-                icmp: true,
-                rtt: 10,
-                lose: 0,
-            },
-            1280,
-            1500,
-        );
+        let (found, probes, _) = run(&Path::answering(1400), 1280, 1500);
         // The base, the top (too big), then 1400 itself.
         assert_eq!((found, probes), (1400, 3));
     }
@@ -292,16 +295,7 @@ mod tests {
         // IPv6 at its minimum: the base 1280 gets through, the top is refused
         // with "MTU 1280".
         for (mtu, min) in [(1280, 1280), (576, 576), (1400, 1400)] {
-            let (found, probes, _) = run(
-                &Path {
-                    mtu,
-                    icmp: true,
-                    rtt: 10,
-                    lose: 0,
-                },
-                min,
-                1500,
-            );
+            let (found, probes, _) = run(&Path::answering(mtu), min, 1500);
             assert_eq!((found, probes), (mtu, 2), "path MTU {mtu}");
         }
     }
@@ -309,16 +303,7 @@ mod tests {
     #[test]
     fn every_icmp_path_takes_at_most_three_probes() {
         for mtu in (1280..=1500).step_by(7) {
-            let (found, probes, _) = run(
-                &Path {
-                    mtu,
-                    icmp: true,
-                    rtt: 10,
-                    lose: 0,
-                },
-                1280,
-                1500,
-            );
+            let (found, probes, _) = run(&Path::answering(mtu), 1280, 1500);
             assert_eq!(found, mtu);
             assert!(probes <= 3, "path MTU {mtu}: {probes} probes");
         }
