@@ -434,6 +434,16 @@ fn parse_esp(p: &mut Params<'_>) -> Result<Encap, EncapError> {
     };
     let nat_t = p.flag("natt") || p.flag("nat-t");
     let outer = p.outer();
+    if mode == EspMode::Transport && outer == IpVersion::V6 {
+        // Transport mode adds no IP header: the packet's own carries ESP.
+        return Err(EncapError::Param {
+            item: p.item.to_string(),
+            param: "v6".into(),
+            accepted: "v6 only with tunnel mode: transport mode adds no outer IP header \
+                       (ESP goes into the packet's own)"
+                .into(),
+        });
+    }
     if let Some(extra) = p.rest.first() {
         return Err(EncapError::Param {
             item: p.item.to_string(),

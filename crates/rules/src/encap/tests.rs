@@ -94,6 +94,18 @@ fn esp_known_values() {
     assert_eq!(inner("esp:aes-cbc:sha1", 1516, V4), 1454);
 }
 
+#[test]
+fn esp_transport_takes_no_outer_version() {
+    // Transport mode has no outer header to be IPv6; the name it prints (without
+    // one) must parse back to the same stack.
+    let err = "esp:transport:v6"
+        .parse::<EncapStack>()
+        .expect_err("transport with v6");
+    assert!(err.to_string().contains("tunnel mode"), "{err}");
+    let stack: EncapStack = "esp:transport:v4".parse().expect("v4 is the default");
+    assert_eq!(stack.to_string().parse::<EncapStack>().ok(), Some(stack));
+}
+
 /// An independent statement of RFC 4303's size: outer header, ESP header, IV, the
 /// payload with trailer padded to the block, ICV.
 fn esp_tunnel_size(payload: u32, iv: u32, block: u32, icv: u32, outer: u32) -> u32 {
