@@ -7,14 +7,10 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsFd;
+use std::net::IpAddr;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
-use nix::sys::socket::{getsockopt, sockopt::TcpMaxSeg};
 use support::{Routed, netns_available};
 
 #[test]
@@ -28,7 +24,7 @@ fn a_live_capture_on_both_router_interfaces_locates_the_clamp() {
          forward priority mangle; }; add rule inet mss_live forward tcp flags syn tcp \
          option maxseg size set 1300",
     );
-    let (client, router, server) = (&lab.client, &lab.router, &lab.server);
+    let router = &lab.router;
 
     let mut mss = router
         .command(env!("CARGO_BIN_EXE_mss"))
@@ -46,29 +42,7 @@ fn a_live_capture_on_both_router_interfaces_locates_the_clamp() {
     assert!(first.contains("capturing on vr1, vr2"), "{first}");
 
     let at: IpAddr = "10.85.2.1".parse().expect("address");
-    let (port_tx, port_rx) = mpsc::channel();
-    let listener = server.enter(move || {
-        let listener = TcpListener::bind(SocketAddr::new(at, 0)).expect("bind");
-        port_tx
-            .send(listener.local_addr().expect("address").port())
-            .expect("port");
-        let (mut stream, _) = listener.accept().expect("accept");
-        let mut sink = Vec::new();
-        stream.read_to_end(&mut sink).expect("read");
-        getsockopt(&stream.as_fd(), TcpMaxSeg).expect("TCP_MAXSEG")
-    });
-    let port = port_rx.recv_timeout(Duration::from_secs(10)).expect("port");
-    let sender = client.enter(move || {
-        let mut stream =
-            TcpStream::connect_timeout(&SocketAddr::new(at, port), Duration::from_secs(10))
-                .expect("connect");
-        stream.write_all(&[0x42; 100_000]).expect("write");
-        let mss = getsockopt(&stream.as_fd(), TcpMaxSeg).expect("TCP_MAXSEG");
-        stream.shutdown(std::net::Shutdown::Both).expect("shutdown");
-        mss
-    });
-    let client_mss = sender.join().expect("client");
-    let server_mss = listener.join().expect("server");
+    let (client_mss, server_mss) = lab.transfer(at, 100_000, || {});
     assert_eq!(
         (client_mss, server_mss),
         (1288, 1288),

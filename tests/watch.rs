@@ -7,14 +7,11 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsFd;
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use nix::sys::socket::{getsockopt, sockopt::TcpMaxSeg};
 use support::{Netns, Routed, TempDir, netns_available, which};
 
 const MSS: &str = env!("CARGO_BIN_EXE_mss");
@@ -412,42 +409,6 @@ fn value_of(result: &[serde_json::Value]) -> Option<f64> {
     result.first()?["value"][1].as_str()?.parse().ok()
 }
 
-/// One connection from the client to the server; returns both kernels'
-/// TCP_MAXSEG. `hold` runs while the connection is open.
-fn connect(client: &Netns, server: &Netns, at: IpAddr, hold: impl FnOnce()) -> (u32, u32) {
-    let (port_tx, port_rx) = mpsc::channel();
-    let listener = server.enter(move || {
-        let listener = TcpListener::bind(SocketAddr::new(at, 0)).expect("bind");
-        port_tx
-            .send(listener.local_addr().expect("address").port())
-            .expect("port");
-        let (mut stream, _) = listener.accept().expect("accept");
-        let mut sink = Vec::new();
-        stream.read_to_end(&mut sink).expect("read");
-        getsockopt(&stream.as_fd(), TcpMaxSeg).expect("TCP_MAXSEG")
-    });
-    let port = port_rx.recv_timeout(Duration::from_secs(10)).expect("port");
-    let (open_tx, open_rx) = mpsc::channel();
-    let (close_tx, close_rx) = mpsc::channel::<()>();
-    let sender = client.enter(move || {
-        let mut stream =
-            TcpStream::connect_timeout(&SocketAddr::new(at, port), Duration::from_secs(10))
-                .expect("connect");
-        stream.write_all(&[0x42; 20_000]).expect("write");
-        let _ = open_tx.send(());
-        let _ = close_rx.recv_timeout(Duration::from_secs(60));
-        let mss = getsockopt(&stream.as_fd(), TcpMaxSeg).expect("TCP_MAXSEG");
-        stream.shutdown(std::net::Shutdown::Both).expect("shutdown");
-        mss
-    });
-    open_rx.recv_timeout(Duration::from_secs(10)).expect("open");
-    hold();
-    let _ = close_tx.send(());
-    let client_mss = sender.join().expect("client");
-    let server_mss = listener.join().expect("server");
-    (client_mss, server_mss)
-}
-
 #[test]
 fn prometheus_scrapes_a_clamp_switched_on_in_a_lab() {
     const TEST: &str = "prometheus_scrapes_a_clamp_switched_on_in_a_lab";
@@ -456,7 +417,7 @@ fn prometheus_scrapes_a_clamp_switched_on_in_a_lab() {
     }
     let prometheus = needs(TEST, "prometheus", "prometheus");
     let lab = Routed::new("watch", 86, 1500);
-    let (client, router, server) = (&lab.client, &lab.router, &lab.server);
+    let router = &lab.router;
 
     // mss watch on both router interfaces, Prometheus beside it (ports of the
     // router's own namespace: nothing else listens there).
@@ -525,7 +486,7 @@ fn prometheus_scrapes_a_clamp_switched_on_in_a_lab() {
 
     let at: IpAddr = "10.86.2.1".parse().expect("address");
     // No clamp yet: the kernels' 1448.
-    assert_eq!(connect(client, server, at, || {}), (1448, 1448));
+    assert_eq!(lab.transfer(at, 20_000, || {}), (1448, 1448));
     // The clamp goes on.
     lab.nft(
         "add table inet mss_watch; add chain inet mss_watch forward { type filter hook \
@@ -534,7 +495,7 @@ fn prometheus_scrapes_a_clamp_switched_on_in_a_lab() {
     );
     // The rewrite is reported while the connection is still open.
     let mut seen_open = None;
-    let clamped = connect(client, server, at, || {
+    let clamped = lab.transfer(at, 20_000, || {
         // Other findings may come first (the client's super-segments cross the
         // veth whole: TSO/GSO at the sender).
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -564,7 +525,7 @@ fn prometheus_scrapes_a_clamp_switched_on_in_a_lab() {
     assert_eq!(finding["interface"], "vr1", "{line}");
     // Another one: the counter grows, which the alert sees.
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(connect(client, server, at, || {}), (1288, 1288));
+    assert_eq!(lab.transfer(at, 20_000, || {}), (1288, 1288));
 
     let rewrites = "mss_rewrites_total{job=\"mss\",from_interface=\"vr1\",to_interface=\"vr2\",\
                     direction=\"syn\",from=\"1460\",to=\"1300\"}";

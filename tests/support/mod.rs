@@ -222,6 +222,52 @@ impl Routed {
         }
     }
 
+    /// One connection from the client to `at` (a server address, any free port)
+    /// that sends `bytes`; `hold` runs while it is still open. Returns both
+    /// kernels' TCP_MAXSEG (client, server).
+    pub(crate) fn transfer(
+        &self,
+        at: std::net::IpAddr,
+        bytes: usize,
+        hold: impl FnOnce(),
+    ) -> (u32, u32) {
+        use nix::sys::socket::{getsockopt, sockopt::TcpMaxSeg};
+        use std::io::{Read, Write};
+        use std::net::{SocketAddr, TcpListener, TcpStream};
+        use std::os::fd::AsFd;
+        let (port_tx, port_rx) = mpsc::channel();
+        let listener = self.server.enter(move || {
+            let listener = TcpListener::bind(SocketAddr::new(at, 0)).expect("bind");
+            port_tx
+                .send(listener.local_addr().expect("address").port())
+                .expect("port");
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut sink = Vec::new();
+            stream.read_to_end(&mut sink).expect("read");
+            getsockopt(&stream.as_fd(), TcpMaxSeg).expect("TCP_MAXSEG")
+        });
+        let port = port_rx.recv_timeout(Duration::from_secs(10)).expect("port");
+        let (open_tx, open_rx) = mpsc::channel();
+        let (close_tx, close_rx) = mpsc::channel::<()>();
+        let sender = self.client.enter(move || {
+            let mut stream =
+                TcpStream::connect_timeout(&SocketAddr::new(at, port), Duration::from_secs(10))
+                    .expect("connect");
+            stream.write_all(&vec![0x42; bytes]).expect("write");
+            let _ = open_tx.send(());
+            let _ = close_rx.recv_timeout(Duration::from_secs(60));
+            let mss = getsockopt(&stream.as_fd(), TcpMaxSeg).expect("TCP_MAXSEG");
+            stream.shutdown(std::net::Shutdown::Both).expect("shutdown");
+            mss
+        });
+        open_rx.recv_timeout(Duration::from_secs(10)).expect("open");
+        hold();
+        let _ = close_tx.send(());
+        let client_mss = sender.join().expect("client");
+        let server_mss = listener.join().expect("server");
+        (client_mss, server_mss)
+    }
+
     /// Runs an nft script in the router; it must succeed.
     pub(crate) fn nft(&self, script: &str) {
         let out = self
