@@ -2,8 +2,11 @@
 //! DF set via IP_PMTUDISC_PROBE, answers from the socket's error queue), and
 //! through ICMP black holes: when oversized probes vanish without a "too big" while
 //! small ones are answered, the largest size that gets through is searched for
-//! (`mss_rules::plpmtud`, RFC 4821/8899), and the hop after which ICMP goes
-//! missing is named.
+//! (`mss_rules::plpmtud`, RFC 4821/8899) with probes that expire at the hop that
+//! answered the small ones. Its time exceeded confirms each size, so the search
+//! rests on answers up to there even when the target never answers; the walk then
+//! goes on with the size found, so the routers after the black hole report their
+//! own MTUs. The black-holed link is named between the hops around it.
 //!
 //! The probes are UDP to a closed port (unprivileged), or where UDP is filtered
 //! TCP SYNs or ICMP echo requests (`probes`). Each hop is printed as soon as it is
@@ -64,7 +67,17 @@ struct Report<'a, W: Write> {
     out: &'a mut W,
     json: bool,
     hops: Vec<Hop>,
-    too_big: Vec<Value>,
+    too_big: Vec<TooBig>,
+}
+
+/// An ICMP too-big that came back: from whom, for which probe.
+#[derive(Copy, Clone, Debug)]
+struct TooBig {
+    /// The TTL of the probe it was about.
+    ttl: u8,
+    from: IpAddr,
+    mtu: u32,
+    probe_size: u32,
 }
 
 impl<W: Write> Report<'_, W> {
@@ -97,12 +110,12 @@ impl<W: Write> Report<'_, W> {
         if let Some(hop) = self.hops.iter_mut().rev().find(|h| h.addr == Some(from)) {
             hop.reported_mtu = Some(mtu);
         }
-        self.too_big.push(json!({
-            "ttl": ttl,
-            "addr": from.to_string(),
-            "mtu": mtu,
-            "probe_size": size,
-        }));
+        self.too_big.push(TooBig {
+            ttl,
+            from,
+            mtu,
+            probe_size: size,
+        });
         self.line(&format!(
             "      {from} says too big for probes of {size}: its next hop carries {mtu}"
         ))
@@ -138,8 +151,9 @@ fn target(args: &ProbePathArgs) -> Result<SocketAddr, Failure> {
 enum TtlResult {
     /// An answer to a probe of full size.
     Full(Answer),
-    /// Only the small probes were answered: full-size ones vanish.
-    SmallOnly,
+    /// Only the small probes were answered (time exceeded, or the target): full-size
+    /// ones vanish.
+    SmallOnly(Answer),
     /// The interface toward the target refused the size: its MTU.
     TooBigHere(u32),
     Silent,
@@ -180,22 +194,56 @@ fn probe_ttl(
             if let Some((_, answer, _)) = prober.answer(&full, Duration::from_millis(50)) {
                 return Ok(TtlResult::Full(answer));
             }
-            return Ok(TtlResult::SmallOnly);
+            return Ok(match answer {
+                Answer::TimeExceeded(_) | Answer::Reached(_) => TtlResult::SmallOnly(answer),
+                // A too-big or an unreachable: the walk takes it as it comes.
+                Answer::TooBig(..) | Answer::Unreachable(..) => TtlResult::Full(answer),
+            });
         }
     }
     Ok(TtlResult::Silent)
+}
+
+/// A link that drops probes above `mtu` without an ICMP too-big: a PMTUD black
+/// hole. It lies after the last hop that answered full-size probes and before the
+/// hop that answered the search.
+#[derive(Copy, Clone, Debug)]
+struct BlackHole {
+    /// The last hop that answered full-size probes (0: this host) and its address.
+    after: (u8, Option<IpAddr>),
+    /// The hop whose answers the search counted (its time exceeded, or the target).
+    before: (u8, Option<IpAddr>),
+    /// The largest size that crossed it.
+    mtu: u32,
+    /// Probes the search took.
+    probes: u32,
 }
 
 /// What the hop-by-hop walk found.
 struct Walk {
     /// The size that got through last: the path MTU when the target was reached.
     size: u32,
+    /// The last change of `size` came from a search (not from an ICMP too-big).
     found_by_search: bool,
-    /// The hop (and its address) after which big probes vanished without ICMP.
-    blackhole_after: Option<(u8, Option<IpAddr>)>,
+    /// Every black hole the walk crossed, in path order.
+    black_holes: Vec<BlackHole>,
     reached: bool,
-    search_probes: u32,
     ended_by_silence: bool,
+}
+
+impl Walk {
+    fn search_probes(&self) -> u32 {
+        self.black_holes.iter().map(|b| b.probes).sum()
+    }
+}
+
+/// "hop 2 (10.0.0.1)", "hop 3", or "this host" for hop 0.
+fn hop_name(hop: u8, addr: Option<IpAddr>) -> String {
+    match (hop, addr) {
+        (0, _) => "this host".to_string(),
+        (hop, Some(addr)) => format!("hop {hop} ({addr})"),
+        (hop, None) => format!("hop {hop}"),
+    }
 }
 
 /// Walks the path hop by hop from `first_link` bytes down, printing each hop.
@@ -210,9 +258,8 @@ fn walk<W: Write>(
     let mut walk = Walk {
         size: first_link,
         found_by_search: false,
-        blackhole_after: None,
+        black_holes: Vec::new(),
         reached: false,
-        search_probes: 0,
         ended_by_silence: false,
     };
     let mut silent_in_a_row = 0;
@@ -231,18 +278,68 @@ fn walk<W: Write>(
                     }
                     continue 'hops;
                 }
-                TtlResult::SmallOnly => {
-                    // The big ones vanish without a "too big": a black hole after the
-                    // previous hop. Search to the target for what gets through.
-                    walk.blackhole_after = Some((
-                        ttl.saturating_sub(1),
-                        report.hops.last().and_then(|h| h.addr),
-                    ));
-                    let (found, probes) = search(prober, floor, walk.size - 1)?;
-                    walk.search_probes += probes;
-                    walk.found_by_search = true;
-                    walk.size = found;
-                    // Walk on with the walk.size that gets through.
+                TtlResult::SmallOnly(small) => {
+                    // The big ones vanish without a "too big" on a link after the
+                    // last hop that answered them: a black hole. Its MTU is searched
+                    // for with probes that expire at this hop, whose time exceeded
+                    // (or the target's answer) confirms each size: evidence up to
+                    // here, whether or not the target ever answers. Then the walk
+                    // goes on with that size, so later routers report their own.
+                    let after = report
+                        .hops
+                        .iter()
+                        .rev()
+                        .find(|h| h.addr.is_some() && h.mtu >= walk.size)
+                        .map_or((0, None), |h| (h.ttl, h.addr));
+                    // The full size is searched too: the full-size probes may have
+                    // met a rate limit on the answers (Linux: one ICMP error a
+                    // second after a burst of six) rather than a small link.
+                    let (found, probes, answer) =
+                        search(prober, report, ttl, (floor, rtt), walk.size)?;
+                    // Nothing answered the search: the small probe's answer is what
+                    // confirmed its base.
+                    let answer = answer.unwrap_or(small);
+                    silent_in_a_row = 0;
+                    if found < walk.size {
+                        let addr = match answer {
+                            Answer::Reached(a) | Answer::TimeExceeded(a) => Some(a),
+                            _ => None,
+                        };
+                        walk.black_holes.push(BlackHole {
+                            after,
+                            before: (ttl, addr),
+                            mtu: found,
+                            probes,
+                        });
+                        walk.found_by_search = true;
+                        walk.size = found;
+                        let said = format!(
+                            "probes above {found} vanish after {}, and no ICMP too big comes \
+                             back (a black hole); {found} gets through (searched, {})",
+                            hop_name(after.0, after.1),
+                            super::plural(probes, "probe")
+                        );
+                        for line in crate::render::wrap(&said, "      ", "        ") {
+                            report.line(&line)?;
+                        }
+                    }
+                    // The search's answers name this hop at the size found.
+                    match answer {
+                        Answer::Reached(addr) => {
+                            report.hop(Hop {
+                                reached: true,
+                                ..Hop::at(ttl, Some(addr), walk.size)
+                            })?;
+                            walk.reached = true;
+                            break 'hops;
+                        }
+                        Answer::TimeExceeded(addr) => {
+                            report.hop(Hop::at(ttl, Some(addr), walk.size))?;
+                            continue 'hops;
+                        }
+                        // Only acknowledgements are kept.
+                        Answer::TooBig(..) | Answer::Unreachable(..) => continue,
+                    }
                 }
                 TtlResult::Full(answer) => {
                     silent_in_a_row = 0;
@@ -253,6 +350,7 @@ fn walk<W: Write>(
                         }
                         Answer::TooBig(mtu, from) => {
                             report.too_big(ttl, from, mtu, walk.size)?;
+                            walk.found_by_search = false;
                             let next = if mtu >= 68 && mtu < walk.size {
                                 mtu
                             } else {
@@ -386,6 +484,34 @@ impl Ended<'_> {
                 })
             })
             .collect();
+        let first_hole = walk.black_holes.first();
+        let addr = |a: Option<IpAddr>| a.map(|a| a.to_string());
+        let holes: Vec<Value> = walk
+            .black_holes
+            .iter()
+            .map(|b| {
+                json!({
+                    "after_hop": b.after.0,
+                    "after_addr": addr(b.after.1),
+                    "before_hop": b.before.0,
+                    "before_addr": addr(b.before.1),
+                    "mtu": b.mtu,
+                    "probes": b.probes,
+                })
+            })
+            .collect();
+        let too_big: Vec<Value> = report
+            .too_big
+            .iter()
+            .map(|t| {
+                json!({
+                    "ttl": t.ttl,
+                    "addr": t.from.to_string(),
+                    "mtu": t.mtu,
+                    "probe_size": t.probe_size,
+                })
+            })
+            .collect();
         json!({
             "type": "probe_path",
             "target": target.ip().to_string(),
@@ -399,12 +525,13 @@ impl Ended<'_> {
             "last_answering_hop": last_answer.map(|(ttl, ..)| ttl),
             "last_answering_addr": last_answer.and_then(|(_, a, ..)| a).map(|a| a.to_string()),
             "mtu_to_last_answering_hop": last_answer.map(|(_, _, mtu, _)| mtu),
-            "icmp_dropped_after_hop": walk.blackhole_after.map(|(h, _)| h),
-            "icmp_dropped_after_addr": walk.blackhole_after.and_then(|(_, a)| a).map(|a| a.to_string()),
+            "icmp_dropped_after_hop": first_hole.map(|b| b.after.0),
+            "icmp_dropped_after_addr": first_hole.and_then(|b| b.after.1).map(|a| a.to_string()),
+            "black_holes": holes,
             "hops": hop_list,
-            "too_big": report.too_big,
+            "too_big": too_big,
             "probes": self.probes,
-            "search_probes": walk.search_probes,
+            "search_probes": walk.search_probes(),
             "seconds": self.elapsed.as_secs_f64(),
         })
     }
@@ -420,18 +547,23 @@ impl Ended<'_> {
             super::plural(self.probes, "probe"),
             self.elapsed.as_secs_f64()
         );
+        let holes = self.black_holes_said();
         if walk.reached {
-            let how = match walk.blackhole_after {
-                Some((hop, addr)) if walk.found_by_search => format!(
-                    "found by search: probes above it vanish after hop {hop}{} and no ICMP \
-                     \"too big\" comes back (dropped: a PMTUD black hole)",
-                    addr.map_or(String::new(), |a| format!(" ({a})"))
-                ),
-                _ if !report.too_big.is_empty() => "from ICMP too big".into(),
-                _ => "nothing smaller than the first link on the way".into(),
+            let how = if walk.found_by_search {
+                "found by search".to_string()
+            } else if let Some(last) = report.too_big.iter().rev().find(|t| t.mtu == walk.size) {
+                let hop = report.hops.iter().rev().find(|h| h.addr == Some(last.from));
+                format!(
+                    "from ICMP too big, sent by {}",
+                    hop.map_or(last.from.to_string(), |h| hop_name(h.ttl, h.addr))
+                )
+            } else if walk.size < first_link {
+                "from ICMP too big".to_string()
+            } else {
+                "nothing smaller than the first link on the way".to_string()
             };
             format!(
-                "path MTU {}: {how}; TCP MSS {} ({} with timestamps). {probes}",
+                "path MTU {}: {how}; TCP MSS {} ({} with timestamps).{holes} {probes}",
                 walk.size,
                 walk.size.saturating_sub(if v6 { 60 } else { 40 }),
                 walk.size.saturating_sub(if v6 { 72 } else { 52 }),
@@ -463,42 +595,92 @@ impl Ended<'_> {
                 _ => "",
             };
             format!(
-                "target {} not reached: {why}. {known}{hint} {probes}",
+                "target {} not reached: {why}. {known}{holes}{hint} {probes}",
                 target.ip()
             )
         }
     }
+
+    /// One sentence per black hole crossed (with a leading space), or nothing.
+    fn black_holes_said(&self) -> String {
+        self.walk
+            .black_holes
+            .iter()
+            .map(|b| {
+                let (after, before) = (
+                    hop_name(b.after.0, b.after.1),
+                    hop_name(b.before.0, b.before.1),
+                );
+                let sender = if b.after.0 == 0 {
+                    "the first link carries less than this host's interface".to_string()
+                } else if b.before.0 > b.after.0 + 1 {
+                    format!(
+                        "no hop from {} to {} sends one (a PMTUD black hole)",
+                        b.after.0,
+                        b.before.0 - 1
+                    )
+                } else {
+                    format!("hop {} sends none (a PMTUD black hole)", b.after.0)
+                };
+                format!(
+                    " Probes above {} vanish between {after} and {before} with no ICMP \
+                     \"too big\": {sender}; the search took {}.",
+                    b.mtu,
+                    super::plural(b.probes, "probe")
+                )
+            })
+            .collect()
+    }
 }
 
-/// The search to the destination (full TTL): the target's answer acknowledges a
-/// size.
-fn search(prober: &mut Prober, floor: u32, max: u32) -> Result<(u32, u32), Failure> {
-    let mut search = Search::new(floor, max);
-    // (id on the wire, the search's id) of the probe in flight.
-    let mut in_flight: Option<(u32, u32)> = None;
+/// The search for the largest size that crosses a black hole (from `floor`, which
+/// the walk's small probes just got across, `rtt` away), with probes that expire
+/// at hop `ttl`: each one that gets there is confirmed by that hop's time
+/// exceeded (or the target's answer, if it is the target). Every too-big it
+/// receives is reported and used. Returns the size found, the probes taken and
+/// the last answer that confirmed a size (`None`: nothing answered).
+fn search<W: Write>(
+    prober: &mut Prober,
+    report: &mut Report<'_, W>,
+    ttl: u8,
+    (floor, rtt): (u32, Option<Duration>),
+    max: u32,
+) -> Result<(u32, u32, Option<Answer>), Failure> {
+    // The walk's small probes just got `floor` across at this TTL.
+    let rtt_ms = rtt.map_or(0, |r| u64::try_from(r.as_millis()).unwrap_or(u64::MAX));
+    let mut search = Search::from_confirmed(floor, max, rtt_ms);
+    let mut answered_by = None;
+    // (id on the wire, the search's id, size) of the probe in flight.
+    let mut in_flight: Option<(u32, u32, u32)> = None;
     let started = Instant::now();
     let now_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     loop {
         let now = now_ms();
         if now > 60_000 {
             // Bounded: a minute at most, then what is confirmed.
-            return Ok((search.confirmed(), search.probes));
+            return Ok((search.confirmed(), search.probes, answered_by));
         }
         match search.poll(now) {
-            Action::Done { mtu } => return Ok((mtu, search.probes)),
-            Action::Send { id, size } => match prober.send(size, 64)? {
-                Sent::Probe(probe) => in_flight = Some((probe, id)),
+            Action::Done { mtu } => return Ok((mtu, search.probes, answered_by)),
+            Action::Send { id, size } => match prober.send(size, ttl)? {
+                Sent::Probe(probe) => in_flight = Some((probe, id, size)),
                 Sent::TooBigHere(mtu) => search.on_too_big(id, mtu),
             },
             Action::Wait { until } => {
                 let wait = Duration::from_millis(until.saturating_sub(now));
-                let Some((probe, id)) = in_flight.take() else {
+                let Some((probe, id, size)) = in_flight.take() else {
                     std::thread::sleep(wait.min(Duration::from_millis(50)));
                     continue;
                 };
                 match prober.answer(&[probe], wait) {
-                    Some((_, Answer::Reached(_), _)) => search.on_ack(id, now_ms()),
-                    Some((_, Answer::TooBig(mtu, _), _)) => search.on_too_big(id, mtu),
+                    Some((_, answer @ (Answer::Reached(_) | Answer::TimeExceeded(_)), _)) => {
+                        answered_by = Some(answer);
+                        search.on_ack(id, now_ms());
+                    }
+                    Some((_, Answer::TooBig(mtu, from), _)) => {
+                        report.too_big(ttl, from, mtu, size)?;
+                        search.on_too_big(id, mtu);
+                    }
                     // Silence: the search times it out at `until`.
                     _ => {}
                 }

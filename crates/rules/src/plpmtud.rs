@@ -8,6 +8,12 @@
 //!   case: nothing smaller on the path), then the interval is halved.
 //! - A size counts as too big only after [`MAX_ATTEMPTS`] losses in a row (RFC 8899
 //!   section 5.1.2 MAX_PROBES): one loss may be congestion or an ICMP rate limit.
+//!   Then a probe of the confirmed size checks that the path still answers: the
+//!   answers a search counts on (ICMP time exceeded, port unreachable) are rate
+//!   limited by routers and hosts (Linux: a burst of six, then one a second per
+//!   destination, `inet_peer_xrlim_allow()`), so three silent probes may be three
+//!   refused answers. If the check is not answered either, the losses prove
+//!   nothing: the search pauses for a second and tries the size again.
 //! - An ICMP too-big with a next-hop MTU (when one does arrive) jumps straight to it.
 //! - A probe is lost when no acknowledgement comes within the probe timeout: three
 //!   times the smoothed RTT of the acknowledgements so far, at least
@@ -21,6 +27,9 @@ pub const MAX_ATTEMPTS: u8 = 3;
 pub const INITIAL_TIMEOUT_MS: u64 = 1000;
 /// The shortest probe timeout.
 pub const MIN_TIMEOUT_MS: u64 = 200;
+/// The pause after a check of the confirmed size went unanswered: long enough for
+/// a rate limiter of one answer a second to have one again.
+pub const RATE_LIMIT_PAUSE_MS: u64 = 1000;
 
 /// What the caller should do next.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -66,6 +75,17 @@ pub struct Search {
     /// Whether the base size (`min`) was acknowledged; it is probed first, which
     /// also measures the RTT the loss timeouts need (RFC 8899 BASE state).
     base: bool,
+    /// A size lost [`MAX_ATTEMPTS`] times whose verdict waits for a check that the
+    /// path still answers probes of the confirmed size.
+    suspect: Option<u32>,
+    /// Whether the probe in flight is that check.
+    checking: bool,
+    /// The next probe repeats the last size (after a loss).
+    retry: bool,
+    /// Checks lost in a row: the path stopped answering.
+    stalls: u8,
+    /// No probe before this time (after a lost check).
+    not_before: u64,
     /// Probes sent so far.
     pub probes: u32,
 }
@@ -84,7 +104,23 @@ impl Search {
             last_size: 0,
             try_top: true,
             base: false,
+            suspect: None,
+            checking: false,
+            retry: false,
+            stalls: 0,
+            not_before: 0,
             probes: 0,
+        }
+    }
+
+    /// A search whose base `min` is already known to get through, with answers
+    /// `rtt_ms` away (the probes that showed it measured that): it starts at the
+    /// top.
+    pub fn from_confirmed(min: u32, max: u32, rtt_ms: u64) -> Search {
+        Search {
+            base: true,
+            srtt: Some(rtt_ms),
+            ..Search::new(min, max)
         }
     }
 
@@ -93,20 +129,34 @@ impl Search {
         self.low
     }
 
-    /// The probe timeout, doubled after each loss of the same size: the retries
-    /// then span more than a second, so a peer's ICMP rate limit (Linux: one per
-    /// second per destination after a burst of six) cannot pass for a too-big path.
+    /// The probe timeout, doubled after each loss of the same size, and after the
+    /// first loss at least [`RATE_LIMIT_PAUSE_MS`]: the first and the last
+    /// attempt are then more than a second apart, so a peer's ICMP rate limit
+    /// (Linux: one per second per destination after a burst of six) has an answer
+    /// for one of them and cannot pass for a too-big size.
     fn timeout(&self) -> u64 {
         let base = self
             .srtt
             .map_or(INITIAL_TIMEOUT_MS, |rtt| (3 * rtt).max(MIN_TIMEOUT_MS));
-        base << self.losses.min(4)
+        match self.losses {
+            0 => base,
+            1 => (base * 2).max(RATE_LIMIT_PAUSE_MS),
+            n => base << n.min(4),
+        }
     }
 
     /// Whether the base size got through (if not, the path carries less than the
     /// assumed minimum and [`Action::Done`]'s value is not confirmed).
     pub fn base_confirmed(&self) -> bool {
         self.base
+    }
+
+    /// Whether the search ended because the path stopped answering even probes
+    /// of the confirmed size ([`MAX_ATTEMPTS`] checks lost): its result is then
+    /// the largest size confirmed before, and sizes above it are not known to be
+    /// too big.
+    pub fn stalled(&self) -> bool {
+        self.stalls >= MAX_ATTEMPTS
     }
 
     fn next_size(&self) -> u32 {
@@ -130,21 +180,50 @@ impl Search {
             }
             // Lost.
             self.in_flight = None;
-            self.losses += 1;
-            if self.losses >= MAX_ATTEMPTS {
+            if self.checking {
+                // Not even the confirmed size is answered: the losses of the
+                // suspect size were the path's silence, not its size. Try it
+                // again once a rate limiter has an answer to give.
+                self.checking = false;
+                self.stalls += 1;
                 self.losses = 0;
-                if self.base {
-                    self.high = self.high.min(size);
+                if let Some(suspect) = self.suspect.take() {
+                    self.last_size = suspect;
+                }
+                if self.stalled() {
+                    return Action::Done { mtu: self.low };
+                }
+                // Retry the suspect size after the pause, counting afresh.
+                self.not_before = now + RATE_LIMIT_PAUSE_MS;
+                self.retry = true;
+            } else {
+                self.losses += 1;
+                if self.losses >= MAX_ATTEMPTS {
+                    self.losses = 0;
+                    if self.base {
+                        // Too big, unless the path has gone quiet: check first.
+                        self.suspect = Some(size);
+                    } else {
+                        // Not even the base gets through: give up.
+                        self.high = self.low + 1;
+                    }
                 } else {
-                    // Not even the base gets through: give up.
-                    self.high = self.low + 1;
+                    self.retry = true;
                 }
             }
         }
         if self.high <= self.low + 1 {
             return Action::Done { mtu: self.low };
         }
-        let size = if self.losses > 0 {
+        if now < self.not_before {
+            return Action::Wait {
+                until: self.not_before,
+            };
+        }
+        let size = if self.suspect.is_some() {
+            self.checking = true;
+            self.low
+        } else if std::mem::take(&mut self.retry) {
             // Retry the size that was lost.
             self.last_size
         } else {
@@ -158,7 +237,9 @@ impl Search {
         self.next_id += 1;
         self.probes += 1;
         self.in_flight = Some((id, size, now));
-        self.last_size = size;
+        if !self.checking {
+            self.last_size = size;
+        }
         Action::Send { id, size }
     }
 
@@ -172,6 +253,14 @@ impl Search {
         }
         self.in_flight = None;
         self.losses = 0;
+        self.stalls = 0;
+        self.retry = false;
+        if std::mem::take(&mut self.checking) {
+            // The path answers: the suspect size is too big.
+            if let Some(suspect) = self.suspect.take() {
+                self.high = self.high.min(suspect);
+            }
+        }
         self.base = true;
         self.low = self.low.max(size);
         let rtt = now.saturating_sub(sent);
@@ -188,6 +277,9 @@ impl Search {
         }
         self.in_flight = None;
         self.losses = 0;
+        self.retry = false;
+        self.checking = false;
+        self.suspect = None;
         // The MTU it reports bounds the whole path: jump to it, also when it is
         // the size already confirmed (then the search is over; stepping down a
         // byte per probe from the refused size would take a hundred probes). A
@@ -275,12 +367,96 @@ mod tests {
                 1500,
             );
             assert_eq!(found, mtu);
-            // 10 halvings over 924 sizes, each failure confirmed three times.
-            assert!(probes <= 40, "mtu {mtu}: {probes} probes");
-            // Seconds, not minutes: 1.4 s per size found too big (three probes,
-            // timeouts of 200, 400, 800 ms).
-            assert!(elapsed < 20_000, "mtu {mtu}: {elapsed} ms");
+            // 10 halvings over 924 sizes, each failure confirmed by three losses
+            // and a check that the path still answers.
+            assert!(probes <= 45, "mtu {mtu}: {probes} probes");
+            // Seconds, not minutes: 2 s per size found too big (three probes,
+            // timeouts of 200, 1000, 800 ms).
+            assert!(elapsed < 25_000, "mtu {mtu}: {elapsed} ms");
         }
+    }
+
+    /// Runs a search over a path whose answers are rate limited as Linux limits
+    /// ICMP errors per destination (`inet_peer_xrlim_allow()`: a burst of
+    /// `burst`, then one per `every` ms); sizes above `mtu` vanish. Returns
+    /// (mtu found, probes, elapsed ms).
+    fn run_rate_limited(mtu: u32, min: u32, max: u32, burst: u64, every: u64) -> (u32, u32, u64) {
+        let mut search = Search::new(min, max);
+        let (mut now, mut sent) = (0u64, 0);
+        // Tokens in ms of credit, as the kernel keeps them.
+        let (mut tokens, mut last) = (burst * every, 0u64);
+        loop {
+            match search.poll(now) {
+                Action::Done { mtu } => return (mtu, search.probes, now),
+                Action::Wait { until } => now = until,
+                Action::Send { id, size } => {
+                    sent += 1;
+                    assert!(sent < 200, "the search does not end");
+                    if size > mtu {
+                        continue;
+                    }
+                    tokens = (tokens + (now - last)).min(burst * every);
+                    last = now;
+                    if tokens >= every {
+                        tokens -= every;
+                        now += 1;
+                        search.on_ack(id, now);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_rate_limited_answer_is_not_taken_for_a_too_big_size() {
+        // IPv4 time exceeded and port unreachable: six, then one a second.
+        for mtu in [576, 1000, 1280, 1400, 1480, 1499, 1500] {
+            let (found, probes, elapsed) = run_rate_limited(mtu, 576, 1500, 6, 1000);
+            assert_eq!(found, mtu, "{probes} probes, {elapsed} ms");
+            assert!(elapsed < 30_000, "mtu {mtu}: {elapsed} ms");
+        }
+        // IPv6 toward a /64: four a second.
+        for mtu in [1280, 1400, 1480, 1500] {
+            let (found, probes, elapsed) = run_rate_limited(mtu, 1280, 1500, 6, 250);
+            assert_eq!(found, mtu, "{probes} probes, {elapsed} ms");
+            assert!(probes <= 40, "mtu {mtu}: {probes} probes");
+        }
+    }
+
+    #[test]
+    fn a_search_from_a_confirmed_base_starts_at_the_top() {
+        let mut search = Search::from_confirmed(576, 1500, 1);
+        let Action::Send { id, size } = search.poll(0) else {
+            panic!("a probe")
+        };
+        assert_eq!(size, 1500);
+        search.on_ack(id, 1);
+        assert_eq!(search.poll(1), Action::Done { mtu: 1500 });
+        assert_eq!(search.probes, 1);
+    }
+
+    #[test]
+    fn a_path_that_goes_quiet_stalls_the_search_at_what_was_confirmed() {
+        let mut search = Search::new(1280, 1500);
+        let Action::Send { id, size } = search.poll(0) else {
+            panic!("the base first")
+        };
+        assert_eq!(size, 1280);
+        search.on_ack(id, 1);
+        // Nothing answers from now on.
+        let (mut now, mut probes) = (1, 0);
+        let mtu = loop {
+            match search.poll(now) {
+                Action::Done { mtu } => break mtu,
+                Action::Wait { until } => now = until,
+                Action::Send { .. } => probes += 1,
+            }
+            assert!(probes < 30, "it ends");
+        };
+        assert_eq!(mtu, 1280);
+        assert!(search.stalled());
+        // Silence is not an MTU: 1500 was never found too big.
+        assert!(probes > MAX_ATTEMPTS as u32);
     }
 
     #[test]
