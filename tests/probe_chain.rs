@@ -334,12 +334,12 @@ fn chain_with_icmp_everywhere() {
     });
 }
 
-/// A black hole at r`r`, each family, each probe method.
-fn black_hole_at(r: usize, net: u8) {
+/// A black hole at r`r`, each family, with the given probe methods.
+fn black_hole_at(r: usize, net: u8, methods: &[&str]) {
     let chain = Chain::new(&format!("ch-bh{r}"), net, MTUS);
     chain.black_hole(r);
     both_families(|v6| {
-        for method in ["udp", "icmp"] {
+        for &method in methods {
             let (result, took) = chain.probe(v6, &["--method", method]);
             chain.check_reached(v6, &result, took, Some(r));
         }
@@ -349,7 +349,7 @@ fn black_hole_at(r: usize, net: u8) {
 #[test]
 fn chain_black_hole_at_r2() {
     if netns_available("chain_black_hole_at_r2") {
-        black_hole_at(2, 162);
+        black_hole_at(2, 162, &["udp", "icmp"]);
     }
 }
 
@@ -393,14 +393,14 @@ fn chain_black_hole_in_words() {
 #[test]
 fn chain_black_hole_at_r3() {
     if netns_available("chain_black_hole_at_r3") {
-        black_hole_at(3, 163);
+        black_hole_at(3, 163, &["udp", "tcp"]);
     }
 }
 
 #[test]
 fn chain_black_hole_at_r4() {
     if netns_available("chain_black_hole_at_r4") {
-        black_hole_at(4, 164);
+        black_hole_at(4, 164, &["icmp", "tcp"]);
     }
 }
 
