@@ -505,3 +505,34 @@ fn chain_black_hole_before_a_1000_byte_link() {
     let (result, took) = chain.probe(false, &[]);
     chain.check_reached(false, &result, took, Some(4));
 }
+
+/// A client whose IPv6 address was just added (duplicate address detection still
+/// running): the probe waits for it and measures the path, every hop answering.
+#[test]
+fn chain_from_a_tentative_ipv6_address() {
+    if !netns_available("chain_from_a_tentative_ipv6_address") {
+        return;
+    }
+    let chain = Chain::new("ch-dad", 171, MTUS);
+    let client = &chain.nodes[0];
+    client.ip(&["-6", "addr", "del", "fd00:171::1/64", "dev", "l0a"]);
+    client.ip(&["-6", "addr", "add", "fd00:171::1/64", "dev", "l0a"]);
+    client.ip(&["-6", "route", "replace", "default", "via", "fd00:171::2"]);
+    let (result, took) = chain.probe(true, &[]);
+    chain.check_reached(true, &result, took, None);
+
+    // probe hops picks its source the same way.
+    client.ip(&["-6", "addr", "del", "fd00:171::1/64", "dev", "l0a"]);
+    client.ip(&["-6", "addr", "add", "fd00:171::1/64", "dev", "l0a"]);
+    client.ip(&["-6", "route", "replace", "default", "via", "fd00:171::2"]);
+    let target = format!("[{}]:80", chain.target(true));
+    let out = client
+        .command(env!("CARGO_BIN_EXE_mss"))
+        .args(["probe", "hops", &target, "--json"])
+        .output()
+        .expect("mss");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("tentative"), "{said}");
+    let hops: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(hops["reached"], true, "{hops:#} {said}");
+}

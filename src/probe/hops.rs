@@ -149,10 +149,13 @@ impl Probe {
             AddressFamily::Inet
         };
         // Our source address toward the target, for the TCP checksum.
-        let src = UdpSocket::bind(if v6 { "[::]:0" } else { "0.0.0.0:0" })
-            .and_then(|s| s.connect(target).and_then(|()| s.local_addr()))
-            .map_err(|e| Failure::Input(format!("{target}: no route: {e}")))?
-            .ip();
+        let ((), src) = super::with_usable_source(target, || {
+            let src = UdpSocket::bind(if v6 { "[::]:0" } else { "0.0.0.0:0" })
+                .and_then(|s| s.connect(target).and_then(|()| s.local_addr()))
+                .map_err(|e| Failure::Input(format!("{target}: no route: {e}")))?
+                .ip();
+            Ok(((), src))
+        })?;
         let sender = raw(family, SockProtocol::Tcp)?;
         let listener = raw(
             family,

@@ -187,6 +187,61 @@ pub(crate) fn syn_json(syn: &SynDescription) -> Value {
     })
 }
 
+/// How long a probe waits for a tentative IPv6 address to become usable: DAD
+/// takes one neighbour solicitation and a second (RFC 4862, `dad_transmits` 1,
+/// `retrans_time_ms` 1000), plus the delay before it starts.
+const DAD_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Opens a socket toward `target` with `open` (which also says the source address
+/// the kernel picked), waiting for a usable source. A fresh IPv6 address is
+/// tentative until duplicate address detection ends (about a second, RFC 4862):
+/// the kernel then picks no source of it, and probes would leave from ::1 and
+/// never come back, or from the link-local address, which no router forwards (RFC
+/// 4291 section 2.5.6: the first router answers "beyond scope of source
+/// address"). The wait is said on standard error; each try opens a new socket (a
+/// connected socket keeps the source it got).
+fn with_usable_source<T>(
+    target: SocketAddr,
+    mut open: impl FnMut() -> Result<(T, IpAddr), Failure>,
+) -> Result<(T, IpAddr), Failure> {
+    use std::net::Ipv6Addr;
+    use std::time::{Duration, Instant};
+    let link_local = |a: &Ipv6Addr| (a.segments()[0] & 0xffc0) == 0xfe80;
+    let unusable = |source: &IpAddr| match (source, target.ip()) {
+        (IpAddr::V6(s), IpAddr::V6(t)) => {
+            (s.is_loopback() && !t.is_loopback()) || (link_local(s) && !link_local(&t))
+        }
+        _ => false,
+    };
+    let (mut socket, mut source) = open()?;
+    if !unusable(&source) {
+        return Ok((socket, source));
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "mss: no usable IPv6 source address toward {} yet (the kernel picked {source}; a \
+         new address is tentative during duplicate address detection): waiting up to {} s",
+        target.ip(),
+        DAD_WAIT.as_secs()
+    );
+    let deadline = Instant::now() + DAD_WAIT;
+    while unusable(&source) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        (socket, source) = open()?;
+    }
+    if unusable(&source) {
+        return Err(Failure::Input(format!(
+            "{}: no usable IPv6 source address after {} s (the kernel picks {source}, which \
+             no router forwards): the address toward it is still tentative, duplicate \
+             address detection failed (ip -6 addr shows \"tentative\" or \"dadfailed\"), \
+             or this host has no global address on that interface",
+            target.ip(),
+            DAD_WAIT.as_secs()
+        )));
+    }
+    Ok((socket, source))
+}
+
 #[cfg(test)]
 mod tests {
     use super::syn_json;

@@ -11,7 +11,7 @@
 //! to TCP and ICMP probes (SYN-ACK or reset, echo reply) arrives on the raw socket.
 
 use std::collections::VecDeque;
-use std::io::{IoSliceMut, Write};
+use std::io::IoSliceMut;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -66,11 +66,6 @@ struct Flight {
 /// Probes in flight remembered for late answers.
 const FLIGHTS_KEPT: usize = 256;
 
-/// How long a probe waits for a tentative IPv6 address to become usable: DAD
-/// takes one neighbour solicitation and a second (RFC 4862, `dad_transmits` 1,
-/// `retrans_time_ms` 1000), plus the delay before it starts.
-const DAD_WAIT: Duration = Duration::from_secs(3);
-
 /// The MSS our TCP probes announce (the usual Ethernet values; the probe is not a
 /// real connection).
 const SYN_MSS_V4: u16 = 1460;
@@ -103,34 +98,7 @@ impl Prober {
     /// A connected socket toward `target` (its port is used by UDP and TCP).
     pub(super) fn new(target: SocketAddr, method: ProbeMethod) -> Result<Prober, Failure> {
         let v6 = target.is_ipv6();
-        let (mut fd, mut source) = Prober::open(target, method)?;
-        // A fresh IPv6 address is tentative until duplicate address detection
-        // ends (about a second, RFC 4862): the kernel then picks no source of it
-        // and probes would leave from ::1 and never come back. Wait for it, on a
-        // new socket each time (a connected socket keeps the source it got).
-        if v6 && source.is_loopback() && !target.ip().is_loopback() {
-            let _ = writeln!(
-                std::io::stderr(),
-                "mss: no usable IPv6 source address toward {} yet (a new address is \
-                 tentative during duplicate address detection): waiting up to {} s",
-                target.ip(),
-                DAD_WAIT.as_secs()
-            );
-            let deadline = Instant::now() + DAD_WAIT;
-            while source.is_loopback() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(100));
-                (fd, source) = Prober::open(target, method)?;
-            }
-            if source.is_loopback() {
-                return Err(Failure::Input(format!(
-                    "{}: no usable IPv6 source address after {} s: the address toward it is \
-                     still tentative, or duplicate address detection failed (ip -6 addr \
-                     shows \"tentative\" or \"dadfailed\")",
-                    target.ip(),
-                    DAD_WAIT.as_secs()
-                )));
-            }
-        }
+        let (fd, source) = super::with_usable_source(target, || Prober::open(target, method))?;
         let pid = std::process::id();
         let clock = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
