@@ -265,9 +265,10 @@ fn walk<W: Write>(
     let mut silent_in_a_row = 0;
     'hops: for ttl in 1..=max_hops {
         loop {
-            match probe_ttl(prober, ttl, walk.size, floor, &mut rtt)? {
+            let answer = match probe_ttl(prober, ttl, walk.size, floor, &mut rtt)? {
                 TtlResult::TooBigHere(mtu) => {
                     walk.size = mtu.min(walk.size.saturating_sub(1)).max(floor);
+                    continue;
                 }
                 TtlResult::Silent => {
                     report.hop(Hop::at(ttl, None, walk.size))?;
@@ -279,109 +280,105 @@ fn walk<W: Write>(
                     continue 'hops;
                 }
                 TtlResult::SmallOnly(small) => {
-                    // The big ones vanish without a "too big" on a link after the
-                    // last hop that answered them: a black hole. Its MTU is searched
-                    // for with probes that expire at this hop, whose time exceeded
-                    // (or the target's answer) confirms each size: evidence up to
-                    // here, whether or not the target ever answers. Then the walk
-                    // goes on with that size, so later routers report their own.
-                    let after = report
-                        .hops
-                        .iter()
-                        .rev()
-                        .find(|h| h.addr.is_some() && h.mtu >= walk.size)
-                        .map_or((0, None), |h| (h.ttl, h.addr));
-                    // The full size is searched too: the full-size probes may have
-                    // met a rate limit on the answers (Linux: one ICMP error a
-                    // second after a burst of six) rather than a small link.
-                    let (found, probes, answer) =
-                        search(prober, report, ttl, (floor, rtt), walk.size)?;
-                    // Nothing answered the search: the small probe's answer is what
-                    // confirmed its base.
-                    let answer = answer.unwrap_or(small);
                     silent_in_a_row = 0;
-                    if found < walk.size {
-                        let addr = match answer {
-                            Answer::Reached(a) | Answer::TimeExceeded(a) => Some(a),
-                            _ => None,
-                        };
-                        walk.black_holes.push(BlackHole {
-                            after,
-                            before: (ttl, addr),
-                            mtu: found,
-                            probes,
-                        });
-                        walk.found_by_search = true;
-                        walk.size = found;
-                        let said = format!(
-                            "probes above {found} vanish after {}, and no ICMP too big comes \
-                             back (a black hole); {found} gets through (searched, {})",
-                            hop_name(after.0, after.1),
-                            super::plural(probes, "probe")
-                        );
-                        for line in crate::render::wrap(&said, "      ", "        ") {
-                            report.line(&line)?;
-                        }
-                    }
-                    // The search's answers name this hop at the size found.
-                    match answer {
-                        Answer::Reached(addr) => {
-                            report.hop(Hop {
-                                reached: true,
-                                ..Hop::at(ttl, Some(addr), walk.size)
-                            })?;
-                            walk.reached = true;
-                            break 'hops;
-                        }
-                        Answer::TimeExceeded(addr) => {
-                            report.hop(Hop::at(ttl, Some(addr), walk.size))?;
-                            continue 'hops;
-                        }
-                        // Only acknowledgements are kept.
-                        Answer::TooBig(..) | Answer::Unreachable(..) => continue,
-                    }
+                    cross_black_hole(prober, report, &mut walk, ttl, (floor, rtt), small)?
                 }
                 TtlResult::Full(answer) => {
                     silent_in_a_row = 0;
-                    match answer {
-                        Answer::TimeExceeded(addr) => {
-                            report.hop(Hop::at(ttl, Some(addr), walk.size))?;
-                            continue 'hops;
-                        }
-                        Answer::TooBig(mtu, from) => {
-                            report.too_big(ttl, from, mtu, walk.size)?;
-                            walk.found_by_search = false;
-                            let next = if mtu >= 68 && mtu < walk.size {
-                                mtu
-                            } else {
-                                walk.size - 1
-                            };
-                            walk.size = next.max(floor.min(walk.size));
-                            if walk.size <= 68 {
-                                break 'hops;
-                            }
-                        }
-                        Answer::Reached(addr) => {
-                            report.hop(Hop {
-                                reached: true,
-                                ..Hop::at(ttl, Some(addr), walk.size)
-                            })?;
-                            walk.reached = true;
-                            break 'hops;
-                        }
-                        Answer::Unreachable(addr, kind, code) => {
-                            report.hop(Hop::at(ttl, Some(addr), walk.size))?;
-                            report.line(&format!(
-                                "      {addr} says unreachable (ICMP type {kind} code {code})"
-                            ))?;
-                            break 'hops;
-                        }
+                    answer
+                }
+            };
+            match answer {
+                Answer::TimeExceeded(addr) => {
+                    report.hop(Hop::at(ttl, Some(addr), walk.size))?;
+                    continue 'hops;
+                }
+                Answer::TooBig(mtu, from) => {
+                    report.too_big(ttl, from, mtu, walk.size)?;
+                    walk.found_by_search = false;
+                    let next = if mtu >= 68 && mtu < walk.size {
+                        mtu
+                    } else {
+                        walk.size - 1
+                    };
+                    walk.size = next.max(floor.min(walk.size));
+                    if walk.size <= 68 {
+                        break 'hops;
                     }
+                }
+                Answer::Reached(addr) => {
+                    report.hop(Hop {
+                        reached: true,
+                        ..Hop::at(ttl, Some(addr), walk.size)
+                    })?;
+                    walk.reached = true;
+                    break 'hops;
+                }
+                Answer::Unreachable(addr, kind, code) => {
+                    report.hop(Hop::at(ttl, Some(addr), walk.size))?;
+                    report.line(&format!(
+                        "      {addr} says unreachable (ICMP type {kind} code {code})"
+                    ))?;
+                    break 'hops;
                 }
             }
         }
     }
     Ok(walk)
+}
+
+/// Full-size probes vanished at hop `ttl` while a small one was answered (`small`):
+/// they vanish without a "too big" on a link after the last hop that answered
+/// them, a black hole. Its MTU is searched for with probes that expire at this
+/// hop, whose time exceeded (or the target's answer) confirms each size: evidence
+/// up to here, whether or not the target ever answers. The walk then goes on with
+/// that size, so later routers report their own. Returns the answer that names
+/// this hop at the size found.
+fn cross_black_hole<W: Write>(
+    prober: &mut Prober,
+    report: &mut Report<'_, W>,
+    walk: &mut Walk,
+    ttl: u8,
+    (floor, rtt): (u32, Option<Duration>),
+    small: Answer,
+) -> Result<Answer, Failure> {
+    let after = report
+        .hops
+        .iter()
+        .rev()
+        .find(|h| h.addr.is_some() && h.mtu >= walk.size)
+        .map_or((0, None), |h| (h.ttl, h.addr));
+    // The full size is searched too: the full-size probes may have
+    // met a rate limit on the answers (Linux: one ICMP error a
+    // second after a burst of six) rather than a small link.
+    let (found, probes, answer) = search(prober, report, ttl, (floor, rtt), walk.size)?;
+    // Nothing answered the search: the small probe's answer is what
+    // confirmed its base.
+    let answer = answer.unwrap_or(small);
+    if found < walk.size {
+        let addr = match answer {
+            Answer::Reached(a) | Answer::TimeExceeded(a) => Some(a),
+            _ => None,
+        };
+        walk.black_holes.push(BlackHole {
+            after,
+            before: (ttl, addr),
+            mtu: found,
+            probes,
+        });
+        walk.found_by_search = true;
+        walk.size = found;
+        let said = format!(
+            "probes above {found} vanish after {}, and no ICMP too big comes \
+             back (a black hole); {found} gets through (searched, {})",
+            hop_name(after.0, after.1),
+            super::plural(probes, "probe")
+        );
+        for line in crate::render::wrap(&said, "      ", "        ") {
+            report.line(&line)?;
+        }
+    }
+    Ok(answer)
 }
 
 pub(crate) fn run(args: &ProbePathArgs, out: &mut impl Write) -> Result<ExitCode, Failure> {

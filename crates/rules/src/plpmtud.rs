@@ -322,35 +322,61 @@ mod tests {
         }
     }
 
-    /// Runs a search to the end; returns (mtu found, probes, elapsed ms).
-    fn run(path: &Path, min: u32, max: u32) -> (u32, u32, u64) {
+    /// What a simulated path does with a probe.
+    enum Reply {
+        /// Acknowledged after this many ms.
+        Ack(u64),
+        /// Answered with an ICMP too-big naming this MTU, after this many ms.
+        TooBig(u32, u64),
+        Lost,
+    }
+
+    /// Runs a search from `min` to `max` to the end over a path that answers each
+    /// probe (its number from 1, its size, the time) with `reply`; returns (mtu
+    /// found, probes, elapsed ms).
+    fn drive(min: u32, max: u32, mut reply: impl FnMut(u32, u32, u64) -> Reply) -> (u32, u32, u64) {
         let mut search = Search::new(min, max);
-        let mut now = 0;
-        let mut sent = 0;
+        let (mut now, mut sent) = (0, 0);
         loop {
             match search.poll(now) {
                 Action::Done { mtu } => return (mtu, search.probes, now),
                 Action::Wait { until } => now = until,
                 Action::Send { id, size } => {
                     sent += 1;
-                    assert!(sent < 100, "the search does not end");
+                    assert!(sent < 200, "the search does not end");
                     assert!(
                         (min..=max).contains(&size),
                         "probe {size} outside {min}..={max}"
                     );
-                    if sent <= path.lose {
-                        continue;
-                    }
-                    if size <= path.mtu {
-                        now += path.rtt;
-                        search.on_ack(id, now);
-                    } else if path.icmp {
-                        now += path.rtt / 2;
-                        search.on_too_big(id, path.mtu);
+                    match reply(sent, size, now) {
+                        Reply::Ack(after) => {
+                            now += after;
+                            search.on_ack(id, now);
+                        }
+                        Reply::TooBig(mtu, after) => {
+                            now += after;
+                            search.on_too_big(id, mtu);
+                        }
+                        Reply::Lost => {}
                     }
                 }
             }
         }
+    }
+
+    /// Runs a search to the end over `path`; returns (mtu found, probes, elapsed ms).
+    fn run(path: &Path, min: u32, max: u32) -> (u32, u32, u64) {
+        drive(min, max, |sent, size, _| {
+            if sent <= path.lose {
+                Reply::Lost
+            } else if size <= path.mtu {
+                Reply::Ack(path.rtt)
+            } else if path.icmp {
+                Reply::TooBig(path.mtu, path.rtt / 2)
+            } else {
+                Reply::Lost
+            }
+        })
     }
 
     #[test]
@@ -381,30 +407,21 @@ mod tests {
     /// `burst`, then one per `every` ms); sizes above `mtu` vanish. Returns
     /// (mtu found, probes, elapsed ms).
     fn run_rate_limited(mtu: u32, min: u32, max: u32, burst: u64, every: u64) -> (u32, u32, u64) {
-        let mut search = Search::new(min, max);
-        let (mut now, mut sent) = (0u64, 0);
         // Tokens in ms of credit, as the kernel keeps them.
         let (mut tokens, mut last) = (burst * every, 0u64);
-        loop {
-            match search.poll(now) {
-                Action::Done { mtu } => return (mtu, search.probes, now),
-                Action::Wait { until } => now = until,
-                Action::Send { id, size } => {
-                    sent += 1;
-                    assert!(sent < 200, "the search does not end");
-                    if size > mtu {
-                        continue;
-                    }
-                    tokens = (tokens + (now - last)).min(burst * every);
-                    last = now;
-                    if tokens >= every {
-                        tokens -= every;
-                        now += 1;
-                        search.on_ack(id, now);
-                    }
-                }
+        drive(min, max, |_, size, now| {
+            if size > mtu {
+                return Reply::Lost;
             }
-        }
+            tokens = (tokens + (now - last)).min(burst * every);
+            last = now;
+            if tokens >= every {
+                tokens -= every;
+                Reply::Ack(1)
+            } else {
+                Reply::Lost
+            }
+        })
     }
 
     #[test]
