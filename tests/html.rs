@@ -347,3 +347,46 @@ fn the_benchmark_capture_opens_within_seconds() {
     assert!(took < Duration::from_secs(20), "{took:?}");
     eprintln!("{size} bytes, opened in {took:?}: {result}");
 }
+
+/// `mss lab run clamp --out DIR` writes DIR/report.html: the four capture points
+/// in path order with the clamp between the router's interfaces, and the plot of
+/// the connection with a trace per point and direction.
+#[test]
+fn a_lab_run_writes_a_report_that_opens() {
+    if !support::netns_available("a_lab_run_writes_a_report_that_opens") {
+        return;
+    }
+    let tmp = TempDir::new("html-lab");
+    let dir = tmp.0.join("run");
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let out = mss(&["lab", "run", "clamp", "--out", &dir_arg]);
+    assert!(
+        out.status.success(),
+        "mss lab run clamp: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = dir.join("report.html");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("Report in {}", file.display()))
+    );
+    let html = std::fs::read_to_string(&file).expect("report.html");
+    assert!(
+        html.contains("data-points=\"4\""),
+        "four capture points in the path"
+    );
+    let page = browse(&tmp.0, &file, "test=kind:mss_rewritten;open:1", None);
+    assert_eq!(page.console_errors(), Vec::<&str>::new());
+    let result = page.result();
+    assert_eq!(result["errors"], Value::Array(Vec::new()));
+    assert!(result["matching"].as_u64() >= Some(1), "{result}");
+    let traces = result["plot"]["traces"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(traces.len(), 8, "two directions at four points: {result}");
+    for trace in &traces {
+        assert!(trace["n"].as_u64() > Some(0));
+        assert_eq!(trace["n"], trace["drawn"]);
+    }
+}

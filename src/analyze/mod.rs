@@ -186,6 +186,55 @@ pub(crate) fn records(paths: &[PathBuf]) -> Result<Vec<ConnectionRecord>, Failur
     Ok(records)
 }
 
+/// The HTML report of these captures analysed together, written to `dest` (a new
+/// file): for `mss lab run --out DIR`, after [`records`] (which said the warnings
+/// already; the lab's captures are small, so reading them again costs little).
+pub(crate) fn html_file(paths: &[PathBuf], dest: &std::path::Path) -> Result<(), Failure> {
+    let mut inputs = open_inputs(paths, &[], None)?;
+    let config = config(&inputs, LAB_MAX_CONNECTIONS, true);
+    let mut analyzer = Analyzer::new(config);
+    let mut reading = Reading {
+        progress: Progress::new(&inputs, true),
+        stopped: None,
+    };
+    let mut keeper = html::Keeper::new(html::DEFAULT_PLOTS);
+    let mut reports = Vec::new();
+    let mut emit = |mut report: ConnectionReport| -> io::Result<()> {
+        keeper.trim(&mut report);
+        reports.push(report);
+        Ok(())
+    };
+    reading.read_all(&mut inputs, &mut analyzer, &mut emit)?;
+    analyzer.end();
+    while let Some(report) = analyzer.poll_finished() {
+        emit(report)?;
+    }
+    let summary = analyzer.summary();
+    let ending = Ending {
+        summary: &summary,
+        inputs: &inputs,
+        max_connections: config.max_connections,
+        stopped: reading.stopped.take(),
+    };
+    let warnings = ending.warnings();
+    ending.fatal()?;
+    let captures: Vec<html::Capture> = inputs.iter().map(html::Capture::of).collect();
+    let mut file = crate::outfile::NewFile::create(dest, false).map_err(Failure::Input)?;
+    let mut writer = io::BufWriter::new(file.file());
+    html::write(
+        &mut writer,
+        &reports,
+        &summary,
+        &captures,
+        &warnings,
+        html::DEFAULT_PLOTS,
+    )
+    .and_then(|()| writer.flush())
+    .map_err(|e| Failure::Input(format!("{}: {e}", dest.display())))?;
+    drop(writer);
+    file.persist().map_err(Failure::Input)
+}
+
 /// The connection limit of [`records`]: the lab's captures hold a few dozen.
 const LAB_MAX_CONNECTIONS: usize = 500_000;
 
