@@ -156,7 +156,18 @@ pub(super) fn connection_plot(report: &ConnectionReport, names: &[String]) -> St
     let x = |t_ns: u64| LEFT + (t_ns as f64 / 1e9) / span * (WIDTH - LEFT - RIGHT);
     let y = |bytes: f64| TOP + PLOT_HEIGHT - bytes / top * PLOT_HEIGHT;
     let legend_top = TOP + PLOT_HEIGHT + 50.0;
-    let height = legend_top + LEGEND_LINE * traces.len().max(1) as f64 + 6.0;
+    let oversize: u64 = traces
+        .iter()
+        .flat_map(|t| &t.points)
+        .map(|p| u64::from(p.oversize))
+        .sum();
+    let retransmissions: u64 = traces
+        .iter()
+        .flat_map(|t| &t.points)
+        .map(|p| u64::from(p.retransmissions))
+        .sum();
+    let marks = usize::from(oversize > 0) + usize::from(retransmissions > 0);
+    let height = legend_top + LEGEND_LINE * (traces.len().max(1) + marks) as f64 + 6.0;
     let mut svg = String::with_capacity(4096 + traces.len() * 16 * 1024);
     let _ = write!(
         svg,
@@ -234,11 +245,13 @@ pub(super) fn connection_plot(report: &ConnectionReport, names: &[String]) -> St
     }
     // The traces: the client's direction at each point, then the server's.
     let mut ranks: BTreeMap<Role, usize> = BTreeMap::new();
+    // An event seen at several points (or repeated) is labelled once.
+    let mut labelled = std::collections::BTreeSet::new();
     for (i, trace) in traces.iter().enumerate() {
         let rank = ranks.entry(trace.sender).or_default();
         let stroke = colour(trace.sender, *rank);
         *rank += 1;
-        draw_trace(&mut svg, trace, stroke, &x, &y);
+        draw_trace(&mut svg, trace, stroke, &x, &y, &mut labelled);
         let ly = legend_top + LEGEND_LINE * i as f64;
         let segments: u64 = trace.points.iter().map(|p| u64::from(p.count)).sum();
         let at = report
@@ -264,6 +277,28 @@ pub(super) fn connection_plot(report: &ConnectionReport, names: &[String]) -> St
             esc(&at)
         );
     }
+    let mut line = traces.len();
+    if oversize > 0 {
+        let ly = legend_top + LEGEND_LINE * line as f64;
+        line += 1;
+        let _ = write!(
+            svg,
+            r##"<path d="M{:.1},{:.1}v0" stroke="#7a0080" stroke-width="8" stroke-linecap="square" stroke-opacity="0.55"/><text x="{:.1}" y="{ly:.1}" font-size="11">{oversize} super-segments larger than the send MSS (TSO/GSO at the sender, GRO/LRO at the receiver, or a violation: see the findings)</text>"##,
+            LEFT + 9.0,
+            ly - 4.0,
+            LEFT + 24.0
+        );
+    }
+    if retransmissions > 0 {
+        let ly = legend_top + LEGEND_LINE * line as f64;
+        let _ = write!(
+            svg,
+            r##"<path d="M{:.1},{:.1}l6,6m0,-6l-6,6" stroke="#d00" stroke-width="1.5" fill="none"/><text x="{:.1}" y="{ly:.1}" font-size="11">{retransmissions} retransmissions (each capture point's counted)</text>"##,
+            LEFT + 6.0,
+            ly - 7.0,
+            LEFT + 24.0
+        );
+    }
     if traces.is_empty() {
         let _ = write!(
             svg,
@@ -285,6 +320,7 @@ fn draw_trace(
     stroke: &str,
     x: &impl Fn(u64) -> f64,
     y: &impl Fn(f64) -> f64,
+    labelled: &mut std::collections::BTreeSet<(bool, u32, u32)>,
 ) {
     let mut segments = String::with_capacity(trace.points.len() * 18);
     let mut oversize = String::new();
@@ -337,23 +373,37 @@ fn draw_trace(
         let px = x(event.t_ns());
         match *event {
             SeriesEvent::IcmpTooBig { mtu, size, .. } => {
+                let label = if labelled.insert((true, mtu, size)) {
+                    format!(
+                        r##"<text x="{:.1}" y="{:.1}" font-size="11" fill="#d00">ICMP too big: MTU {mtu} ({size} sent)</text>"##,
+                        px + 3.0,
+                        TOP + 12.0 + 12.0 * (labelled.len() - 1) as f64
+                    )
+                } else {
+                    String::new()
+                };
                 let _ = write!(
                     svg,
-                    r##"<g class="event icmp"><line x1="{px:.1}" x2="{px:.1}" y1="{TOP}" y2="{:.1}" stroke="#d00" stroke-dasharray="3 3"/><text x="{:.1}" y="{:.1}" font-size="11" fill="#d00">ICMP too big: MTU {mtu} ({size} sent)</text></g>"##,
+                    r##"<g class="event icmp"><line x1="{px:.1}" x2="{px:.1}" y1="{TOP}" y2="{:.1}" stroke="#d00" stroke-dasharray="3 3"/>{label}</g>"##,
                     TOP + PLOT_HEIGHT,
-                    px + 3.0,
-                    TOP + 12.0
                 );
             }
             SeriesEvent::SizeStep { from, to, .. } => {
                 let py = y(f64::from(to));
+                let label = if labelled.insert((false, from, to)) {
+                    format!(
+                        r##"<text x="{:.1}" y="{:.1}" font-size="11" fill="{stroke}">{from} &#8594; {to}</text>"##,
+                        px + 6.0,
+                        py - 8.0
+                    )
+                } else {
+                    String::new()
+                };
                 let _ = write!(
                     svg,
-                    r##"<g class="event step"><path d="M{:.1},{:.1}l5,-9h-10z" fill="{stroke}"/><text x="{:.1}" y="{:.1}" font-size="11" fill="{stroke}">{from} &#8594; {to}</text></g>"##,
+                    r##"<g class="event step"><path d="M{:.1},{:.1}l5,-9h-10z" fill="{stroke}"/>{label}</g>"##,
                     px,
                     py - 4.0,
-                    px + 6.0,
-                    py - 8.0
                 );
             }
         }
