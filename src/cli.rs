@@ -690,20 +690,20 @@ pub(crate) struct AnalyzeArgs {
 
     /// When to use colour in the report: auto (on a terminal, unless NO_COLOR is
     /// set), always, never. JSON and CSV have none.
-    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"], conflicts_with_all = ["json", "csv"])]
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"], conflicts_with_all = ["json", "csv", "html"])]
     pub(crate) color: String,
 
     /// Connections listed in the report's table at most: those with findings
     /// first, then the others, in the --sort order; the rest are summarised (MSS by
     /// server port and network, findings by kind, the largest segments). 0 lists
     /// them all. Default: 50 on a terminal, all when the output is piped.
-    #[arg(long, value_name = "N", conflicts_with_all = ["json", "csv"])]
+    #[arg(long, value_name = "N", conflicts_with_all = ["json", "csv", "html"])]
     pub(crate) limit: Option<usize>,
 
     /// The order of the report's table: id (the order connections were first
     /// seen), time (first packet), max-segment (largest segment of either side,
     /// largest first), findings (most findings first).
-    #[arg(long, value_name = "KEY", value_enum, default_value_t = SortKey::Id, conflicts_with_all = ["json", "csv"])]
+    #[arg(long, value_name = "KEY", value_enum, default_value_t = SortKey::Id, conflicts_with_all = ["json", "csv", "html"])]
     pub(crate) sort: SortKey,
 
     /// Live connections kept in memory at most; beyond, half-open ones are reported

@@ -70,35 +70,38 @@ pub(crate) fn plotted(reports: &[ConnectionReport], budget: usize) -> Vec<u64> {
     with
 }
 
-/// Keeps the time series of the connections that may get a plot while they
-/// arrive, so memory stays bounded: the first `budget` with findings and the first
-/// `budget` without (in the order they end); [`plotted`] picks among them.
+/// Collects the reports for the page, keeping the time series only of those that
+/// may get a plot, so memory stays bounded: the `budget` lowest ids with findings
+/// and the `budget` lowest without, whatever order they end in; [`plotted`] picks
+/// among them.
 pub(crate) struct Keeper {
     budget: usize,
-    with: usize,
-    without: usize,
+    /// (id, index in `reports`) of the kept series, the highest id on top: with
+    /// findings, without.
+    kept: [std::collections::BinaryHeap<(u64, usize)>; 2],
+    pub(crate) reports: Vec<ConnectionReport>,
 }
 
 impl Keeper {
     pub(crate) fn new(budget: usize) -> Keeper {
         Keeper {
             budget,
-            with: 0,
-            without: 0,
+            kept: Default::default(),
+            reports: Vec::new(),
         }
     }
 
-    /// Drops `report`'s time series unless it may be plotted.
-    pub(crate) fn trim(&mut self, report: &mut ConnectionReport) {
-        let count = if report.findings.is_empty() {
-            &mut self.without
-        } else {
-            &mut self.with
-        };
-        if *count < self.budget {
-            *count += 1;
-        } else {
-            report.segments = Vec::new();
+    /// Adds `report`, dropping the series that can no longer be plotted.
+    pub(crate) fn push(&mut self, report: ConnectionReport) {
+        let heap = &mut self.kept[usize::from(report.findings.is_empty())];
+        heap.push((report.id, self.reports.len()));
+        self.reports.push(report);
+        if heap.len() > self.budget {
+            if let Some((_, index)) = heap.pop() {
+                if let Some(dropped) = self.reports.get_mut(index) {
+                    dropped.segments = Vec::new();
+                }
+            }
         }
     }
 }
@@ -602,3 +605,69 @@ function hashActions(){
 hashActions();
 window.addEventListener("hashchange",hashActions);
 "###;
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use mss_analyze::{Analyzer, Config};
+    use mss_ingest::Input;
+
+    use super::*;
+
+    /// The clamp example's two connections, with their time series.
+    fn clamp_reports() -> Vec<ConnectionReport> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut inputs: Vec<Input> = ["examples/clamp-client.pcap", "examples/clamp-server.pcap"]
+            .iter()
+            .filter_map(|p| Input::open(&root.join(p)).ok())
+            .collect();
+        let mut analyzer = Analyzer::new(Config {
+            segments: true,
+            ..Config::default()
+        });
+        let mut reports = Vec::new();
+        let read = mss_ingest::read_all(&mut inputs, &mut analyzer, &mut |_| {}, &mut |r| {
+            reports.push(r);
+            Ok(())
+        });
+        assert!(read.is_ok());
+        analyzer.finish();
+        while let Some(report) = analyzer.poll_finished() {
+            reports.push(report);
+        }
+        reports
+    }
+
+    #[test]
+    fn the_lowest_ids_keep_their_series_whatever_order_they_end_in() {
+        let mut reports = clamp_reports();
+        assert_eq!(reports.len(), 2);
+        assert!(reports.iter().all(|r| !r.segments.is_empty()));
+        reports.sort_by_key(|r| std::cmp::Reverse(r.id));
+        let mut keeper = Keeper::new(1);
+        for report in reports {
+            keeper.push(report);
+        }
+        let by_id = |id: u64| keeper.reports.iter().find(|r| r.id == id);
+        assert!(by_id(1).is_some_and(|r| !r.segments.is_empty()));
+        assert!(by_id(2).is_some_and(|r| r.segments.is_empty()));
+        assert_eq!(plotted(&keeper.reports, 1), vec![1]);
+    }
+
+    #[test]
+    fn the_page_holds_the_rows_and_the_plots_asked_for() {
+        let reports = clamp_reports();
+        let mut page = Vec::new();
+        let written = write(&mut page, &reports, &Summary::default(), &[], &[], 1);
+        assert!(written.is_ok());
+        let page = String::from_utf8_lossy(&page);
+        assert_eq!(page.matches("<template id=\"plot-").count(), 1);
+        assert!(page.contains("<template id=\"plot-1\">"));
+        assert!(page.contains("\"rows\":[[1,4,\"10.81.1.1\","));
+        // Nothing in the data block ends the script early.
+        let data = &page[page.find("id=\"data\">").unwrap_or(0)..];
+        let data = &data[..data.find("</script>").unwrap_or(0)];
+        assert!(!data.contains("</"));
+    }
+}

@@ -198,10 +198,8 @@ pub(crate) fn html_file(paths: &[PathBuf], dest: &std::path::Path) -> Result<(),
         stopped: None,
     };
     let mut keeper = html::Keeper::new(html::DEFAULT_PLOTS);
-    let mut reports = Vec::new();
-    let mut emit = |mut report: ConnectionReport| -> io::Result<()> {
-        keeper.trim(&mut report);
-        reports.push(report);
+    let mut emit = |report: ConnectionReport| -> io::Result<()> {
+        keeper.push(report);
         Ok(())
     };
     reading.read_all(&mut inputs, &mut analyzer, &mut emit)?;
@@ -209,6 +207,7 @@ pub(crate) fn html_file(paths: &[PathBuf], dest: &std::path::Path) -> Result<(),
     while let Some(report) = analyzer.poll_finished() {
         emit(report)?;
     }
+    let reports = keeper.reports;
     let summary = analyzer.summary();
     let ending = Ending {
         summary: &summary,
@@ -504,10 +503,9 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
     let summary = if format == Format::Html {
         // Only the time series of connections that may be plotted are kept.
         let mut keeper = html::Keeper::new(args.plots);
-        let mut emit = |mut report: ConnectionReport| -> io::Result<()> {
+        let mut emit = |report: ConnectionReport| -> io::Result<()> {
             if selection.keep(&report) {
-                keeper.trim(&mut report);
-                shown.push(report);
+                keeper.push(report);
             }
             Ok(())
         };
@@ -516,6 +514,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
         while let Some(report) = analyzer.poll_finished() {
             emit(report)?;
         }
+        shown = keeper.reports;
         analyzer.summary()
     } else if format == Format::Human {
         // From a stream or a live capture, a line for each connection as it
