@@ -354,7 +354,7 @@ pub(crate) fn write(
     // The table and the connection view.
     let _ = write!(
         page,
-        "<section id=\"connections\"><h2>Connections</h2><p class=\"note\">Connections with findings first. Filter by address or port (a number is a port; several words must all match), or by finding. Click a row for its plot. This report holds full plots for {} of the {} connections (those with findings first, then in id order, at most {budget}: <code>mss analyze --html FILE --plots N</code> sets it, <code>--connection ID</code> picks one); each plot draws every data segment, or beyond {} per direction and capture point the smallest and largest per time bucket.</p>\
+        "<section id=\"connections\"><h2>Connections</h2><p class=\"note\">Connections with findings first. Filter by address or port (a number is a port or a connection id; several words must all match), or by finding. Click a row for its plot. This report holds full plots for {} of the {} connections (those with findings first, then in id order, at most {budget}: <code>mss analyze --html FILE --plots N</code> sets it, <code>--connection ID</code> picks one); each plot draws every data segment, or beyond {} per direction and capture point the smallest and largest per time bucket.</p>\
 <div class=\"controls\"><input id=\"filter\" type=\"search\" placeholder=\"address or port\" size=\"30\"> <select id=\"kind\"><option value=\"\">all connections</option><option value=\"*\">with findings</option><option value=\"-\">without findings</option>",
         plots.len(),
         reports.len(),
