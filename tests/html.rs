@@ -295,6 +295,12 @@ fn a_hundred_thousand_connections_stay_fast() {
     assert_eq!(result["matching"], n / 200);
     let result = browse(&tmp.0, &file, "test=open:99999", None).result();
     assert_eq!(result["opened"], true);
+    // Sorting: a column once ascending, again descending.
+    let result = browse(&tmp.0, &file, "test=sort:id", None).result();
+    assert_eq!(result["first_ids"], serde_json::json!([1, 2, 3, 4, 5]));
+    let result = browse(&tmp.0, &file, "test=sort:id;sort:id;filter:443", None).result();
+    let last = u64::from(n) - 1;
+    assert_eq!(result["first_ids"][0], last, "{result}");
 }
 
 #[test]

@@ -568,10 +568,12 @@ function open(id){
 document.getElementById("viewport").addEventListener("scroll",draw);
 document.getElementById("filter").addEventListener("input",applyView);
 document.getElementById("kind").addEventListener("change",applyView);
-document.getElementById("head").addEventListener("click",e=>{
- const c=e.target.dataset&&e.target.dataset.col;if(!c)return;
+function sortBy(c){
+ if(!keys[c])return;
  if(c===sortKey)sortUp=!sortUp;else{sortKey=c;sortUp=c!=="findings"&&c!=="max";}
- applyView();});
+ applyView();}
+document.getElementById("head").addEventListener("click",e=>{
+ const c=e.target.dataset&&e.target.dataset.col;if(c)sortBy(c);});
 document.getElementById("rows").addEventListener("click",e=>{
  const d=e.target.closest(".row");if(d){open(Number(d.dataset.id));document.getElementById("detail").scrollIntoView();}});
 document.addEventListener("click",e=>{
@@ -579,7 +581,7 @@ document.addEventListener("click",e=>{
  const b=e.target.closest("button.kind");if(b){document.getElementById("kind").value=b.dataset.kind;applyView();document.getElementById("connections").scrollIntoView();}});
 applyView();
 /* #open:ID opens a connection; #show:ID opens it at the top of the page (for a
-   screenshot); #test=filter:WORDS;kind:KIND;open:ID performs
+   screenshot); #test=filter:WORDS;kind:KIND;sort:COLUMN;open:ID performs
    those steps and writes what the page then shows into #test-result (for the
    tests in a headless browser). */
 function hashActions(){
@@ -592,7 +594,7 @@ function hashActions(){
   const i=step.indexOf(":");const what=step.slice(0,i),arg=step.slice(i+1);
   if(what==="filter"){document.getElementById("filter").value=arg;applyView();}
   if(what==="kind"){document.getElementById("kind").value=arg;applyView();}
-  if(what==="sort"){sortKey=arg;applyView();}
+  if(what==="sort"){sortBy(arg);}
   if(what==="open"){result.opened=open(Number(arg));}}
  result.matching=view.length;
  result.rows_in_dom=document.querySelectorAll("#rows .row").length;

@@ -107,12 +107,13 @@ impl Collector {
         retransmission: bool,
         oversize: bool,
     ) {
+        // Full, and the segment starts an entry of its own: coarser buckets first,
+        // so the entries never outgrow their first allocation.
+        if self.points.len() >= MAX_POINTS && self.bucket_of_last() != Some(self.start(t_ns)) {
+            self.coarsen();
+        }
         let entry = SeriesPoint {
-            t_ns: if self.bucket_ns > 0 {
-                t_ns - t_ns % self.bucket_ns
-            } else {
-                t_ns
-            },
+            t_ns: self.start(t_ns),
             min: payload,
             max: payload,
             count: 1,
@@ -123,9 +124,23 @@ impl Collector {
             Some(last) if self.bucket_ns > 0 && last.t_ns == entry.t_ns => merge(last, &entry),
             _ => self.points.push(entry),
         }
-        if self.points.len() > MAX_POINTS {
-            self.coarsen();
+    }
+
+    /// Where the entry of a segment at `t_ns` starts: its bucket, or itself.
+    fn start(&self, t_ns: u64) -> u64 {
+        if self.bucket_ns > 0 {
+            t_ns - t_ns % self.bucket_ns
+        } else {
+            t_ns
         }
+    }
+
+    /// The last entry's bucket start, when there are buckets.
+    fn bucket_of_last(&self) -> Option<u64> {
+        self.points
+            .last()
+            .filter(|_| self.bucket_ns > 0)
+            .map(|last| last.t_ns)
     }
 
     /// Doubles the buckets' width (at least) until at most half the cap remain.
@@ -138,7 +153,7 @@ impl Collector {
         self.bucket_ns = self.bucket_ns.saturating_mul(2).max(even).max(1);
         loop {
             let width = self.bucket_ns;
-            let mut merged: Vec<SeriesPoint> = Vec::with_capacity(MAX_POINTS / 2 + 1);
+            let mut merged: Vec<SeriesPoint> = Vec::with_capacity(MAX_POINTS);
             for point in &self.points {
                 let start = point.t_ns - point.t_ns % width;
                 match merged.last_mut() {
@@ -199,6 +214,7 @@ mod tests {
         }
         assert_eq!(c.points.len(), MAX_POINTS);
         assert_eq!(c.bucket_ns, 0);
+        assert_eq!(c.points.capacity(), MAX_POINTS);
     }
 
     #[test]
@@ -210,6 +226,7 @@ mod tests {
             c.segment(i * 1000, payload, i % 1000 == 0, payload > 1448);
         }
         assert!(c.points.len() <= MAX_POINTS && c.points.len() >= MAX_POINTS / 4);
+        assert!(c.points.capacity() <= MAX_POINTS, "{}", c.points.capacity());
         assert!(c.bucket_ns > 0);
         let total: u64 = c.points.iter().map(|p| u64::from(p.count)).sum();
         assert_eq!(total, n);
@@ -217,6 +234,12 @@ mod tests {
         assert_eq!(c.points.iter().map(|p| p.oversize).sum::<u32>(), 1);
         assert_eq!(c.points.iter().map(|p| p.retransmissions).sum::<u32>(), 100);
         assert!(c.points.windows(2).all(|w| w[0].t_ns < w[1].t_ns));
+    }
+
+    /// docs/json.md promises at most 32 KiB per direction and capture point.
+    #[test]
+    fn a_full_trace_is_at_most_32_kib() {
+        assert!(core::mem::size_of::<SeriesPoint>() * MAX_POINTS <= 32 * 1024);
     }
 
     #[test]
