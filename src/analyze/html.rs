@@ -388,7 +388,7 @@ pub(crate) fn write(
         page.push(']');
     }
     page.push_str("],\"rows\":[");
-    let plotted: std::collections::HashSet<u64> = plots.iter().copied().collect();
+    let with_plot: std::collections::HashSet<u64> = plots.iter().copied().collect();
     for (i, r) in order.iter().enumerate() {
         if i > 0 {
             page.push(',');
@@ -397,13 +397,13 @@ pub(crate) fn write(
             &mut page,
             r,
             start_ns,
-            plotted.contains(&r.id),
+            with_plot.contains(&r.id),
             &group_index,
         );
     }
     page.push_str("]}</script>\n");
     // Plots, parsed only when opened.
-    for r in order.iter().filter(|r| plotted.contains(&r.id)) {
+    for r in order.iter().filter(|r| with_plot.contains(&r.id)) {
         let plot = svg::connection_plot(r, &names);
         let _ = writeln!(page, "<template id=\"plot-{}\">{plot}</template>", r.id);
     }

@@ -383,7 +383,7 @@ pub(super) fn connection_with_segments(
 ) {
     connection(buf, report, names);
     // Reopen the object: drop its `}` and the newline.
-    buf.truncate(buf.len() - 2);
+    buf.truncate(buf.len().saturating_sub(2));
     buf.extend_from_slice(b",\"segments\":");
     // Serializing plain data into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *buf, &report.segments);
