@@ -327,6 +327,14 @@ fn an_existing_file_is_kept_unless_forced_and_dash_is_standard_output() {
     let out = mss(&["analyze", CLIENT, "--html", "-"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("<!DOCTYPE html>"));
+    // A missing directory and a directory are refused before any work.
+    let missing = tmp.0.join("no/such/dir/r.html");
+    let out = mss(&["analyze", CLIENT, "--html", &missing.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    let out = mss(&["analyze", CLIENT, "--html", &tmp.0.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is a directory"));
     // --segments belongs to --json.
     let out = mss(&["analyze", CLIENT, "--segments"]);
     assert_eq!(out.status.code(), Some(2));
