@@ -645,6 +645,28 @@ pub(crate) struct AnalyzeArgs {
     #[arg(long)]
     pub(crate) csv: bool,
 
+    /// With --json: each connection record also holds its segment sizes over time
+    /// per capture point and direction (the data behind the HTML report's plots;
+    /// docs/json.md).
+    #[arg(long, requires = "json")]
+    pub(crate) segments: bool,
+
+    /// Write the report as one self-contained HTML page to FILE (a new file; `-`
+    /// for standard output): an overview, a connection table that sorts and
+    /// filters, and plots of segment sizes over time. Opens in any current browser,
+    /// also from a file:// URL, without network access.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["json", "csv"])]
+    pub(crate) html: Option<std::path::PathBuf>,
+
+    /// Connections the HTML report draws in full: those with findings first, then
+    /// the others in id order. The rest are rows of its table only.
+    #[arg(long, value_name = "N", default_value_t = crate::analyze::html::DEFAULT_PLOTS, requires = "html")]
+    pub(crate) plots: usize,
+
+    /// Replace the --html file if it exists (only a regular file is ever replaced).
+    #[arg(long, requires = "html")]
+    pub(crate) force: bool,
+
     /// Only connections with this address at either end (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub(crate) host: Vec<std::net::IpAddr>,
@@ -668,20 +690,20 @@ pub(crate) struct AnalyzeArgs {
 
     /// When to use colour in the report: auto (on a terminal, unless NO_COLOR is
     /// set), always, never. JSON and CSV have none.
-    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"], conflicts_with_all = ["json", "csv"])]
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"], conflicts_with_all = ["json", "csv", "html"])]
     pub(crate) color: String,
 
     /// Connections listed in the report's table at most: those with findings
     /// first, then the others, in the --sort order; the rest are summarised (MSS by
     /// server port and network, findings by kind, the largest segments). 0 lists
     /// them all. Default: 50 on a terminal, all when the output is piped.
-    #[arg(long, value_name = "N", conflicts_with_all = ["json", "csv"])]
+    #[arg(long, value_name = "N", conflicts_with_all = ["json", "csv", "html"])]
     pub(crate) limit: Option<usize>,
 
     /// The order of the report's table: id (the order connections were first
     /// seen), time (first packet), max-segment (largest segment of either side,
     /// largest first), findings (most findings first).
-    #[arg(long, value_name = "KEY", value_enum, default_value_t = SortKey::Id, conflicts_with_all = ["json", "csv"])]
+    #[arg(long, value_name = "KEY", value_enum, default_value_t = SortKey::Id, conflicts_with_all = ["json", "csv", "html"])]
     pub(crate) sort: SortKey,
 
     /// Live connections kept in memory at most; beyond, half-open ones are reported

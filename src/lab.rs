@@ -457,8 +457,24 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
     }
     let outcomes = expect::evaluate(&scenario, &observed.connections, &analyses);
     let passed = outcomes.iter().all(|o| o.passed);
+    // With --out, the captures analysed together as a page to look at.
+    let html = match (&args.out, files.is_empty()) {
+        (Some(_), false) => {
+            let page = dir.path.join("report.html");
+            crate::analyze::html_file(&files, &page)?;
+            Some(page)
+        }
+        _ => None,
+    };
     if args.json {
-        let value = json_result(&scenario, &observed, &analyses, &outcomes, &dir);
+        let value = json_result(
+            &scenario,
+            &observed,
+            &analyses,
+            &outcomes,
+            &dir,
+            html.as_deref(),
+        );
         writeln!(out, "{value}")?;
     } else {
         story(
@@ -471,6 +487,9 @@ fn run_scenario(args: &LabRunArgs, out: &mut impl Write) -> Result<ExitCode, Fai
         )?;
         if dir.keep {
             writeln!(out, "Captures in {}", dir.path.display())?;
+            if let Some(page) = &html {
+                writeln!(out, "Report in {}", page.display())?;
+            }
         } else {
             writeln!(out, "(captures were temporary; keep them with --out DIR)")?;
         }
@@ -783,6 +802,7 @@ fn json_result(
     analyses: &[Analysis],
     outcomes: &[Outcome],
     dir: &OutDir,
+    html: Option<&std::path::Path>,
 ) -> Value {
     let socket = |v: &SocketView| {
         json!({
@@ -838,6 +858,7 @@ fn json_result(
             "point": point,
             "file": if kept { Value::from(path.display().to_string()) } else { Value::Null },
         })).collect::<Vec<_>>(),
+        "report": html.map(|p| p.display().to_string()),
     })
 }
 

@@ -58,15 +58,22 @@ pub(crate) fn check(dest: &Path, force: bool) -> Result<(), String> {
         Ok(meta) => match kind_of(meta.file_type()) {
             Some(kind) => Err(format!(
                 "{shown}: is {kind}; mss writes only new regular files and never writes \
-                 through or replaces anything else: give another path, or `-o -` for \
-                 standard output (e.g. `-o - > {shown}`)"
+                 through or replaces anything else: give another path, or `-` for \
+                 standard output and redirect it"
             )),
             None if !force => Err(format!(
                 "{shown}: exists; give --force to replace it, or another path"
             )),
             None => Ok(()),
         },
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        // Said before any work is done: the directory it would go in is missing.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match dest.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(format!(
+                "{shown}: cannot create: the directory {} does not exist",
+                dir.display()
+            )),
+            _ => Ok(()),
+        },
         Err(e) => Err(format!("{shown}: {e}")),
     }
 }

@@ -143,6 +143,8 @@ fuzz_target!(|data: &[u8]| {
         // Open connections reported too, as for `mss watch`, whose rolling state
         // takes every report.
         interim_every_ns: Some(5_000_000_000),
+        // The time series too, for `mss analyze --html` and `--segments`.
+        segments: true,
     });
     let mut watch = Watch::new(Vec::new());
     let mut interim_ids: BTreeSet<u64> = BTreeSet::new();

@@ -373,6 +373,23 @@ pub(super) fn connection(buf: &mut Vec<u8>, report: &ConnectionReport, names: &[
     buf.push(b'\n');
 }
 
+/// Appends one `connection` record with its time series (`--segments`): the
+/// record as [`connection`] writes it, with a `segments` key before its end. The
+/// series is written by serde (it is opt-in and rarely large).
+pub(super) fn connection_with_segments(
+    buf: &mut Vec<u8>,
+    report: &ConnectionReport,
+    names: &[String],
+) {
+    connection(buf, report, names);
+    // Reopen the object: drop its `}` and the newline.
+    buf.truncate(buf.len().saturating_sub(2));
+    buf.extend_from_slice(b",\"segments\":");
+    // Serializing plain data into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *buf, &report.segments);
+    buf.extend_from_slice(b"}\n");
+}
+
 /// The final `summary` record (once per run; built as a value for simplicity).
 pub(super) fn summary(
     out: &mut impl Write,
@@ -442,7 +459,10 @@ mod tests {
             return 0;
         };
         let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
-        let mut analyzer = Analyzer::new(Config::default());
+        let mut analyzer = Analyzer::new(Config {
+            segments: true,
+            ..Config::default()
+        });
         let mut reports = Vec::new();
         let read = mss_ingest::read_all(&mut inputs, &mut analyzer, &mut |_| {}, &mut |r| {
             reports.push(r);
@@ -457,6 +477,18 @@ mod tests {
             let mut written = Vec::new();
             connection(&mut written, report, &names);
             let record = ConnectionRecord::new(report, &names);
+            let mut with = Vec::new();
+            connection_with_segments(&mut with, report, &names);
+            let mut serialized =
+                serde_json::to_vec(&ConnectionRecord::with_segments(report, &names))
+                    .unwrap_or_default();
+            serialized.push(b'\n');
+            assert_eq!(
+                String::from_utf8_lossy(&with),
+                String::from_utf8_lossy(&serialized),
+                "{paths:?}, connection #{} with segments",
+                report.id
+            );
             let mut serialized = serde_json::to_vec(&record).unwrap_or_default();
             serialized.push(b'\n');
             assert_eq!(

@@ -1,9 +1,11 @@
 //! `mss analyze`: read captures, run the analysis, render the connections.
 
 mod csv;
+pub(crate) mod html;
 mod human;
 mod json;
 mod progress;
+mod svg;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -104,6 +106,10 @@ enum Format {
     Human,
     /// One JSON line each, as they finish.
     Json,
+    /// The same, with each connection's time series (`--segments`).
+    JsonSegments,
+    /// Collected, written at the end as an HTML page.
+    Html,
     /// One CSV row each, as they finish.
     Csv,
 }
@@ -127,6 +133,7 @@ fn format_records(
     for report in reports {
         match format {
             Format::Json => json::connection(text, report, names),
+            Format::JsonSegments => json::connection_with_segments(text, report, names),
             // Writing into a Vec cannot fail.
             _ => {
                 let _ = csv::row(text, report);
@@ -148,7 +155,7 @@ const SHARE_EVERY: usize = 4;
 /// lab`, which judges them.
 pub(crate) fn records(paths: &[PathBuf]) -> Result<Vec<ConnectionRecord>, Failure> {
     let mut inputs = open_inputs(paths, &[], None)?;
-    let config = config(&inputs, LAB_MAX_CONNECTIONS);
+    let config = config(&inputs, LAB_MAX_CONNECTIONS, false);
     let mut analyzer = Analyzer::new(config);
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
     let mut reading = Reading {
@@ -179,6 +186,54 @@ pub(crate) fn records(paths: &[PathBuf]) -> Result<Vec<ConnectionRecord>, Failur
     Ok(records)
 }
 
+/// The HTML report of these captures analysed together, written to `dest` (a new
+/// file): for `mss lab run --out DIR`, after [`records`] (which said the warnings
+/// already; the lab's captures are small, so reading them again costs little).
+pub(crate) fn html_file(paths: &[PathBuf], dest: &std::path::Path) -> Result<(), Failure> {
+    let mut inputs = open_inputs(paths, &[], None)?;
+    let config = config(&inputs, LAB_MAX_CONNECTIONS, true);
+    let mut analyzer = Analyzer::new(config);
+    let mut reading = Reading {
+        progress: Progress::new(&inputs, true),
+        stopped: None,
+    };
+    let mut keeper = html::Keeper::new(html::DEFAULT_PLOTS);
+    let mut emit = |report: ConnectionReport| -> io::Result<()> {
+        keeper.push(report);
+        Ok(())
+    };
+    reading.read_all(&mut inputs, &mut analyzer, &mut emit)?;
+    analyzer.end();
+    while let Some(report) = analyzer.poll_finished() {
+        emit(report)?;
+    }
+    let reports = keeper.reports;
+    let summary = analyzer.summary();
+    let ending = Ending {
+        summary: &summary,
+        inputs: &inputs,
+        max_connections: config.max_connections,
+        stopped: reading.stopped.take(),
+    };
+    let warnings = ending.warnings();
+    ending.fatal()?;
+    let captures: Vec<html::Capture> = inputs.iter().map(html::Capture::of).collect();
+    let mut file = crate::outfile::NewFile::create(dest, false).map_err(Failure::Input)?;
+    let mut writer = io::BufWriter::new(file.file());
+    html::write(
+        &mut writer,
+        &reports,
+        &summary,
+        &captures,
+        &warnings,
+        html::DEFAULT_PLOTS,
+    )
+    .and_then(|()| writer.flush())
+    .map_err(|e| Failure::Input(format!("{}: {e}", dest.display())))?;
+    drop(writer);
+    file.persist().map_err(Failure::Input)
+}
+
 /// The connection limit of [`records`]: the lab's captures hold a few dozen.
 const LAB_MAX_CONNECTIONS: usize = 500_000;
 
@@ -186,9 +241,10 @@ const LAB_MAX_CONNECTIONS: usize = 500_000;
 const STREAM_LINGER_NS: u64 = 500_000_000;
 
 /// The analysis settings for these inputs.
-fn config(inputs: &[Input], max_connections: usize) -> Config {
+fn config(inputs: &[Input], max_connections: usize, segments: bool) -> Config {
     Config {
         max_connections,
+        segments,
         // Captures from several points are merged by time; keep closed connections
         // long enough for the other points' copies (and some clock skew).
         //
@@ -410,10 +466,26 @@ pub(crate) fn stop_on_signals(stopper: mss_ingest::Stopper) -> Result<(), Failur
 }
 
 pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<ExitCode, Failure> {
+    if let Some(path) = args
+        .html
+        .as_deref()
+        .filter(|p| *p != std::path::Path::new("-"))
+    {
+        // Before the analysis: a path that will not be written is said at once.
+        crate::outfile::check(path, args.force).map_err(Failure::Input)?;
+    }
     let mut inputs = inputs_of(args)?;
-    let config = config(&inputs, args.max_connections);
+    let config = config(
+        &inputs,
+        args.max_connections,
+        args.segments || args.html.is_some(),
+    );
     let mut analyzer = Analyzer::new(config);
-    let format = if args.json {
+    let format = if args.html.is_some() {
+        Format::Html
+    } else if args.json && args.segments {
+        Format::JsonSegments
+    } else if args.json {
         Format::Json
     } else if args.csv {
         csv::header(out)?;
@@ -428,7 +500,23 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
         stopped: None,
     };
     let mut shown: Vec<ConnectionReport> = Vec::new();
-    let summary = if format == Format::Human {
+    let summary = if format == Format::Html {
+        // Only the time series of connections that may be plotted are kept.
+        let mut keeper = html::Keeper::new(args.plots);
+        let mut emit = |report: ConnectionReport| -> io::Result<()> {
+            if selection.keep(&report) {
+                keeper.push(report);
+            }
+            Ok(())
+        };
+        reading.read_all(&mut inputs, &mut analyzer, &mut emit)?;
+        analyzer.end();
+        while let Some(report) = analyzer.poll_finished() {
+            emit(report)?;
+        }
+        shown = keeper.reports;
+        analyzer.summary()
+    } else if format == Format::Human {
         // From a stream or a live capture, a line for each connection as it
         // ends; the report follows at the end of the input (or Ctrl-C).
         let streaming = inputs.iter().any(|i| i.streaming);
@@ -601,6 +689,48 @@ impl Sink for Records<'_, '_> {
             .send(Batch::Flush)
             .map_err(|_| io::Error::other("output stopped"))
     }
+}
+
+/// Writes the HTML report to `--html FILE` (a new file, named only once complete)
+/// or to standard output for `-`, and says on standard error what it holds.
+fn write_html(
+    args: &AnalyzeArgs,
+    reports: &[ConnectionReport],
+    summary: &Summary,
+    inputs: &[Input],
+    warnings: &[String],
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let Some(path) = args.html.as_deref() else {
+        return Ok(());
+    };
+    let captures: Vec<html::Capture> = inputs.iter().map(html::Capture::of).collect();
+    let plots = html::plotted(reports, args.plots).len();
+    if path == std::path::Path::new("-") {
+        html::write(out, reports, summary, &captures, warnings, args.plots)?;
+    } else {
+        let mut file = crate::outfile::NewFile::create(path, args.force).map_err(Failure::Input)?;
+        let mut writer = io::BufWriter::new(file.file());
+        html::write(
+            &mut writer,
+            reports,
+            summary,
+            &captures,
+            warnings,
+            args.plots,
+        )
+        .and_then(|()| writer.flush())
+        .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+        drop(writer);
+        file.persist().map_err(Failure::Input)?;
+    }
+    let _ = writeln!(
+        io::stderr(),
+        "mss: wrote {}: {} connections, {plots} with plots",
+        path.display(),
+        reports.len()
+    );
+    Ok(())
 }
 
 /// What is said about the captures' clocks: an offset found and corrected, and
@@ -834,8 +964,9 @@ impl Ending<'_> {
                 };
                 human::report(out, shown, summary, inputs, &warnings, color, &view)?;
             }
-            Format::Json => json::summary(out, summary, inputs, &warnings)?,
+            Format::Json | Format::JsonSegments => json::summary(out, summary, inputs, &warnings)?,
             Format::Csv => {}
+            Format::Html => write_html(args, shown, summary, inputs, &warnings, out)?,
         }
         out.flush()?;
         if format != Format::Human {

@@ -191,6 +191,8 @@ pub(crate) struct Connection {
     pub(crate) client_isn: Option<u32>,
     /// When its last interim report was made (capture time), if one was.
     pub(crate) interim_ns: Option<u64>,
+    /// Whether segment sizes over time are collected ([`crate::Config::segments`]).
+    pub(crate) series: bool,
 }
 
 /// Whether a TCP packet starts a new connection on a key whose current entry is a
@@ -236,6 +238,7 @@ impl Connection {
             reset: false,
             client_isn: None,
             interim_ns: None,
+            series: false,
         }
     }
 
@@ -261,8 +264,13 @@ impl Connection {
         self.note_role(segment, side);
         let client = self.client.map(|(c, _)| c);
         let version = self.version;
+        let t_ns = ts.saturating_sub(self.first_ns);
+        let series = self.series;
         let state = self.point(point);
         state.packets += 1;
+        if series && state.sides[side].series.is_none() {
+            state.sides[side].series = Some(Box::default());
+        }
         let ip_extra = ip.header_len.saturating_sub(version_header(version));
         let tcp_header = u32::try_from(segment.header_len()).unwrap_or(60);
         // The payload as sent, from the IP length (the capture may hold less).
@@ -295,6 +303,7 @@ impl Connection {
             None
         };
         let record = Segment {
+            t_ns,
             ttl: ip.ttl,
             ip_id,
             ip_len: if ip.ip_len == 0 {
@@ -378,7 +387,13 @@ impl Connection {
         side: Side,
     ) {
         self.last_ns = self.last_ns.max(ts);
-        self.point(point).sides[side].on_too_big(message, size);
+        let t_ns = ts.saturating_sub(self.first_ns);
+        let series = self.series;
+        let sent = &mut self.point(point).sides[side];
+        if series && sent.series.is_none() {
+            sent.series = Some(Box::default());
+        }
+        sent.on_too_big(t_ns, message, size);
     }
 
     /// A datagram of side `side`'s, captured at `point`, given up with fragments

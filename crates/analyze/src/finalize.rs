@@ -8,6 +8,7 @@ use crate::report::{
     ConnectionReport, EffectiveBasis, Ending, EndpointReport, Finding, Handshake, MssSeen,
     OversizeCause, PointSeen, Position, Role, RoleEvidence,
 };
+use crate::series::Trace;
 use crate::side::{Sent, Side, SynSeen, TooBig};
 
 /// TTLs (hop limits) operating systems start with: a packet that still carries one
@@ -111,6 +112,11 @@ pub(crate) fn report(
             .unwrap_or(0);
         (core::cmp::Reverse(ttl), p.point)
     });
+    let segments = if conn.series {
+        series(&sorted_points, conn, client)
+    } else {
+        Vec::new()
+    };
     ConnectionReport {
         id: conn.id,
         ip_version: conn.version,
@@ -129,7 +135,27 @@ pub(crate) fn report(
         points: sorted_points,
         tunnel: conn.tunnel,
         findings,
+        segments,
     }
+}
+
+/// The time series per capture point (nearest the client first) and direction
+/// (the client's first).
+fn series(points: &[PointSeen], conn: &Connection, client: Side) -> Vec<Trace> {
+    let mut traces = Vec::new();
+    for seen in points {
+        let Some(state) = conn.points.get(seen.point) else {
+            continue;
+        };
+        for (side, role) in [(client, Role::Client), (client.peer(), Role::Server)] {
+            if let Some(collector) = state.sides[side].series.as_deref() {
+                if !collector.points.is_empty() || !collector.events.is_empty() {
+                    traces.push(collector.trace(seen.point, role));
+                }
+            }
+        }
+    }
+    traces
 }
 
 /// The client's side and the evidence.

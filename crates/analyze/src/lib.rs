@@ -20,6 +20,7 @@ pub mod explain;
 mod finalize;
 pub mod record;
 pub mod report;
+pub mod series;
 mod side;
 pub mod watch;
 
@@ -50,6 +51,11 @@ pub struct Config {
     /// after their first packet), then again after each period of this length in
     /// which they had packets. `None`: only finished connections are reported.
     pub interim_every_ns: Option<u64>,
+    /// Collect each connection's segment sizes over time, per capture point and
+    /// direction ([`ConnectionReport::segments`], for plots), in memory bounded per
+    /// connection ([`series::MAX_POINTS`]). Off: the reports' `segments` are empty
+    /// and the analysis does no extra work.
+    pub segments: bool,
 }
 
 impl Default for Config {
@@ -59,6 +65,7 @@ impl Default for Config {
             idle_timeout_ns: 3600 * 1_000_000_000,
             linger_ns: 5 * 1_000_000_000,
             interim_every_ns: None,
+            segments: false,
         }
     }
 }
@@ -383,10 +390,9 @@ impl Analyzer {
             };
             let id = self.next_id;
             self.next_id += 1;
-            self.live.insert(
-                key,
-                Box::new(Connection::new(id, key, version, ts, number, side)),
-            );
+            let mut conn = Box::new(Connection::new(id, key, version, ts, number, side));
+            conn.series = self.config.segments;
+            self.live.insert(key, conn);
         }
         if let Some(conn) = self.live.get_mut(&key) {
             conn.on_tcp(point, ts, packet, segment, side);

@@ -17,7 +17,7 @@ use etherparse::{PacketBuilder, TcpOptionElement as Opt};
 use mss_wire::packet::{Link, decode};
 use proptest::prelude::*;
 
-use crate::report::{Finding, MssSeen};
+use crate::report::{Finding, MssSeen, Role};
 use crate::{Analyzer, Config, ConnectionReport};
 
 /// How a generated connection ends.
@@ -273,7 +273,11 @@ impl Spec {
 
 /// Feeds packets (capture point, time, bytes) in this order; every report.
 fn analyze(packets: &[(usize, u64, &[u8])]) -> Vec<ConnectionReport> {
-    let mut analyzer = Analyzer::new(Config::default());
+    analyze_with(Config::default(), packets)
+}
+
+fn analyze_with(config: Config, packets: &[(usize, u64, &[u8])]) -> Vec<ConnectionReport> {
+    let mut analyzer = Analyzer::new(config);
     let mut reports = Vec::new();
     for (i, &(point, ts, bytes)) in packets.iter().enumerate() {
         let packet = decode(Link::Raw, bytes)
@@ -403,6 +407,41 @@ proptest! {
                         "send MSS {} above the peer's {}: {:#?}", send, announced, report
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_time_series_changes_nothing_else_and_counts_every_data_segment(
+        specs in prop::collection::vec(spec(), 1..4),
+    ) {
+        let all = merged(&specs);
+        let packets: Vec<(usize, u64, &[u8])> =
+            all.iter().map(|(_, ts, b)| (0, *ts, b.as_slice())).collect();
+        let plain = analyze(&packets);
+        let with = analyze_with(Config { segments: true, ..Config::default() }, &packets);
+        prop_assert_eq!(plain.len(), with.len());
+        for (p, w) in plain.iter().zip(&with) {
+            prop_assert!(p.segments.is_empty());
+            let without = ConnectionReport { segments: Vec::new(), ..w.clone() };
+            prop_assert_eq!(p, &without);
+            for role in [Role::Client, Role::Server] {
+                let counted: u64 = w
+                    .segments
+                    .iter()
+                    .filter(|t| t.sender == role)
+                    .flat_map(|t| &t.points)
+                    .map(|point| u64::from(point.count))
+                    .sum();
+                prop_assert_eq!(counted, w.endpoint(role).data_segments, "{:?}", role);
+                let retransmitted: u64 = w
+                    .segments
+                    .iter()
+                    .filter(|t| t.sender == role)
+                    .flat_map(|t| &t.points)
+                    .map(|point| u64::from(point.retransmissions))
+                    .sum();
+                prop_assert_eq!(retransmitted, w.endpoint(role).retransmissions);
             }
         }
     }

@@ -111,6 +111,10 @@ pub struct ConnectionRecord {
     pub tunnel: Option<TunnelKind>,
     /// What is worth explaining.
     pub findings: Vec<FindingRecord>,
+    /// Its segment sizes over time per capture point and direction (`mss analyze
+    /// --json --segments`); absent without that flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<Vec<crate::series::Trace>>,
 }
 
 /// A capture point that saw the connection.
@@ -439,6 +443,15 @@ impl ConnectionRecord {
                 .iter()
                 .map(|f| FindingRecord::new(f, report, names))
                 .collect(),
+            segments: None,
+        }
+    }
+
+    /// The record of `report` with its time series (`--segments`).
+    pub fn with_segments(report: &ConnectionReport, names: &[String]) -> ConnectionRecord {
+        ConnectionRecord {
+            segments: Some(report.segments.clone()),
+            ..ConnectionRecord::new(report, names)
         }
     }
 }

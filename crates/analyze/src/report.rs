@@ -545,6 +545,10 @@ pub struct ConnectionReport {
     pub tunnel: Option<Tunnel>,
     /// What is worth explaining.
     pub findings: Vec<Finding>,
+    /// Its segment sizes over time, one trace per capture point and direction
+    /// (client first at each point), when [`crate::Config::segments`] asked for
+    /// them; empty otherwise.
+    pub segments: Vec<crate::series::Trace>,
 }
 
 impl ConnectionReport {

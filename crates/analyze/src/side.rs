@@ -4,6 +4,7 @@ use mss_wire::icmp;
 use mss_wire::tcp::{self, MssOption, TcpOption};
 
 use crate::report::{MssSeen, SynOptions};
+use crate::series::{Collector, SeriesEvent};
 
 /// `a` before `b` in sequence space (RFC 9293 section 3.4, modulo 2^32).
 pub(crate) fn seq_lt(a: u32, b: u32) -> bool {
@@ -176,10 +177,14 @@ pub(crate) struct Sent {
     /// Non-SYN segments whose options were walked.
     pub(crate) options_checked: u8,
     pub(crate) unusual: Option<Box<Unusual>>,
+    /// The segment sizes over time, when asked for ([`crate::Config::segments`]).
+    pub(crate) series: Option<Box<Collector>>,
 }
 
 /// The per-segment facts `Sent::on_segment` needs.
 pub(crate) struct Segment {
+    /// Time since the connection's first packet (for the time series).
+    pub(crate) t_ns: u64,
     pub(crate) ttl: u8,
     pub(crate) ip_id: Option<u16>,
     pub(crate) ip_len: u32,
@@ -249,6 +254,15 @@ impl Sent {
                 self.run = (s.payload, 1);
             }
             if self.run.1 >= BULK_EVIDENCE {
+                if let (Some(series), Some(from)) = (self.series.as_deref_mut(), self.last_bulk) {
+                    if from != s.payload {
+                        series.event(SeriesEvent::SizeStep {
+                            t_ns: s.t_ns,
+                            from,
+                            to: s.payload,
+                        });
+                    }
+                }
                 self.last_bulk = Some(s.payload);
             }
         }
@@ -263,11 +277,15 @@ impl Sent {
         if tracking && !s.syn {
             self.track_stall(s, retransmission);
         }
-        if let Some(limit) = limit.filter(|&limit| s.payload > limit) {
+        let oversize = limit.filter(|&limit| s.payload > limit);
+        if let Some(limit) = oversize {
             let oversize = &mut self.unusual().oversize;
             oversize.count += 1;
             oversize.largest = oversize.largest.max(s.payload);
             oversize.pending_id = s.ip_id.map(|id| (id, s.payload.div_ceil(limit.max(1))));
+        }
+        if let Some(series) = self.series.as_deref_mut() {
+            series.segment(s.t_ns, s.payload, retransmission, oversize.is_some());
         }
     }
 
@@ -314,7 +332,14 @@ impl Sent {
     }
 
     /// An ICMP too-big message for this endpoint's packet.
-    pub(crate) fn on_too_big(&mut self, message: &icmp::ErrorMessage, size: u32) {
+    pub(crate) fn on_too_big(&mut self, t_ns: u64, message: &icmp::ErrorMessage, size: u32) {
+        if let Some(series) = self.series.as_deref_mut() {
+            series.event(SeriesEvent::IcmpTooBig {
+                t_ns,
+                mtu: message.mtu.unwrap_or(0),
+                size,
+            });
+        }
         let unusual = self.unusual();
         unusual.too_big_count += 1;
         unusual.after_too_big_max = None;

@@ -552,6 +552,7 @@ mod tests {
             ],
             tunnel: None,
             findings,
+            segments: Vec::new(),
         }
     }
 

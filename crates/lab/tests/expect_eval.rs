@@ -115,6 +115,7 @@ fn record(
         points: Vec::new(),
         tunnel: None,
         findings,
+        segments: None,
     }
 }
 
