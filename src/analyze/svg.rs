@@ -60,6 +60,45 @@ const LEFT: f64 = 58.0;
 const RIGHT: f64 = 230.0;
 const TOP: f64 = 14.0;
 const PLOT_HEIGHT: f64 = 260.0;
+
+/// Where labels already are, so that a new one moves down instead of writing over
+/// them (11-pixel text: 12 pixels a line, about 6 a character).
+#[derive(Default)]
+struct Labels {
+    /// (left, right, baseline) of each label placed.
+    placed: Vec<(f64, f64, f64)>,
+}
+
+impl Labels {
+    /// Where `text` goes beside the mark at `at` (baseline `y`): starting `gap`
+    /// to its right, or ending `gap` to its left if it would cross `right_edge`,
+    /// and moved down past the labels it would overlap. Returns (x, baseline,
+    /// text-anchor).
+    fn place(
+        &mut self,
+        (at, gap): (f64, f64),
+        y: f64,
+        text: &str,
+        right_edge: f64,
+    ) -> (f64, f64, &'static str) {
+        let width = 6.0 * text.chars().count() as f64;
+        let (x, left, anchor) = if at + gap + width > right_edge {
+            (at - gap, at - gap - width, "end")
+        } else {
+            (at + gap, at + gap, "start")
+        };
+        let mut y = y;
+        while self
+            .placed
+            .iter()
+            .any(|&(l, r, b)| l < left + width && left < r && (b - y).abs() < 12.0)
+        {
+            y += 12.0;
+        }
+        self.placed.push((left, left + width, y));
+        (x, y, anchor)
+    }
+}
 const LEGEND_LINE: f64 = 16.0;
 
 /// The colours of the two directions, and lighter ones for further capture points.
@@ -214,21 +253,16 @@ pub(super) fn connection_plot(report: &ConnectionReport, names: &[String]) -> St
         WIDTH - LEFT - RIGHT
     );
     // MSS levels, labelled at the right; labels that would overlap move down.
-    let mut label_y: Vec<f64> = Vec::new();
+    let mut labels = Labels::default();
     let mut sorted = levels.clone();
     sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
     for (value, label, stroke, dash) in &sorted {
         let ly = y(*value);
-        let mut text_y = ly + 4.0;
-        while label_y.iter().any(|&o| (o - text_y).abs() < 12.0) {
-            text_y += 12.0;
-        }
-        label_y.push(text_y);
+        let (text_x, text_y, _) = labels.place((WIDTH - RIGHT, 4.0), ly + 4.0, label, f64::MAX);
         let _ = write!(
             svg,
-            r#"<line class="level" x1="{LEFT}" x2="{:.1}" y1="{ly:.1}" y2="{ly:.1}" stroke="{stroke}" stroke-width="1" stroke-dasharray="{dash}"/><text x="{:.1}" y="{text_y:.1}" font-size="11" fill="{stroke}">{}</text>"#,
+            r#"<line class="level" x1="{LEFT}" x2="{:.1}" y1="{ly:.1}" y2="{ly:.1}" stroke="{stroke}" stroke-width="1" stroke-dasharray="{dash}"/><text x="{text_x:.1}" y="{text_y:.1}" font-size="11" fill="{stroke}">{}</text>"#,
             WIDTH - RIGHT,
-            WIDTH - RIGHT + 4.0,
             esc(label)
         );
     }
@@ -251,7 +285,13 @@ pub(super) fn connection_plot(report: &ConnectionReport, names: &[String]) -> St
         let rank = ranks.entry(trace.sender).or_default();
         let stroke = colour(trace.sender, *rank);
         *rank += 1;
-        draw_trace(&mut svg, trace, stroke, &x, &y, &mut labelled);
+        draw_trace(
+            &mut svg,
+            trace,
+            stroke,
+            (&x, &y),
+            (&mut labelled, &mut labels),
+        );
         let ly = legend_top + LEGEND_LINE * i as f64;
         let segments: u64 = trace.points.iter().map(|p| u64::from(p.count)).sum();
         let at = report
@@ -318,9 +358,11 @@ fn draw_trace(
     svg: &mut String,
     trace: &Trace,
     stroke: &str,
-    x: &impl Fn(u64) -> f64,
-    y: &impl Fn(f64) -> f64,
-    labelled: &mut std::collections::BTreeSet<(bool, u32, u32)>,
+    (x, y): (&impl Fn(u64) -> f64, &impl Fn(f64) -> f64),
+    (labelled, labels): (
+        &mut std::collections::BTreeSet<(bool, u32, u32)>,
+        &mut Labels,
+    ),
 ) {
     let mut segments = String::with_capacity(trace.points.len() * 18);
     let mut oversize = String::new();
@@ -374,10 +416,11 @@ fn draw_trace(
         match *event {
             SeriesEvent::IcmpTooBig { mtu, size, .. } => {
                 let label = if labelled.insert((true, mtu, size)) {
+                    let text = format!("ICMP too big: MTU {mtu} ({size} sent)");
+                    let (tx, ty, anchor) =
+                        labels.place((px, 3.0), TOP + 12.0, &text, WIDTH - RIGHT);
                     format!(
-                        r##"<text x="{:.1}" y="{:.1}" font-size="11" fill="#d00">ICMP too big: MTU {mtu} ({size} sent)</text>"##,
-                        px + 3.0,
-                        TOP + 12.0 + 12.0 * (labelled.len() - 1) as f64
+                        r##"<text x="{tx:.1}" y="{ty:.1}" font-size="11" fill="#d00" text-anchor="{anchor}">{text}</text>"##
                     )
                 } else {
                     String::new()
@@ -391,10 +434,10 @@ fn draw_trace(
             SeriesEvent::SizeStep { from, to, .. } => {
                 let py = y(f64::from(to));
                 let label = if labelled.insert((false, from, to)) {
+                    let text = format!("{from} \u{2192} {to}");
+                    let (tx, ty, anchor) = labels.place((px, 6.0), py - 8.0, &text, WIDTH - RIGHT);
                     format!(
-                        r##"<text x="{:.1}" y="{:.1}" font-size="11" fill="{stroke}">{from} &#8594; {to}</text>"##,
-                        px + 6.0,
-                        py - 8.0
+                        r##"<text x="{tx:.1}" y="{ty:.1}" font-size="11" fill="{stroke}" text-anchor="{anchor}">{text}</text>"##
                     )
                 } else {
                     String::new()
@@ -533,6 +576,27 @@ mod tests {
         assert!((nice_step(1460.0, 5.0) - 500.0).abs() < 1e-9);
         assert!((nice_step(0.0123, 6.0) - 0.005).abs() < 1e-12);
         assert!((nice_step(10.0, 5.0) - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn labels_do_not_write_over_each_other_or_past_the_plot() {
+        let mut labels = Labels::default();
+        // A level label, then a step label at the plot's right edge: it ends left
+        // of its mark.
+        assert_eq!(
+            labels.place((100.0, 4.0), 50.0, "client MSS 1460", f64::MAX),
+            (104.0, 50.0, "start")
+        );
+        assert_eq!(
+            labels.place((600.0, 6.0), 50.0, "1448 -> 1024", 610.0),
+            (594.0, 50.0, "end")
+        );
+        // Two labels at the same spot: the second moves down a line.
+        let (_, first, _) = labels.place((300.0, 6.0), 80.0, "1024 -> 1236", 610.0);
+        let (_, second, _) = labels.place((300.0, 6.0), 80.0, "1236 -> 1342", 610.0);
+        assert_eq!((first, second), (80.0, 92.0));
+        // Beside each other horizontally: no move.
+        assert_eq!(labels.place((10.0, 0.0), 80.0, "ab", 610.0).1, 80.0);
     }
 
     #[test]
