@@ -1,5 +1,5 @@
-//! `mss lab` through the binary: every built-in scenario passes on this kernel
-//! and leaves nothing behind, `--dry-run` touches nothing, an interrupted run
+//! `mss lab` through the binary: every built-in scenario passes on this kernel,
+//! its HTML report opens in headless Chromium, and it leaves nothing behind; `--dry-run` touches nothing, an interrupted run
 //! removes its namespaces and captures, `mss lab clean` removes those of a killed
 //! or kept one, and bad scenario files are refused with the line.
 //!
@@ -48,15 +48,36 @@ fn mss_in(tmp: &Path, args: &[&str]) -> (Output, u32) {
     (child.wait_with_output().expect("wait for mss"), pid)
 }
 
-/// Runs a built-in scenario with --json and asserts every check passed and that
-/// neither its namespaces nor its temporary captures are left.
+/// Runs a built-in scenario with --json and --out and asserts every check passed,
+/// that neither its namespaces nor its temporary files are left, and that its
+/// HTML report opens in headless Chromium without console errors and draws every
+/// segment of the first connection's time series.
 fn scenario_passes(name: &str) {
     if !netns_available(name) {
         return;
     }
     let tmp = TempDir::new(&format!("lab-{name}"));
-    let (out, pid) = mss_in(&tmp.0, &["lab", "run", name, "--json"]);
+    let kept = TempDir::new(&format!("lab-{name}-out"));
+    let dir = kept.0.join("run");
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let (out, pid) = mss_in(&tmp.0, &["lab", "run", name, "--json", "--out", &dir_arg]);
     judge_run(name, &out, pid, &tmp.0);
+    let report = dir.join("report.html");
+    let page = support::browser::browse(&kept.0, &report, "test=open:1", None);
+    assert_eq!(page.console_errors(), Vec::<&str>::new(), "{name}");
+    let result = page.result();
+    assert_eq!(result["errors"], serde_json::json!([]), "{name}: {result}");
+    let traces = result["plot"]["traces"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        !traces.is_empty(),
+        "{name}: connection 1 has no plot: {result}"
+    );
+    for trace in &traces {
+        assert_eq!(trace["n"], trace["drawn"], "{name}: {result}");
+    }
 }
 
 /// A run's `--json` result passed every check and left nothing behind.

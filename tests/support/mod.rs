@@ -9,6 +9,7 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub(crate) mod browser;
 pub(crate) mod kept;
 
 use std::fs::File;
