@@ -1,7 +1,8 @@
 //! `mss lab` through the binary: every built-in scenario passes on this kernel,
-//! its HTML report opens in headless Chromium, and it leaves nothing behind; `--dry-run` touches nothing, an interrupted run
-//! removes its namespaces and captures, `mss lab clean` removes those of a killed
-//! or kept one, and bad scenario files are refused with the line.
+//! its HTML report opens in headless Chromium, and it leaves nothing behind;
+//! `--dry-run` touches nothing, an interrupted run removes its namespaces and
+//! captures, `mss lab clean` removes those of a killed or kept one, and bad
+//! scenario files are refused with the line.
 //!
 //! Each run gets a TMPDIR of its own, so a test sees exactly what the run left.
 
