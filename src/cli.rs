@@ -444,7 +444,7 @@ pub(crate) struct ClampArgs {
     pub(crate) force: bool,
 
     /// IPv4 MSS target. IPv6 gets 20 less (same MTU) unless --mss6 is given.
-    #[arg(long, value_name = "BYTES", value_parser = parse_mss, required_unless_present_any = ["mtu", "remove_rules"])]
+    #[arg(long, value_name = "BYTES", value_parser = parse_mss, required_unless_present_any = ["mtu", "remove_rules", "status", "detach"])]
     pub(crate) mss: Option<u16>,
 
     /// IPv6 MSS target.
@@ -505,9 +505,28 @@ pub(crate) struct ClampArgs {
     pub(crate) remove_rules: bool,
 
     /// Print the configuration that clamps the same way on a platform: nft,
-    /// iptables, cisco, junos, mikrotik, openvpn, wireguard, pfsense.
-    #[arg(long, value_name = "PLATFORM", value_parser = ["nft", "iptables", "cisco", "junos", "mikrotik", "openvpn", "wireguard", "pfsense"])]
+    /// iptables, cisco, junos, mikrotik, openvpn, wireguard, pfsense, tc.
+    #[arg(long, value_name = "PLATFORM", value_parser = ["nft", "iptables", "cisco", "junos", "mikrotik", "openvpn", "wireguard", "pfsense", "tc"])]
     pub(crate) emit: Option<String>,
+
+    /// Clamp in the kernel: attach mss's tc eBPF program to this interface
+    /// (clsact; root). It stays attached after mss exits; run again to change the
+    /// targets (no reload) or the direction (replaced, never stacked).
+    #[arg(long, value_name = "IFACE", conflicts_with_all = ["input", "output", "nfqueue", "emit", "remove_rules"])]
+    pub(crate) tc: Option<String>,
+
+    /// With --tc: the SYNs clamped: arriving on IFACE (in), leaving through it
+    /// (out), or both (default; covers SYN and SYN-ACK through a tunnel).
+    #[arg(long, value_name = "WHICH", value_parser = ["in", "out", "both"], requires = "tc")]
+    pub(crate) direction: Option<String>,
+
+    /// With --tc: print the targets and counters of the clamp on IFACE.
+    #[arg(long, requires = "tc", conflicts_with_all = ["detach", "mss", "mtu", "direction", "insert"])]
+    pub(crate) status: bool,
+
+    /// With --tc: remove the clamp from IFACE (and its pinned maps).
+    #[arg(long, requires = "tc", conflicts_with_all = ["mss", "mtu", "direction", "insert"])]
+    pub(crate) detach: bool,
 }
 
 /// `mss lab` subcommands.
