@@ -111,6 +111,7 @@ pub fn attach(interface: &str, hooks: Hooks, targets: &Targets) -> Result<Status
     }
     let dir = pin_dir(interface)?;
     prepare_pin_dir(&dir)?;
+    stale(&dir)?;
     let mut ebpf = EbpfLoader::new()
         .map_pin_path(&dir)
         .load(OBJECT)
@@ -266,15 +267,60 @@ fn read_status(dir: &Path) -> Result<Status, Error> {
     })
 }
 
+/// Whether a loaded program still uses the config map pinned in `dir`. Pins
+/// outlive what they belong to: when a network namespace is deleted its
+/// interfaces and their filters go, and with them the program, but the pins
+/// stay, and a later namespace may get the same inode number. Such pins are
+/// stale, and are removed.
+fn stale(dir: &Path) -> Result<bool, Error> {
+    let path = dir.join(CONFIG_MAP);
+    if !path.exists() {
+        return Ok(false);
+    }
+    let map =
+        MapData::from_pin(&path).map_err(|e| failed(&format!("opening {}", path.display()), e))?;
+    let id = map
+        .info()
+        .map_err(|e| failed("reading the config map's id", e))?
+        .id();
+    for program in aya::programs::loaded_programs() {
+        let program = program.map_err(|e| failed("listing loaded BPF programs", e))?;
+        if program.name_as_str() != Some(PROGRAM_NAME) {
+            continue;
+        }
+        if let Ok(Some(maps)) = program.map_ids()
+            && maps.contains(&id)
+        {
+            return Ok(false);
+        }
+    }
+    remove_pins(dir)?;
+    Ok(true)
+}
+
+fn remove_pins(dir: &Path) -> Result<(), Error> {
+    for name in [CONFIG_MAP, COUNTERS_MAP] {
+        let path = dir.join(name);
+        if path.exists() {
+            std::fs::remove_file(&path)
+                .map_err(|e| Error::Other(format!("cannot remove {}: {e}", path.display())))?;
+        }
+    }
+    Ok(())
+}
+
 /// Targets and counters of mss's clamp on `interface`, from its pinned maps.
 pub fn status(interface: &str) -> Result<Status, Error> {
-    read_status(&pin_dir(interface)?)
+    let dir = pin_dir(interface)?;
+    stale(&dir)?;
+    read_status(&dir)
 }
 
 /// Changes the targets of mss's clamp on `interface` in its pinned map: the
 /// next SYN is clamped to them, with no reload.
 pub fn set_targets(interface: &str, targets: &Targets) -> Result<Status, Error> {
     let dir = pin_dir(interface)?;
+    stale(&dir)?;
     let mut config: Array<MapData, [u8; 8]> =
         Array::try_from(Map::Array(pinned(&dir, CONFIG_MAP, interface)?))
             .map_err(|e| failed("the config map", e))?;
@@ -311,13 +357,7 @@ pub fn detach(interface: &str) -> Result<bool, Error> {
             Err(_) => remove_filter(interface, hook)?,
         }
     }
-    for name in [CONFIG_MAP, COUNTERS_MAP] {
-        let path = dir.join(name);
-        if path.exists() {
-            std::fs::remove_file(&path)
-                .map_err(|e| Error::Other(format!("cannot remove {}: {e}", path.display())))?;
-        }
-    }
+    remove_pins(&dir)?;
     if dir.exists() {
         let _ = std::fs::remove_dir(&dir);
         if let Some(parent) = dir.parent() {
