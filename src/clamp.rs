@@ -142,6 +142,13 @@ impl<'a> Mode<'a> {
             .filter(|(_, given)| *given)
             .map(|(name, _)| *name)
             .collect();
+        if args.tc.is_none() && (args.direction.is_some() || args.status || args.detach) {
+            return refuse(
+                "--direction, --status and --detach go with --tc IFACE (the clamp in the \
+                 kernel)"
+                    .into(),
+            );
+        }
         if args.remove_rules {
             return Ok(Mode::RemoveRules);
         }
