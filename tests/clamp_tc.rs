@@ -790,4 +790,18 @@ fn tc_refusals_say_what_to_do() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("attach one with"), "{stderr}");
+    // Without privileges (as nobody): what it needs, not an errno.
+    let out = ns
+        .command("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_mss"))
+        .args(["clamp", "--tc", "lo", "--mss", "1300"])
+        .output()
+        .expect("setpriv");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("needs CAP_BPF and CAP_NET_ADMIN"),
+        "{stderr}"
+    );
 }

@@ -86,8 +86,12 @@ fn prepare_pin_dir(dir: &Path) -> Result<(), Error> {
             )),
         })?;
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::Other(format!("cannot create {}: {e}", dir.display())))
+    std::fs::create_dir_all(dir).map_err(|e| match e.kind() {
+        io::ErrorKind::PermissionDenied => {
+            Error::NotPermitted(format!("creating {}", dir.display()))
+        }
+        _ => Error::Other(format!("cannot create {}: {e}", dir.display())),
+    })
 }
 
 fn attach_type(ingress: bool) -> TcAttachType {
