@@ -434,6 +434,84 @@ fn crafted(lab: &Lab) -> Vec<(String, Vec<u8>)> {
     frames
 }
 
+/// A small deterministic generator (xorshift64*), so a failing frame can be
+/// made again from its seed.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// An option byte, mostly the ones that matter to the walk.
+    fn option_byte(&mut self) -> u8 {
+        const BYTES: [u8; 12] = [0, 1, 2, 3, 4, 5, 6, 8, 10, 0x05, 0xb4, 0xfe];
+        match self.below(4) {
+            0 => u8::try_from(self.below(256)).expect("byte"),
+            _ => BYTES[usize::try_from(self.below(12)).expect("index")],
+        }
+    }
+}
+
+/// Option lists built from pieces (MSS options of random values, NOPs, ENDs,
+/// unknown kinds of random length, broken lengths) and raw random bytes, in
+/// SYNs and SYN-ACKs of both families, some IPv6 ones after extension headers.
+fn random_cases(lab: &Lab, seed: u64, count: u16) -> Vec<(String, Vec<u8>)> {
+    let mut random = Random(seed);
+    let mut cases = Vec::new();
+    for i in 0..count {
+        let id = 0x2000 + i;
+        let mut options = Vec::new();
+        let target_len = usize::try_from(random.below(11) * 4).expect("length");
+        while options.len() < target_len {
+            match random.below(6) {
+                0 => {
+                    let value = u16::try_from(random.below(65536)).expect("value");
+                    options.extend_from_slice(&[2, 4]);
+                    options.extend_from_slice(&value.to_be_bytes());
+                }
+                1 => options.push(1),
+                2 => options.extend_from_slice(&[2, 4, 0x05, 0xb4]),
+                3 => {
+                    let len = random.below(8) + 2;
+                    options.push(0xfd);
+                    options.push(u8::try_from(len).expect("length"));
+                    for _ in 2..len {
+                        options.push(random.option_byte());
+                    }
+                }
+                _ => options.push(random.option_byte()),
+            }
+        }
+        options.truncate(40);
+        let flags = if random.below(4) == 0 { 0x12 } else { SYN };
+        let segment = tcp(id, flags, &options, &[]);
+        let (name, frame) = if random.below(2) == 0 {
+            ("IPv4", lab.v4(id, &[], segment, None))
+        } else if random.below(3) == 0 {
+            let pad_n = vec![0, 1, 4, 0, 0, 0, 0];
+            (
+                "IPv6 after hop-by-hop",
+                lab.v6(id, &[(0, pad_n)], segment, None),
+            )
+        } else {
+            ("IPv6", lab.v6(id, &[], segment, None))
+        };
+        cases.push((
+            format!("random {i} (seed {seed:#x}) {name} options {options:02x?}"),
+            frame,
+        ));
+    }
+    cases
+}
+
 fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
     let mut out = Vec::new();
     out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
@@ -537,12 +615,11 @@ fn send_frames(ns: &Netns, dev: &str, frames: &[Vec<u8>]) {
 /// the clamp, compared with `mss clamp OFFLINE_ARGS` on the same frames.
 fn differential_pass(
     routed: &Routed,
-    lab: &Lab,
+    cases: &[(String, Vec<u8>)],
     dir: &Path,
     (tag, interface): (&str, &str),
     offline_args: &[&str],
 ) -> serde_json::Value {
-    let cases = crafted(lab);
     let frames: Vec<Vec<u8>> = cases.iter().map(|(_, f)| f.clone()).collect();
     let sent = dir.join(format!("{tag}-sent.pcap"));
     let offline = dir.join(format!("{tag}-offline.pcap"));
@@ -682,7 +759,7 @@ fn tc_clamp_equals_the_offline_clamp_byte_for_byte() {
     ) {
         return;
     }
-    let plain = differential_pass(&routed, &lab, &dir.0, ("plain", "vr1"), &targets);
+    let plain = differential_pass(&routed, &crafted(&lab), &dir.0, ("plain", "vr1"), &targets);
     let counters = &plain["counters"];
     eprintln!("counters: {counters}");
     assert!(counters["lowered_v4"].as_u64() >= Some(8), "{counters}");
@@ -703,7 +780,13 @@ fn tc_clamp_equals_the_offline_clamp_byte_for_byte() {
         .expect("tc");
     let text = String::from_utf8_lossy(&filters.stdout);
     assert_eq!(text.matches("mss_clamp").count(), 2, "{text}");
-    let inserting = differential_pass(&routed, &lab, &dir.0, ("insert", "vr1"), &with_insert);
+    let inserting = differential_pass(
+        &routed,
+        &crafted(&lab),
+        &dir.0,
+        ("insert", "vr1"),
+        &with_insert,
+    );
     let counters = &inserting["counters"];
     assert!(counters["inserted_v4"].as_u64() >= Some(1), "{counters}");
     assert!(counters["inserted_v6"].as_u64() >= Some(1), "{counters}");
@@ -721,13 +804,35 @@ fn tc_clamp_equals_the_offline_clamp_byte_for_byte() {
         "detached"
     );
 
+    // Generated option lists, through the same router.
+    assert!(attach(
+        &routed.router,
+        "vr1",
+        &[&targets[..], &["--direction", "in"]].concat()
+    ));
+    // MSS_TC_SEED=N tries other frames.
+    let seed = std::env::var("MSS_TC_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x17_4d53_c1a9);
+    let random = differential_pass(
+        &routed,
+        &random_cases(&lab, seed, 400),
+        &dir.0,
+        ("random", "vr1"),
+        &targets,
+    );
+    eprintln!("random frames: {}", random["counters"]);
+    let out = mss_in(&routed.router, &["clamp", "--tc", "vr1", "--detach"]);
+    assert!(out.status.success());
+
     // The same on the way out: the clamp on the server side's egress.
     assert!(attach(
         &routed.router,
         "vr2",
         &[&targets[..], &["--direction", "out"]].concat()
     ));
-    let egress = differential_pass(&routed, &lab, &dir.0, ("egress", "vr2"), &targets);
+    let egress = differential_pass(&routed, &crafted(&lab), &dir.0, ("egress", "vr2"), &targets);
     assert_eq!(egress["direction"], "out");
     assert!(
         egress["counters"]["lowered_v4"].as_u64() >= Some(8),
