@@ -81,6 +81,16 @@ fn attach(ns: &Netns, interface: &str, args: &[&str]) -> bool {
     true
 }
 
+/// Detaches the clamp from `interface` when dropped, also when a test fails:
+/// its pins would outlive the namespace.
+struct Detach<'a>(&'a Netns, &'static str);
+
+impl Drop for Detach<'_> {
+    fn drop(&mut self) {
+        let _ = mss_in(self.0, &["clamp", "--tc", self.1, "--detach"]);
+    }
+}
+
 fn status(ns: &Netns, interface: &str) -> serde_json::Value {
     let out = mss_in(ns, &["clamp", "--tc", interface, "--status", "--json"]);
     assert!(
@@ -735,6 +745,7 @@ fn tc_clamp_equals_the_offline_clamp_byte_for_byte() {
         return;
     }
     let routed = Routed::new("tcd", 91, 1500);
+    let _detach = (Detach(&routed.router, "vr1"), Detach(&routed.router, "vr2"));
     add_ipv6(&routed, 91);
     warm_neighbours(&routed);
     let dir = TempDir::new("tc-diff");
@@ -851,6 +862,7 @@ fn kernel_tcp_through_the_tc_clamp_ends_at_the_clamped_mss() {
         return;
     }
     let routed = Routed::new("tck", 92, 1500);
+    let _detach = Detach(&routed.router, "vr1");
     add_ipv6(&routed, 92);
     let v4 = TARGET_V4.to_string();
     let v6 = TARGET_V6.to_string();
@@ -942,6 +954,7 @@ fn a_syn_flood_through_the_tc_clamp_leaves_no_syn_unclamped() {
         "needs hping3 (apt-get install hping3, or run scripts/test, which installs it)"
     );
     let routed = Routed::new("tcf", 93, 1500);
+    let _detach = Detach(&routed.router, "vr1");
     if !attach(
         &routed.router,
         "vr1",

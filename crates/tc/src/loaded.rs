@@ -116,8 +116,27 @@ pub fn attach(interface: &str, hooks: Hooks, targets: &Targets) -> Result<Status
     let dir = pin_dir(interface)?;
     prepare_pin_dir(&dir)?;
     stale(&dir)?;
+    // Pins this call creates go again if it fails (a program the verifier
+    // refuses, a hook that cannot be attached); an attachment already there
+    // keeps its own.
+    let fresh = !dir.join(CONFIG_MAP).exists();
+    let result = load_and_attach(interface, link, hooks, targets, &dir);
+    if result.is_err() && fresh {
+        let _ = remove_pins(&dir);
+        remove_dirs(&dir);
+    }
+    result
+}
+
+fn load_and_attach(
+    interface: &str,
+    link: LinkKind,
+    hooks: Hooks,
+    targets: &Targets,
+    dir: &Path,
+) -> Result<Status, Error> {
     let mut ebpf = EbpfLoader::new()
-        .map_pin_path(&dir)
+        .map_pin_path(dir)
         .load(OBJECT)
         .map_err(|e| match e {
             aya::EbpfError::ProgramError(ProgramError::LoadError {
@@ -184,7 +203,7 @@ pub fn attach(interface: &str, hooks: Hooks, targets: &Targets) -> Result<Status
             remove_filter(interface, hook)?;
         }
     }
-    read_status(&dir)
+    read_status(dir)
 }
 
 fn verifier(io_error: io::Error, log: String) -> Error {
@@ -362,12 +381,17 @@ pub fn detach(interface: &str) -> Result<bool, Error> {
         }
     }
     remove_pins(&dir)?;
+    remove_dirs(&dir);
+    Ok(found)
+}
+
+/// Removes an interface's pin directory and its namespace's, where empty.
+fn remove_dirs(dir: &Path) {
     if dir.exists() {
-        let _ = std::fs::remove_dir(&dir);
+        let _ = std::fs::remove_dir(dir);
         if let Some(parent) = dir.parent() {
             // Empty once the namespace's last interface is detached.
             let _ = std::fs::remove_dir(parent);
         }
     }
-    Ok(found)
 }
