@@ -104,8 +104,8 @@ pub(crate) enum Command {
                       Exit status (run): 0 every expectation holds, 1 one failed, 2 error."
     )]
     Lab(LabCommand),
-    /// Clamp the MSS of TCP SYNs: in a capture file, live through NFQUEUE, or as
-    /// configuration for a router or firewall.
+    /// Clamp the MSS of TCP SYNs: in a capture file, live through NFQUEUE or in the
+    /// kernel (tc eBPF), or as configuration for a router or firewall.
     #[command(
         long_about = "Lowers the MSS option of TCP SYN and SYN-ACK segments to a target, the \
                       way a router in front of a tunnel must: only ever lowering, with \
@@ -126,6 +126,10 @@ pub(crate) enum Command {
                       families and removes them on exit. Fail-open by default (SYNs it \
                       cannot take pass unclamped, and are counted); --fail-closed never \
                       lets one pass.\n\
+                      Kernel: `mss clamp --tc IFACE` attaches mss's eBPF program to the \
+                      interface's clsact hooks (--direction in, out or both): the same \
+                      rules, no process in the data path; it stays attached after mss \
+                      exits, --status shows its counters, --detach removes it.\n\
                       Config: `--emit PLATFORM` prints the rules that do the same on that \
                       platform.",
         after_help = "Examples:\n  \
@@ -135,7 +139,9 @@ pub(crate) enum Command {
                       mss clamp --mtu 1500 --encap wireguard --emit nft\n  \
                       mss clamp --mss 1360 --emit mikrotik\n  \
                       sudo mss clamp --nfqueue 7 --mtu 1400 --install-rules\n  \
-                      sudo mss clamp --remove-rules   (after a killed --install-rules run)\n\n\
+                      sudo mss clamp --remove-rules   (after a killed --install-rules run)\n  \
+                      sudo mss clamp --tc eth0 --mtu 1400\n  \
+                      sudo mss clamp --tc eth0 --status\n\n\
                       Exit status: 0 fine, 2 unusable input or arguments."
     )]
     Clamp(ClampArgs),
