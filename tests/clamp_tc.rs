@@ -776,6 +776,22 @@ fn tc_clamp_equals_the_offline_clamp_byte_for_byte() {
     assert!(counters["lowered_v4"].as_u64() >= Some(8), "{counters}");
     assert!(counters["lowered_v6"].as_u64() >= Some(6), "{counters}");
     assert!(counters["bad_options"].as_u64() >= Some(5), "{counters}");
+    // What the hosts announced, before the clamp: the kernel's histogram.
+    let seen = |version: u64, direction: &str, le: serde_json::Value| {
+        plain["syn_mss"]
+            .as_array()
+            .expect("syn_mss")
+            .iter()
+            .find(|row| {
+                row["ip_version"] == version && row["direction"] == direction && row["le"] == le
+            })
+            .and_then(|row| row["count"].as_u64())
+            .unwrap_or(0)
+    };
+    assert!(seen(4, "syn", 1460.into()) >= 8, "{}", plain["syn_mss"]);
+    assert_eq!(seen(4, "syn_ack", 1460.into()), 1, "{}", plain["syn_mss"]);
+    assert!(seen(6, "syn", 1440.into()) >= 8, "{}", plain["syn_mss"]);
+    assert!(seen(4, "syn", "none".into()) >= 2, "{}", plain["syn_mss"]);
 
     let with_insert = [&targets[..], &["--insert"]].concat();
     assert!(attach(

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use mss_tc::{Hooks, Status};
+use mss_tc::{Bucket, Hooks, Seen, Status};
 use serde_json::json;
 
 use super::{Mode, Resolved};
@@ -160,12 +160,29 @@ fn render(
             .iter()
             .map(|(counter, value)| (counter.name().to_string(), json!(value)))
             .collect();
+        let seen: Vec<serde_json::Value> = status
+            .seen
+            .iter()
+            .map(|row| {
+                json!({
+                    "ip_version": if row.ipv6 { 6 } else { 4 },
+                    "direction": if row.syn_ack { "syn_ack" } else { "syn" },
+                    "le": match row.bucket {
+                        Bucket::AtMost(bound) => json!(bound),
+                        Bucket::Above(_) => json!("+Inf"),
+                        Bucket::NoOption => json!("none"),
+                    },
+                    "count": row.count,
+                })
+            })
+            .collect();
         let mut record = json!({
             "type": "tc_clamp",
             "interface": interface,
             "direction": status.hooks.name(),
             "targets": {"ipv4": targets.ipv4, "ipv6": targets.ipv6, "insert": targets.insert},
             "counters": counters,
+            "syn_mss": seen,
             "pin_dir": status.pin_dir.display().to_string(),
         });
         if let (Some((how, origin)), Some(object)) = (change, record.as_object_mut()) {
@@ -214,6 +231,45 @@ fn render(
         for (counter, value) in &status.counters {
             writeln!(out, "  {:<width$}  {value}", counter.name())?;
         }
+        render_seen(&status.seen, out)?;
     }
     Ok(())
+}
+
+/// The announced-MSS histogram, a line per IP version and SYN or SYN-ACK.
+fn render_seen(seen: &[Seen], out: &mut impl Write) -> Result<(), Failure> {
+    if seen.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "MSS announced (before clamping), by bucket:")?;
+    for (ipv6, syn_ack, name) in [
+        (false, false, "IPv4 SYN"),
+        (false, true, "IPv4 SYN-ACK"),
+        (true, false, "IPv6 SYN"),
+        (true, true, "IPv6 SYN-ACK"),
+    ] {
+        let buckets: Vec<String> = seen
+            .iter()
+            .filter(|row| row.ipv6 == ipv6 && row.syn_ack == syn_ack)
+            .map(|row| match row.bucket {
+                Bucket::AtMost(bound) => format!("<={bound} {}", row.count),
+                Bucket::Above(bound) => format!(">{bound} {}", row.count),
+                Bucket::NoOption => format!("none {}", row.count),
+            })
+            .collect();
+        if !buckets.is_empty() {
+            writeln!(out, "  {name:<12}  {}", buckets.join(", "))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The kernel's histogram has `mss watch`'s buckets, so the two read alike.
+    #[test]
+    fn histogram_bounds_are_mss_watchs() {
+        let bounds: Vec<u32> = mss_tc::MSS_BOUNDS.iter().map(|&b| u32::from(b)).collect();
+        assert_eq!(bounds, mss_analyze::watch::MSS_BUCKETS);
+    }
 }

@@ -52,6 +52,7 @@
 
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
+#define TCP_ACK 0x10
 #define TCP_OPT_END 0
 #define TCP_OPT_NOP 1
 #define TCP_OPT_MSS 2
@@ -119,6 +120,44 @@ static __always_inline int count(enum counter which)
 	if (value)
 		*value += 1;
 	return TC_ACT_OK;
+}
+
+// The histogram of announced MSS values: per IP version and SYN or SYN-ACK,
+// MSS_BUCKETS upper bounds (crates/analyze watch.rs MSS_BUCKETS, the values links
+// and clamps produce), one slot above the last and one for SYNs without an MSS
+// option. Key: (ipv6 * 2 + syn_ack) * HISTOGRAM_SLOTS + slot.
+#define MSS_BUCKETS 24
+#define SLOT_ABOVE MSS_BUCKETS
+#define SLOT_NO_OPTION (MSS_BUCKETS + 1)
+#define HISTOGRAM_SLOTS (MSS_BUCKETS + 2)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 4 * HISTOGRAM_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} MSS_SEEN SEC(".maps");
+
+static __always_inline __u32 mss_bucket(__u16 mss)
+{
+	const __u16 bounds[MSS_BUCKETS] = {536,  1024, 1220, 1240, 1280, 1288, 1300, 1320,
+					   1340, 1348, 1360, 1380, 1400, 1420, 1428, 1440,
+					   1448, 1452, 1460, 1500, 4000, 8960, 9000, 65495};
+#pragma unroll
+	for (int i = 0; i < MSS_BUCKETS; i++) {
+		if (mss <= bounds[i])
+			return i;
+	}
+	return SLOT_ABOVE;
+}
+
+static __always_inline void seen(int ipv6, int syn_ack, __u32 slot)
+{
+	__u32 key = (ipv6 * 2 + syn_ack) * HISTOGRAM_SLOTS + slot;
+	__u64 *value = bpf_map_lookup_elem(&MSS_SEEN, &key);
+	if (value)
+		*value += 1;
 }
 
 static __always_inline __u16 be16_at(const __u8 *bytes, __u32 at)
@@ -438,6 +477,18 @@ int mss_clamp(struct __sk_buff *skb)
 	if (w.bad)
 		return count(C_BAD_OPTIONS);
 	__u32 found_count = w.found_count;
+	__u16 largest = 0;
+#pragma unroll
+	for (int i = 0; i < MAX_MSS_OPTIONS; i++) {
+		if (i < found_count) {
+			__u16 value = be16_at(w.th, w.found[i]);
+			if (value > largest)
+				largest = value;
+		}
+	}
+	// What the host announced, before any change.
+	seen(version == 6, (w.th[13] & TCP_ACK) != 0,
+	     found_count == 0 ? SLOT_NO_OPTION : mss_bucket(largest));
 
 	if (found_count == 0) {
 		if (!config->insert)
@@ -503,15 +554,6 @@ int mss_clamp(struct __sk_buff *skb)
 		return count(C_INSERTED6);
 	}
 
-	__u16 largest = 0;
-#pragma unroll
-	for (int i = 0; i < MAX_MSS_OPTIONS; i++) {
-		if (i < found_count) {
-			__u16 value = be16_at(w.th, w.found[i]);
-			if (value > largest)
-				largest = value;
-		}
-	}
 	if (largest <= target)
 		return count(C_ALREADY_LOW);
 

@@ -179,6 +179,60 @@ impl Counter {
     }
 }
 
+/// The upper bounds of the histogram of announced MSS values (bpf/clamp.bpf.c
+/// `mss_bucket`): the buckets of `mss watch`'s SYN MSS histogram, the values
+/// links and clamps produce.
+pub const MSS_BOUNDS: [u16; 24] = [
+    536, 1024, 1220, 1240, 1280, 1288, 1300, 1320, 1340, 1348, 1360, 1380, 1400, 1420, 1428, 1440,
+    1448, 1452, 1460, 1500, 4000, 8960, 9000, 65495,
+];
+
+/// Slots per (IP version, SYN or SYN-ACK) in the histogram map: the bounds, one
+/// above the last, one for SYNs without an MSS option.
+pub const HISTOGRAM_SLOTS: u32 = 26;
+
+/// Where an announced MSS fell in the histogram.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Bucket {
+    /// At most this bound (and above the one before).
+    AtMost(u16),
+    /// Above the last bound.
+    Above(u16),
+    /// The SYN had no MSS option.
+    NoOption,
+}
+
+/// One non-empty bucket of the announced-MSS histogram: what hosts announced in
+/// the SYNs the program saw (with a well-formed option list, of an IP version
+/// with a target), before any change.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// IPv6 (else IPv4).
+    pub ipv6: bool,
+    /// SYN-ACKs (else SYNs).
+    pub syn_ack: bool,
+    /// The bucket.
+    pub bucket: Bucket,
+    /// SYNs in it.
+    pub count: u64,
+}
+
+/// The histogram map's key `key` as (IPv6, SYN-ACK, bucket); `None` past its end.
+pub fn decode_seen_key(key: u32) -> Option<(bool, bool, Bucket)> {
+    let group = key / HISTOGRAM_SLOTS;
+    let slot = usize::try_from(key % HISTOGRAM_SLOTS).ok()?;
+    if group > 3 {
+        return None;
+    }
+    let last = MSS_BOUNDS[MSS_BOUNDS.len() - 1];
+    let bucket = match MSS_BOUNDS.get(slot) {
+        Some(&bound) => Bucket::AtMost(bound),
+        None if slot == MSS_BOUNDS.len() => Bucket::Above(last),
+        None => Bucket::NoOption,
+    };
+    Some((group >= 2, group % 2 == 1, bucket))
+}
+
 /// What is attached to an interface, read from the pinned maps.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Status {
@@ -190,6 +244,8 @@ pub struct Status {
     pub link: Option<LinkKind>,
     /// Each counter summed over the CPUs, in [`Counter::ALL`] order.
     pub counters: Vec<(Counter, u64)>,
+    /// The announced-MSS histogram's non-empty buckets, summed over the CPUs.
+    pub seen: Vec<Seen>,
     /// The directory the maps are pinned in.
     pub pin_dir: PathBuf,
 }
@@ -404,6 +460,33 @@ mod tests {
             decode_config(bytes),
             (targets, Some(LinkKind::RawIp), hooks)
         );
+    }
+
+    #[test]
+    fn histogram_keys_decode_as_the_program_writes_them() {
+        assert_eq!(
+            decode_seen_key(0),
+            Some((false, false, Bucket::AtMost(536)))
+        );
+        assert_eq!(
+            decode_seen_key(18),
+            Some((false, false, Bucket::AtMost(1460)))
+        );
+        assert_eq!(
+            decode_seen_key(24),
+            Some((false, false, Bucket::Above(65495)))
+        );
+        assert_eq!(decode_seen_key(25), Some((false, false, Bucket::NoOption)));
+        assert_eq!(
+            decode_seen_key(26),
+            Some((false, true, Bucket::AtMost(536)))
+        );
+        assert_eq!(
+            decode_seen_key(52 + 15),
+            Some((true, false, Bucket::AtMost(1440)))
+        );
+        assert_eq!(decode_seen_key(103), Some((true, true, Bucket::NoOption)));
+        assert_eq!(decode_seen_key(104), None);
     }
 
     #[test]

@@ -10,8 +10,8 @@ use aya::programs::{ProgramError, SchedClassifier, TcAttachType};
 use aya::{EbpfLoader, include_bytes_aligned};
 
 use super::{
-    Counter, Error, HANDLE, Hooks, LinkKind, PRIORITY, PROGRAM_NAME, Status, Targets,
-    decode_config, encode_config, pin_dir,
+    Counter, Error, HANDLE, HISTOGRAM_SLOTS, Hooks, LinkKind, PRIORITY, PROGRAM_NAME, Seen, Status,
+    Targets, decode_config, decode_seen_key, encode_config, pin_dir,
 };
 
 /// The program, compiled by build.rs.
@@ -19,6 +19,7 @@ static OBJECT: &[u8] = include_bytes_aligned!(concat!(env!("OUT_DIR"), "/clamp.b
 
 const CONFIG_MAP: &str = "MSS_CONFIG";
 const COUNTERS_MAP: &str = "MSS_COUNTERS";
+const SEEN_MAP: &str = "MSS_SEEN";
 
 /// EPERM anywhere in an error's chain.
 fn permission(error: &(dyn std::error::Error + 'static)) -> bool {
@@ -281,11 +282,37 @@ fn read_status(dir: &Path) -> Result<Status, Error> {
             .map_err(|e| failed("reading the counters", e))?;
         sums.push((counter, values.iter().sum()));
     }
+    let mut seen = Vec::new();
+    // Absent where an older mss attached the program.
+    if dir.join(SEEN_MAP).exists() {
+        let histogram: PerCpuArray<MapData, u64> =
+            PerCpuArray::try_from(Map::PerCpuArray(pinned(dir, SEEN_MAP, &interface)?))
+                .map_err(|e| failed("the histogram map", e))?;
+        for key in 0..4 * HISTOGRAM_SLOTS {
+            let Some((ipv6, syn_ack, bucket)) = decode_seen_key(key) else {
+                continue;
+            };
+            let count: u64 = histogram
+                .get(&key, 0)
+                .map_err(|e| failed("reading the histogram", e))?
+                .iter()
+                .sum();
+            if count > 0 {
+                seen.push(Seen {
+                    ipv6,
+                    syn_ack,
+                    bucket,
+                    count,
+                });
+            }
+        }
+    }
     Ok(Status {
         targets,
         hooks,
         link,
         counters: sums,
+        seen,
         pin_dir: dir.to_path_buf(),
     })
 }
@@ -322,7 +349,7 @@ fn stale(dir: &Path) -> Result<bool, Error> {
 }
 
 fn remove_pins(dir: &Path) -> Result<(), Error> {
-    for name in [CONFIG_MAP, COUNTERS_MAP] {
+    for name in [CONFIG_MAP, COUNTERS_MAP, SEEN_MAP] {
         let path = dir.join(name);
         if path.exists() {
             std::fs::remove_file(&path)
