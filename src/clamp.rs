@@ -5,6 +5,7 @@
 mod emit;
 mod live;
 mod rules;
+mod tc;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -100,6 +101,8 @@ enum Mode<'a> {
     RemoveRules,
     /// Clamp a capture into a new one.
     Offline { input: &'a Path, output: &'a Path },
+    /// Attach, inspect or remove the in-kernel clamp on an interface.
+    Tc(&'a str, tc::Action),
 }
 
 /// How standard output is named in messages.
@@ -139,11 +142,21 @@ impl<'a> Mode<'a> {
             .filter(|(_, given)| *given)
             .map(|(name, _)| *name)
             .collect();
+        if args.tc.is_none() && (args.direction.is_some() || args.status || args.detach) {
+            return refuse(
+                "--direction, --status and --detach go with --tc IFACE (the clamp in the \
+                 kernel)"
+                    .into(),
+            );
+        }
         if args.remove_rules {
             return Ok(Mode::RemoveRules);
         }
         if let Some(platform) = args.emit.as_deref() {
             return Self::emit(args, platform, given_live);
+        }
+        if let Some(interface) = args.tc.as_deref() {
+            return tc::mode(args, interface, given_live);
         }
         if let Some(queue) = args.nfqueue {
             return Self::live(args, queue);
@@ -279,6 +292,9 @@ pub(crate) fn run(args: &ClampArgs, out: &mut impl Write) -> Result<ExitCode, Fa
     if let Mode::RemoveRules = mode {
         return live::remove_rules(out);
     }
+    if let Mode::Tc(interface, action @ (tc::Action::Status | tc::Action::Detach)) = mode {
+        return tc::run(interface, action, None, args, out);
+    }
     let resolved = resolve(args)?;
     for warning in target_warnings(&resolved) {
         let _ = writeln!(io::stderr(), "mss: warning: {warning}");
@@ -290,6 +306,7 @@ pub(crate) fn run(args: &ClampArgs, out: &mut impl Write) -> Result<ExitCode, Fa
         }
         Mode::Live(queue) => live::run(queue, &resolved, args, out),
         Mode::Offline { input, output } => offline(input, output, args, &resolved, out),
+        Mode::Tc(interface, action) => tc::run(interface, action, Some(&resolved), args, out),
         Mode::RemoveRules => Ok(ExitCode::SUCCESS),
     }
 }

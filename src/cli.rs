@@ -104,8 +104,8 @@ pub(crate) enum Command {
                       Exit status (run): 0 every expectation holds, 1 one failed, 2 error."
     )]
     Lab(LabCommand),
-    /// Clamp the MSS of TCP SYNs: in a capture file, live through NFQUEUE, or as
-    /// configuration for a router or firewall.
+    /// Clamp the MSS of TCP SYNs: in a capture file, live through NFQUEUE or in the
+    /// kernel (tc eBPF), or as configuration for a router or firewall.
     #[command(
         long_about = "Lowers the MSS option of TCP SYN and SYN-ACK segments to a target, the \
                       way a router in front of a tunnel must: only ever lowering, with \
@@ -126,6 +126,10 @@ pub(crate) enum Command {
                       families and removes them on exit. Fail-open by default (SYNs it \
                       cannot take pass unclamped, and are counted); --fail-closed never \
                       lets one pass.\n\
+                      Kernel: `mss clamp --tc IFACE` attaches mss's eBPF program to the \
+                      interface's clsact hooks (--direction in, out or both): the same \
+                      rules, no process in the data path; it stays attached after mss \
+                      exits, --status shows its counters, --detach removes it.\n\
                       Config: `--emit PLATFORM` prints the rules that do the same on that \
                       platform.",
         after_help = "Examples:\n  \
@@ -135,7 +139,9 @@ pub(crate) enum Command {
                       mss clamp --mtu 1500 --encap wireguard --emit nft\n  \
                       mss clamp --mss 1360 --emit mikrotik\n  \
                       sudo mss clamp --nfqueue 7 --mtu 1400 --install-rules\n  \
-                      sudo mss clamp --remove-rules   (after a killed --install-rules run)\n\n\
+                      sudo mss clamp --remove-rules   (after a killed --install-rules run)\n  \
+                      sudo mss clamp --tc eth0 --mtu 1400\n  \
+                      sudo mss clamp --tc eth0 --status\n\n\
                       Exit status: 0 fine, 2 unusable input or arguments."
     )]
     Clamp(ClampArgs),
@@ -444,7 +450,7 @@ pub(crate) struct ClampArgs {
     pub(crate) force: bool,
 
     /// IPv4 MSS target. IPv6 gets 20 less (same MTU) unless --mss6 is given.
-    #[arg(long, value_name = "BYTES", value_parser = parse_mss, required_unless_present_any = ["mtu", "remove_rules"])]
+    #[arg(long, value_name = "BYTES", value_parser = parse_mss, required_unless_present_any = ["mtu", "remove_rules", "status", "detach"])]
     pub(crate) mss: Option<u16>,
 
     /// IPv6 MSS target.
@@ -505,9 +511,28 @@ pub(crate) struct ClampArgs {
     pub(crate) remove_rules: bool,
 
     /// Print the configuration that clamps the same way on a platform: nft,
-    /// iptables, cisco, junos, mikrotik, openvpn, wireguard, pfsense.
-    #[arg(long, value_name = "PLATFORM", value_parser = ["nft", "iptables", "cisco", "junos", "mikrotik", "openvpn", "wireguard", "pfsense"])]
+    /// iptables, cisco, junos, mikrotik, openvpn, wireguard, pfsense, tc.
+    #[arg(long, value_name = "PLATFORM", value_parser = ["nft", "iptables", "cisco", "junos", "mikrotik", "openvpn", "wireguard", "pfsense", "tc"])]
     pub(crate) emit: Option<String>,
+
+    /// Clamp in the kernel: attach mss's tc eBPF program to this interface
+    /// (clsact; root). It stays attached after mss exits; run again to change the
+    /// targets (no reload) or the direction (replaced, never stacked).
+    #[arg(long, value_name = "IFACE", conflicts_with_all = ["input", "output", "nfqueue", "emit", "remove_rules"])]
+    pub(crate) tc: Option<String>,
+
+    /// With --tc: the SYNs clamped: arriving on IFACE (in), leaving through it
+    /// (out), or both (default; covers SYN and SYN-ACK through a tunnel).
+    #[arg(long, value_name = "WHICH", value_parser = ["in", "out", "both"], requires = "tc")]
+    pub(crate) direction: Option<String>,
+
+    /// With --tc: print the targets and counters of the clamp on IFACE.
+    #[arg(long, requires = "tc", conflicts_with_all = ["detach", "mss", "mtu", "direction", "insert"])]
+    pub(crate) status: bool,
+
+    /// With --tc: remove the clamp from IFACE (and its pinned maps).
+    #[arg(long, requires = "tc", conflicts_with_all = ["mss", "mtu", "direction", "insert"])]
+    pub(crate) detach: bool,
 }
 
 /// `mss lab` subcommands.

@@ -428,6 +428,10 @@ fn odd_offsets_and_two_mss_options_are_clamped_right() {
                 "-i",
                 "eth0",
                 "-U",
+                // Each packet at once: otherwise tcpdump hands them over a ring
+                // block at a time, up to a second late, and the SIGINT below loses
+                // them.
+                "--immediate-mode",
                 "-w",
             ])
             .arg(&file)

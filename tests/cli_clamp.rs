@@ -333,6 +333,7 @@ fn emit_prints_each_platform_with_both_families() {
             ],
         ),
         ("wireguard", vec!["MTU = 1400", "set rt mtu"]),
+        ("tc", vec!["mss clamp --tc eth0 --mss 1360 --mss6 1340"]),
         (
             "pfsense",
             vec![
@@ -670,6 +671,52 @@ fn flags_a_mode_does_not_use_are_refused() {
         (
             &["clamp", "--mss6", "1340", "--mtu", "1400", "--emit", "nft"][..],
             "--mss6 goes with --mss",
+        ),
+        (
+            &["clamp", "--tc", "eth0", "--mss", "1360", "--queues", "2"][..],
+            "only apply to --nfqueue",
+        ),
+        (
+            &["clamp", "--tc", "eth0", "--mss", "1360", "--nfqueue", "7"][..],
+            "cannot be used with",
+        ),
+        (
+            &["clamp", "--tc", "eth0", "--status", "--mss", "1360"][..],
+            "cannot be used with",
+        ),
+        (&["clamp", "--status"][..], "--tc <IFACE>"),
+        (
+            &[
+                "clamp",
+                "--mss",
+                "1360",
+                "--direction",
+                "in",
+                "--emit",
+                "nft",
+            ][..],
+            "go with --tc IFACE",
+        ),
+        (
+            &[
+                "clamp",
+                "--mss",
+                "1360",
+                CLIENT,
+                "-o",
+                "/tmp/never.pcap",
+                "--direction",
+                "out",
+            ][..],
+            "go with --tc IFACE",
+        ),
+        (
+            &["clamp", "--tc", "a/b", "--mss", "1360"][..],
+            "not an interface name",
+        ),
+        (
+            &["clamp", "--tc", "eth0", "--detach", "--json"][..],
+            "--detach prints one line",
         ),
     ] {
         let out = mss(args);

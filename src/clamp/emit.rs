@@ -37,6 +37,7 @@ pub(crate) fn emit(
         "wireguard" => wireguard(v4, v6),
         "pfsense" => pfsense(v4, v6),
         "openvpn" => openvpn(args.mtu.unwrap_or(1500)),
+        "tc" => tc(v4, v6),
         other => {
             return Err(Failure::Input(format!("unknown platform {other:?}")));
         }
@@ -143,6 +144,17 @@ fn pfsense(v4: u16, v6: u16) -> String {
              scrub on $ext_if inet all max-mss {v4}\n\
              scrub on $ext_if inet6 all max-mss {v6}\n",
         u32::from(v4) + 40
+    )
+}
+
+fn tc(v4: u16, v6: u16) -> String {
+    format!(
+        "# mss's own clamp in the kernel (Linux, root): a tc eBPF program on the\n\
+             # interface's clsact hooks, both directions, SYN and SYN-ACK, IPv4 and IPv6.\n\
+             # Right where nft and TCPMSS are not (an MSS option at an odd offset, two MSS\n\
+             # options), with no process in the data path: it stays attached after mss\n\
+             # exits. Check with --status, remove with --detach.\n\
+             mss clamp --tc eth0 --mss {v4} --mss6 {v6}\n"
     )
 }
 

@@ -50,6 +50,9 @@ pub struct Link {
     /// parent), if any. For a veth end, its peer's index (which may be in another
     /// namespace).
     pub parent: Option<u32>,
+    /// The link-layer type (ARPHRD_*, include/uapi/linux/if_arp.h): 1 Ethernet
+    /// (veth too), 65534 none (tun, WireGuard), 772 loopback, ...
+    pub link_type: u16,
 }
 
 /// A route with an MTU or advertised-MSS metric (others are not returned).
@@ -123,6 +126,7 @@ pub fn links() -> io::Result<Vec<Link>> {
             oper_state: "UNKNOWN".to_string(),
             kind: None,
             parent: None,
+            link_type: u16::from(header.link_layer_type),
         };
         for nla in NlasIterator::new(payload.get(header_len..).unwrap_or_default()).flatten() {
             match LinkAttribute::parse_with_param(&nla, header.interface_family) {
@@ -581,6 +585,12 @@ mod tests {
                     .to_string(),
                 kind,
                 parent,
+                link_type: match str_field(entry, "link_type") {
+                    Some("ether") => 1,
+                    Some("loopback") => 772,
+                    Some("none") => 65534,
+                    _ => link.link_type,
+                },
             };
             assert_eq!(*link, expected, "ip says {entry}");
         }
