@@ -106,24 +106,6 @@ impl Keeper {
     }
 }
 
-/// Findings that say the same thing share one explanation.
-fn group_key(f: &Finding) -> String {
-    let role = f.endpoint().map_or("", Role::name);
-    match f {
-        Finding::SegmentsExceedMss { cause, .. } => format!("{} {role} {}", f.kind(), cause.name()),
-        Finding::MssRewritten {
-            from,
-            to,
-            before,
-            after,
-            ..
-        } => format!("{} {role} {from} {to} {before} {after}", f.kind()),
-        Finding::IcmpTooBig { mtu, .. } => format!("{} {role} {mtu}", f.kind()),
-        Finding::MssBelowLinuxMin { mss, .. } => format!("{} {role} {mss}", f.kind()),
-        _ => format!("{} {role}", f.kind()),
-    }
-}
-
 /// A JSON string (for the page's data block).
 fn json_str(out: &mut String, text: &str) {
     // A string always serializes.
@@ -225,10 +207,12 @@ pub(crate) fn write(
     let mut groups: Vec<(&'static str, Explanation, Vec<u64>)> = Vec::new();
     for r in &order {
         for f in &r.findings {
-            let at = *group_index.entry(group_key(f)).or_insert_with(|| {
-                groups.push((f.kind(), explain(f, r), Vec::new()));
-                groups.len() - 1
-            });
+            let at = *group_index
+                .entry(super::human::group_key(f))
+                .or_insert_with(|| {
+                    groups.push((f.kind(), explain(f, r), Vec::new()));
+                    groups.len() - 1
+                });
             groups[at].2.push(r.id);
         }
     }
@@ -454,7 +438,10 @@ fn row(
         if i > 0 {
             page.push(',');
         }
-        let group = groups.get(&group_key(f)).copied().unwrap_or(0);
+        let group = groups
+            .get(&super::human::group_key(f))
+            .copied()
+            .unwrap_or(0);
         let _ = write!(page, "[{group},");
         json_str(page, &explain(f, r).title);
         page.push(']');

@@ -543,8 +543,8 @@ fn findings(out: &mut impl Write, reports: &[ConnectionReport], style: &Style) -
 }
 
 /// Findings that say the same thing share one explanation: same kind, endpoint and
-/// cause or value.
-fn group_key(f: &Finding) -> String {
+/// cause or value (the text report and the HTML page group alike).
+pub(super) fn group_key(f: &Finding) -> String {
     let role = f.endpoint().map_or("", Role::name);
     match f {
         Finding::SegmentsExceedMss { cause, .. } => format!("{} {role} {}", f.kind(), cause.name()),

@@ -167,11 +167,7 @@ pub(crate) fn records(paths: &[PathBuf]) -> Result<Vec<ConnectionRecord>, Failur
         records.push(ConnectionRecord::new(&report, &names));
         Ok(())
     };
-    reading.read_all(&mut inputs, &mut analyzer, &mut emit)?;
-    analyzer.end();
-    while let Some(report) = analyzer.poll_finished() {
-        emit(report)?;
-    }
+    reading.read_to_end(&mut inputs, &mut analyzer, &mut emit)?;
     let summary = analyzer.summary();
     let ending = Ending {
         summary: &summary,
@@ -202,11 +198,7 @@ pub(crate) fn html_file(paths: &[PathBuf], dest: &std::path::Path) -> Result<(),
         keeper.push(report);
         Ok(())
     };
-    reading.read_all(&mut inputs, &mut analyzer, &mut emit)?;
-    analyzer.end();
-    while let Some(report) = analyzer.poll_finished() {
-        emit(report)?;
-    }
+    reading.read_to_end(&mut inputs, &mut analyzer, &mut emit)?;
     let reports = keeper.reports;
     let summary = analyzer.summary();
     let ending = Ending {
@@ -307,6 +299,22 @@ struct Reading {
 }
 
 impl Reading {
+    /// [`Reading::read_all`], then the connections still open: every report goes
+    /// to `emit`.
+    fn read_to_end(
+        &mut self,
+        inputs: &mut [Input],
+        analyzer: &mut Analyzer,
+        emit: &mut dyn Sink,
+    ) -> io::Result<()> {
+        self.read_all(inputs, analyzer, emit)?;
+        analyzer.end();
+        while let Some(report) = analyzer.poll_finished() {
+            emit.connection(report)?;
+        }
+        Ok(())
+    }
+
     /// Reads every input, handing finished connections to `emit`.
     fn read_all(
         &mut self,
@@ -509,11 +517,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &mut (impl Write + Send)) -> Result<E
             }
             Ok(())
         };
-        reading.read_all(&mut inputs, &mut analyzer, &mut emit)?;
-        analyzer.end();
-        while let Some(report) = analyzer.poll_finished() {
-            emit(report)?;
-        }
+        reading.read_to_end(&mut inputs, &mut analyzer, &mut emit)?;
         shown = keeper.reports;
         analyzer.summary()
     } else if format == Format::Human {
