@@ -45,10 +45,14 @@ fn nice_step(span: f64, count: f64) -> f64 {
 
 /// A time in seconds for an axis: ms below a second.
 fn seconds_label(s: f64, step: f64) -> String {
-    if step < 0.001 {
-        format!("{:.3} ms", s * 1000.0)
-    } else if step < 1.0 {
-        format!("{} ms", (s * 1000.0).round())
+    if step < 1.0 {
+        // As many decimals of a millisecond as the step needs: 0.1 ms, 0.05 ms.
+        let (mut step_ms, mut decimals) = (step * 1000.0, 0);
+        while step_ms < 0.999 && decimals < 6 {
+            step_ms *= 10.0;
+            decimals += 1;
+        }
+        format!("{:.*} ms", decimals, s * 1000.0)
     } else {
         format!("{s} s")
     }
@@ -118,7 +122,10 @@ fn colour(sender: Role, rank: usize) -> &'static str {
 /// super-segments, retransmission marks, events), for the tests.
 pub(super) fn connection_plot(report: &ConnectionReport, names: &[String]) -> String {
     let traces = &report.segments;
-    let span_ns = traces
+    // The time axis ends a little after the last data segment or event, not at the
+    // connection's last packet: a connection that idles before it closes would
+    // squeeze its segments into the left of the plot.
+    let data_end = traces
         .iter()
         .flat_map(|t| {
             t.points
@@ -127,8 +134,11 @@ pub(super) fn connection_plot(report: &ConnectionReport, names: &[String]) -> St
                 .chain(t.events.iter().map(SeriesEvent::t_ns))
         })
         .max()
-        .unwrap_or(0)
-        .max(report.last_ns.saturating_sub(report.first_ns))
+        .filter(|&end| end > 0);
+    let span_ns = data_end
+        .map_or(report.last_ns.saturating_sub(report.first_ns), |end| {
+            end + end / 20
+        })
         .max(1_000);
     let span = span_ns as f64 / 1e9;
     let mut levels: Vec<(f64, String, &'static str, &'static str)> = Vec::new();
@@ -300,7 +310,7 @@ pub(super) fn connection_plot(report: &ConnectionReport, names: &[String]) -> St
         let how = if trace.bucket_ns > 0 {
             format!(
                 ", smallest and largest per {} bucket",
-                seconds_label(trace.bucket_ns as f64 / 1e9, trace.bucket_ns as f64 / 1e9)
+                seconds_label(trace.bucket_ns as f64 / 1e9, trace.bucket_ns as f64 / 1e10)
             )
         } else {
             String::new()
@@ -597,6 +607,17 @@ mod tests {
         assert_eq!((first, second), (80.0, 92.0));
         // Beside each other horizontally: no move.
         assert_eq!(labels.place((10.0, 0.0), 80.0, "ab", 610.0).1, 80.0);
+    }
+
+    #[test]
+    fn time_labels_have_the_decimals_their_step_needs() {
+        assert_eq!(seconds_label(0.0001, 0.0001), "0.1 ms");
+        assert_eq!(seconds_label(0.00015, 0.00005), "0.15 ms");
+        assert_eq!(seconds_label(0.0, 0.0001), "0.0 ms");
+        assert_eq!(seconds_label(0.02, 0.01), "20 ms");
+        assert_eq!(seconds_label(4.0, 2.0), "4 s");
+        // A 34 µs bucket keeps its digits.
+        assert_eq!(seconds_label(0.000034, 0.0000034), "0.034 ms");
     }
 
     #[test]
