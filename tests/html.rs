@@ -95,6 +95,36 @@ fn the_clamp_example_opens_filters_and_plots_every_segment() {
         assert_eq!(result["errors"], Value::Array(Vec::new()), "{fragment}");
     }
 
+    // Zoomed into the second half of the time axis: only the segments of that
+    // half are in view, every one of them still drawn, and the axis starts there;
+    // zoomed out again, all are in view.
+    let whole = browse(&tmp.0, &file, "test=open:1", None).result();
+    let total = whole["plot"]["segments_in_view"].as_u64().expect("in view");
+    let drawn: u64 = whole["plot"]["traces"]
+        .as_array()
+        .expect("traces")
+        .iter()
+        .filter_map(|t| t["drawn"].as_u64())
+        .sum();
+    assert_eq!(total, drawn, "unzoomed, every segment is in view: {whole}");
+    let half = browse(&tmp.0, &file, "test=open:1;zoom:0.5-1", None).result();
+    assert_eq!(half["errors"], Value::Array(Vec::new()), "{half}");
+    let in_view = half["plot"]["segments_in_view"].as_u64().expect("in view");
+    assert!(
+        in_view > 0 && in_view < total,
+        "{in_view} of {total}: {half}"
+    );
+    assert_eq!(half["plot"]["traces"], whole["plot"]["traces"], "{half}");
+    let ticks = half["plot"]["ticks"].as_array().expect("ticks");
+    assert!(ticks.len() >= 3, "{half}");
+    assert_ne!(
+        ticks[0], whole["plot"]["ticks"][0],
+        "the axis starts later: {half}"
+    );
+    let back = browse(&tmp.0, &file, "test=open:1;zoom:0.5-1;zoom:0-1", None).result();
+    assert_eq!(back["plot"]["segments_in_view"], total, "{back}");
+    assert_eq!(back["plot"]["ticks"], whole["plot"]["ticks"], "{back}");
+
     // A screenshot of the connection's plot at the top of the page.
     let png = tmp.0.join("clamp.png");
     browse(&tmp.0, &file, "show:1", Some(&png));

@@ -548,10 +548,54 @@ function open(id){
  document.getElementById("detail-body").innerHTML=h;
  const plot=document.getElementById("plot");plot.textContent="";
  const t=document.getElementById("plot-"+id);
- if(t){plot.appendChild(t.content.cloneNode(true));}
+ if(t){plot.appendChild(t.content.cloneNode(true));const s=plot.querySelector("svg.plot");
+  if(s){attachZoom(s);const n=document.createElement("p");n.className="note";
+   n.textContent="Drag across the plot to see that time range; double-click to see all of it.";plot.appendChild(n);}}
  else{plot.innerHTML='<p class="note">No plot of this connection in this report (plots are included for the connections with findings, then the first in id order). <code>mss analyze --html FILE --connection '+id+"</code> draws it.</p>";}
  draw();
  return true;}
+/* Zoom: the marks in time (g.zoomable) are redrawn for the time range t0..t1
+   (seconds) and the time axis rebuilt; the marks keep their size. */
+function niceStep(span,count){
+ const raw=Math.max(span/count,Number.MIN_VALUE),p=Math.pow(10,Math.floor(Math.log10(raw))),f=raw/p;
+ return (f<=1?1:f<=2?2:f<=5?5:10)*p;}
+function secLabel(s,step){
+ if(step<1){let m=step*1000,d=0;while(m<0.999&&d<6){m*=10;d++;}return (s*1000).toFixed(d)+" ms";}
+ return s.toFixed(0)+" s";}
+function zoom(svgEl,t0,t1){
+ const L=+svgEl.dataset.left,W=+svgEl.dataset.plotWidth,span=+svgEl.dataset.span,T=+svgEl.dataset.top,H=+svgEl.dataset.plotHeight;
+ t0=Math.max(0,t0);t1=Math.min(span,t1);
+ if(!(t1-t0>span*1e-6)){t0=0;t1=span;}
+ svgEl.dataset.t0=t0;svgEl.dataset.t1=t1;
+ const map=x=>L+((x-L)/W*span-t0)/(t1-t0)*W;
+ const g=svgEl.querySelector("g.zoomable");
+ for(const p of g.querySelectorAll("path")){
+  if(p.dataset.d0===undefined)p.dataset.d0=p.getAttribute("d");
+  p.setAttribute("d",p.dataset.d0.replace(/M(-?[\d.]+),/g,(m,x)=>"M"+map(+x).toFixed(1)+","));}
+ for(const l of g.querySelectorAll("line")){
+  if(l.dataset.x0===undefined)l.dataset.x0=l.getAttribute("x1");
+  const v=map(+l.dataset.x0).toFixed(1);l.setAttribute("x1",v);l.setAttribute("x2",v);}
+ for(const t of g.querySelectorAll("text[data-at]"))t.setAttribute("x",(map(+t.dataset.at)+(+t.dataset.dx)).toFixed(1));
+ const step=niceStep(t1-t0,6),out=[];
+ for(let i=Math.ceil(t0/step-1e-9);i*step<=t1*1.0001;i++){const s=i*step,px=(L+(s-t0)/(t1-t0)*W).toFixed(1);
+  out.push('<line x1="'+px+'" x2="'+px+'" y1="'+T+'" y2="'+(T+H)+'" stroke="#f0f0f0"/><text x="'+px+'" y="'+(T+H+14)+'" font-size="11" text-anchor="middle">'+secLabel(s,step)+"</text>");}
+ svgEl.querySelector("g.xaxis").innerHTML=out.join("");}
+function attachZoom(svgEl){
+ const L=+svgEl.dataset.left,W=+svgEl.dataset.plotWidth,span=+svgEl.dataset.span,T=+svgEl.dataset.top,H=+svgEl.dataset.plotHeight;
+ const toX=e=>{const r=svgEl.getBoundingClientRect();return (e.clientX-r.left)*svgEl.viewBox.baseVal.width/r.width;};
+ const clamp=x=>Math.min(Math.max(x,L),L+W);
+ const toT=x=>{const t0=+(svgEl.dataset.t0||0),t1=+(svgEl.dataset.t1||span);return t0+(clamp(x)-L)/W*(t1-t0);};
+ let start=null,band=null;
+ svgEl.addEventListener("mousedown",e=>{const x=toX(e);if(x<L||x>L+W)return;e.preventDefault();start=x;
+  band=document.createElementNS("http://www.w3.org/2000/svg","rect");
+  for(const [k,v] of [["x",x],["y",T],["width",0],["height",H],["fill","#3060c0"],["fill-opacity","0.15"]])band.setAttribute(k,v);
+  svgEl.appendChild(band);});
+ svgEl.addEventListener("mousemove",e=>{if(start===null)return;const x=clamp(toX(e));
+  band.setAttribute("x",Math.min(start,x));band.setAttribute("width",Math.abs(x-start));});
+ const stop=e=>{if(start===null)return;const a=Math.min(start,clamp(toX(e))),b=Math.max(start,clamp(toX(e)));
+  band.remove();start=null;if(b-a>4)zoom(svgEl,toT(a),toT(b));};
+ svgEl.addEventListener("mouseup",stop);svgEl.addEventListener("mouseleave",stop);
+ svgEl.addEventListener("dblclick",()=>zoom(svgEl,0,span));}
 document.getElementById("viewport").addEventListener("scroll",draw);
 document.getElementById("filter").addEventListener("input",applyView);
 document.getElementById("kind").addEventListener("change",applyView);
@@ -568,7 +612,8 @@ document.addEventListener("click",e=>{
  const b=e.target.closest("button.kind");if(b){document.getElementById("kind").value=b.dataset.kind;applyView();document.getElementById("connections").scrollIntoView();}});
 applyView();
 /* #open:ID opens a connection; #show:ID opens it at the top of the page (for a
-   screenshot); #test=filter:WORDS;kind:KIND;sort:COLUMN;open:ID performs
+   screenshot); #test=filter:WORDS;kind:KIND;sort:COLUMN;open:ID;zoom:A-B (a
+   fraction of the time axis) performs
    those steps and writes what the page then shows into #test-result (for the
    tests in a headless browser). */
 function hashActions(){
@@ -582,13 +627,17 @@ function hashActions(){
   if(what==="filter"){document.getElementById("filter").value=arg;applyView();}
   if(what==="kind"){document.getElementById("kind").value=arg;applyView();}
   if(what==="sort"){sortBy(arg);}
-  if(what==="open"){result.opened=open(Number(arg));}}
+  if(what==="open"){result.opened=open(Number(arg));}
+  if(what==="zoom"){const z=document.querySelector("#plot svg.plot");if(z){const [a,b]=arg.split("-").map(Number),sp=+z.dataset.span;zoom(z,a*sp,b*sp);}}}
  result.matching=view.length;
  result.rows_in_dom=document.querySelectorAll("#rows .row").length;
  result.first_ids=view.slice(0,5).map(r=>r[C.id]);
  const svgEl=document.querySelector("#plot svg.plot");
  if(svgEl){
-  result.plot={connection:Number(svgEl.dataset.connection),traces:[...svgEl.querySelectorAll("g.trace")].map(g=>({point:Number(g.dataset.point),sender:g.dataset.sender,n:Number(g.dataset.n),drawn:(g.querySelector("path.segments").getAttribute("d").match(/M/g)||[]).length,oversize:Number(g.dataset.oversize),retransmissions:Number(g.dataset.retransmissions),events:Number(g.dataset.events)})),levels:svgEl.querySelectorAll("line.level").length,width:svgEl.getBoundingClientRect().width};}
+  result.plot={connection:Number(svgEl.dataset.connection),traces:[...svgEl.querySelectorAll("g.trace")].map(g=>({point:Number(g.dataset.point),sender:g.dataset.sender,n:Number(g.dataset.n),drawn:(g.querySelector("path.segments").getAttribute("d").match(/M/g)||[]).length,oversize:Number(g.dataset.oversize),retransmissions:Number(g.dataset.retransmissions),events:Number(g.dataset.events)})),levels:svgEl.querySelectorAll("line.level").length,width:svgEl.getBoundingClientRect().width};
+  const L=+svgEl.dataset.left,W=+svgEl.dataset.plotWidth,xs=[...svgEl.querySelectorAll("g.trace path.segments")].flatMap(p=>[...p.getAttribute("d").matchAll(/M(-?[\d.]+),/g)].map(m=>+m[1]));
+  result.plot.segments_in_view=xs.filter(x=>x>=L-0.05&&x<=L+W+0.05).length;
+  result.plot.ticks=[...svgEl.querySelectorAll("g.xaxis text")].map(t=>t.textContent);}
  result.errors=errors;
  const pre=document.getElementById("test-result");pre.textContent=JSON.stringify(result);pre.hidden=false;}
 hashActions();

@@ -54,7 +54,8 @@ fn seconds_label(s: f64, step: f64) -> String {
         }
         format!("{:.*} ms", decimals, s * 1000.0)
     } else {
-        format!("{s} s")
+        // Steps of a second or more are whole seconds.
+        format!("{s:.0} s")
     }
 }
 
@@ -220,10 +221,14 @@ pub(super) fn connection_plot(report: &ConnectionReport, names: &[String]) -> St
     let mut svg = String::with_capacity(4096 + traces.len() * 16 * 1024);
     let _ = write!(
         svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" class="plot" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" data-connection="{}" data-traces="{}" role="img"><title>Segment sizes of connection #{} over time</title>"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="plot" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" data-connection="{}" data-traces="{}" data-left="{LEFT}" data-top="{TOP}" data-plot-width="{:.1}" data-plot-height="{PLOT_HEIGHT}" data-span="{span}" role="img"><title>Segment sizes of connection #{} over time</title><defs><clipPath id="plot-area-{}"><rect x="{LEFT}" y="0" width="{:.1}" height="{:.1}"/></clipPath></defs>"#,
         report.id,
         traces.len(),
-        report.id
+        WIDTH - LEFT - RIGHT,
+        report.id,
+        report.id,
+        WIDTH - LEFT - RIGHT,
+        TOP + PLOT_HEIGHT + 1.0,
     );
     // Axes and grid.
     let y_step = nice_step(top, 5.0);
@@ -240,9 +245,16 @@ pub(super) fn connection_plot(report: &ConnectionReport, names: &[String]) -> St
         );
         v += y_step;
     }
+    // The time axis, redrawn by the page when the plot is zoomed.
+    svg.push_str(r#"<g class="xaxis">"#);
     let x_step = nice_step(span, 6.0);
-    let mut s = 0.0;
-    while s <= span * 1.0001 {
+    let mut tick = 0u32;
+    loop {
+        let s = f64::from(tick) * x_step;
+        if s > span * 1.0001 {
+            break;
+        }
+        tick += 1;
         let px = LEFT + s / span * (WIDTH - LEFT - RIGHT);
         let _ = write!(
             svg,
@@ -251,8 +263,8 @@ pub(super) fn connection_plot(report: &ConnectionReport, names: &[String]) -> St
             TOP + PLOT_HEIGHT + 14.0,
             seconds_label(s, x_step)
         );
-        s += x_step;
     }
+    svg.push_str("</g>");
     let _ = write!(
         svg,
         r##"<text x="12" y="{:.1}" font-size="11" transform="rotate(-90 12 {:.1})" text-anchor="middle">TCP payload (bytes)</text><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle">time since the first packet</text><rect x="{LEFT}" y="{TOP}" width="{:.1}" height="{PLOT_HEIGHT}" fill="none" stroke="#888"/>"##,
@@ -291,6 +303,14 @@ pub(super) fn connection_plot(report: &ConnectionReport, names: &[String]) -> St
     let mut ranks: BTreeMap<Role, usize> = BTreeMap::new();
     // An event seen at several points (or repeated) is labelled once.
     let mut labelled = std::collections::BTreeSet::new();
+    // The marks in time go in a group clipped to the plot area, which the page
+    // redraws at another time range when the plot is zoomed; the legend after it.
+    let mut legend = String::new();
+    let _ = write!(
+        svg,
+        r#"<g class="zoomable" clip-path="url(#plot-area-{})">"#,
+        report.id
+    );
     for (i, trace) in traces.iter().enumerate() {
         let rank = ranks.entry(trace.sender).or_default();
         let stroke = colour(trace.sender, *rank);
@@ -316,7 +336,7 @@ pub(super) fn connection_plot(report: &ConnectionReport, names: &[String]) -> St
             String::new()
         };
         let _ = write!(
-            svg,
+            legend,
             r#"<line x1="{LEFT}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="{stroke}" stroke-width="4"/><text x="{:.1}" y="{:.1}" font-size="11">{} sent {segments} data segments, captured at {}{how}</text>"#,
             LEFT + 18.0,
             ly - 4.0,
@@ -327,6 +347,8 @@ pub(super) fn connection_plot(report: &ConnectionReport, names: &[String]) -> St
             esc(&at)
         );
     }
+    svg.push_str("</g>");
+    svg.push_str(&legend);
     let mut line = traces.len();
     if oversize > 0 {
         let ly = legend_top + LEGEND_LINE * line as f64;
@@ -393,12 +415,8 @@ fn draw_trace(
         if p.retransmissions > 0 {
             n_retrans += 1;
             let py = y(f64::from(p.max));
-            let _ = write!(
-                retransmitted,
-                "M{:.1},{:.1}l6,6m0,-6l-6,6",
-                px - 3.0,
-                py - 3.0
-            );
+            // Anchored at the point itself (the page moves each M when zooming).
+            let _ = write!(retransmitted, "M{px:.1},{py:.1}m-3,-3l6,6m0,-6l-6,6");
         }
     }
     let _ = write!(
@@ -430,7 +448,8 @@ fn draw_trace(
                     let (tx, ty, anchor) =
                         labels.place((px, 3.0), TOP + 12.0, &text, WIDTH - RIGHT);
                     format!(
-                        r##"<text x="{tx:.1}" y="{ty:.1}" font-size="11" fill="#d00" text-anchor="{anchor}">{text}</text>"##
+                        r##"<text x="{tx:.1}" y="{ty:.1}" data-at="{px:.1}" data-dx="{:.1}" font-size="11" fill="#d00" text-anchor="{anchor}">{text}</text>"##,
+                        tx - px
                     )
                 } else {
                     String::new()
@@ -447,7 +466,8 @@ fn draw_trace(
                     let text = format!("{from} \u{2192} {to}");
                     let (tx, ty, anchor) = labels.place((px, 6.0), py - 8.0, &text, WIDTH - RIGHT);
                     format!(
-                        r##"<text x="{tx:.1}" y="{ty:.1}" font-size="11" fill="{stroke}" text-anchor="{anchor}">{text}</text>"##
+                        r##"<text x="{tx:.1}" y="{ty:.1}" data-at="{px:.1}" data-dx="{:.1}" font-size="11" fill="{stroke}" text-anchor="{anchor}">{text}</text>"##,
+                        tx - px
                     )
                 } else {
                     String::new()
