@@ -648,7 +648,6 @@ window.addEventListener("hashchange",hashActions);
 mod tests {
     use std::path::Path;
 
-    use mss_analyze::{Analyzer, Config};
     use mss_ingest::Input;
 
     use super::*;
@@ -660,21 +659,7 @@ mod tests {
             .iter()
             .filter_map(|p| Input::open(&root.join(p)).ok())
             .collect();
-        let mut analyzer = Analyzer::new(Config {
-            segments: true,
-            ..Config::default()
-        });
-        let mut reports = Vec::new();
-        let read = mss_ingest::read_all(&mut inputs, &mut analyzer, &mut |_| {}, &mut |r| {
-            reports.push(r);
-            Ok(())
-        });
-        assert!(read.is_ok());
-        analyzer.finish();
-        while let Some(report) = analyzer.poll_finished() {
-            reports.push(report);
-        }
-        reports
+        super::super::reports_with_segments(&mut inputs)
     }
 
     #[test]

@@ -442,7 +442,6 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     use mss_analyze::record::ConnectionRecord;
-    use mss_analyze::{Analyzer, Config};
 
     use super::*;
 
@@ -459,20 +458,7 @@ mod tests {
             return 0;
         };
         let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
-        let mut analyzer = Analyzer::new(Config {
-            segments: true,
-            ..Config::default()
-        });
-        let mut reports = Vec::new();
-        let read = mss_ingest::read_all(&mut inputs, &mut analyzer, &mut |_| {}, &mut |r| {
-            reports.push(r);
-            Ok(())
-        });
-        assert!(read.is_ok(), "{paths:?}: {read:?}");
-        analyzer.finish();
-        while let Some(report) = analyzer.poll_finished() {
-            reports.push(report);
-        }
+        let reports = super::super::reports_with_segments(&mut inputs);
         for report in &reports {
             let mut written = Vec::new();
             connection(&mut written, report, &names);

@@ -986,3 +986,24 @@ impl Ending<'_> {
         })
     }
 }
+
+/// Every connection of `inputs` analysed together with its time series, in the
+/// order reported: for the renderers' tests.
+#[cfg(test)]
+pub(crate) fn reports_with_segments(inputs: &mut [Input]) -> Vec<ConnectionReport> {
+    let mut analyzer = Analyzer::new(Config {
+        segments: true,
+        ..Config::default()
+    });
+    let mut reports = Vec::new();
+    let read = mss_ingest::read_all(inputs, &mut analyzer, &mut |_| {}, &mut |r| {
+        reports.push(r);
+        Ok(())
+    });
+    assert!(read.is_ok(), "{read:?}");
+    analyzer.finish();
+    while let Some(report) = analyzer.poll_finished() {
+        reports.push(report);
+    }
+    reports
+}
